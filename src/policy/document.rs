@@ -1,0 +1,423 @@
+//! The policy language: documents, statements and their elements, parsed strictly from
+//! located template nodes. Every element keeps its location for findings and errors.
+
+use super::condition::{ConditionValue, Operator, operator_names};
+use super::wildcard::{Flavour, Pattern};
+use crate::loc::Loc;
+use crate::template::{Node, Value};
+
+/// What a policy document is used for; it decides which elements are allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// Attached to a principal: needs Resource, forbids Principal.
+    Identity,
+    /// A role's trust policy: needs Principal, forbids Resource.
+    Trust,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Effect {
+    Allow,
+    Deny,
+}
+
+/// A pattern with the place it was written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Located {
+    pub pattern: Pattern,
+    pub loc: Loc,
+}
+
+impl Located {
+    pub fn text(&self) -> &str {
+        self.pattern.text()
+    }
+}
+
+/// `Action` or `NotAction`, `Resource` or `NotResource`: the list and whether it is negated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Element {
+    pub negated: bool,
+    pub items: Vec<Located>,
+    pub loc: Loc,
+}
+
+/// One `operator: { key: [values] }` clause of a Condition block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clause {
+    pub operator: Operator,
+    pub operator_loc: Loc,
+    pub key: String,
+    pub key_loc: Loc,
+    pub values: Vec<ConditionValue>,
+}
+
+/// A principal entry of a trust policy (`{"AWS": [...]}`, `{"Service": ...}` or `"*"`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Principal {
+    pub kind: String,
+    pub values: Vec<String>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statement {
+    pub sid: Option<String>,
+    pub effect: Effect,
+    pub action: Element,
+    pub resource: Option<Element>,
+    pub principal: Option<(bool, Vec<Principal>)>,
+    pub conditions: Vec<Clause>,
+    pub loc: Loc,
+}
+
+/// A parsed policy document and the name it is known by in the template.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    pub name: String,
+    pub kind: PolicyKind,
+    pub version: String,
+    pub statements: Vec<Statement>,
+    pub loc: Loc,
+}
+
+impl Policy {
+    /// Whether policy variables are interpreted (only in version 2012-10-17).
+    pub fn has_variables(&self) -> bool {
+        self.version == "2012-10-17"
+    }
+}
+
+/// A policy element that is not what AWS accepts. Always located.
+#[derive(Debug, thiserror::Error)]
+#[error("{loc}: {message}")]
+pub struct PolicyError {
+    pub loc: Loc,
+    pub message: String,
+}
+
+fn err(loc: &Loc, message: impl Into<String>) -> PolicyError {
+    PolicyError { loc: loc.clone(), message: message.into() }
+}
+
+const DOCUMENT_KEYS: &[&str] = &["Version", "Id", "Statement"];
+const STATEMENT_KEYS: &[&str] =
+    &["Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal", "NotPrincipal"];
+
+fn unknown_key(key: &str, allowed: &[&str], loc: &Loc, what: &str) -> PolicyError {
+    let hint = allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(key) || edit_distance(a, key) <= 2)
+        .map(|a| format!("; did you mean `{a}`?"))
+        .unwrap_or_default();
+    err(loc, format!("unknown {what} element `{key}` (expected one of {}){hint}", allowed.join(", ")))
+}
+
+/// Levenshtein distance, for "did you mean" hints on misspelt element names.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Parses a policy document.
+pub fn parse_policy(name: &str, node: &Node, kind: PolicyKind) -> Result<Policy, PolicyError> {
+    let entries = node
+        .as_map()
+        .ok_or_else(|| err(&node.loc, format!("a policy document is a mapping, found {}", node.kind())))?;
+    for e in entries {
+        if !DOCUMENT_KEYS.contains(&e.key.as_str()) {
+            return Err(unknown_key(&e.key, DOCUMENT_KEYS, &e.key_loc, "policy"));
+        }
+    }
+    let version = match node.get("Version") {
+        None => "2008-10-17".to_string(),
+        Some(v) => match v.as_str() {
+            Some(s @ ("2012-10-17" | "2008-10-17")) => s.to_string(),
+            _ => return Err(err(&v.loc, format!("`Version` must be \"2012-10-17\" or \"2008-10-17\", found {}", describe(v)))),
+        },
+    };
+    let variables = version == "2012-10-17";
+    let stmt_node = node.get("Statement").ok_or_else(|| err(&node.loc, "the policy has no `Statement`"))?;
+    let list: Vec<&Node> = match &stmt_node.value {
+        Value::Seq(items) => items.iter().collect(),
+        Value::Map(_) => vec![stmt_node],
+        _ => return Err(err(&stmt_node.loc, format!("`Statement` is a statement or a list of them, found {}", stmt_node.kind()))),
+    };
+    let mut statements = Vec::new();
+    for s in list {
+        statements.push(parse_statement(s, kind, variables)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for s in &statements {
+        if let Some(sid) = &s.sid {
+            if !seen.insert(sid.clone()) {
+                return Err(err(&s.loc, format!("duplicate `Sid` \"{sid}\"")));
+            }
+        }
+    }
+    Ok(Policy { name: name.to_string(), kind, version, statements, loc: node.loc.clone() })
+}
+
+fn describe(node: &Node) -> String {
+    match &node.value {
+        Value::String(s) => format!("\"{s}\""),
+        _ => node.kind().to_string(),
+    }
+}
+
+fn parse_statement(node: &Node, kind: PolicyKind, variables: bool) -> Result<Statement, PolicyError> {
+    let entries = node
+        .as_map()
+        .ok_or_else(|| err(&node.loc, format!("a statement is a mapping, found {}", node.kind())))?;
+    for e in entries {
+        if !STATEMENT_KEYS.contains(&e.key.as_str()) {
+            return Err(unknown_key(&e.key, STATEMENT_KEYS, &e.key_loc, "statement"));
+        }
+    }
+    let sid = match node.get("Sid") {
+        None => None,
+        Some(v) => Some(
+            v.as_str()
+                .filter(|s| s.chars().all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == '_' || c == '-'))
+                .ok_or_else(|| err(&v.loc, "`Sid` must be a string of letters and digits"))?
+                .to_string(),
+        ),
+    };
+    let effect = match node.get("Effect") {
+        Some(v) => match v.as_str() {
+            Some("Allow") => Effect::Allow,
+            Some("Deny") => Effect::Deny,
+            _ => return Err(err(&v.loc, format!("`Effect` must be \"Allow\" or \"Deny\", found {}", describe(v)))),
+        },
+        None => return Err(err(&node.loc, "the statement has no `Effect`")),
+    };
+    let action = one_of(node, "Action", "NotAction")?
+        .ok_or_else(|| err(&node.loc, "the statement needs `Action` or `NotAction`"))?;
+    let action = element(action.0, action.1, &|text, loc| parse_action(text, loc))?;
+    let resource = match one_of(node, "Resource", "NotResource")? {
+        Some((n, negated)) => {
+            if kind == PolicyKind::Trust {
+                return Err(err(&n.loc, "a trust policy must not have `Resource`/`NotResource`"));
+            }
+            Some(element(n, negated, &|text, loc| parse_resource(text, loc, variables))?)
+        }
+        None if kind == PolicyKind::Identity => {
+            return Err(err(&node.loc, "the statement needs `Resource` or `NotResource`"));
+        }
+        None => None,
+    };
+    let principal = match one_of(node, "Principal", "NotPrincipal")? {
+        Some((n, negated)) => {
+            if kind == PolicyKind::Identity {
+                return Err(err(&n.loc, "an identity policy must not have `Principal`/`NotPrincipal`"));
+            }
+            Some((negated, parse_principal(n)?))
+        }
+        None if kind == PolicyKind::Trust => return Err(err(&node.loc, "a trust policy statement needs `Principal`")),
+        None => None,
+    };
+    let conditions = match node.get("Condition") {
+        Some(c) => parse_conditions(c, variables)?,
+        None => Vec::new(),
+    };
+    Ok(Statement { sid, effect, action, resource, principal, conditions, loc: node.loc.clone() })
+}
+
+fn one_of<'a>(node: &'a Node, plain: &str, negated: &str) -> Result<Option<(&'a Node, bool)>, PolicyError> {
+    match (node.get(plain), node.get(negated)) {
+        (Some(_), Some(n)) => Err(err(&n.loc, format!("a statement has either `{plain}` or `{negated}`, not both"))),
+        (Some(p), None) => Ok(Some((p, false))),
+        (None, Some(n)) => Ok(Some((n, true))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn strings(node: &Node) -> Result<Vec<(&str, &Loc)>, PolicyError> {
+    match &node.value {
+        Value::String(s) => Ok(vec![(s.as_str(), &node.loc)]),
+        Value::Seq(items) if !items.is_empty() => items
+            .iter()
+            .map(|i| i.as_str().map(|s| (s, &i.loc)).ok_or_else(|| err(&i.loc, format!("expected a string, found {}", i.kind()))))
+            .collect(),
+        Value::Seq(_) => Err(err(&node.loc, "expected a string or a non-empty list of strings, found an empty list")),
+        _ => Err(err(&node.loc, format!("expected a string or a list of strings, found {}", node.kind()))),
+    }
+}
+
+fn element(
+    node: &Node,
+    negated: bool,
+    parse: &dyn Fn(&str, &Loc) -> Result<Pattern, PolicyError>,
+) -> Result<Element, PolicyError> {
+    let mut items = Vec::new();
+    for (text, loc) in strings(node)? {
+        items.push(Located { pattern: parse(text, loc)?, loc: loc.clone() });
+    }
+    Ok(Element { negated, items, loc: node.loc.clone() })
+}
+
+/// `*` or `service:Action` (with wildcards); the service prefix is lowercase letters,
+/// digits and dashes.
+pub fn parse_action(text: &str, loc: &Loc) -> Result<Pattern, PolicyError> {
+    if text != "*" {
+        let Some((service, action)) = text.split_once(':') else {
+            return Err(err(loc, format!("action `{text}` must have the form service:Action")));
+        };
+        let service_ok = !service.is_empty()
+            && service.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '*' || c == '?');
+        let action_ok = !action.is_empty() && action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-');
+        if !service_ok || !action_ok {
+            return Err(err(loc, format!("action `{text}` must have the form service:Action (letters, digits, `*`, `?`)")));
+        }
+    }
+    Ok(Pattern::new(text, Flavour::Action, false))
+}
+
+/// `*` or an ARN `arn:partition:service:region:account:resource`.
+pub fn parse_resource(text: &str, loc: &Loc, variables: bool) -> Result<Pattern, PolicyError> {
+    if text != "*" {
+        let parts: Vec<&str> = text.splitn(6, ':').collect();
+        if parts.len() < 6 || parts[0] != "arn" || parts[1].is_empty() || parts[2].is_empty() {
+            return Err(err(
+                loc,
+                format!("resource `{text}` is not `*` or an ARN of the form arn:partition:service:region:account:resource"),
+            ));
+        }
+    }
+    Ok(Pattern::new(text, Flavour::Arn, variables))
+}
+
+fn parse_principal(node: &Node) -> Result<Vec<Principal>, PolicyError> {
+    if node.as_str() == Some("*") {
+        return Ok(vec![Principal { kind: "*".into(), values: vec!["*".into()], loc: node.loc.clone() }]);
+    }
+    let entries = node
+        .as_map()
+        .ok_or_else(|| err(&node.loc, format!("`Principal` is \"*\" or a mapping, found {}", node.kind())))?;
+    let mut out = Vec::new();
+    for e in entries {
+        if !["AWS", "Service", "Federated", "CanonicalUser"].contains(&e.key.as_str()) {
+            return Err(err(&e.key_loc, format!("unknown principal type `{}` (expected AWS, Service, Federated or CanonicalUser)", e.key)));
+        }
+        let values = strings(&e.value)?.into_iter().map(|(s, _)| s.to_string()).collect();
+        out.push(Principal { kind: e.key.clone(), values, loc: e.value.loc.clone() });
+    }
+    Ok(out)
+}
+
+fn parse_conditions(node: &Node, variables: bool) -> Result<Vec<Clause>, PolicyError> {
+    let ops = node
+        .as_map()
+        .ok_or_else(|| err(&node.loc, format!("`Condition` is a mapping of operators, found {}", node.kind())))?;
+    let mut out = Vec::new();
+    for op in ops {
+        let operator = Operator::parse(&op.key).ok_or_else(|| {
+            err(
+                &op.key_loc,
+                format!(
+                    "unknown condition operator `{}` (known: {}, each optionally with IfExists and ForAnyValue:/ForAllValues:)",
+                    op.key,
+                    operator_names().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?;
+        let keys = op
+            .value
+            .as_map()
+            .ok_or_else(|| err(&op.value.loc, format!("`{}` takes a mapping of condition keys, found {}", op.key, op.value.kind())))?;
+        for k in keys {
+            let raw: Vec<&Node> = match &k.value.value {
+                Value::Seq(items) if !items.is_empty() => items.iter().collect(),
+                Value::Seq(_) => return Err(err(&k.value.loc, "a condition key needs at least one value")),
+                _ => vec![&k.value],
+            };
+            let mut values = Vec::new();
+            for v in raw {
+                let text = match &v.value {
+                    Value::String(s) | Value::Number(s) => s.clone(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => return Err(err(&v.loc, format!("a condition value is a string, number or boolean, found {}", v.kind()))),
+                };
+                values.push(ConditionValue::new(&text, operator.kind, variables));
+            }
+            out.push(Clause {
+                operator,
+                operator_loc: op.key_loc.clone(),
+                key: k.key.clone(),
+                key_loc: k.key_loc.clone(),
+                values,
+            });
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::yaml;
+    use std::sync::Arc;
+
+    fn parse(text: &str, kind: PolicyKind) -> Result<Policy, PolicyError> {
+        let node = yaml::parse(text, &Arc::from("p.yaml")).unwrap();
+        parse_policy("p", &node, kind)
+    }
+
+    #[test]
+    fn parses_statement_forms() {
+        let p = parse(
+            "Version: 2012-10-17\nStatement:\n  Sid: A1\n  Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    StringLike:\n      iam:AWSServiceName: [a, b]\n",
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        assert_eq!(p.statements.len(), 1);
+        let s = &p.statements[0];
+        assert_eq!(s.sid.as_deref(), Some("A1"));
+        assert_eq!(s.conditions[0].values.len(), 2);
+        assert_eq!(s.action.items[0].loc.line, 5);
+    }
+
+    #[test]
+    fn rejects_with_location() {
+        let cases = [
+            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Actions: ec2:*\n  Resource: '*'\n", 4, "did you mean"),
+            ("Version: 2012-10-17\nStatement:\n- Effect: allow\n  Action: ec2:*\n  Resource: '*'\n", 3, "Effect"),
+            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: 'arn:aws:ec2'\n", 5, "ARN"),
+            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: CreateVpc\n  Resource: '*'\n", 4, "service:Action"),
+            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    StringLikes: {a: b}\n", 7, "operator"),
+            ("Version: 2012-10-18\nStatement: []\n", 1, "Version"),
+            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n", 3, "Resource"),
+            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Principal: '*'\n", 6, "identity"),
+            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  NotAction: ec2:*\n  Resource: '*'\n", 5, "not both"),
+        ];
+        for (text, line, needle) in cases {
+            let e = parse(text, PolicyKind::Identity).unwrap_err();
+            assert_eq!(e.loc.line, line, "{text}\n{e}");
+            assert!(e.message.contains(needle), "{e}");
+        }
+    }
+
+    #[test]
+    fn trust_policies_need_principals() {
+        let ok = parse(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: sts:AssumeRole\n  Principal:\n    Service: [ec2.amazonaws.com]\n",
+            PolicyKind::Trust,
+        )
+        .unwrap();
+        let (negated, principals) = ok.statements[0].principal.as_ref().unwrap();
+        assert!(!negated);
+        assert_eq!(principals[0].values, ["ec2.amazonaws.com"]);
+        let e = parse("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: sts:AssumeRole\n", PolicyKind::Trust).unwrap_err();
+        assert!(e.message.contains("Principal"));
+    }
+}

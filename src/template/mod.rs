@@ -1,0 +1,80 @@
+//! CloudFormation templates: reading (YAML or JSON, every node located), rendering for
+//! a target account, and extracting the IAM model (roles, policies, instance profiles).
+
+pub mod json;
+pub mod model;
+pub mod node;
+pub mod render;
+pub mod yaml;
+
+use std::sync::Arc;
+
+use crate::loc::Loc;
+pub use node::{Entry, Node, Value};
+
+/// What went wrong reading or rendering a template. Every variant names a location.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("{loc}: {message}")]
+    Syntax { loc: Loc, message: String },
+    #[error("{loc}: {message}")]
+    Structure { loc: Loc, message: String },
+}
+
+impl TemplateError {
+    pub fn structure(loc: &Loc, message: impl Into<String>) -> Self {
+        TemplateError::Structure {
+            loc: loc.clone(),
+            message: message.into(),
+        }
+    }
+
+    pub fn loc(&self) -> &Loc {
+        match self {
+            TemplateError::Syntax { loc, .. } | TemplateError::Structure { loc, .. } => loc,
+        }
+    }
+}
+
+/// A template as read from its file, before rendering.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub file: Arc<str>,
+    pub root: Node,
+}
+
+impl Template {
+    /// Parses template text. JSON is recognised by the file extension or a leading `{`;
+    /// everything else is read as YAML. The file name is only used in locations.
+    pub fn parse(text: &str, file: &str) -> Result<Template, TemplateError> {
+        let file: Arc<str> = Arc::from(file);
+        let is_json = file.ends_with(".json") || text.trim_start().starts_with('{');
+        let root = if is_json {
+            json::parse(text, &file)?
+        } else {
+            yaml::parse(text, &file)?
+        };
+        if root.as_map().is_none() {
+            return Err(TemplateError::structure(
+                &root.loc,
+                format!("a template is a mapping, found {}", root.kind()),
+            ));
+        }
+        match root.get("Resources") {
+            Some(r) if r.as_map().is_some_and(|m| !m.is_empty()) => {}
+            Some(r) => {
+                return Err(TemplateError::structure(
+                    &r.loc,
+                    "`Resources` must be a non-empty mapping of logical ids to resources",
+                ));
+            }
+            None => {
+                return Err(TemplateError::structure(
+                    &root.loc,
+                    "the template has no `Resources` section",
+                ));
+            }
+        }
+        Ok(Template { file, root })
+    }
+}

@@ -1,0 +1,249 @@
+//! The IAM model of a rendered template: roles (trust policy, inline policies, managed
+//! policy ARNs), managed and inline policy resources, instance profiles, and which
+//! policies reach which role.
+
+use super::node::Node;
+use crate::loc::Loc;
+use crate::policy::{Policy, PolicyError, PolicyKind, parse_policy};
+
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub logical_id: String,
+    pub name: String,
+    pub arn: String,
+    pub trust: Policy,
+    pub inline: Vec<Policy>,
+    /// `ManagedPolicyArns` as rendered, with their locations.
+    pub managed_policy_arns: Vec<(String, Loc)>,
+    pub loc: Loc,
+}
+
+/// An `AWS::IAM::ManagedPolicy` or `AWS::IAM::Policy` resource.
+#[derive(Clone, Debug)]
+pub struct PolicyResource {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub name: String,
+    /// The ARN for managed policies; `None` for inline `AWS::IAM::Policy`.
+    pub arn: Option<String>,
+    pub document: Policy,
+    pub roles: Vec<(String, Loc)>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug)]
+pub struct InstanceProfile {
+    pub logical_id: String,
+    pub name: String,
+    pub roles: Vec<(String, Loc)>,
+    pub loc: Loc,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct IamModel {
+    pub roles: Vec<Role>,
+    pub policies: Vec<PolicyResource>,
+    pub instance_profiles: Vec<InstanceProfile>,
+}
+
+/// The identity policies that apply to one role.
+#[derive(Clone, Debug)]
+pub struct RolePolicies {
+    pub role: Role,
+    pub policies: Vec<Policy>,
+    /// Attached policy ARNs that are not defined in the template: their content is
+    /// unknown here, so a verdict that depends on them cannot be proven.
+    pub external: Vec<(String, Loc)>,
+}
+
+fn err(loc: &Loc, message: impl Into<String>) -> PolicyError {
+    PolicyError { loc: loc.clone(), message: message.into() }
+}
+
+fn string_prop(props: &Node, key: &str) -> Result<Option<String>, PolicyError> {
+    match props.get(key) {
+        None => Ok(None),
+        Some(n) => n
+            .as_str()
+            .map(|s| Some(s.to_string()))
+            .ok_or_else(|| err(&n.loc, format!("`{key}` must be a string here, found {}", n.kind()))),
+    }
+}
+
+fn string_list(props: &Node, key: &str) -> Result<Vec<(String, Loc)>, PolicyError> {
+    match props.get(key) {
+        None => Ok(Vec::new()),
+        Some(n) => n
+            .as_seq()
+            .ok_or_else(|| err(&n.loc, format!("`{key}` must be a list, found {}", n.kind())))?
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(|s| (s.to_string(), i.loc.clone()))
+                    .ok_or_else(|| err(&i.loc, format!("`{key}` entries must be strings here, found {}", i.kind())))
+            })
+            .collect(),
+    }
+}
+
+fn required<'a>(props: &'a Node, key: &str, logical: &str) -> Result<&'a Node, PolicyError> {
+    props.get(key).ok_or_else(|| err(&props.loc, format!("resource `{logical}` has no `{key}`")))
+}
+
+/// Extracts the IAM model from a template rendered with [`super::render::RefMode::ResolveAll`].
+pub fn extract(rendered: &Node, partition: &str, account: &str, stack: &str) -> Result<IamModel, PolicyError> {
+    let mut model = IamModel::default();
+    let resources = rendered.get("Resources").and_then(Node::as_map).unwrap_or(&[]);
+    for r in resources {
+        let kind = r.value.get("Type").and_then(Node::as_str).unwrap_or_default();
+        let empty = Node::new(super::Value::Map(Vec::new()), r.value.loc.clone());
+        let props = r.value.get("Properties").unwrap_or(&empty);
+        let generated = format!("{stack}-{}", r.key);
+        match kind {
+            "AWS::IAM::Role" => {
+                let name = string_prop(props, "RoleName")?.unwrap_or(generated);
+                let path = string_prop(props, "Path")?.unwrap_or_else(|| "/".into());
+                let trust = parse_policy(
+                    &format!("{name} trust policy"),
+                    required(props, "AssumeRolePolicyDocument", &r.key)?,
+                    PolicyKind::Trust,
+                )?;
+                let mut inline = Vec::new();
+                if let Some(list) = props.get("Policies") {
+                    for p in list.as_seq().ok_or_else(|| err(&list.loc, "`Policies` must be a list"))? {
+                        let pname = string_prop(p, "PolicyName")?.ok_or_else(|| err(&p.loc, "inline policy has no `PolicyName`"))?;
+                        inline.push(parse_policy(&pname, required(p, "PolicyDocument", &r.key)?, PolicyKind::Identity)?);
+                    }
+                }
+                model.roles.push(Role {
+                    logical_id: r.key.clone(),
+                    arn: format!("arn:{partition}:iam::{account}:role{path}{name}"),
+                    name,
+                    trust,
+                    inline,
+                    managed_policy_arns: string_list(props, "ManagedPolicyArns")?,
+                    loc: r.value.loc.clone(),
+                });
+            }
+            "AWS::IAM::ManagedPolicy" | "AWS::IAM::Policy" => {
+                let managed = kind == "AWS::IAM::ManagedPolicy";
+                let name_key = if managed { "ManagedPolicyName" } else { "PolicyName" };
+                let name = string_prop(props, name_key)?.unwrap_or(generated);
+                let path = string_prop(props, "Path")?.unwrap_or_else(|| "/".into());
+                let document = parse_policy(&name, required(props, "PolicyDocument", &r.key)?, PolicyKind::Identity)?;
+                model.policies.push(PolicyResource {
+                    logical_id: r.key.clone(),
+                    resource_type: kind.to_string(),
+                    arn: managed.then(|| format!("arn:{partition}:iam::{account}:policy{path}{name}")),
+                    name,
+                    document,
+                    roles: string_list(props, "Roles")?,
+                    loc: r.value.loc.clone(),
+                });
+            }
+            "AWS::IAM::InstanceProfile" => {
+                model.instance_profiles.push(InstanceProfile {
+                    logical_id: r.key.clone(),
+                    name: string_prop(props, "InstanceProfileName")?.unwrap_or(generated),
+                    roles: string_list(props, "Roles")?,
+                    loc: r.value.loc.clone(),
+                });
+            }
+            _ => {}
+        }
+    }
+    // Every role name that a policy or profile attaches to must be a role we know, or
+    // the model would silently miss a grant.
+    for (roles, what, loc) in model
+        .policies
+        .iter()
+        .map(|p| (&p.roles, p.logical_id.as_str(), &p.loc))
+        .chain(model.instance_profiles.iter().map(|p| (&p.roles, p.logical_id.as_str(), &p.loc)))
+    {
+        for (role, role_loc) in roles {
+            if !model.roles.iter().any(|r| &r.name == role) {
+                let _ = loc;
+                return Err(err(role_loc, format!("`{what}` attaches to role `{role}`, which is not a role of this template")));
+            }
+        }
+    }
+    Ok(model)
+}
+
+impl IamModel {
+    /// The policies that reach the role with this logical id.
+    pub fn policies_for_role(&self, logical_id: &str) -> Option<RolePolicies> {
+        let role = self.roles.iter().find(|r| r.logical_id == logical_id)?.clone();
+        let mut policies = role.inline.clone();
+        for p in &self.policies {
+            let by_roles = p.roles.iter().any(|(n, _)| n == &role.name);
+            let by_arn = p.arn.as_ref().is_some_and(|a| role.managed_policy_arns.iter().any(|(m, _)| m == a));
+            if by_roles || by_arn {
+                policies.push(p.document.clone());
+            }
+        }
+        let external = role
+            .managed_policy_arns
+            .iter()
+            .filter(|(arn, _)| !self.policies.iter().any(|p| p.arn.as_deref() == Some(arn)))
+            .cloned()
+            .collect();
+        Some(RolePolicies { role, policies, external })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::template::Template;
+    use crate::template::render::{RefMode, Target, render};
+
+    const SEED: &str = include_str!("../../scenarios/dkp-bootstrapper/template.yaml");
+
+    fn model_of(text: &str) -> Result<IamModel, PolicyError> {
+        let t = Template::parse(text, "t.yaml").unwrap();
+        let target = Target::default();
+        let rendered = render(&t, &target, RefMode::ResolveAll).unwrap();
+        extract(&rendered, "aws", &target.account_id, &target.stack_name)
+    }
+
+    #[test]
+    fn seed_model() {
+        let m = model_of(SEED).unwrap();
+        assert_eq!(m.roles.len(), 1);
+        assert_eq!(m.roles[0].name, "dkp-bootstrapper-role");
+        assert_eq!(m.instance_profiles[0].name, "DKPBootstrapInstanceProfile");
+        let rp = m.policies_for_role("DKPBootstrapRole").unwrap();
+        assert_eq!(rp.policies.len(), 1);
+        assert_eq!(rp.policies[0].name, "dkp-bootstrapper-policy");
+        assert_eq!(rp.policies[0].statements.len(), 7);
+        let actions: usize = rp.policies[0].statements.iter().map(|s| s.action.items.len()).sum();
+        assert_eq!(actions, 80, "78 distinct actions, CreateServiceLinkedRole in three statements");
+        assert!(rp.external.is_empty());
+        // The trust policy's placeholder became the target account.
+        let (_, principals) = m.roles[0].trust.statements[1].principal.as_ref().unwrap();
+        assert_eq!(principals[0].values, ["arn:aws:iam::000000000000:root"]);
+    }
+
+    #[test]
+    fn attachments_by_arn_and_external_policies() {
+        let m = model_of(
+            "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: r\n      AssumeRolePolicyDocument: {Version: 2012-10-17, Statement: [{Effect: Allow, Principal: {Service: ec2.amazonaws.com}, Action: sts:AssumeRole}]}\n      ManagedPolicyArns: [!Ref P, arn:aws:iam::aws:policy/ReadOnlyAccess]\n      Policies:\n      - PolicyName: inline\n        PolicyDocument: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: s3:GetObject, Resource: '*'}]}\n  P:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: ec2:*, Resource: '*'}]}\n",
+        )
+        .unwrap();
+        let rp = m.policies_for_role("R").unwrap();
+        assert_eq!(rp.policies.len(), 2);
+        assert_eq!(rp.external.len(), 1);
+        assert_eq!(rp.external[0].0, "arn:aws:iam::aws:policy/ReadOnlyAccess");
+    }
+
+    #[test]
+    fn attaching_to_an_unknown_role_is_an_error() {
+        let e = model_of(
+            "Resources:\n  P:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      Roles: [ghost]\n      PolicyDocument: {Version: 2012-10-17, Statement: [{Effect: Allow, Action: ec2:*, Resource: '*'}]}\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.loc.line, 5);
+        assert!(e.message.contains("ghost"));
+    }
+}
