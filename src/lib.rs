@@ -9,3 +9,7 @@ pub mod template;
 pub mod policy;
 pub mod catalog;
 pub mod scenario;
+pub mod analysis;
+pub mod load;
+pub mod report;
+pub mod cli;

@@ -1,0 +1,225 @@
+//! The command line. Each command takes its output streams as arguments so tests can
+//! run it in-process; `main` only parses arguments and exits with the returned code.
+//!
+//! Exit codes: 0 conformant, 1 not conformant, 2 could not decide (bad input, an
+//! unreadable file, a policy attached from outside the template, a failed write).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::analysis::{Subject, prove};
+use crate::catalog::Catalog;
+use crate::load::{ProfileSource, load};
+use crate::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
+use crate::template::render::{RefMode, Target, render};
+
+pub const EXIT_CONFORMANT: i32 = 0;
+pub const EXIT_NONCONFORMANT: i32 = 1;
+pub const EXIT_UNDECIDED: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(name = "iam-conformance", version, about = "Prove that an IAM policy in a CloudFormation template grants exactly what its users need")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Prove statically, from the template alone, that the policy grants exactly the
+    /// profile's contract. Exit 0 conformant, 1 not conformant, 2 could not decide.
+    Check(CheckArgs),
+    /// Print the template rendered for a target as JSON (what a deploy sends).
+    Render(RenderArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TargetArgs {
+    /// Account id the template is rendered for (replaces MYAWSACCOUNT/MYAWSACCOUNTID and AWS::AccountId).
+    #[arg(long, default_value = "000000000000")]
+    pub account_id: String,
+    /// Region the template is rendered for.
+    #[arg(long, default_value = "us-west-2")]
+    pub region: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// Template to check instead of the profile's own; the profile's scenarios stay the contract.
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    /// Profile directory (profile.toml and scenario files). Default: the embedded seed profile.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// Where to write report.json, junit.xml and summary.md. Default: reports/<run-id>/.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RenderArgs {
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Runs a parsed command line.
+pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    match cli.command {
+        Command::Check(args) => check(&args, &RunClock::now(), out, err),
+        Command::Render(args) => render_command(&args, out, err),
+    }
+}
+
+/// The run id and timestamp, taken once from the clock by the shell.
+pub struct RunClock {
+    pub run_id: String,
+    pub generated_at: String,
+}
+
+impl RunClock {
+    pub fn now() -> RunClock {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+        let (h, mi, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
+        RunClock {
+            run_id: format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z-{:x}", std::process::id()),
+            generated_at: format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+        }
+    }
+}
+
+/// Civil date of a day count since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn target_of(args: &TargetArgs) -> Result<Target, String> {
+    if args.account_id.len() != 12 || !args.account_id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("--account-id `{}` must be 12 digits", args.account_id));
+    }
+    if args.region.is_empty() || !args.region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        return Err(format!("--region `{}` is not a region name such as us-west-2", args.region));
+    }
+    Ok(Target { account_id: args.account_id.clone(), region: args.region.clone(), ..Target::default() })
+}
+
+fn source_of(profile: &Option<PathBuf>) -> ProfileSource {
+    match profile {
+        Some(dir) => ProfileSource::Dir(dir.clone()),
+        None => ProfileSource::Embedded,
+    }
+}
+
+/// `check`: load, prove, write the reports, print the summary.
+pub fn check(args: &CheckArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let target = match target_of(&args.target) {
+        Ok(t) => t,
+        Err(e) => return fail(err, &e),
+    };
+    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
+        Ok(l) => l,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    let catalog = Catalog::embedded();
+    let proof = prove(&Subject {
+        policies: &loaded.role.policies,
+        external: &loaded.role.external,
+        profile: &loaded.profile,
+        target: &target,
+        catalog,
+    });
+    let report = Report::new(
+        proof,
+        RunInfo {
+            run_id: clock.run_id.clone(),
+            command: "check".into(),
+            generated_at: clock.generated_at.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+        },
+        SubjectInfo {
+            profile: loaded.profile_label.clone(),
+            template: loaded.template_label.clone(),
+            role: loaded.role.role.name.clone(),
+            policies: loaded.role.policies.iter().map(|p| p.name.clone()).collect(),
+            account_id: target.account_id.clone(),
+            region: target.region.clone(),
+            partition: target.partition.clone(),
+        },
+        catalog.source.clone(),
+    );
+    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
+    if let Err(e) = write_reports(&dir, &report) {
+        return fail(err, &e);
+    }
+    let _ = write!(out, "{}", terminal::render(&report));
+    let _ = writeln!(out, "  reports    {}", dir.display());
+    report.exit_code
+}
+
+/// Writes every report file under a temporary name first and renames them only when
+/// all are written, so a failed write never leaves a report that looks complete.
+pub fn write_reports(dir: &Path, report: &Report) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("failed to create report directory `{}`: {e}", dir.display()))?;
+    let files = [
+        ("report.json", report.to_json()),
+        ("junit.xml", junit::render(report)),
+        ("summary.md", markdown::render(report)),
+    ];
+    let mut written = Vec::new();
+    for (name, text) in &files {
+        let tmp = dir.join(format!(".{name}.partial"));
+        if let Err(e) = std::fs::write(&tmp, text) {
+            for t in &written {
+                let _ = std::fs::remove_file(t);
+            }
+            let _ = std::fs::remove_file(&tmp);
+            return Err(format!("failed to write `{}`: {e}", tmp.display()));
+        }
+        written.push(tmp);
+    }
+    for ((name, _), tmp) in files.iter().zip(&written) {
+        std::fs::rename(tmp, dir.join(name)).map_err(|e| format!("failed to write `{}`: {e}", dir.join(name).display()))?;
+    }
+    Ok(())
+}
+
+fn render_command(args: &RenderArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let target = match target_of(&args.target) {
+        Ok(t) => t,
+        Err(e) => return fail(err, &e),
+    };
+    // Loading validates the whole profile and model, so a template that renders is one
+    // `check` can read.
+    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
+        Ok(l) => l,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    match render(&loaded.template, &target, RefMode::KeepResourceRefs) {
+        Ok(node) => {
+            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&node.to_json()).unwrap_or_default());
+            EXIT_CONFORMANT
+        }
+        Err(e) => fail(err, &e.to_string()),
+    }
+}
+
+fn fail(err: &mut dyn Write, message: &str) -> i32 {
+    let _ = writeln!(err, "error: {message}");
+    EXIT_UNDECIDED
+}

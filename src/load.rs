@@ -1,0 +1,116 @@
+//! Reading a profile and its template from disk (or from the copy embedded in the
+//! binary), rendering it for the target, and extracting the role's policies. This is
+//! the effectful edge of `check`; everything it hands on is plain data.
+
+use std::path::{Path, PathBuf};
+
+use crate::catalog::Catalog;
+use crate::scenario::{Profile, ScenarioError, parse_profile, parse_scenarios, validate_profile};
+use crate::template::model::{IamModel, RolePolicies, extract};
+use crate::template::render::{RefMode, Target, render};
+use crate::template::{Template, TemplateError};
+use crate::policy::PolicyError;
+
+/// Where the profile comes from.
+#[derive(Clone, Debug)]
+pub enum ProfileSource {
+    /// A directory on disk.
+    Dir(PathBuf),
+    /// The seed profile compiled into the binary (used when no `--profile` is given).
+    Embedded,
+}
+
+/// Why a profile or template could not be loaded. All of these are bad input (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("failed to read `{path}`: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("{file}: role `{role}` named by the profile is not an AWS::IAM::Role of the template (roles: {known})")]
+    UnknownRole { file: String, role: String, known: String },
+}
+
+/// Everything `check` works on.
+#[derive(Debug)]
+pub struct Loaded {
+    pub profile: Profile,
+    /// How the profile was found, for reports (`scenarios/dkp-bootstrapper` or a path).
+    pub profile_label: String,
+    pub template_label: String,
+    pub template: Template,
+    pub model: IamModel,
+    pub role: RolePolicies,
+}
+
+/// The seed profile, compiled in so that `check` with no flags works anywhere.
+const EMBEDDED_DIR: &str = "scenarios/dkp-bootstrapper";
+const EMBEDDED: &[(&str, &str)] = &[
+    ("profile.toml", include_str!("../scenarios/dkp-bootstrapper/profile.toml")),
+    ("template.yaml", include_str!("../scenarios/dkp-bootstrapper/template.yaml")),
+    ("ec2-network.toml", include_str!("../scenarios/dkp-bootstrapper/ec2-network.toml")),
+    ("ec2-instances.toml", include_str!("../scenarios/dkp-bootstrapper/ec2-instances.toml")),
+    ("ec2-launch-templates.toml", include_str!("../scenarios/dkp-bootstrapper/ec2-launch-templates.toml")),
+    ("elb.toml", include_str!("../scenarios/dkp-bootstrapper/elb.toml")),
+    ("autoscaling.toml", include_str!("../scenarios/dkp-bootstrapper/autoscaling.toml")),
+    ("iam.toml", include_str!("../scenarios/dkp-bootstrapper/iam.toml")),
+    ("secretsmanager.toml", include_str!("../scenarios/dkp-bootstrapper/secretsmanager.toml")),
+    ("tagging.toml", include_str!("../scenarios/dkp-bootstrapper/tagging.toml")),
+    ("near-miss.toml", include_str!("../scenarios/dkp-bootstrapper/near-miss.toml")),
+];
+
+fn read(source: &ProfileSource, name: &str) -> Result<(String, String), LoadError> {
+    match source {
+        ProfileSource::Dir(dir) => {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?;
+            Ok((text, path.display().to_string()))
+        }
+        ProfileSource::Embedded => EMBEDDED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, text)| (text.to_string(), format!("{EMBEDDED_DIR}/{name}")))
+            .ok_or_else(|| LoadError::Io {
+                path: format!("{EMBEDDED_DIR}/{name}"),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "not part of the embedded profile"),
+            }),
+    }
+}
+
+/// Loads a profile, its scenarios and its template (or `template_override`), renders
+/// the template for `target` and extracts the policies of the profile's role.
+pub fn load(source: &ProfileSource, template_override: Option<&Path>, target: &Target) -> Result<Loaded, LoadError> {
+    let (text, file) = read(source, "profile.toml")?;
+    let mut profile = parse_profile(&text, &file)?;
+    let catalog = Catalog::embedded();
+    for name in profile.scenario_files.clone() {
+        let (text, file) = read(source, &name)?;
+        profile.scenarios.extend(parse_scenarios(&text, &file, catalog)?);
+    }
+    validate_profile(&profile)?;
+
+    let (template_text, template_label) = match template_override {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?,
+            path.display().to_string(),
+        ),
+        None => read(source, &profile.template)?,
+    };
+    let template = Template::parse(&template_text, &template_label)?;
+    let rendered = render(&template, target, RefMode::ResolveAll)?;
+    let model = extract(&rendered, &target.partition, &target.account_id, &target.stack_name)?;
+    let role = model.policies_for_role(&profile.role).ok_or_else(|| LoadError::UnknownRole {
+        file: template_label.clone(),
+        role: profile.role.clone(),
+        known: model.roles.iter().map(|r| r.logical_id.as_str()).collect::<Vec<_>>().join(", "),
+    })?;
+    let profile_label = match source {
+        ProfileSource::Dir(d) => d.display().to_string(),
+        ProfileSource::Embedded => format!("{EMBEDDED_DIR} (embedded)"),
+    };
+    Ok(Loaded { profile, profile_label, template_label, template, model, role })
+}

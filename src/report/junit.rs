@@ -1,0 +1,68 @@
+//! `junit.xml`: one test suite per service with a test case per scenario, and a
+//! `minimality` suite with one case per kind of finding, so CI shows both.
+
+use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
+
+use super::Report;
+use crate::analysis::{FindingKind, Severity};
+
+const FINDING_CASES: &[(FindingKind, &str)] = &[
+    (FindingKind::UnexpectedGrant, "catalog: no unexpected grants"),
+    (FindingKind::UnexercisedAction, "coverage: every granted action exercised"),
+    (FindingKind::UncrossedStatement, "coverage: every scoped statement crossed"),
+    (FindingKind::SurvivingMutant, "mutants: none survives"),
+    (FindingKind::ExternalPolicy, "model: no policies from outside the template"),
+];
+
+pub fn render(report: &Report) -> String {
+    let mut junit = JunitReport::new(format!("iam-conformance {}", report.run.command));
+    let mut services: Vec<&str> = report.scenarios.iter().map(|s| s.service.as_str()).collect();
+    services.sort_unstable();
+    services.dedup();
+    for service in services {
+        let mut suite = TestSuite::new(service);
+        for s in report.scenarios.iter().filter(|s| s.service == service) {
+            let status = if s.pass {
+                TestCaseStatus::success()
+            } else {
+                let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let failing: Vec<String> = s
+                    .checks
+                    .iter()
+                    .filter(|c| !c.pass)
+                    .map(|c| format!("{} on {}: expected {}, got {:?}", c.action, c.resource, c.expect.as_str(), c.outcome))
+                    .collect();
+                st.set_message(format!("expected {}, observed {} (decided by {})", s.expect.as_str(), s.observed, s.decided_by));
+                st.set_description(failing.join("\n"));
+                st
+            };
+            let mut case = TestCase::new(format!("{} {}", s.id, s.operation), status);
+            case.set_classname(format!("{}.{}", report.subject.profile, s.service));
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    let mut minimality = TestSuite::new("minimality");
+    for (kind, name) in FINDING_CASES {
+        let found: Vec<String> = report
+            .findings
+            .iter()
+            .filter(|f| f.kind == *kind && f.severity != Severity::Info)
+            .map(|f| match &f.loc {
+                Some(loc) => format!("{loc}: {}", f.message),
+                None => f.message.clone(),
+            })
+            .collect();
+        let status = if found.is_empty() {
+            TestCaseStatus::success()
+        } else {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message(format!("{} finding(s)", found.len()));
+            st.set_description(found.join("\n"));
+            st
+        };
+        minimality.add_test_case(TestCase::new(*name, status));
+    }
+    junit.add_test_suite(minimality);
+    junit.to_string().unwrap_or_default()
+}

@@ -1,0 +1,164 @@
+//! Reports: one data model ([`Report`]) built from a finished proof, and renderers that
+//! turn it into `report.json`, `junit.xml`, `summary.md` and the terminal summary.
+//! Renderers only format; every verdict and pass/fail is decided by the analysis.
+
+pub mod junit;
+pub mod markdown;
+pub mod terminal;
+
+use serde::Serialize;
+
+use crate::analysis::{Coverage, Drift, Finding, MutantResult, MutantStatus, Proof, Severity, StatementRef, Verdict};
+use crate::analysis::exhaustive::CatalogProbe;
+use crate::catalog::Source;
+use crate::scenario::Expect;
+
+/// Bumped whenever a field changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Facts about the run the shell supplies (the core has no clock).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub command: String,
+    pub generated_at: String,
+    pub tool_version: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SubjectInfo {
+    pub profile: String,
+    pub template: String,
+    pub role: String,
+    pub policies: Vec<String>,
+    pub account_id: String,
+    pub region: String,
+    pub partition: String,
+}
+
+/// One scenario as reported. `observed` is one of allowed/denied/error/skipped and
+/// `decided_by` one of service/gate/model; `check` only ever produces model decisions.
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioRow {
+    pub id: String,
+    pub service: String,
+    pub operation: String,
+    pub expect: Expect,
+    pub observed: String,
+    pub decided_by: String,
+    pub pass: bool,
+    pub matched_statements: Vec<StatementRef>,
+    pub provenance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boundary: Option<String>,
+    pub checks: Vec<crate::analysis::CheckResult>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    pub scenarios: usize,
+    pub scenarios_passed: usize,
+    pub scenarios_failed: usize,
+    pub allow_scenarios: usize,
+    pub deny_scenarios: usize,
+    pub mutants: usize,
+    pub mutants_killed: usize,
+    pub mutants_equivalent: usize,
+    pub mutants_survived: usize,
+    pub failing_findings: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Minimality {
+    pub coverage: Coverage,
+    pub mutants: Vec<MutantResult>,
+    pub catalog: CatalogProbe,
+    pub drift: Drift,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub schema_version: u32,
+    pub run: RunInfo,
+    pub subject: SubjectInfo,
+    pub catalog_source: Source,
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    pub counts: Counts,
+    pub findings: Vec<Finding>,
+    pub scenarios: Vec<ScenarioRow>,
+    pub minimality: Minimality,
+}
+
+impl Report {
+    pub fn new(proof: Proof, run: RunInfo, subject: SubjectInfo, catalog_source: Source) -> Report {
+        let scenarios: Vec<ScenarioRow> = proof
+            .scenarios
+            .into_iter()
+            .map(|s| {
+                let mut matched: Vec<StatementRef> = Vec::new();
+                for m in s.checks.iter().flat_map(|c| &c.matched) {
+                    if !matched.contains(m) {
+                        matched.push(m.clone());
+                    }
+                }
+                ScenarioRow {
+                    id: s.id,
+                    service: s.service,
+                    operation: s.operation,
+                    expect: s.expect,
+                    observed: match s.observed {
+                        crate::analysis::Observed::Allowed => "allowed".into(),
+                        crate::analysis::Observed::Denied => "denied".into(),
+                    },
+                    decided_by: "model".into(),
+                    pass: s.pass,
+                    matched_statements: matched,
+                    provenance: s.provenance,
+                    boundary: s.boundary,
+                    checks: s.checks,
+                }
+            })
+            .collect();
+        let status_count = |st: MutantStatus| proof.mutants.iter().filter(|m| m.status == st).count();
+        let counts = Counts {
+            scenarios: scenarios.len(),
+            scenarios_passed: scenarios.iter().filter(|s| s.pass).count(),
+            scenarios_failed: scenarios.iter().filter(|s| !s.pass).count(),
+            allow_scenarios: scenarios.iter().filter(|s| s.expect == Expect::Allow).count(),
+            deny_scenarios: scenarios.iter().filter(|s| s.expect == Expect::Deny).count(),
+            mutants: proof.mutants.len(),
+            mutants_killed: status_count(MutantStatus::Killed),
+            mutants_equivalent: status_count(MutantStatus::Equivalent),
+            mutants_survived: status_count(MutantStatus::Survived),
+            failing_findings: proof.findings.iter().filter(|f| f.severity == Severity::Fail).count(),
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            run,
+            subject,
+            catalog_source,
+            verdict: proof.verdict,
+            exit_code: proof.verdict.exit_code(),
+            counts,
+            findings: proof.findings,
+            scenarios,
+            minimality: Minimality { coverage: proof.coverage, mutants: proof.mutants, catalog: proof.catalog, drift: proof.drift },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serializing plain data with string keys cannot fail.
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
+    pub fn verdict_word(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Conformant => "conformant",
+            Verdict::Nonconformant => "nonconformant",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
