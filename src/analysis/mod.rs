@@ -165,6 +165,22 @@ pub enum FindingKind {
     StaleEquivalentMutant,
 }
 
+impl FindingKind {
+    /// The name used in report.json and in summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::MissingGrant => "missing_grant",
+            FindingKind::ExcessGrant => "excess_grant",
+            FindingKind::UnexpectedGrant => "unexpected_grant",
+            FindingKind::UnexercisedAction => "unexercised_action",
+            FindingKind::UncrossedStatement => "uncrossed_statement",
+            FindingKind::SurvivingMutant => "surviving_mutant",
+            FindingKind::ExternalPolicy => "external_policy",
+            FindingKind::StaleEquivalentMutant => "stale_equivalent_mutant",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -529,4 +545,25 @@ fn drift(catalog: &Catalog, policies: &[Policy], profile: &Profile, contract: &B
         d.upstream_missing.push(UpstreamGap { action: u.action.clone(), source: u.source.clone(), note: u.note.clone(), granted });
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_kind_names_match_serde() {
+        for kind in [
+            FindingKind::MissingGrant,
+            FindingKind::ExcessGrant,
+            FindingKind::UnexpectedGrant,
+            FindingKind::UnexercisedAction,
+            FindingKind::UncrossedStatement,
+            FindingKind::SurvivingMutant,
+            FindingKind::ExternalPolicy,
+            FindingKind::StaleEquivalentMutant,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+        }
+    }
 }

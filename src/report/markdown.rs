@@ -46,7 +46,7 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "## Findings\n");
         for f in failing {
             let at = f.loc.as_ref().map(|l| format!(" — `{l}`")).unwrap_or_default();
-            let _ = writeln!(out, "- **{:?}**: {}{at}", f.kind, f.message);
+            let _ = writeln!(out, "- **{}**: {}{at}", f.kind.as_str(), f.message);
         }
         out.push('\n');
     }

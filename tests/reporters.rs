@@ -1,0 +1,95 @@
+//! Golden-file tests for every reporter, on a small fixture profile whose proof has a
+//! missing grant, surviving mutants, an accepted mutant and drift. The run id and
+//! timestamp are fixed, so nothing needs redacting. Set UPDATE_GOLDEN=1 to rewrite the
+//! golden files after an intended change, and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use iam_conformance::analysis::{Subject, prove};
+use iam_conformance::catalog::Catalog;
+use iam_conformance::load::{ProfileSource, load};
+use iam_conformance::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
+use iam_conformance::template::render::Target;
+
+fn fixture_report() -> Report {
+    let target = Target::default();
+    let loaded = load(&ProfileSource::Dir(PathBuf::from("tests/fixtures/mini")), None, &target).expect("fixture loads");
+    let catalog = Catalog::embedded();
+    let proof = prove(&Subject {
+        policies: &loaded.role.policies,
+        external: &loaded.role.external,
+        profile: &loaded.profile,
+        target: &target,
+        catalog,
+    });
+    Report::new(
+        proof,
+        RunInfo {
+            run_id: "RUN-ID".into(),
+            command: "check".into(),
+            generated_at: "TIMESTAMP".into(),
+            tool_version: "VERSION".into(),
+        },
+        SubjectInfo {
+            profile: loaded.profile_label.clone(),
+            template: loaded.template_label.clone(),
+            role: loaded.role.role.name.clone(),
+            policies: loaded.role.policies.iter().map(|p| p.name.clone()).collect(),
+            account_id: target.account_id.clone(),
+            region: target.region.clone(),
+            partition: target.partition.clone(),
+        },
+        catalog.source.clone(),
+    )
+}
+
+fn compare(name: &str, actual: &str) {
+    let path = Path::new("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    if expected != actual {
+        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(expected.lines().count().min(actual.lines().count()));
+        panic!(
+            "{} differs from the golden file at line {}:\n  golden: {:?}\n  actual: {:?}\n(rerun with UPDATE_GOLDEN=1 if the change is intended)",
+            path.display(),
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+#[test]
+fn the_fixture_proof_is_what_the_golden_files_show() {
+    let report = fixture_report();
+    // The facts the golden files encode, asserted directly so a regenerated golden
+    // file cannot silently bless a wrong verdict.
+    assert_eq!(report.exit_code, 1);
+    assert_eq!(report.counts.scenarios_failed, 1);
+    assert!(report.findings.iter().any(|f| f.action.as_deref() == Some("ec2:CreateSubnet")));
+    assert!(report.counts.mutants_survived > 0);
+    assert_eq!(report.counts.mutants_equivalent, 1);
+}
+
+#[test]
+fn report_json_matches_golden() {
+    compare("report.json", &fixture_report().to_json());
+}
+
+#[test]
+fn junit_matches_golden() {
+    compare("junit.xml", &junit::render(&fixture_report()));
+}
+
+#[test]
+fn summary_md_matches_golden() {
+    compare("summary.md", &markdown::render(&fixture_report()));
+}
+
+#[test]
+fn terminal_summary_matches_golden() {
+    compare("terminal.txt", &terminal::render(&fixture_report()));
+}
