@@ -1,1 +1,51 @@
-fn main(){}
+//! A whole `check` of the seed profile: load and render the template, parse the
+//! scenarios, evaluate them, run every mutant and the full catalog probe, and render
+//! every report. Target: at most 0.25 s per check on the project's 2-core machine.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+
+use iam_conformance::analysis::{Subject, prove};
+use iam_conformance::catalog::Catalog;
+use iam_conformance::load::{ProfileSource, load};
+use iam_conformance::report::{Report, RunInfo, SubjectInfo, junit, markdown};
+use iam_conformance::template::render::Target;
+
+fn whole_check() -> usize {
+    let target = Target::default();
+    let loaded = load(&ProfileSource::Embedded, None, &target).expect("seed profile loads");
+    let catalog = Catalog::embedded();
+    let proof = prove(&Subject {
+        policies: &loaded.role.policies,
+        external: &loaded.role.external,
+        profile: &loaded.profile,
+        target: &target,
+        catalog,
+    });
+    let report = Report::new(
+        proof,
+        RunInfo { run_id: "bench".into(), command: "check".into(), generated_at: "now".into(), tool_version: "bench".into() },
+        SubjectInfo {
+            profile: loaded.profile_label,
+            template: loaded.template_label,
+            role: loaded.role.role.name.clone(),
+            policies: vec![],
+            account_id: target.account_id.clone(),
+            region: target.region.clone(),
+            partition: target.partition.clone(),
+        },
+        catalog.source.clone(),
+    );
+    report.to_json().len() + junit::render(&report).len() + markdown::render(&report).len()
+}
+
+fn bench(c: &mut Criterion) {
+    // The catalog is parsed once per process, as in the CLI; include that first parse
+    // in a separate measurement so the steady state is not flattered.
+    let mut group = c.benchmark_group("check");
+    group.sample_size(20);
+    group.bench_function("seed profile, all mutants, full catalog", |b| b.iter(whole_check));
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

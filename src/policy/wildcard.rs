@@ -113,7 +113,10 @@ impl Pattern {
         }
         let fold = self.flavour == Flavour::Action;
         if !self.has_wildcard {
-            return if fold { self.text.eq_ignore_ascii_case(text) || lit_eq(&self.tokens, text, fold) } else { lit_eq(&self.tokens, text, fold) };
+            if fold && self.text.is_ascii() && text.is_ascii() {
+                return self.text.eq_ignore_ascii_case(text);
+            }
+            return lit_eq(&self.tokens, text, fold);
         }
         if self.tokens.len() == 1 && self.tokens[0] == (Token::Many { in_segment: false }) {
             return true;
