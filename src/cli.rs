@@ -132,10 +132,15 @@ pub fn check(args: &CheckArgs, clock: &RunClock, out: &mut dyn Write, err: &mut 
         Ok(t) => t,
         Err(e) => return fail(err, &e),
     };
+    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
     let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
         Ok(l) => l,
         Err(e) => return fail(err, &e.to_string()),
     };
+    // Fail on an unusable report directory before the proof, not after it.
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(err, &format!("failed to create report directory `{}`: {e}", dir.display()));
+    }
     let catalog = Catalog::embedded();
     let proof = prove(&Subject {
         policies: &loaded.role.policies,
@@ -163,7 +168,6 @@ pub fn check(args: &CheckArgs, clock: &RunClock, out: &mut dyn Write, err: &mut 
         },
         catalog.source.clone(),
     );
-    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
     if let Err(e) = write_reports(&dir, &report) {
         return fail(err, &e);
     }

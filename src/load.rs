@@ -31,8 +31,10 @@ pub enum LoadError {
     Policy(#[from] PolicyError),
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    #[error("{file}: role `{role}` named by the profile is not an AWS::IAM::Role of the template (roles: {known})")]
-    UnknownRole { file: String, role: String, known: String },
+    #[error("{loc}: role `{role}` is not an AWS::IAM::Role of `{template}` (its roles: {known})")]
+    UnknownRole { loc: crate::loc::Loc, role: String, template: String, known: String },
+    #[error("{loc}: failed to read `{path}`, named here: {source}")]
+    Named { loc: crate::loc::Loc, path: String, source: std::io::Error },
 }
 
 /// Everything `check` works on.
@@ -81,14 +83,22 @@ fn read(source: &ProfileSource, name: &str) -> Result<(String, String), LoadErro
     }
 }
 
+/// A file the profile names could not be read: say where it is named.
+fn named(e: LoadError, loc: &crate::loc::Loc) -> LoadError {
+    match e {
+        LoadError::Io { path, source } => LoadError::Named { loc: loc.clone(), path, source },
+        other => other,
+    }
+}
+
 /// Loads a profile, its scenarios and its template (or `template_override`), renders
 /// the template for `target` and extracts the policies of the profile's role.
 pub fn load(source: &ProfileSource, template_override: Option<&Path>, target: &Target) -> Result<Loaded, LoadError> {
     let (text, file) = read(source, "profile.toml")?;
     let mut profile = parse_profile(&text, &file)?;
     let catalog = Catalog::embedded();
-    for name in profile.scenario_files.clone() {
-        let (text, file) = read(source, &name)?;
+    for (name, loc) in profile.scenario_files.clone().into_iter().zip(profile.scenario_file_locs.clone()) {
+        let (text, file) = read(source, &name).map_err(|e| named(e, &loc))?;
         profile.scenarios.extend(parse_scenarios(&text, &file, catalog)?);
     }
     validate_profile(&profile)?;
@@ -98,13 +108,14 @@ pub fn load(source: &ProfileSource, template_override: Option<&Path>, target: &T
             std::fs::read_to_string(path).map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?,
             path.display().to_string(),
         ),
-        None => read(source, &profile.template)?,
+        None => read(source, &profile.template).map_err(|e| named(e, &profile.template_loc))?,
     };
     let template = Template::parse(&template_text, &template_label)?;
     let rendered = render(&template, target, RefMode::ResolveAll)?;
     let model = extract(&rendered, &target.partition, &target.account_id, &target.stack_name)?;
     let role = model.policies_for_role(&profile.role).ok_or_else(|| LoadError::UnknownRole {
-        file: template_label.clone(),
+        loc: profile.role_loc.clone(),
+        template: template_label.clone(),
         role: profile.role.clone(),
         known: model.roles.iter().map(|r| r.logical_id.as_str()).collect::<Vec<_>>().join(", "),
     })?;

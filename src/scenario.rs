@@ -55,8 +55,8 @@ pub struct ScenarioError {
 struct ProfileFile {
     name: String,
     description: String,
-    template: String,
-    role: String,
+    template: Spanned<String>,
+    role: Spanned<String>,
     scenario_files: Vec<Spanned<String>>,
     #[serde(default)]
     equivalent_mutant: Vec<EquivalentMutantRaw>,
@@ -95,8 +95,14 @@ pub struct Profile {
     pub name: String,
     pub description: String,
     pub template: String,
+    /// Where `template` is written.
+    pub template_loc: Loc,
     pub role: String,
+    /// Where `role` is written, for errors about it.
+    pub role_loc: Loc,
     pub scenario_files: Vec<String>,
+    /// Where each scenario file is named.
+    pub scenario_file_locs: Vec<Loc>,
     pub equivalent_mutants: Vec<EquivalentMutant>,
     pub upstream_missing: Vec<UpstreamMissing>,
     pub scenarios: Vec<Scenario>,
@@ -242,8 +248,11 @@ pub fn parse_profile(text: &str, file: &str) -> Result<Profile, ScenarioError> {
     Ok(Profile {
         name: raw.name,
         description: raw.description,
-        template: raw.template,
-        role: raw.role,
+        template_loc: lines.loc(raw.template.span()),
+        template: raw.template.into_inner(),
+        role_loc: lines.loc(raw.role.span()),
+        role: raw.role.into_inner(),
+        scenario_file_locs: raw.scenario_files.iter().map(|f| lines.loc(f.span())).collect(),
         scenario_files: raw.scenario_files.into_iter().map(Spanned::into_inner).collect(),
         equivalent_mutants: raw
             .equivalent_mutant
@@ -296,7 +305,10 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
         let mut checks = Vec::new();
         for c in &s.check {
             let action = c.action.get_ref();
-            let Some(found) = catalog.action(action).filter(|_| !action.contains(['*', '?'])) else {
+            if action.contains(['*', '?']) {
+                return Err(lines.error(c.action.span(), format!("check action `{action}` has a wildcard; a check names one action")));
+            }
+            let Some(found) = catalog.action(action) else {
                 return Err(lines.error(c.action.span(), format!("action `{action}` is not in the action catalog")));
             };
             let resource = c.resource.get_ref();

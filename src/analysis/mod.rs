@@ -355,7 +355,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
                     (
                         FindingKind::ExcessGrant,
                         format!("scenario `{}` must be denied `{}` on `{}`, but {} allows it", s.id, c.action, c.resource, by.join(", ")),
-                        c.matched.first().map(|m| m.loc.clone()).unwrap_or_else(|| c.loc.clone()),
+                        excess_location(policies, c),
                     )
                 }
             };
@@ -437,6 +437,19 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
         Verdict::Conformant
     };
     Proof { verdict, scenarios, coverage, mutants, catalog, drift, findings }
+}
+
+/// Where an excess grant comes from: the Resource entry of the first allowing statement
+/// that matches the request (the line to edit), else the statement itself.
+fn excess_location(policies: &[Policy], check: &CheckResult) -> Loc {
+    let Some(m) = check.matched.first() else { return check.loc.clone() };
+    let statement = policies.iter().find(|p| p.name == m.policy).and_then(|p| p.statements.get(m.index));
+    statement
+        .and_then(|s| s.resource.as_ref())
+        .filter(|r| !r.negated)
+        .and_then(|r| r.items.iter().find(|i| i.pattern.matches(&check.resource)))
+        .map(|i| i.loc.clone())
+        .unwrap_or_else(|| m.loc.clone())
 }
 
 fn outcome_words(o: Outcome) -> &'static str {

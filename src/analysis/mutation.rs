@@ -25,12 +25,40 @@ pub fn statement_label(policy: &Policy, index: usize) -> String {
     }
 }
 
+/// A short fingerprint of a statement's content (not its location). It is part of every
+/// mutant id, so an equivalent-mutant entry written for one version of a statement stops
+/// applying as soon as that statement changes, and the change must be reviewed again.
+pub fn fingerprint(statement: &crate::policy::Statement) -> String {
+    let mut text = format!("{:?}|{}|", statement.effect, statement.action.negated);
+    for a in &statement.action.items {
+        text.push_str(a.text());
+        text.push(',');
+    }
+    if let Some(r) = &statement.resource {
+        text.push_str(&format!("|{}|", r.negated));
+        for i in &r.items {
+            text.push_str(i.text());
+            text.push(',');
+        }
+    }
+    for c in &statement.conditions {
+        text.push_str(&format!("|{}:{}=", c.operator.name(), c.key));
+        for v in &c.values {
+            text.push_str(&v.text);
+            text.push(',');
+        }
+    }
+    // FNV-1a, 32 bits: stable across platforms and releases, enough to tell edits apart.
+    let hash = text.bytes().fold(0x811c_9dc5u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    format!("{hash:08x}")
+}
+
 /// Every mutant of every statement of every policy, in a stable order.
 pub fn mutants(policies: &[Policy]) -> Vec<Mutant> {
     let mut out = Vec::new();
     for (p, policy) in policies.iter().enumerate() {
         for (s, statement) in policy.statements.iter().enumerate() {
-            let label = statement_label(policy, s);
+            let label = format!("{}@{}", statement_label(policy, s), fingerprint(statement));
             let variables = policy.has_variables();
             let mut push = |kind: &str, detail: String, description: String, loc: &Loc, edit: &dyn Fn(&mut Policy)| {
                 let mut policies = policies.to_vec();
@@ -170,23 +198,34 @@ mod tests {
         assert_eq!(
             ids,
             [
-                "drop-statement:pol#0",
-                "drop-action:pol#0:iam:CreateServiceLinkedRole",
-                "drop-action:pol#0:iam:GetRole",
-                "drop-condition:pol#0:StringLike:iam:AWSServiceName",
-                "negate-operator:pol#0:StringLike:iam:AWSServiceName",
-                "widen-resource:pol#0:0",
-                "widen-arn-segment:pol#0:0:service=iam",
-                "widen-arn-segment:pol#0:0:region=",
-                "widen-arn-segment:pol#0:0:resource[0]=role",
-                "widen-arn-segment:pol#0:0:resource[1]=aws-service-role",
-                "widen-arn-segment:pol#0:0:resource[2]=x",
+                "drop-statement:pol#0@9b30b27f",
+                "drop-action:pol#0@9b30b27f:iam:CreateServiceLinkedRole",
+                "drop-action:pol#0@9b30b27f:iam:GetRole",
+                "drop-condition:pol#0@9b30b27f:StringLike:iam:AWSServiceName",
+                "negate-operator:pol#0@9b30b27f:StringLike:iam:AWSServiceName",
+                "widen-resource:pol#0@9b30b27f:0",
+                "widen-arn-segment:pol#0@9b30b27f:0:service=iam",
+                "widen-arn-segment:pol#0@9b30b27f:0:region=",
+                "widen-arn-segment:pol#0@9b30b27f:0:resource[0]=role",
+                "widen-arn-segment:pol#0@9b30b27f:0:resource[1]=aws-service-role",
+                "widen-arn-segment:pol#0@9b30b27f:0:resource[2]=x",
             ]
         );
         let widened = &ms[8].policies[0].statements[0].resource.as_ref().unwrap().items[0];
         assert_eq!(widened.text(), "arn:*:iam::*:*/aws-service-role/x");
         assert_eq!(ms[4].policies[0].statements[0].conditions[0].operator.name(), "StringNotLike");
         assert!(ms[0].policies[0].statements.is_empty());
+        // The fingerprint follows content, not location.
+        let moved = yaml::parse(
+            "\n\nVersion: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: [iam:CreateServiceLinkedRole, iam:GetRole]\n  Resource: arn:*:iam::*:role/aws-service-role/x\n  Condition:\n    StringLike:\n      iam:AWSServiceName: x\n",
+            &Arc::from("q.yaml"),
+        )
+        .unwrap();
+        let moved = parse_policy("pol", &moved, PolicyKind::Identity).unwrap();
+        assert_eq!(fingerprint(&moved.statements[0]), "9b30b27f");
+        let mut edited = p.clone();
+        edited.statements[0].conditions[0].values[0] = crate::policy::condition::ConditionValue::new("*", edited.statements[0].conditions[0].operator.kind, true);
+        assert_ne!(fingerprint(&edited.statements[0]), "9b30b27f");
         // The original is untouched.
         assert_eq!(p.statements[0].action.items.len(), 2);
     }
