@@ -13,3 +13,5 @@ pub mod analysis;
 pub mod load;
 pub mod report;
 pub mod cli;
+pub mod gate;
+pub mod wire;

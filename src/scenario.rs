@@ -62,6 +62,33 @@ struct ProfileFile {
     equivalent_mutant: Vec<EquivalentMutantRaw>,
     #[serde(default)]
     upstream_missing: Vec<UpstreamMissing>,
+    #[serde(default)]
+    fixture: Vec<FixtureRaw>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureRaw {
+    id: Spanned<String>,
+    service: Spanned<String>,
+    operation: String,
+    #[serde(default)]
+    input: Option<toml::Table>,
+    #[serde(default)]
+    produces: BTreeMap<String, String>,
+}
+
+/// A prerequisite that is not under test, created with the administrator's credentials
+/// before a live run (an instance profile a scenario passes, a key pair…).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Fixture {
+    pub id: String,
+    pub service: String,
+    pub operation: String,
+    pub input: serde_json::Value,
+    pub produces: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub loc: Loc,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +132,7 @@ pub struct Profile {
     pub scenario_file_locs: Vec<Loc>,
     pub equivalent_mutants: Vec<EquivalentMutant>,
     pub upstream_missing: Vec<UpstreamMissing>,
+    pub fixtures: Vec<Fixture>,
     pub scenarios: Vec<Scenario>,
     pub file: Arc<str>,
 }
@@ -130,6 +158,10 @@ struct ScenarioRaw {
     needs: Vec<Spanned<String>>,
     #[serde(default)]
     input: Option<Spanned<toml::Table>>,
+    #[serde(default)]
+    produces: BTreeMap<String, String>,
+    #[serde(default)]
+    synthetic: Option<String>,
     #[serde(default)]
     check: Vec<CheckRaw>,
 }
@@ -193,6 +225,12 @@ pub struct Scenario {
     #[serde(skip)]
     pub needs_locs: Vec<Loc>,
     pub input: serde_json::Value,
+    /// Example ids in this profile that stand for what this call creates: example id →
+    /// the response field holding the real id (a live run substitutes it later on).
+    pub produces: BTreeMap<String, String>,
+    /// Set for a probe of the static model that no real request can make; a live run
+    /// reports it as skipped with this reason.
+    pub synthetic: Option<String>,
     pub checks: Vec<Check>,
     #[serde(skip)]
     pub loc: Loc,
@@ -260,6 +298,23 @@ pub fn parse_profile(text: &str, file: &str) -> Result<Profile, ScenarioError> {
             .map(|m| EquivalentMutant { loc: lines.loc(m.id.span()), id: m.id.into_inner(), reason: m.reason })
             .collect(),
         upstream_missing: raw.upstream_missing,
+        fixtures: raw
+            .fixture
+            .into_iter()
+            .map(|f| {
+                if !SERVICES.contains(&f.service.get_ref().as_str()) {
+                    return Err(lines.error(f.service.span(), format!("unknown service `{}` (expected one of {})", f.service.get_ref(), SERVICES.join(", "))));
+                }
+                Ok(Fixture {
+                    loc: lines.loc(f.id.span()),
+                    id: f.id.into_inner(),
+                    service: f.service.into_inner(),
+                    operation: f.operation,
+                    input: f.input.map(|t| serde_json::to_value(t).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({})),
+                    produces: f.produces,
+                })
+            })
+            .collect::<Result<_, _>>()?,
         scenarios: Vec::new(),
         file: Arc::from(file),
     })
@@ -363,6 +418,8 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
             needs: s.needs.iter().map(|n| n.get_ref().clone()).collect(),
             needs_locs: s.needs.iter().map(|n| lines.loc(n.span())).collect(),
             input,
+            produces: s.produces,
+            synthetic: s.synthetic,
             checks,
             loc: id_loc,
         });

@@ -1,0 +1,541 @@
+//! What a request asks AWS to authorize, derived from the request alone (never from
+//! the scenario file): the operation's own action on the resources its parameters name
+//! (ARN formats from the action catalog), and the implicit checks AWS makes on top of it.
+//!
+//! Implicit checks (research notes, aws-and-capa-facts.md, "Implicit authorization
+//! checks in real AWS"; EC2 User Guide, "Grant permission to tag resources during
+//! creation"): ec2:CreateTags for TagSpecifications (with ec2:CreateAction), iam:PassRole
+//! for an instance profile's role, ec2:RunInstances (and what the launch template
+//! implies) for CreateAutoScalingGroup, elasticloadbalancing:AddTags for CreateLoadBalancer
+//! with Tags, secretsmanager:TagResource for CreateSecret with Tags, and
+//! iam:CreateServiceLinkedRole when a service's linked role does not exist yet.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::catalog::{Catalog, fill_format};
+use crate::template::render::Target;
+
+/// One authorization check the gate derived.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Derived {
+    pub action: String,
+    pub resource: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub context: BTreeMap<String, Vec<String>>,
+    pub implicit: bool,
+}
+
+/// What the gate knows of a launch template, from the emulator.
+#[derive(Clone, Debug, Default)]
+pub struct LaunchTemplateInfo {
+    pub id: String,
+    pub image_id: Option<String>,
+    pub key_name: Option<String>,
+    pub security_group_ids: Vec<String>,
+    /// Instance profile name or ARN.
+    pub instance_profile: Option<String>,
+    /// (resource type, tags) of the template's TagSpecifications.
+    pub tag_specifications: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// Lookups into the emulator's state that a derivation needs. Implemented over HTTP by
+/// the gate and by plain maps in tests.
+pub trait Directory {
+    /// The ARN of the role in an instance profile (given by name or ARN).
+    fn instance_profile_role(&self, profile: &str) -> Option<String>;
+    fn launch_template(&self, id_or_name: &str) -> Option<LaunchTemplateInfo>;
+    /// Whether the service-linked role of a service principal exists.
+    fn service_linked_role_exists(&self, service_principal: &str) -> bool;
+    /// The ARN of an existing Auto Scaling group (its ARN holds an id the request lacks).
+    fn auto_scaling_group_arn(&self, name: &str) -> Option<String>;
+}
+
+/// Service principal → the name AWS gives its service-linked role.
+pub const SERVICE_LINKED_ROLES: &[(&str, &str)] = &[
+    ("autoscaling.amazonaws.com", "AWSServiceRoleForAutoScaling"),
+    ("elasticloadbalancing.amazonaws.com", "AWSServiceRoleForElasticLoadBalancing"),
+    ("spot.amazonaws.com", "AWSServiceRoleForEC2Spot"),
+    ("spotfleet.amazonaws.com", "AWSServiceRoleForEC2SpotFleet"),
+    ("ecs.amazonaws.com", "AWSServiceRoleForECS"),
+];
+
+/// The suffix AWS appends to a new secret's name in its ARN is random; the gate
+/// evaluates with this stand-in (matching what scenario files use).
+pub const SECRET_SUFFIX: &str = "-AbCdEf";
+
+/// Input members whose values fill a placeholder of a catalog ARN format, besides the
+/// member of the same name.
+const ALIASES: &[(&str, &[&str])] = &[
+    ("SecurityGroupId", &["GroupId", "SecurityGroupIds", "SecurityGroupId", "GroupIds", "Groups", "SecurityGroups"]),
+    ("InstanceId", &["InstanceId", "InstanceIds", "Instances"]),
+    ("KeyPairName", &["KeyName", "KeyNames"]),
+    ("SubnetId", &["SubnetId", "SubnetIds", "Subnets"]),
+    ("VpcId", &["VpcId", "VpcIds"]),
+    ("VolumeId", &["VolumeId", "VolumeIds"]),
+    ("RouteTableId", &["RouteTableId", "RouteTableIds"]),
+    ("InternetGatewayId", &["InternetGatewayId", "InternetGatewayIds"]),
+    ("NatGatewayId", &["NatGatewayId", "NatGatewayIds"]),
+    ("AllocationId", &["AllocationId", "AllocationIds"]),
+    ("NetworkInterfaceId", &["NetworkInterfaceId", "NetworkInterfaceIds"]),
+    ("LaunchTemplateId", &["LaunchTemplateId", "LaunchTemplateIds"]),
+    ("ImageId", &["ImageId", "ImageIds"]),
+    ("LoadBalancerName", &["LoadBalancerName", "LoadBalancerNames"]),
+    ("GroupFriendlyName", &["AutoScalingGroupName", "AutoScalingGroupNames"]),
+    ("RoleNameWithPath", &["RoleArn", "RoleName"]),
+    ("TargetGroupName", &["Name"]),
+    ("InstanceProfileNameWithPath", &["InstanceProfileName"]),
+    ("PolicyNameWithPath", &["PolicyArn"]),
+    ("SecretId", &["SecretId", "Name"]),
+    ("LaunchConfigurationName", &["LaunchConfigurationName"]),
+];
+
+/// Values of the first member that fills `placeholder`, as strings (lists flattened;
+/// `Instances: [{InstanceId}]` as in ELB registration).
+fn placeholder_values(input: &Value, placeholder: &str) -> Vec<String> {
+    let members: Vec<&str> = ALIASES.iter().find(|(p, _)| *p == placeholder).map(|(_, m)| m.to_vec()).unwrap_or_else(|| vec![placeholder]);
+    for m in members {
+        let Some(v) = input.get(m) else { continue };
+        let mut out = Vec::new();
+        collect_strings(v, &mut out);
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    Vec::new()
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.extend(s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty())),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(items) => items.iter().for_each(|i| collect_strings(i, out)),
+        // ELB `Instances: [{InstanceId: …}]`: take the structure's only string.
+        Value::Object(map) if map.len() == 1 => map.values().for_each(|i| collect_strings(i, out)),
+        _ => {}
+    }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn tags_of(v: Option<&Value>) -> Vec<(String, String)> {
+    v.and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(|t| Some((str_of(t, "Key")?.to_string(), str_of(t, "Value").unwrap_or_default().to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn tag_context(tags: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
+    let mut ctx = BTreeMap::new();
+    for (k, v) in tags {
+        ctx.insert(format!("aws:RequestTag/{k}"), vec![v.clone()]);
+    }
+    if !tags.is_empty() {
+        ctx.insert("aws:TagKeys".into(), tags.iter().map(|(k, _)| k.clone()).collect());
+    }
+    ctx
+}
+
+fn check(action: &str, resource: String, context: BTreeMap<String, Vec<String>>, implicit: bool) -> Derived {
+    Derived { action: action.to_string(), resource, context, implicit }
+}
+
+/// The resources the catalog says `action` is authorized on, filled from the input.
+/// Required types always appear (`*` for what the request does not name, such as the
+/// resource being created); optional types only when the input names them.
+fn catalog_resources(catalog: &Catalog, action: &str, input: &Value, target: &Target) -> Vec<String> {
+    let Some(a) = catalog.action(action) else { return vec!["*".into()] };
+    if a.action.resources.is_empty() {
+        return vec!["*".into()];
+    }
+    // The gate speaks the classic ELB API: when an action is on both ELB pages, only the
+    // classic `loadbalancer` type applies.
+    let classic_elb = a.service == "elasticloadbalancing" && a.action.resources.iter().any(|r| r.resource_type == "loadbalancer");
+    let mut out = Vec::new();
+    for r in &a.action.resources {
+        if classic_elb && r.resource_type != "loadbalancer" {
+            continue;
+        }
+        let Some(t) = catalog.resource_type(a.service, &r.resource_type) else { continue };
+        let placeholders: Vec<&str> = t
+            .arn
+            .split("${")
+            .skip(1)
+            .filter_map(|p| p.split('}').next())
+            .filter(|p| !matches!(*p, "Partition" | "Region" | "Account"))
+            .collect();
+        // Each placeholder's values; a request naming several (security groups) gets one
+        // check per value.
+        let values: Vec<Vec<String>> = placeholders.iter().map(|p| placeholder_values(input, p)).collect();
+        let named = placeholders.iter().zip(&values).any(|(_, v)| !v.is_empty());
+        let explicit = r.required || named;
+        if !explicit {
+            continue;
+        }
+        // An input that already is an ARN of this type (PolicyArn, a secret ARN) is the resource.
+        if let Some(first) = values.first().and_then(|v| v.first()).filter(|v| v.starts_with("arn:")) {
+            out.push(first.clone());
+            continue;
+        }
+        let count = values.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        for i in 0..count {
+            let arn = fill_format(&t.arn, &|name| match name {
+                "Partition" => target.partition.clone(),
+                "Region" => target.region.clone(),
+                "Account" => target.account_id.clone(),
+                other => {
+                    let idx = placeholders.iter().position(|p| *p == other);
+                    idx.and_then(|k| values[k].get(i).or_else(|| values[k].first())).cloned().unwrap_or_else(|| "*".into())
+                }
+            });
+            if !out.contains(&arn) {
+                out.push(arn);
+            }
+        }
+    }
+    if out.is_empty() { vec!["*".into()] } else { out }
+}
+
+/// Derives every check of one request.
+pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, target: &Target, dir: &dyn Directory) -> Vec<Derived> {
+    let action = format!("{service}:{operation}");
+    let arn_prefix = format!("arn:{}:{}:{}:{}", target.partition, service, target.region, target.account_id);
+    let mut out: Vec<Derived> = Vec::new();
+
+    // The operation's own action.
+    let own_resources = match (service, operation) {
+        ("iam", "CreateServiceLinkedRole") => {
+            let svc = str_of(input, "AWSServiceName").unwrap_or_default();
+            let name = SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == svc).map(|(_, n)| n.to_string()).unwrap_or_else(|| slr_name_guess(svc));
+            let suffix = str_of(input, "CustomSuffix").map(|s| format!("_{s}")).unwrap_or_default();
+            vec![format!("arn:{}:iam::{}:role/aws-service-role/{svc}/{name}{suffix}", target.partition, target.account_id)]
+        }
+        ("secretsmanager", "CreateSecret") => {
+            vec![format!("{arn_prefix}:secret:{}{SECRET_SUFFIX}", str_of(input, "Name").unwrap_or("*"))]
+        }
+        ("secretsmanager", _) if input.get("SecretId").is_some() => {
+            let id = str_of(input, "SecretId").unwrap_or("*");
+            vec![if id.starts_with("arn:") { id.to_string() } else { format!("{arn_prefix}:secret:{id}{SECRET_SUFFIX}") }]
+        }
+        ("autoscaling", "CreateOrUpdateTags" | "DeleteTags") => {
+            let mut groups: Vec<String> = input
+                .get("Tags")
+                .and_then(Value::as_array)
+                .map(|t| t.iter().filter_map(|t| str_of(t, "ResourceId").map(str::to_string)).collect())
+                .unwrap_or_default();
+            groups.dedup();
+            groups
+                .iter()
+                .map(|g| dir.auto_scaling_group_arn(g).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{g}")))
+                .collect()
+        }
+        ("autoscaling", op)
+            if op != "CreateAutoScalingGroup"
+                && input.get("AutoScalingGroupName").is_some()
+                && catalog.action(&action).is_some_and(|a| a.action.resources.iter().any(|r| r.resource_type == "autoScalingGroup")) =>
+        {
+            let name = str_of(input, "AutoScalingGroupName").unwrap_or("*");
+            vec![dir.auto_scaling_group_arn(name).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{name}"))]
+        }
+        ("ec2", "RunInstances") => {
+            let mut r = catalog_resources(catalog, &action, input, target);
+            // AWS authorizes the instance's volumes even when the request names none.
+            let volume = format!("{arn_prefix}:volume/*");
+            if !r.contains(&volume) {
+                r.push(volume);
+            }
+            r
+        }
+        ("ec2", "CreateTags" | "DeleteTags") => {
+            let mut ids = Vec::new();
+            collect_strings(input.get("Resources").unwrap_or(&Value::Null), &mut ids);
+            ids.iter().map(|id| format!("{arn_prefix}:{}/{id}", ec2_type_of_id(id))).collect()
+        }
+        _ => catalog_resources(catalog, &action, input, target),
+    };
+    let own_context = match (service, operation) {
+        ("iam", "CreateServiceLinkedRole") => {
+            BTreeMap::from([("iam:AWSServiceName".to_string(), vec![str_of(input, "AWSServiceName").unwrap_or_default().to_string()])])
+        }
+        _ => BTreeMap::new(),
+    };
+    for r in own_resources {
+        out.push(check(&action, r, own_context.clone(), false));
+    }
+
+    // Tags on create.
+    if service == "ec2" {
+        if let Some(specs) = input.get("TagSpecifications").and_then(Value::as_array) {
+            for spec in specs {
+                let rtype = str_of(spec, "ResourceType").unwrap_or("*");
+                let tags = tags_of(spec.get("Tags"));
+                let mut ctx = tag_context(&tags);
+                ctx.insert("ec2:CreateAction".into(), vec![operation.to_string()]);
+                out.push(check("ec2:CreateTags", format!("{arn_prefix}:{rtype}/*"), ctx, true));
+            }
+        }
+    }
+    match (service, operation) {
+        ("ec2", "RunInstances") => {
+            if let Some(profile) = input.get("IamInstanceProfile").and_then(|p| str_of(p, "Arn").or_else(|| str_of(p, "Name"))) {
+                out.extend(pass_role(dir, profile, target));
+            }
+            let spot = input.get("InstanceMarketOptions").and_then(|m| str_of(m, "MarketType")) == Some("spot");
+            if spot {
+                out.extend(slr_if_missing(dir, "spot.amazonaws.com", target));
+            }
+        }
+        ("iam", "AddRoleToInstanceProfile") => {
+            // Putting a role in a profile lets whoever uses the profile act as the role.
+            if let Some(role) = str_of(input, "RoleName") {
+                out.push(check("iam:PassRole", format!("arn:{}:iam::{}:role/{role}", target.partition, target.account_id), BTreeMap::new(), true));
+            }
+        }
+        ("autoscaling", "CreateAutoScalingGroup" | "UpdateAutoScalingGroup") => {
+            if let Some(lt) = input.get("LaunchTemplate").or_else(|| input.get("MixedInstancesPolicy").and_then(|m| m.get("LaunchTemplate")).and_then(|l| l.get("LaunchTemplateSpecification"))) {
+                let key = str_of(lt, "LaunchTemplateId").or_else(|| str_of(lt, "LaunchTemplateName")).unwrap_or_default();
+                let ec2 = format!("arn:{}:ec2:{}:{}", target.partition, target.region, target.account_id);
+                let run = |r: String| check("ec2:RunInstances", r, BTreeMap::new(), true);
+                out.push(run(format!("{ec2}:instance/*")));
+                out.push(run(format!("{ec2}:network-interface/*")));
+                out.push(run(format!("{ec2}:volume/*")));
+                let mut subnets = Vec::new();
+                collect_strings(input.get("VPCZoneIdentifier").unwrap_or(&Value::Null), &mut subnets);
+                subnets.iter().for_each(|s| out.push(run(format!("{ec2}:subnet/{s}"))));
+                if let Some(info) = dir.launch_template(key) {
+                    out.push(run(format!("{ec2}:launch-template/{}", info.id)));
+                    if let Some(image) = &info.image_id {
+                        out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
+                    }
+                    info.security_group_ids.iter().for_each(|g| out.push(run(format!("{ec2}:security-group/{g}"))));
+                    if let Some(k) = &info.key_name {
+                        out.push(run(format!("{ec2}:key-pair/{k}")));
+                    }
+                    for (rtype, tags) in &info.tag_specifications {
+                        let mut ctx = tag_context(tags);
+                        ctx.insert("ec2:CreateAction".into(), vec!["RunInstances".into()]);
+                        out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
+                    }
+                    if let Some(profile) = &info.instance_profile {
+                        out.extend(pass_role(dir, profile, target));
+                    }
+                } else {
+                    out.push(run(format!("{ec2}:launch-template/{key}")));
+                }
+            }
+            if operation == "CreateAutoScalingGroup" {
+                out.extend(slr_if_missing(dir, "autoscaling.amazonaws.com", target));
+            }
+        }
+        ("elasticloadbalancing", "CreateLoadBalancer") => {
+            let tags = tags_of(input.get("Tags"));
+            if !tags.is_empty() {
+                let name = str_of(input, "LoadBalancerName").unwrap_or("*");
+                out.push(check("elasticloadbalancing:AddTags", format!("{arn_prefix}:loadbalancer/{name}"), tag_context(&tags), true));
+            }
+            out.extend(slr_if_missing(dir, "elasticloadbalancing.amazonaws.com", target));
+        }
+        ("secretsmanager", "CreateSecret") => {
+            let tags = tags_of(input.get("Tags"));
+            if !tags.is_empty() {
+                let name = str_of(input, "Name").unwrap_or("*");
+                out.push(check("secretsmanager:TagResource", format!("{arn_prefix}:secret:{name}{SECRET_SUFFIX}"), tag_context(&tags), true));
+            }
+        }
+        ("tag", "TagResources") => {
+            // The tagging API also needs the owning service's own tagging permission.
+            let mut arns = Vec::new();
+            collect_strings(input.get("ResourceARNList").unwrap_or(&Value::Null), &mut arns);
+            let tags: Vec<(String, String)> = input
+                .get("Tags")
+                .and_then(Value::as_object)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+                .unwrap_or_default();
+            for arn in arns {
+                let owner = arn.split(':').nth(2).unwrap_or_default();
+                let tag_action = match owner {
+                    "ec2" => "ec2:CreateTags",
+                    "elasticloadbalancing" => "elasticloadbalancing:AddTags",
+                    "autoscaling" => "autoscaling:CreateOrUpdateTags",
+                    "secretsmanager" => "secretsmanager:TagResource",
+                    _ => continue,
+                };
+                out.push(check(tag_action, arn, tag_context(&tags), true));
+            }
+        }
+        _ => {}
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn pass_role(dir: &dyn Directory, profile: &str, target: &Target) -> Vec<Derived> {
+    let _ = target;
+    match dir.instance_profile_role(profile) {
+        Some(role) => vec![check(
+            "iam:PassRole",
+            role,
+            BTreeMap::from([("iam:PassedToService".to_string(), vec!["ec2.amazonaws.com".to_string()])]),
+            true,
+        )],
+        // AWS rejects an unknown profile before authorizing PassRole; nothing to check.
+        None => Vec::new(),
+    }
+}
+
+fn slr_if_missing(dir: &dyn Directory, service: &str, target: &Target) -> Vec<Derived> {
+    if dir.service_linked_role_exists(service) {
+        return Vec::new();
+    }
+    let name = SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == service).map(|(_, n)| *n).unwrap_or_default();
+    vec![check(
+        "iam:CreateServiceLinkedRole",
+        format!("arn:{}:iam::{}:role/aws-service-role/{service}/{name}", target.partition, target.account_id),
+        BTreeMap::from([("iam:AWSServiceName".to_string(), vec![service.to_string()])]),
+        true,
+    )]
+}
+
+/// AWS names most service-linked roles `AWSServiceRoleFor<Service>`; the gate only needs
+/// a faithful name for the three services it knows, and a plausible one otherwise.
+fn slr_name_guess(principal: &str) -> String {
+    let svc = principal.split('.').next().unwrap_or_default();
+    let mut name = String::from("AWSServiceRoleFor");
+    let mut chars = svc.chars();
+    if let Some(c) = chars.next() {
+        name.extend(c.to_uppercase());
+        name.push_str(chars.as_str());
+    }
+    name
+}
+
+/// The ARN resource type of an EC2 id, by its prefix.
+pub fn ec2_type_of_id(id: &str) -> &'static str {
+    match id.split('-').next().unwrap_or_default() {
+        "vpc" => "vpc",
+        "subnet" => "subnet",
+        "sg" => "security-group",
+        "i" => "instance",
+        "rtb" => "route-table",
+        "igw" => "internet-gateway",
+        "nat" => "natgateway",
+        "eipalloc" => "elastic-ip",
+        "eni" => "network-interface",
+        "lt" => "launch-template",
+        "vol" => "volume",
+        "ami" => "image",
+        "snap" => "snapshot",
+        "key" => "key-pair",
+        _ => "*",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Fixed;
+    impl Directory for Fixed {
+        fn instance_profile_role(&self, profile: &str) -> Option<String> {
+            let name = profile.rsplit('/').next()?;
+            Some(format!("arn:aws:iam::000000000000:role/{name}"))
+        }
+        fn launch_template(&self, id: &str) -> Option<LaunchTemplateInfo> {
+            Some(LaunchTemplateInfo {
+                id: id.into(),
+                image_id: Some("ami-1".into()),
+                key_name: None,
+                security_group_ids: vec!["sg-1".into()],
+                instance_profile: Some("nodes.x".into()),
+                tag_specifications: vec![("instance".into(), vec![("Name".into(), "n".into())])],
+            })
+        }
+        fn service_linked_role_exists(&self, s: &str) -> bool {
+            s != "autoscaling.amazonaws.com"
+        }
+        fn auto_scaling_group_arn(&self, _: &str) -> Option<String> {
+            None
+        }
+    }
+
+    fn actions_resources(d: &[Derived]) -> Vec<(String, String)> {
+        d.iter().map(|c| (c.action.clone(), c.resource.clone())).collect()
+    }
+
+    #[test]
+    fn create_subnet_names_the_vpc_and_tags() {
+        let d = derive(
+            Catalog::embedded(),
+            "ec2",
+            "CreateSubnet",
+            &json!({"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/20", "TagSpecifications": [{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": "s"}]}]}),
+            &Target::default(),
+            &Fixed,
+        );
+        let ar = actions_resources(&d);
+        assert!(ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/*".into())), "{ar:?}");
+        assert!(ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:vpc/vpc-1".into())), "{ar:?}");
+        let tags = d.iter().find(|c| c.action == "ec2:CreateTags").unwrap();
+        assert_eq!(tags.context["ec2:CreateAction"], ["CreateSubnet"]);
+        assert_eq!(tags.context["aws:TagKeys"], ["Name"]);
+        assert!(tags.implicit);
+    }
+
+    #[test]
+    fn run_instances_passes_the_profile_role_and_checks_every_group() {
+        let d = derive(
+            Catalog::embedded(),
+            "ec2",
+            "RunInstances",
+            &json!({"ImageId": "ami-1", "SubnetId": "subnet-1", "SecurityGroupIds": ["sg-1", "sg-2"], "KeyName": "k", "MinCount": 1, "MaxCount": 1, "IamInstanceProfile": {"Name": "nodes.x"}}),
+            &Target::default(),
+            &Fixed,
+        );
+        let ar = actions_resources(&d);
+        for r in ["instance/*", "security-group/sg-1", "security-group/sg-2", "subnet/subnet-1", "network-interface/*", "volume/*", "key-pair/k"] {
+            assert!(ar.contains(&("ec2:RunInstances".into(), format!("arn:aws:ec2:us-west-2:000000000000:{r}"))), "{r}: {ar:?}");
+        }
+        assert!(ar.contains(&("ec2:RunInstances".into(), "arn:aws:ec2:us-west-2::image/ami-1".into())));
+        assert!(ar.contains(&("iam:PassRole".into(), "arn:aws:iam::000000000000:role/nodes.x".into())));
+    }
+
+    #[test]
+    fn implicit_checks_of_asg_elb_secret_and_slr() {
+        let cat = Catalog::embedded();
+        let t = Target::default();
+        let asg = derive(cat, "autoscaling", "CreateAutoScalingGroup", &json!({"AutoScalingGroupName": "g", "LaunchTemplate": {"LaunchTemplateId": "lt-1"}, "VPCZoneIdentifier": "subnet-1,subnet-2", "MinSize": 1, "MaxSize": 1}), &t, &Fixed);
+        let ar = actions_resources(&asg);
+        assert!(ar.contains(&("autoscaling:CreateAutoScalingGroup".into(), "arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:*:autoScalingGroupName/g".into())), "{ar:?}");
+        assert!(ar.contains(&("ec2:RunInstances".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/subnet-2".into())));
+        assert!(ar.contains(&("iam:PassRole".into(), "arn:aws:iam::000000000000:role/nodes.x".into())));
+        assert!(ar.iter().any(|(a, _)| a == "iam:CreateServiceLinkedRole"), "autoscaling SLR is missing in Fixed");
+        let elb = derive(cat, "elasticloadbalancing", "CreateLoadBalancer", &json!({"LoadBalancerName": "lb", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed);
+        assert!(actions_resources(&elb).contains(&("elasticloadbalancing:AddTags".into(), "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/lb".into())));
+        assert!(!elb.iter().any(|c| c.action == "iam:CreateServiceLinkedRole"), "the ELB SLR exists in Fixed");
+        let secret = derive(cat, "secretsmanager", "CreateSecret", &json!({"Name": "aws.cluster.x-k8s.io/a", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed);
+        assert_eq!(
+            actions_resources(&secret),
+            [
+                ("secretsmanager:CreateSecret".to_string(), "arn:aws:secretsmanager:us-west-2:000000000000:secret:aws.cluster.x-k8s.io/a-AbCdEf".to_string()),
+                ("secretsmanager:TagResource".to_string(), "arn:aws:secretsmanager:us-west-2:000000000000:secret:aws.cluster.x-k8s.io/a-AbCdEf".to_string()),
+            ]
+        );
+        let slr = derive(cat, "iam", "CreateServiceLinkedRole", &json!({"AWSServiceName": "spot.amazonaws.com"}), &t, &Fixed);
+        assert_eq!(slr[0].resource, "arn:aws:iam::000000000000:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot");
+        assert_eq!(slr[0].context["iam:AWSServiceName"], ["spot.amazonaws.com"]);
+    }
+
+    #[test]
+    fn actions_without_resource_types_are_star() {
+        let d = derive(Catalog::embedded(), "ec2", "DescribeVpcs", &json!({}), &Target::default(), &Fixed);
+        assert_eq!(actions_resources(&d), [("ec2:DescribeVpcs".to_string(), "*".to_string())]);
+    }
+}

@@ -1,0 +1,4 @@
+//! The IAM gate: an HTTP proxy in front of an emulator that decides allow/deny itself,
+//! with the project's evaluator, for every request it forwards.
+
+pub mod derive;

@@ -1,0 +1,279 @@
+//! The embedded wire model: per service, the wire protocol and the input shapes of the
+//! operations this project sends, extracted from botocore by `catalog/wire_model.py`
+//! (see `catalog/WIRE-MODEL.md`).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+const EMBEDDED: &str = include_str!("../../catalog/wire-model.json");
+
+/// The wire protocol of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// EC2 query: form-encoded, lists always `Name.N`, locationNames capitalised.
+    Ec2,
+    /// AWS query: form-encoded, lists `Name.member.N`, maps `Name.entry.N.key`.
+    Query,
+    /// AWS JSON 1.0/1.1: JSON body, operation in `x-amz-target`.
+    Json,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WireModels {
+    pub source: Source,
+    services: BTreeMap<String, ServiceModel>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub package: String,
+    pub version: String,
+    pub license: String,
+    /// Per service prefix, the botocore file the service was read from.
+    pub files: BTreeMap<String, String>,
+    pub generator: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceModel {
+    /// Our service prefix (the IAM prefix: `ec2`, `elasticloadbalancing`, `tag`, ...).
+    #[serde(skip)]
+    pub prefix: String,
+    /// botocore's service name (`elb`, `resourcegroupstaggingapi`, ...).
+    #[serde(rename = "botocore")]
+    pub botocore_name: String,
+    pub protocol: Protocol,
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    #[serde(rename = "targetPrefix")]
+    pub target_prefix: Option<String>,
+    #[serde(rename = "jsonVersion")]
+    pub json_version: Option<String>,
+    #[serde(rename = "signingName")]
+    pub signing_name: String,
+    #[serde(rename = "endpointPrefix")]
+    pub endpoint_prefix: String,
+    pub(crate) operations: BTreeMap<String, Operation>,
+    pub(crate) shapes: BTreeMap<String, Shape>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Operation {
+    pub input: Option<String>,
+    /// Kept for reference only; output shapes are not in the model.
+    #[allow(dead_code)]
+    pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ShapeType {
+    Structure,
+    List,
+    Map,
+    String,
+    Integer,
+    Long,
+    Boolean,
+    Float,
+    Double,
+    Timestamp,
+    Blob,
+}
+
+impl ShapeType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ShapeType::Structure => "structure",
+            ShapeType::List => "list",
+            ShapeType::Map => "map",
+            ShapeType::String => "string",
+            ShapeType::Integer => "integer",
+            ShapeType::Long => "long",
+            ShapeType::Boolean => "boolean",
+            ShapeType::Float => "float",
+            ShapeType::Double => "double",
+            ShapeType::Timestamp => "timestamp",
+            ShapeType::Blob => "blob",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Shape {
+    #[serde(rename = "type")]
+    pub kind: ShapeType,
+    /// Structure members, by API member name.
+    #[serde(default)]
+    pub members: BTreeMap<String, MemberRef>,
+    /// List element.
+    pub member: Option<MemberRef>,
+    /// Map key and value.
+    pub key: Option<MemberRef>,
+    pub value: Option<MemberRef>,
+}
+
+/// A reference to a shape with the serialization traits in effect at that place
+/// (the reference's own, else the target shape's; the generator merges them).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MemberRef {
+    pub shape: String,
+    #[serde(rename = "locationName")]
+    pub location_name: Option<String>,
+    #[serde(rename = "queryName")]
+    pub query_name: Option<String>,
+    #[serde(default)]
+    pub flattened: bool,
+}
+
+/// The wire models of all services, parsed once from the embedded JSON.
+pub fn models() -> &'static WireModels {
+    static MODELS: OnceLock<WireModels> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        let mut m: WireModels =
+            serde_json::from_str(EMBEDDED).expect("embedded catalog/wire-model.json is valid");
+        for (prefix, svc) in &mut m.services {
+            svc.prefix = prefix.clone();
+        }
+        if let Err(problems) = m.check() {
+            panic!("embedded catalog/wire-model.json is inconsistent:\n{}", problems.join("\n"));
+        }
+        m
+    })
+}
+
+impl WireModels {
+    /// The model of a service, by our service prefix (`ec2`, `elasticloadbalancing`, `tag`, ...).
+    pub fn service(&self, prefix: &str) -> Option<&ServiceModel> {
+        self.services.get(prefix)
+    }
+
+    /// All services, sorted by prefix.
+    pub fn services(&self) -> impl Iterator<Item = &ServiceModel> {
+        self.services.values()
+    }
+
+    /// Structural checks: every reference resolves, containers have their parts,
+    /// json services have a target prefix.
+    pub(crate) fn check(&self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        for svc in self.services.values() {
+            let p = &svc.prefix;
+            if svc.protocol == Protocol::Json && (svc.target_prefix.is_none() || svc.json_version.is_none()) {
+                problems.push(format!("{p}: json protocol needs targetPrefix and jsonVersion"));
+            }
+            for (name, op) in &svc.operations {
+                if let Some(input) = &op.input {
+                    match svc.shapes.get(input) {
+                        Some(s) if s.kind == ShapeType::Structure => {}
+                        _ => problems.push(format!("{p}:{name}: input {input} is not a structure shape")),
+                    }
+                }
+            }
+            for (name, shape) in &svc.shapes {
+                let need = |part: &Option<MemberRef>, what: &str, problems: &mut Vec<String>| {
+                    if part.is_none() {
+                        problems.push(format!("{p}: {} shape {name} has no {what}", shape.kind.name()));
+                    }
+                };
+                match shape.kind {
+                    ShapeType::List => need(&shape.member, "member", &mut problems),
+                    ShapeType::Map => {
+                        need(&shape.key, "key", &mut problems);
+                        need(&shape.value, "value", &mut problems);
+                    }
+                    _ => {}
+                }
+                let refs = shape
+                    .members
+                    .values()
+                    .chain(shape.member.iter())
+                    .chain(shape.key.iter())
+                    .chain(shape.value.iter());
+                for r in refs {
+                    if !svc.shapes.contains_key(&r.shape) {
+                        problems.push(format!("{p}: shape {name} refers to missing shape {}", r.shape));
+                    }
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+}
+
+impl ServiceModel {
+    /// Whether the model has this operation (only the operations this project sends are kept).
+    pub fn has_operation(&self, operation: &str) -> bool {
+        self.operations.contains_key(operation)
+    }
+
+    /// The operation names in the model, sorted.
+    pub fn operations(&self) -> impl Iterator<Item = &str> {
+        self.operations.keys().map(String::as_str)
+    }
+
+    pub(crate) fn shape(&self, name: &str) -> &Shape {
+        // `WireModels::check` guarantees every reference resolves.
+        &self.shapes[name]
+    }
+
+    /// The `content-type` header value of this service's requests.
+    pub fn content_type(&self) -> String {
+        match self.protocol {
+            Protocol::Ec2 | Protocol::Query => "application/x-www-form-urlencoded; charset=utf-8".to_string(),
+            Protocol::Json => {
+                format!("application/x-amz-json-{}", self.json_version.as_deref().unwrap_or("1.0"))
+            }
+        }
+    }
+
+    /// The wire name of a structure member (the first key segment on ec2/query, the
+    /// JSON key on json): ec2 uses queryName, else the locationName capitalised, else
+    /// the member name; query and json use the locationName, else the member name.
+    pub(crate) fn member_wire_name<'a>(&self, member: &'a str, r: &'a MemberRef) -> std::borrow::Cow<'a, str> {
+        use std::borrow::Cow;
+        match self.protocol {
+            Protocol::Ec2 => {
+                if let Some(q) = &r.query_name {
+                    Cow::Borrowed(q)
+                } else if let Some(l) = &r.location_name {
+                    let mut c = l.chars();
+                    match c.next() {
+                        Some(f) => Cow::Owned(f.to_uppercase().chain(c).collect()),
+                        None => Cow::Borrowed(l),
+                    }
+                } else {
+                    Cow::Borrowed(member)
+                }
+            }
+            Protocol::Query | Protocol::Json => match &r.location_name {
+                Some(l) => Cow::Borrowed(l),
+                None => Cow::Borrowed(member),
+            },
+        }
+    }
+
+    /// The key segment a structure member occupies on ec2/query. Same as
+    /// [`Self::member_wire_name`] except for a flattened query list whose element has a
+    /// locationName: botocore then replaces the member's segment with that name.
+    pub(crate) fn member_segment<'a>(&'a self, member: &'a str, r: &'a MemberRef) -> std::borrow::Cow<'a, str> {
+        if self.protocol == Protocol::Query && r.flattened {
+            let target = self.shape(&r.shape);
+            if target.kind == ShapeType::List {
+                if let Some(name) = target.member.as_ref().and_then(|m| m.location_name.as_deref()) {
+                    return std::borrow::Cow::Borrowed(name);
+                }
+            }
+        }
+        self.member_wire_name(member, r)
+    }
+}
