@@ -15,3 +15,6 @@ pub mod report;
 pub mod cli;
 pub mod gate;
 pub mod wire;
+pub mod xml;
+pub mod exec;
+pub mod emulator;

@@ -2,3 +2,5 @@
 //! with the project's evaluator, for every request it forwards.
 
 pub mod derive;
+pub mod deny;
+pub mod server;

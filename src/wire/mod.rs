@@ -41,8 +41,6 @@ pub use serialize::{WireRequest, serialize};
 pub enum WireError {
     #[error("service {service} has no operation {operation} in the wire model")]
     UnknownOperation { service: String, operation: String },
-    #[error("unknown service {0} (not in the wire model)")]
-    UnknownService(String),
     /// `path` names the offending member, e.g. `TagSpecifications[0].Tagz`.
     #[error("`{path}`: {shape} has no member {member} (members: {known})")]
     UnknownMember { path: String, member: String, shape: String, known: String },
@@ -133,11 +131,7 @@ pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
         }
         let mut n = 0u32;
         for (i, &c) in chunk.iter().enumerate() {
-            let v = if i >= 4 - pad {
-                0
-            } else {
-                B64.iter().position(|&x| x == c)? as u32
-            };
+            let v = if i >= 4 - pad { 0 } else { B64.iter().position(|&x| x == c)? as u32 };
             n |= v << (18 - 6 * i);
         }
         let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];

@@ -139,8 +139,7 @@ pub(crate) struct MemberRef {
 pub fn models() -> &'static WireModels {
     static MODELS: OnceLock<WireModels> = OnceLock::new();
     MODELS.get_or_init(|| {
-        let mut m: WireModels =
-            serde_json::from_str(EMBEDDED).expect("embedded catalog/wire-model.json is valid");
+        let mut m: WireModels = serde_json::from_str(EMBEDDED).expect("embedded catalog/wire-model.json is valid");
         for (prefix, svc) in &mut m.services {
             svc.prefix = prefix.clone();
         }
@@ -193,12 +192,8 @@ impl WireModels {
                     }
                     _ => {}
                 }
-                let refs = shape
-                    .members
-                    .values()
-                    .chain(shape.member.iter())
-                    .chain(shape.key.iter())
-                    .chain(shape.value.iter());
+                let refs =
+                    shape.members.values().chain(shape.member.iter()).chain(shape.key.iter()).chain(shape.value.iter());
                 for r in refs {
                     if !svc.shapes.contains_key(&r.shape) {
                         problems.push(format!("{p}: shape {name} refers to missing shape {}", r.shape));

@@ -66,7 +66,12 @@ fn parse_json(service: &ServiceModel, headers: &[(String, String)], body: &[u8])
     Ok((operation.to_string(), Value::Object(input)))
 }
 
-fn json_structure(svc: &ServiceModel, shape_name: &str, obj: &Map<String, Value>, path: &str) -> Result<Map<String, Value>, WireError> {
+fn json_structure(
+    svc: &ServiceModel,
+    shape_name: &str,
+    obj: &Map<String, Value>,
+    path: &str,
+) -> Result<Map<String, Value>, WireError> {
     let shape = svc.shape(shape_name);
     let mut out = Map::new();
     for (wire, value) in obj {
@@ -87,7 +92,9 @@ fn json_structure(svc: &ServiceModel, shape_name: &str, obj: &Map<String, Value>
 fn json_value(svc: &ServiceModel, r: &MemberRef, value: &Value, path: &str) -> Result<Value, WireError> {
     let shape = svc.shape(&r.shape);
     let ok = match (shape.kind, value) {
-        (ShapeType::Structure, Value::Object(obj)) => return Ok(Value::Object(json_structure(svc, &r.shape, obj, path)?)),
+        (ShapeType::Structure, Value::Object(obj)) => {
+            return Ok(Value::Object(json_structure(svc, &r.shape, obj, path)?));
+        }
         (ShapeType::List, Value::Array(items)) => {
             let element = shape.member.as_ref().expect("checked list");
             return items
@@ -244,7 +251,12 @@ fn parse_form(service: &ServiceModel, body: &[u8]) -> Result<(String, Value), Wi
     Ok((action, Value::Object(input)))
 }
 
-fn form_structure(svc: &ServiceModel, shape_name: &str, node: &Node, path: &str) -> Result<Map<String, Value>, WireError> {
+fn form_structure(
+    svc: &ServiceModel,
+    shape_name: &str,
+    node: &Node,
+    path: &str,
+) -> Result<Map<String, Value>, WireError> {
     node.no_value()?;
     let shape = svc.shape(shape_name);
     let mut out = Map::new();
@@ -348,7 +360,9 @@ fn scalar(kind: ShapeType, text: &str, node: &Node) -> Result<Value, WireError> 
             }
         }
         // The number's own text, so `1` stays an integer and `0.5` a float.
-        ShapeType::Float | ShapeType::Double => serde_json::from_str::<Number>(text).map(Value::Number).map_err(|_| bad()),
+        ShapeType::Float | ShapeType::Double => {
+            serde_json::from_str::<Number>(text).map(Value::Number).map_err(|_| bad())
+        }
         ShapeType::Blob => blob_text(text, &node.key).map(Value::String),
         ShapeType::Structure | ShapeType::List | ShapeType::Map => unreachable!("not a scalar"),
     }

@@ -79,12 +79,7 @@ fn no_members(operation: &str, obj: &Map<String, Value>) -> Result<(), WireError
 }
 
 /// Looks up a structure member by API member name.
-fn member<'s>(
-    shape_name: &str,
-    shape: &'s Shape,
-    name: &str,
-    path: &str,
-) -> Result<&'s MemberRef, WireError> {
+fn member<'s>(shape_name: &str, shape: &'s Shape, name: &str, path: &str) -> Result<&'s MemberRef, WireError> {
     shape.members.get(name).ok_or_else(|| WireError::UnknownMember {
         path: path_member(path, name),
         member: name.to_string(),

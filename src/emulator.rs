@@ -1,0 +1,171 @@
+//! Local AWS emulators the harness provisions and runs itself. moto server (pinned,
+//! installed by the project's script into a cached venv) is the default target. The
+//! process is started on a free 127.0.0.1 port, waited for, and stopped by its PID when
+//! the handle is dropped — also when a run fails or is interrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::process::{Child, Command};
+
+/// The install script, compiled in so the binary works from any directory.
+const SETUP_MOTO: &str = include_str!("../localstack/setup-moto.sh");
+
+/// The moto version the script pins.
+pub const MOTO_VERSION: &str = "5.2.5";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error("failed to install moto {MOTO_VERSION} (localstack/setup-moto.sh): {0}")]
+    Install(String),
+    #[error("failed to start `{program}`: {message}")]
+    Start { program: String, message: String },
+    #[error("{name} did not become ready on {endpoint} within {seconds} s (log: {log})")]
+    NotReady { name: String, endpoint: String, seconds: u64, log: String },
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Where cached venvs live: `$IAM_CONFORMANCE_CACHE`, else `$XDG_CACHE_HOME/iam-conformance`,
+/// else `~/.cache/iam-conformance`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("IAM_CONFORMANCE_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache"));
+    base.join("iam-conformance")
+}
+
+/// Installs moto into the cache if needed (reusing a complete earlier install) and
+/// returns the venv directory.
+pub async fn ensure_moto(cache: &Path) -> Result<PathBuf, EmulatorError> {
+    let venv = cache.join(format!("moto-{MOTO_VERSION}"));
+    if venv.join(".installed").is_file() && venv.join("bin/moto_server").is_file() {
+        return Ok(venv);
+    }
+    std::fs::create_dir_all(cache).map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
+    let script = cache.join("setup-moto.sh");
+    std::fs::write(&script, SETUP_MOTO).map_err(|e| EmulatorError::Install(e.to_string()))?;
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(cache)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| EmulatorError::Install(e.to_string()))?;
+    if !out.status.success() {
+        return Err(EmulatorError::Install(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(venv)
+}
+
+/// A free TCP port on 127.0.0.1 (bound and released; a race with another process is
+/// possible but harmless: the emulator then fails to start and says so).
+pub fn free_port() -> Result<u16, EmulatorError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| EmulatorError::Io(e.to_string()))?;
+    Ok(listener.local_addr().map_err(|e| EmulatorError::Io(e.to_string()))?.port())
+}
+
+/// A running emulator process.
+pub struct Emulator {
+    pub name: String,
+    pub endpoint: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Emulator {
+    /// Starts moto server from `venv` on a free port and waits until it answers.
+    pub async fn start_moto(venv: &Path, log_dir: &Path) -> Result<Emulator, EmulatorError> {
+        let port = free_port()?;
+        let program = venv.join("bin/moto_server");
+        std::fs::create_dir_all(log_dir).map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let log = log_dir.join(format!("moto-{port}.log"));
+        let log_file = std::fs::File::create(&log).map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let err_file = log_file.try_clone().map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let child = Command::new(&program)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(err_file)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| EmulatorError::Start { program: program.display().to_string(), message: e.to_string() })?;
+        let mut emulator = Emulator { name: format!("moto {MOTO_VERSION}"), endpoint: format!("http://127.0.0.1:{port}"), log, child: Some(child) };
+        emulator.wait_ready("/moto-api/", Duration::from_secs(30)).await?;
+        Ok(emulator)
+    }
+
+    /// The process id, for logs and `--keep`.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    async fn wait_ready(&mut self, path: &str, limit: Duration) -> Result<(), EmulatorError> {
+        let started = Instant::now();
+        let url = format!("{}{path}", self.endpoint);
+        while started.elapsed() < limit {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(EmulatorError::Start { program: self.name.clone(), message: format!("exited with {status}; see {}", self.log.display()) });
+                }
+            }
+            if http_get_status(&url).await == Some(200) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(EmulatorError::NotReady { name: self.name.clone(), endpoint: self.endpoint.clone(), seconds: limit.as_secs(), log: self.log.display().to_string() })
+    }
+
+    /// Clears all of moto's state (every resource the run created).
+    pub async fn reset(&self) -> bool {
+        http_post_status(&format!("{}/moto-api/reset", self.endpoint)).await == Some(200)
+    }
+
+    /// Stops the process by its PID and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        }
+    }
+
+    /// Leaves the process running (for `--keep`): it is no longer stopped on drop.
+    pub fn detach(&mut self) -> Option<u32> {
+        let pid = self.pid();
+        if let Some(child) = self.child.take() {
+            std::mem::forget(child);
+        }
+        pid
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.start_kill();
+        }
+    }
+}
+
+async fn http_get_status(url: &str) -> Option<u16> {
+    http_status("GET", url).await
+}
+
+async fn http_post_status(url: &str) -> Option<u16> {
+    http_status("POST", url).await
+}
+
+async fn http_status(method: &str, url: &str) -> Option<u16> {
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let req = http::Request::builder().method(method).uri(url).body(Full::new(bytes::Bytes::new())).ok()?;
+    let resp = tokio::time::timeout(Duration::from_secs(2), client.request(req)).await.ok()?.ok()?;
+    Some(resp.status().as_u16())
+}

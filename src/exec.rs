@@ -1,0 +1,229 @@
+//! Sending one AWS API call over real HTTP: serialized by the service's wire protocol
+//! (`crate::wire`), signed with SigV4, and answered with the status, body and the
+//! service error code, if any. Used for scenario calls, fixtures, and the gate's lookups.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials as SdkCredentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+use crate::wire::{self, Protocol, ServiceModel};
+
+/// AWS credentials: the administrator's, or those AssumeRole returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+/// The service's answer to one call.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+    pub headers: Vec<(String, String)>,
+    /// The error code and message when the call failed.
+    pub error: Option<(String, String)>,
+}
+
+impl Answer {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("no wire model for service `{0}`")]
+    UnknownService(String),
+    #[error("failed to serialize {operation}: {message}")]
+    Serialize { operation: String, message: String },
+    #[error("failed to sign the request: {0}")]
+    Sign(String),
+    #[error("failed to reach {url}: {message}")]
+    Connect { url: String, message: String },
+    #[error("no answer from {url} within {seconds} s")]
+    Timeout { url: String, seconds: u64 },
+}
+
+/// Reads the error code and message of a failed call, per protocol.
+pub fn service_error(protocol: Protocol, status: u16, headers: &[(String, String)], body: &str) -> Option<(String, String)> {
+    if (200..300).contains(&status) {
+        return None;
+    }
+    match protocol {
+        Protocol::Json => {
+            let json: Option<Value> = serde_json::from_str(body).ok();
+            let code = headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-errortype"))
+                .map(|(_, v)| v.clone())
+                .or_else(|| json.as_ref().and_then(|j| j.get("__type")).and_then(Value::as_str).map(str::to_string))
+                .map(|c| c.split(':').next().unwrap_or_default().rsplit('#').next().unwrap_or_default().to_string());
+            let message = json
+                .as_ref()
+                .and_then(|j| j.get("Message").or_else(|| j.get("message")))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            Some((code.unwrap_or_else(|| format!("HTTP{status}")), message))
+        }
+        Protocol::Ec2 | Protocol::Query => {
+            let code = crate::xml::first(body, "Code").unwrap_or_else(|| format!("HTTP{status}"));
+            let message = crate::xml::first(body, "Message").unwrap_or_else(|| body.chars().take(200).collect());
+            Some((code, message))
+        }
+    }
+}
+
+/// An HTTP client for AWS-style endpoints (plain HTTP: emulators and the gate).
+#[derive(Clone)]
+pub struct Client {
+    http: HyperClient<HttpConnector, Full<Bytes>>,
+    timeout: Duration,
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Client::new(Duration::from_secs(60))
+    }
+}
+
+impl Client {
+    pub fn new(timeout: Duration) -> Client {
+        Client { http: HyperClient::builder(TokioExecutor::new()).build_http(), timeout }
+    }
+
+    /// Serializes, signs and sends one call. `extra_headers` are added after signing
+    /// (unsigned), such as the scenario id the gate records.
+    pub async fn call(
+        &self,
+        url: &str,
+        region: &str,
+        creds: &Credentials,
+        service: &str,
+        operation: &str,
+        input: &Value,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<Answer, ExecError> {
+        let model = wire::models().service(service).ok_or_else(|| ExecError::UnknownService(service.to_string()))?;
+        let req = wire::serialize(model, operation, input)
+            .map_err(|e| ExecError::Serialize { operation: operation.to_string(), message: e.to_string() })?;
+        let body = Bytes::from(req.body);
+        let mut builder = http::Request::builder().method("POST").uri(url);
+        for (k, v) in &req.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let host = url.trim_start_matches("http://").trim_start_matches("https://").split('/').next().unwrap_or_default().to_string();
+        builder = builder.header("host", host);
+        let mut request = builder.body(body.clone()).map_err(|e| ExecError::Sign(e.to_string()))?;
+        sign_request(&mut request, model, region, creds, &body)?;
+        for (k, v) in extra_headers {
+            if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(*k), http::HeaderValue::try_from(*v)) {
+                request.headers_mut().insert(name, value);
+            }
+        }
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, Full::new(body));
+        let response = tokio::time::timeout(self.timeout, self.http.request(request))
+            .await
+            .map_err(|_| ExecError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })?
+            .map_err(|e| ExecError::Connect { url: url.to_string(), message: error_chain(&e) })?;
+        let status = response.status().as_u16();
+        let headers: Vec<(String, String)> =
+            response.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+        let bytes = tokio::time::timeout(self.timeout, response.into_body().collect())
+            .await
+            .map_err(|_| ExecError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })?
+            .map_err(|e| ExecError::Connect { url: url.to_string(), message: e.to_string() })?
+            .to_bytes();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
+        let error = service_error(model.protocol, status, &headers, &body);
+        Ok(Answer { status, body, headers, error })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Signs in place with SigV4 (headers), as the AWS SDKs do.
+pub fn sign_request(request: &mut http::Request<Bytes>, model: &ServiceModel, region: &str, creds: &Credentials, body: &[u8]) -> Result<(), ExecError> {
+    let identity = SdkCredentials::new(
+        creds.access_key_id.clone(),
+        creds.secret_access_key.clone(),
+        creds.session_token.clone(),
+        None,
+        "iam-conformance",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name(&model.signing_name)
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .map_err(|e| ExecError::Sign(e.to_string()))?
+        .into();
+    let uri = request.uri().to_string();
+    let headers: Vec<(String, String)> =
+        request.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+    let signable = SignableRequest::new(
+        request.method().as_str(),
+        uri,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| ExecError::Sign(e.to_string()))?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| ExecError::Sign(e.to_string()))?.into_parts();
+    instructions.apply_to_request_http1x(request);
+    Ok(())
+}
+
+/// The access key, region and service of a SigV4 `Authorization` header.
+pub fn credential_scope(authorization: &str) -> Option<(String, String, String)> {
+    let credential = authorization.split("Credential=").nth(1)?.split([',', ' ']).next()?;
+    let mut parts = credential.split('/');
+    let key = parts.next()?.to_string();
+    let _date = parts.next()?;
+    let region = parts.next()?.to_string();
+    let service = parts.next()?.to_string();
+    Some((key, region, service))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_credential_scope() {
+        let h = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+        assert_eq!(credential_scope(h), Some(("AKIDEXAMPLE".into(), "us-west-2".into(), "ec2".into())));
+        assert_eq!(credential_scope("Basic xyz"), None);
+    }
+
+    #[test]
+    fn reads_service_errors_per_protocol() {
+        let ec2 = "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>no</Message></Error></Errors></Response>";
+        assert_eq!(service_error(Protocol::Ec2, 403, &[], ec2), Some(("UnauthorizedOperation".into(), "no".into())));
+        let json = r#"{"__type":"com.amazonaws.secretsmanager#AccessDeniedException","Message":"no"}"#;
+        assert_eq!(service_error(Protocol::Json, 400, &[], json), Some(("AccessDeniedException".into(), "no".into())));
+        assert_eq!(service_error(Protocol::Query, 200, &[], ""), None);
+    }
+}

@@ -1,0 +1,417 @@
+//! The gate as a running HTTP proxy on 127.0.0.1. For every request it identifies the
+//! caller from the SigV4 credential, derives the checks the request implies
+//! ([`super::derive`]), decides them with the project's evaluator against the policies
+//! the emulator's IAM holds for the role, and either forwards the request or answers
+//! with the service's own denial. Every decision is recorded.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::deny::{denial, message};
+use super::derive::{Derived, Directory, LaunchTemplateInfo, derive};
+use crate::catalog::Catalog;
+use crate::exec::{self, Client, Credentials};
+use crate::policy::{Context, Outcome, Policy, Request, decide};
+use crate::template::render::Target;
+use crate::wire::{self, Protocol};
+
+/// The request header by which the harness tells the gate which scenario a call is for.
+/// It is added after signing and removed before forwarding.
+pub const SCENARIO_HEADER: &str = "x-iam-conformance-scenario";
+
+/// The role whose policies the gate enforces.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    pub role_arn: String,
+    pub policies: Vec<Policy>,
+}
+
+#[derive(Clone, Debug)]
+pub struct GateOptions {
+    pub upstream: String,
+    pub target: Target,
+    /// Calls signed with this key are the harness's own and pass unevaluated.
+    pub admin: Credentials,
+    pub subject: Option<Subject>,
+}
+
+/// Who made a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "arn")]
+pub enum Caller {
+    Admin,
+    Role(String),
+    Unknown(String),
+}
+
+/// One derived check and its decision.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckDecision {
+    #[serde(flatten)]
+    pub check: Derived,
+    pub outcome: Outcome,
+    /// Statements that decided it (`policy#index`).
+    pub because: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateVerdict {
+    /// The harness's own call: forwarded without evaluation.
+    PassedThrough,
+    /// Every check allowed: forwarded.
+    Forwarded,
+    /// A check denied: answered with the service's denial.
+    Denied,
+    /// Not understood (unknown service or operation, bad signature header): denied,
+    /// since what cannot be evaluated cannot be allowed.
+    Rejected,
+}
+
+/// Everything the gate did with one request.
+#[derive(Clone, Debug, Serialize)]
+pub struct GateRecord {
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    pub caller: Caller,
+    pub service: String,
+    pub operation: String,
+    pub checks: Vec<CheckDecision>,
+    pub verdict: GateVerdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+struct State {
+    options: Mutex<GateOptions>,
+    /// Access keys AssumeRole handed out through the gate, and the role they act as.
+    keys: Mutex<HashMap<String, String>>,
+    records: Mutex<Vec<GateRecord>>,
+    client: Client,
+    catalog: &'static Catalog,
+}
+
+/// A running gate. Dropping it stops it.
+pub struct Gate {
+    pub addr: SocketAddr,
+    pub url: String,
+    state: Arc<State>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Gate {
+    /// Starts the gate on `listen` (use port 0 for a free port).
+    pub async fn start(listen: SocketAddr, options: GateOptions) -> std::io::Result<Gate> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            options: Mutex::new(options),
+            keys: Mutex::new(HashMap::new()),
+            records: Mutex::new(Vec::new()),
+            client: Client::default(),
+            catalog: Catalog::embedded(),
+        });
+        let (tx, mut rx) = oneshot::channel();
+        let served = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut rx => break,
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { continue };
+                        let state = Arc::clone(&served);
+                        tokio::spawn(async move {
+                            let service = service_fn(move |req| handle(Arc::clone(&state), req));
+                            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                        });
+                    }
+                }
+            }
+        });
+        Ok(Gate { url: format!("http://{addr}"), addr, state, shutdown: Some(tx) })
+    }
+
+    /// Sets (or replaces) the role whose policies are enforced.
+    pub fn set_subject(&self, subject: Subject) {
+        if let Ok(mut o) = self.state.options.lock() {
+            o.subject = Some(subject);
+        }
+    }
+
+    /// Treats `access_key` as the role under test (for clients that bring their own keys).
+    pub fn add_role_key(&self, access_key: &str, role_arn: &str) {
+        if let Ok(mut k) = self.state.keys.lock() {
+            k.insert(access_key.to_string(), role_arn.to_string());
+        }
+    }
+
+    pub fn records(&self) -> Vec<GateRecord> {
+        self.state.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn response(status: u16, headers: &[(String, String)], body: Bytes) -> hyper::Response<Full<Bytes>> {
+    let mut builder = hyper::Response::builder().status(status);
+    for (k, v) in headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    builder.body(Full::new(body)).unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
+}
+
+async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let body = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => return Ok(response(400, &[], Bytes::from(format!("gate: failed to read the request body: {e}")))),
+    };
+    let headers: Vec<(String, String)> =
+        parts.headers.iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
+    let scenario = header(SCENARIO_HEADER);
+    let options = state.options.lock().map(|o| o.clone()).map_err(|_| ());
+    let Ok(options) = options else { return Ok(response(500, &[], Bytes::from_static(b"gate: state poisoned"))) };
+    let seq = state.records.lock().map(|r| r.len() as u64).unwrap_or(0);
+
+    let scope = header("authorization").as_deref().and_then(exec::credential_scope);
+    let (key, signing_service) = scope.map(|(k, _, s)| (k, s)).unwrap_or_default();
+    let prefix = if signing_service == "tagging" { "tag".to_string() } else { signing_service.clone() };
+    let model = wire::models().service(&prefix);
+    let parsed = model.map(|m| wire::parse_request(m, &headers, &body));
+    let (operation, input) = match &parsed {
+        Some(Ok((op, input))) => (op.clone(), input.clone()),
+        _ => (String::new(), Value::Null),
+    };
+
+    let caller = if key == options.admin.access_key_id {
+        Caller::Admin
+    } else if let Some(role) = state.keys.lock().ok().and_then(|k| k.get(&key).cloned()) {
+        Caller::Role(role)
+    } else {
+        Caller::Unknown(key.clone())
+    };
+
+    let mut record = GateRecord {
+        seq,
+        scenario: scenario.clone(),
+        caller: caller.clone(),
+        service: prefix.clone(),
+        operation: operation.clone(),
+        checks: Vec::new(),
+        verdict: GateVerdict::PassedThrough,
+        reason: None,
+        status: None,
+        error_code: None,
+    };
+
+    if caller != Caller::Admin {
+        let protocol = model.map(|m| m.protocol).unwrap_or(Protocol::Query);
+        let request_id = format!("iam-conformance-gate-{seq}");
+        let reject = |reason: String, mut record: GateRecord| {
+            record.verdict = GateVerdict::Rejected;
+            record.reason = Some(reason.clone());
+            let d = denial(protocol, &format!("iam-conformance gate: {reason}"), &request_id, None);
+            (record, response(d.status, &d.headers, Bytes::from(d.body)))
+        };
+        let outcome = match (&parsed, &caller) {
+            (None, _) => Err(format!("no wire model for signing service `{signing_service}`; the gate cannot evaluate this request")),
+            (Some(Err(e)), _) => Err(format!("cannot read the request: {e}")),
+            (_, Caller::Unknown(k)) => Err(format!("unknown access key `{k}` (neither the harness's nor one AssumeRole issued through the gate)")),
+            _ => Ok(()),
+        };
+        if let Err(reason) = outcome {
+            let (record, resp) = reject(reason, record);
+            push(&state, record);
+            return Ok(resp);
+        }
+        let role_arn = match &caller {
+            Caller::Role(arn) => arn.clone(),
+            _ => String::new(),
+        };
+        let policies: Vec<Policy> = match &options.subject {
+            Some(s) if s.role_arn == role_arn => s.policies.clone(),
+            _ => Vec::new(),
+        };
+        let directory = UpstreamDirectory { client: state.client.clone(), options: options.clone() };
+        let target = options.target.clone();
+        let catalog = state.catalog;
+        let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
+        let derived = tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await.unwrap_or_default();
+        let mut first_denied: Option<(Derived, Outcome)> = None;
+        for check in derived {
+            let mut ctx = Context::new();
+            for (k, v) in &check.context {
+                ctx.insert(k, v.clone());
+            }
+            let d = decide(&policies, &Request { action: &check.action, resource: &check.resource, context: &ctx });
+            if !d.outcome.is_allowed() && first_denied.is_none() {
+                first_denied = Some((check.clone(), d.outcome));
+            }
+            let because = d
+                .because
+                .iter()
+                .map(|id| {
+                    let p = &policies[id.policy];
+                    match &p.statements[id.statement].sid {
+                        Some(sid) => format!("{}#{sid}", p.name),
+                        None => format!("{}#{}", p.name, id.statement),
+                    }
+                })
+                .collect();
+            record.checks.push(CheckDecision { check, outcome: d.outcome, because });
+        }
+        if let Some((check, outcome)) = first_denied {
+            let session = role_arn.rsplit('/').next().unwrap_or_default();
+            let principal = format!("arn:{}:sts::{}:assumed-role/{session}/iam-conformance", options.target.partition, options.target.account_id);
+            let special = (protocol == Protocol::Ec2 && check.action == "iam:CreateServiceLinkedRole").then_some("AuthFailure.ServiceLinkedRoleCreationNotPermitted");
+            let d = denial(protocol, &message(&principal, &check.action, &check.resource, outcome), &request_id, special);
+            record.verdict = GateVerdict::Denied;
+            record.status = Some(d.status);
+            record.error_code = Some(d.code.clone());
+            push(&state, record);
+            return Ok(response(d.status, &d.headers, Bytes::from(d.body)));
+        }
+        record.verdict = GateVerdict::Forwarded;
+    }
+
+    // Forward to the emulator, without the harness's own header.
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let url = format!("{}{path}", options.upstream.trim_end_matches('/'));
+    let mut builder = hyper::Request::builder().method(parts.method.clone()).uri(&url);
+    for (k, v) in &headers {
+        if !k.eq_ignore_ascii_case(SCENARIO_HEADER) && !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("content-length") {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+    }
+    let forwarded = match builder.body(Full::new(body.clone())) {
+        Ok(r) => r,
+        Err(e) => return Ok(response(500, &[], Bytes::from(format!("gate: {e}")))),
+    };
+    let http: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let answer = match http.request(forwarded).await {
+        Ok(r) => r,
+        Err(e) => {
+            record.status = Some(502);
+            record.reason = Some(format!("upstream unreachable: {e}"));
+            push(&state, record);
+            return Ok(response(502, &[], Bytes::from(format!("gate: upstream {url} unreachable: {e}"))));
+        }
+    };
+    let status = answer.status().as_u16();
+    let resp_headers: Vec<(String, String)> = answer
+        .headers()
+        .iter()
+        .filter(|(k, _)| !k.as_str().eq_ignore_ascii_case("content-length") && !k.as_str().eq_ignore_ascii_case("transfer-encoding"))
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let resp_body = answer.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let text = String::from_utf8_lossy(&resp_body);
+    record.status = Some(status);
+    if let Some(m) = model {
+        record.error_code = exec::service_error(m.protocol, status, &resp_headers, &text).map(|(c, _)| c);
+    }
+    // Keys AssumeRole issues for the role under test act as that role from now on.
+    if prefix == "sts" && operation == "AssumeRole" && (200..300).contains(&status) {
+        if let (Some(role), Some(key)) = (input.get("RoleArn").and_then(Value::as_str), crate::xml::first(&text, "AccessKeyId")) {
+            if let Ok(mut k) = state.keys.lock() {
+                k.insert(key, role.to_string());
+            }
+        }
+    }
+    push(&state, record);
+    Ok(response(status, &resp_headers, resp_body))
+}
+
+fn push(state: &State, record: GateRecord) {
+    if let Ok(mut r) = state.records.lock() {
+        r.push(record);
+    }
+}
+
+/// Lookups the derivation needs, answered by the emulator with the harness's credentials.
+struct UpstreamDirectory {
+    client: Client,
+    options: GateOptions,
+}
+
+impl UpstreamDirectory {
+    fn call(&self, service: &str, operation: &str, input: Value) -> Option<String> {
+        let handle = tokio::runtime::Handle::current();
+        let o = &self.options;
+        let answer = handle
+            .block_on(self.client.call(&o.upstream, &o.target.region, &o.admin, service, operation, &input, &[]))
+            .ok()?;
+        answer.ok().then_some(answer.body)
+    }
+}
+
+impl Directory for UpstreamDirectory {
+    fn instance_profile_role(&self, profile: &str) -> Option<String> {
+        let name = profile.rsplit('/').next().unwrap_or(profile);
+        let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
+        crate::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
+    }
+
+    fn launch_template(&self, id_or_name: &str) -> Option<LaunchTemplateInfo> {
+        let key = if id_or_name.starts_with("lt-") { "LaunchTemplateId" } else { "LaunchTemplateName" };
+        let body = self.call("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": ["$Latest"]}))?;
+        let data = crate::xml::section(&body, "launchTemplateData").unwrap_or(&body);
+        let profile = crate::xml::section(data, "iamInstanceProfile").and_then(|p| crate::xml::first(p, "arn").or_else(|| crate::xml::first(p, "name")));
+        let groups = crate::xml::section(data, "securityGroupIdSet").map(|s| crate::xml::texts(s, "item")).unwrap_or_default();
+        let mut tag_specifications = Vec::new();
+        if let Some(specs) = crate::xml::section(data, "tagSpecificationSet") {
+            let keys = crate::xml::texts(specs, "key");
+            let values = crate::xml::texts(specs, "value");
+            let tags: Vec<(String, String)> = keys.into_iter().zip(values).collect();
+            // Each resource type gets the tags of the set; templates written by CAPA tag
+            // every type alike.
+            for rtype in crate::xml::texts(specs, "resourceType") {
+                tag_specifications.push((rtype, tags.clone()));
+            }
+        }
+        Some(LaunchTemplateInfo {
+            id: crate::xml::first(&body, "launchTemplateId").unwrap_or_else(|| id_or_name.to_string()),
+            image_id: crate::xml::first(data, "imageId"),
+            key_name: crate::xml::first(data, "keyName"),
+            security_group_ids: groups,
+            instance_profile: profile,
+            tag_specifications,
+        })
+    }
+
+    fn service_linked_role_exists(&self, principal: &str) -> bool {
+        let Some((_, name)) = super::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal) else { return false };
+        self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).is_some()
+    }
+
+    fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
+        let body = self.call("autoscaling", "DescribeAutoScalingGroups", serde_json::json!({"AutoScalingGroupNames": [name]}))?;
+        crate::xml::first(&body, "AutoScalingGroupARN")
+    }
+}
