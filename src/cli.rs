@@ -31,8 +31,76 @@ pub enum Command {
     /// Prove statically, from the template alone, that the policy grants exactly the
     /// profile's contract. Exit 0 conformant, 1 not conformant, 2 could not decide.
     Check(CheckArgs),
+    /// Deploy the template on an emulator, run every scenario as a real call through the
+    /// IAM gate, tear down, and report (with the static proof of `check`).
+    Run(RunArgs),
+    /// Run the IAM gate standalone in front of an emulator, so any client can be run with
+    /// the policy enforced. Stops on Ctrl-C.
+    Gate(GateArgs),
     /// Print the template rendered for a target as JSON (what a deploy sends).
     Render(RenderArgs),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    /// moto server, installed into a cached venv and started by the harness.
+    Moto,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The emulator to run against.
+    #[arg(long, value_enum, default_value = "moto")]
+    pub target: TargetKind,
+    /// Use an emulator already running at this URL instead of starting one.
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    #[arg(long)]
+    pub template: Option<PathBuf>,
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// How many calls run at once (each still waits for the calls it needs).
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Leave the emulator running with everything the run created (its URL and PID are printed).
+    #[arg(long)]
+    pub keep: bool,
+    /// Account id of the emulator (moto's default account is 123456789012).
+    #[arg(long, default_value = "123456789012")]
+    pub account_id: String,
+    #[arg(long, default_value = "us-west-2")]
+    pub region: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GateArgs {
+    /// The emulator to forward to.
+    #[arg(long)]
+    pub upstream: String,
+    /// Where to listen (127.0.0.1 only).
+    #[arg(long, default_value = "127.0.0.1:4580")]
+    pub listen: String,
+    /// Enforce the policies this template gives the profile's role.
+    #[arg(long, conflicts_with = "role")]
+    pub template: Option<PathBuf>,
+    /// Enforce the policies the upstream's IAM holds for this role (read back at start).
+    #[arg(long)]
+    pub role: Option<String>,
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// Access keys to treat as the role (for clients that bring their own keys), besides
+    /// the keys AssumeRole issues through the gate.
+    #[arg(long = "role-key")]
+    pub role_keys: Vec<String>,
+    /// Write every decision as JSON lines to this file on exit.
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    #[arg(long, default_value = "123456789012")]
+    pub account_id: String,
+    #[arg(long, default_value = "us-west-2")]
+    pub region: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -75,6 +143,14 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
         Command::Check(args) => check(&args, &RunClock::now(), out, err),
         Command::Render(args) => render_command(&args, out, err),
+        Command::Run(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(crate::cli_run::run(&args, &RunClock::now(), out, err)),
+            Err(e) => fail(err, &format!("failed to start the async runtime: {e}")),
+        },
+        Command::Gate(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(crate::cli_run::gate(&args, out, err)),
+            Err(e) => fail(err, &format!("failed to start the async runtime: {e}")),
+        },
     }
 }
 
@@ -109,7 +185,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn target_of(args: &TargetArgs) -> Result<Target, String> {
+pub fn target_of(args: &TargetArgs) -> Result<Target, String> {
     if args.account_id.len() != 12 || !args.account_id.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("--account-id `{}` must be 12 digits", args.account_id));
     }
@@ -119,7 +195,7 @@ fn target_of(args: &TargetArgs) -> Result<Target, String> {
     Ok(Target { account_id: args.account_id.clone(), region: args.region.clone(), ..Target::default() })
 }
 
-fn source_of(profile: &Option<PathBuf>) -> ProfileSource {
+pub fn source_of(profile: &Option<PathBuf>) -> ProfileSource {
     match profile {
         Some(dir) => ProfileSource::Dir(dir.clone()),
         None => ProfileSource::Embedded,
@@ -223,7 +299,7 @@ fn render_command(args: &RenderArgs, out: &mut dyn Write, err: &mut dyn Write) -
     }
 }
 
-fn fail(err: &mut dyn Write, message: &str) -> i32 {
+pub fn fail(err: &mut dyn Write, message: &str) -> i32 {
     let _ = writeln!(err, "error: {message}");
     EXIT_UNDECIDED
 }

@@ -18,3 +18,5 @@ pub mod wire;
 pub mod xml;
 pub mod exec;
 pub mod emulator;
+pub mod run;
+pub mod cli_run;

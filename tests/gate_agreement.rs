@@ -71,6 +71,7 @@ fn derivation_agrees_with_declared_checks() {
     for s in &loaded.profile.scenarios {
         let input: serde_json::Value = serde_json::from_str(&substitute(&s.input.to_string(), &target)).unwrap();
         let derived: BTreeSet<(String, String)> = derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory)
+            .unwrap_or_else(|e| panic!("{}: {e}", s.id))
             .into_iter()
             .map(|d| (d.action, d.resource))
             .collect();

@@ -163,6 +163,15 @@ pub enum FindingKind {
     ExternalPolicy,
     /// An equivalent-mutant entry that does not apply (killed, or no such mutant).
     StaleEquivalentMutant,
+    /// Live: a call's observed decision differs from its expectation or from the model.
+    LiveMismatch,
+    /// Live: the checks the gate derived from the request differ from those the scenario
+    /// declares (one of the two models of AWS is wrong).
+    CheckMismatch,
+    /// Live: the backend could not serve the call.
+    SkippedScenario,
+    /// Live: the call could not be made or the harness is broken (auth failure, no answer).
+    HarnessError,
 }
 
 impl FindingKind {
@@ -177,6 +186,10 @@ impl FindingKind {
             FindingKind::SurvivingMutant => "surviving_mutant",
             FindingKind::ExternalPolicy => "external_policy",
             FindingKind::StaleEquivalentMutant => "stale_equivalent_mutant",
+            FindingKind::LiveMismatch => "live_mismatch",
+            FindingKind::CheckMismatch => "check_mismatch",
+            FindingKind::SkippedScenario => "skipped_scenario",
+            FindingKind::HarnessError => "harness_error",
         }
     }
 }
@@ -429,13 +442,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
     }
     findings.sort_by(|a, b| (a.severity, a.kind).cmp(&(b.severity, b.kind)));
 
-    let verdict = if findings.iter().any(|f| f.severity == Severity::Undecided) {
-        Verdict::Inconclusive
-    } else if findings.iter().any(|f| f.severity == Severity::Fail) {
-        Verdict::Nonconformant
-    } else {
-        Verdict::Conformant
-    };
+    let verdict = verdict_of(&findings);
     Proof { verdict, scenarios, coverage, mutants, catalog, drift, findings }
 }
 
@@ -450,6 +457,18 @@ fn excess_location(policies: &[Policy], check: &CheckResult) -> Loc {
         .and_then(|r| r.items.iter().find(|i| i.pattern.matches(&check.resource)))
         .map(|i| i.loc.clone())
         .unwrap_or_else(|| m.loc.clone())
+}
+
+/// The verdict findings call for: any undecided finding makes it inconclusive, else any
+/// failing one nonconformant.
+pub fn verdict_of(findings: &[Finding]) -> Verdict {
+    if findings.iter().any(|f| f.severity == Severity::Undecided) {
+        Verdict::Inconclusive
+    } else if findings.iter().any(|f| f.severity == Severity::Fail) {
+        Verdict::Nonconformant
+    } else {
+        Verdict::Conformant
+    }
 }
 
 fn outcome_words(o: Outcome) -> &'static str {
@@ -575,6 +594,10 @@ mod tests {
             FindingKind::SurvivingMutant,
             FindingKind::ExternalPolicy,
             FindingKind::StaleEquivalentMutant,
+            FindingKind::LiveMismatch,
+            FindingKind::CheckMismatch,
+            FindingKind::SkippedScenario,
+            FindingKind::HarnessError,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

@@ -202,8 +202,10 @@ fn catalog_resources(catalog: &Catalog, action: &str, input: &Value, target: &Ta
     if out.is_empty() { vec!["*".into()] } else { out }
 }
 
-/// Derives every check of one request.
-pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, target: &Target, dir: &dyn Directory) -> Vec<Derived> {
+/// Derives every check of one request. `Err` says why the checks cannot be known (an
+/// instance profile the emulator cannot resolve to a role): the gate then refuses the
+/// request rather than skip a check.
+pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, target: &Target, dir: &dyn Directory) -> Result<Vec<Derived>, String> {
     let action = format!("{service}:{operation}");
     let arn_prefix = format!("arn:{}:{}:{}:{}", target.partition, service, target.region, target.account_id);
     let mut out: Vec<Derived> = Vec::new();
@@ -284,7 +286,7 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
     match (service, operation) {
         ("ec2", "RunInstances") => {
             if let Some(profile) = input.get("IamInstanceProfile").and_then(|p| str_of(p, "Arn").or_else(|| str_of(p, "Name"))) {
-                out.extend(pass_role(dir, profile, target));
+                out.push(pass_role(dir, profile)?);
             }
             let spot = input.get("InstanceMarketOptions").and_then(|m| str_of(m, "MarketType")) == Some("spot");
             if spot {
@@ -323,7 +325,7 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
                         out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
                     }
                     if let Some(profile) = &info.instance_profile {
-                        out.extend(pass_role(dir, profile, target));
+                        out.push(pass_role(dir, profile)?);
                     }
                 } else {
                     out.push(run(format!("{ec2}:launch-template/{key}")));
@@ -373,21 +375,14 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
     }
     out.sort();
     out.dedup();
-    out
+    Ok(out)
 }
 
-fn pass_role(dir: &dyn Directory, profile: &str, target: &Target) -> Vec<Derived> {
-    let _ = target;
-    match dir.instance_profile_role(profile) {
-        Some(role) => vec![check(
-            "iam:PassRole",
-            role,
-            BTreeMap::from([("iam:PassedToService".to_string(), vec!["ec2.amazonaws.com".to_string()])]),
-            true,
-        )],
-        // AWS rejects an unknown profile before authorizing PassRole; nothing to check.
-        None => Vec::new(),
-    }
+fn pass_role(dir: &dyn Directory, profile: &str) -> Result<Derived, String> {
+    let role = dir
+        .instance_profile_role(profile)
+        .ok_or_else(|| format!("instance profile `{profile}` does not resolve to a role, so iam:PassRole cannot be checked"))?;
+    Ok(check("iam:PassRole", role, BTreeMap::from([("iam:PassedToService".to_string(), vec!["ec2.amazonaws.com".to_string()])]), true))
 }
 
 fn slr_if_missing(dir: &dyn Directory, service: &str, target: &Target) -> Vec<Derived> {
@@ -479,7 +474,8 @@ mod tests {
             &json!({"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/20", "TagSpecifications": [{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": "s"}]}]}),
             &Target::default(),
             &Fixed,
-        );
+        )
+        .unwrap();
         let ar = actions_resources(&d);
         assert!(ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/*".into())), "{ar:?}");
         assert!(ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:vpc/vpc-1".into())), "{ar:?}");
@@ -498,7 +494,8 @@ mod tests {
             &json!({"ImageId": "ami-1", "SubnetId": "subnet-1", "SecurityGroupIds": ["sg-1", "sg-2"], "KeyName": "k", "MinCount": 1, "MaxCount": 1, "IamInstanceProfile": {"Name": "nodes.x"}}),
             &Target::default(),
             &Fixed,
-        );
+        )
+        .unwrap();
         let ar = actions_resources(&d);
         for r in ["instance/*", "security-group/sg-1", "security-group/sg-2", "subnet/subnet-1", "network-interface/*", "volume/*", "key-pair/k"] {
             assert!(ar.contains(&("ec2:RunInstances".into(), format!("arn:aws:ec2:us-west-2:000000000000:{r}"))), "{r}: {ar:?}");
@@ -511,16 +508,16 @@ mod tests {
     fn implicit_checks_of_asg_elb_secret_and_slr() {
         let cat = Catalog::embedded();
         let t = Target::default();
-        let asg = derive(cat, "autoscaling", "CreateAutoScalingGroup", &json!({"AutoScalingGroupName": "g", "LaunchTemplate": {"LaunchTemplateId": "lt-1"}, "VPCZoneIdentifier": "subnet-1,subnet-2", "MinSize": 1, "MaxSize": 1}), &t, &Fixed);
+        let asg = derive(cat, "autoscaling", "CreateAutoScalingGroup", &json!({"AutoScalingGroupName": "g", "LaunchTemplate": {"LaunchTemplateId": "lt-1"}, "VPCZoneIdentifier": "subnet-1,subnet-2", "MinSize": 1, "MaxSize": 1}), &t, &Fixed).unwrap();
         let ar = actions_resources(&asg);
         assert!(ar.contains(&("autoscaling:CreateAutoScalingGroup".into(), "arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:*:autoScalingGroupName/g".into())), "{ar:?}");
         assert!(ar.contains(&("ec2:RunInstances".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/subnet-2".into())));
         assert!(ar.contains(&("iam:PassRole".into(), "arn:aws:iam::000000000000:role/nodes.x".into())));
         assert!(ar.iter().any(|(a, _)| a == "iam:CreateServiceLinkedRole"), "autoscaling SLR is missing in Fixed");
-        let elb = derive(cat, "elasticloadbalancing", "CreateLoadBalancer", &json!({"LoadBalancerName": "lb", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed);
+        let elb = derive(cat, "elasticloadbalancing", "CreateLoadBalancer", &json!({"LoadBalancerName": "lb", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed).unwrap();
         assert!(actions_resources(&elb).contains(&("elasticloadbalancing:AddTags".into(), "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/lb".into())));
         assert!(!elb.iter().any(|c| c.action == "iam:CreateServiceLinkedRole"), "the ELB SLR exists in Fixed");
-        let secret = derive(cat, "secretsmanager", "CreateSecret", &json!({"Name": "aws.cluster.x-k8s.io/a", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed);
+        let secret = derive(cat, "secretsmanager", "CreateSecret", &json!({"Name": "aws.cluster.x-k8s.io/a", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed).unwrap();
         assert_eq!(
             actions_resources(&secret),
             [
@@ -528,14 +525,14 @@ mod tests {
                 ("secretsmanager:TagResource".to_string(), "arn:aws:secretsmanager:us-west-2:000000000000:secret:aws.cluster.x-k8s.io/a-AbCdEf".to_string()),
             ]
         );
-        let slr = derive(cat, "iam", "CreateServiceLinkedRole", &json!({"AWSServiceName": "spot.amazonaws.com"}), &t, &Fixed);
+        let slr = derive(cat, "iam", "CreateServiceLinkedRole", &json!({"AWSServiceName": "spot.amazonaws.com"}), &t, &Fixed).unwrap();
         assert_eq!(slr[0].resource, "arn:aws:iam::000000000000:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot");
         assert_eq!(slr[0].context["iam:AWSServiceName"], ["spot.amazonaws.com"]);
     }
 
     #[test]
     fn actions_without_resource_types_are_star() {
-        let d = derive(Catalog::embedded(), "ec2", "DescribeVpcs", &json!({}), &Target::default(), &Fixed);
+        let d = derive(Catalog::embedded(), "ec2", "DescribeVpcs", &json!({}), &Target::default(), &Fixed).unwrap();
         assert_eq!(actions_resources(&d), [("ec2:DescribeVpcs".to_string(), "*".to_string())]);
     }
 }

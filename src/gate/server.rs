@@ -261,7 +261,19 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         let target = options.target.clone();
         let catalog = state.catalog;
         let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
-        let derived = tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await.unwrap_or_default();
+        let derived = match tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(reason)) => {
+                let (record, resp) = reject(reason, record);
+                push(&state, record);
+                return Ok(resp);
+            }
+            Err(e) => {
+                let (record, resp) = reject(format!("derivation failed: {e}"), record);
+                push(&state, record);
+                return Ok(resp);
+            }
+        };
         let mut first_denied: Option<(Derived, Outcome)> = None;
         for check in derived {
             let mut ctx = Context::new();

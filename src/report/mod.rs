@@ -52,6 +52,40 @@ pub struct ScenarioRow {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boundary: Option<String>,
     pub checks: Vec<crate::analysis::CheckResult>,
+    /// Live runs only: what the gate derived and decided for this call.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gate_checks: Vec<crate::gate::server::CheckDecision>,
+    /// Live runs only: the backend's answer (status, error code, message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendAnswer>,
+    /// Why the scenario was skipped or errored, in the backend's or the harness's words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What the emulator (or AWS) answered to a live call.
+#[derive(Clone, Debug, Serialize)]
+pub struct BackendAnswer {
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where a live run ran and who decided allow/deny there.
+#[derive(Clone, Debug, Serialize)]
+pub struct Environment {
+    pub target: String,
+    pub endpoint: String,
+    pub gate: String,
+    /// `gate` when the project's gate decides allow/deny (emulators), `service` when the
+    /// service itself enforces IAM.
+    pub iam_decided_by: String,
+    pub stack: String,
+    pub role_arn: String,
+    pub skipped: usize,
+    pub errors: usize,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -88,6 +122,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub scenarios: Vec<ScenarioRow>,
     pub minimality: Minimality,
+    /// Live runs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
 }
 
 impl Report {
@@ -117,6 +154,9 @@ impl Report {
                     provenance: s.provenance,
                     boundary: s.boundary,
                     checks: s.checks,
+                    gate_checks: Vec::new(),
+                    backend: None,
+                    note: None,
                 }
             })
             .collect();
@@ -144,6 +184,7 @@ impl Report {
             findings: proof.findings,
             scenarios,
             minimality: Minimality { coverage: proof.coverage, mutants: proof.mutants, catalog: proof.catalog, drift: proof.drift },
+            environment: None,
         }
     }
 

@@ -1,0 +1,226 @@
+//! The effectful shell of `run` and `gate`: emulator, gate, deploy, scenarios,
+//! teardown, reports. Split from `cli.rs` because it is async.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::analysis::{Subject as ProofSubject, prove};
+use crate::catalog::Catalog;
+use crate::cli::{EXIT_CONFORMANT, GateArgs, RunArgs, RunClock, TargetArgs, fail, source_of, target_of, write_reports};
+use crate::emulator::{Emulator, cache_dir, ensure_moto};
+use crate::exec::Client;
+use crate::gate::server::{Gate, GateOptions, Subject};
+use crate::load::load;
+use crate::report::{Environment, Report, RunInfo, SubjectInfo, terminal};
+use crate::run::{self, Deployed, LiveResult, Session, admin_credentials};
+use crate::template::render::{RefMode, render};
+
+/// `run`. Everything the run starts is stopped on every path out, Ctrl-C included.
+pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let target = match target_of(&TargetArgs { account_id: args.account_id.clone(), region: args.region.clone() }) {
+        Ok(t) => crate::template::render::Target { stack_name: format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], "")), ..t },
+        Err(e) => return fail(err, &e),
+    };
+    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
+        Ok(l) => l,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(err, &format!("failed to create report directory `{}`: {e}", dir.display()));
+    }
+    let catalog = Catalog::embedded();
+    let proof = prove(&ProofSubject { policies: &loaded.role.policies, external: &loaded.role.external, profile: &loaded.profile, target: &target, catalog });
+    let Some(probes) = run::probes(&loaded.profile) else {
+        return fail(err, "the profile needs an allowed and a denied Describe scenario without prerequisites to prove the role is ready");
+    };
+    let deploy_json = match render(&loaded.template, &target, RefMode::KeepResourceRefs) {
+        Ok(n) => n.to_json().to_string(),
+        Err(e) => return fail(err, &e.to_string()),
+    };
+
+    // The emulator.
+    let mut emulator = None;
+    let endpoint = match &args.endpoint {
+        Some(url) => url.clone(),
+        None => {
+            let cache = cache_dir();
+            let _ = writeln!(out, "iam-conformance run: preparing moto (cached in {})", cache.display());
+            let venv = match ensure_moto(&cache).await {
+                Ok(v) => v,
+                Err(e) => return fail(err, &e.to_string()),
+            };
+            match Emulator::start_moto(&venv, &dir).await {
+                Ok(e) => {
+                    let url = e.endpoint.clone();
+                    let _ = writeln!(out, "  emulator   {} at {url} (pid {})", e.name, e.pid().unwrap_or(0));
+                    emulator = Some(e);
+                    url
+                }
+                Err(e) => return fail(err, &e.to_string()),
+            }
+        }
+    };
+    let gate = match run::start_gate(&endpoint, &target).await {
+        Ok(g) => g,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    let _ = writeln!(out, "  gate       {} → {endpoint}", gate.url);
+    let session = Arc::new(Session { client: Client::default(), url: gate.url.clone(), region: target.region.clone(), admin: admin_credentials() });
+
+    let terminal_out = std::io::stdout().is_terminal();
+    let lines: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let progress_lines = Arc::clone(&lines);
+    let progress = move |done: usize, total: usize, r: &LiveResult| {
+        let line = format!("  [{done:>3}/{total}] {:<60} {} ({})", r.id, r.observed, r.decided_by);
+        if terminal_out {
+            print!("\r{line:<100}");
+            let _ = std::io::stdout().flush();
+        } else if let Ok(mut l) = progress_lines.lock() {
+            l.push(line);
+        }
+    };
+
+    let stack = target.stack_name.clone();
+    let work = async {
+        run::deploy(&session, &stack, &deploy_json).await?;
+        let (role_arn, policies) = run::read_back(&session, &loaded.role.role.name).await?;
+        let deployed = Deployed { stack: stack.clone(), role_arn, policies };
+        run::enforce(&gate, &deployed);
+        let mut ids = HashMap::new();
+        run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target).await?;
+        let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
+        let results = run::run_scenarios(Arc::clone(&session), creds, &loaded.profile, ids.clone(), &target, args.concurrency, &gate, &progress).await;
+        Ok::<_, run::RunError>((deployed, results, ids))
+    };
+    let outcome = tokio::select! {
+        r = work => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    if terminal_out {
+        println!();
+    }
+    for l in lines.lock().map(|l| l.clone()).unwrap_or_default() {
+        let _ = writeln!(out, "{l}");
+    }
+
+    // Teardown, whatever happened: the stack, then the emulator's whole state.
+    let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
+    if let Some(e) = emulator.as_mut() {
+        if args.keep {
+            let pid = e.detach();
+            let _ = writeln!(out, "  kept       {} at {} (pid {}); stop it with `kill {}`", e.name, e.endpoint, pid.unwrap_or(0), pid.unwrap_or(0));
+        } else {
+            // moto never detaches the stack's managed policy (DeleteStack answers 409), so
+            // clear everything explicitly.
+            e.reset().await;
+            e.stop().await;
+        }
+    }
+    drop(gate);
+
+    let (deployed, results, ids) = match outcome {
+        None => return fail(err, "interrupted: the emulator was stopped and no report was written"),
+        Some(Err(e)) => return fail(err, &e.to_string()),
+        Some(Ok(r)) => r,
+    };
+    let skipped = results.iter().filter(|r| r.observed == "skipped").count();
+    let errors = results.iter().filter(|r| r.observed == "error").count();
+    let findings = run::proof_findings(&proof);
+    let report = Report::new(
+        proof,
+        RunInfo { run_id: clock.run_id.clone(), command: "run".into(), generated_at: clock.generated_at.clone(), tool_version: env!("CARGO_PKG_VERSION").into() },
+        SubjectInfo {
+            profile: loaded.profile_label.clone(),
+            template: loaded.template_label.clone(),
+            role: loaded.role.role.name.clone(),
+            policies: deployed.policies.iter().map(|p| p.name.clone()).collect(),
+            account_id: target.account_id.clone(),
+            region: target.region.clone(),
+            partition: target.partition.clone(),
+        },
+        catalog.source.clone(),
+    );
+    let environment = Environment {
+        target: match &args.endpoint {
+            Some(_) => "moto (external endpoint)".into(),
+            None => format!("moto {}", crate::emulator::MOTO_VERSION),
+        },
+        endpoint,
+        gate: "iam-conformance gate (127.0.0.1)".into(),
+        iam_decided_by: "gate".into(),
+        stack: deployed.stack.clone(),
+        role_arn: deployed.role_arn.clone(),
+        skipped,
+        errors,
+    };
+    let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile);
+    if let Err(e) = write_reports(&dir, &report) {
+        return fail(err, &e);
+    }
+    let _ = write!(out, "{}", terminal::render(&report));
+    let _ = writeln!(out, "  reports    {}", dir.display());
+    report.exit_code
+}
+
+/// `gate`: serve until Ctrl-C.
+pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let target = match target_of(&TargetArgs { account_id: args.account_id.clone(), region: args.region.clone() }) {
+        Ok(t) => t,
+        Err(e) => return fail(err, &e),
+    };
+    let listen: std::net::SocketAddr = match args.listen.parse() {
+        Ok(a) => a,
+        Err(_) => return fail(err, &format!("--listen `{}` is not an address such as 127.0.0.1:4580", args.listen)),
+    };
+    if !listen.ip().is_loopback() {
+        return fail(err, &format!("--listen `{}`: the gate only listens on the loopback interface", args.listen));
+    }
+    let gate = match Gate::start(listen, GateOptions { upstream: args.upstream.clone(), target: target.clone(), admin: admin_credentials(), subject: None }).await {
+        Ok(g) => g,
+        Err(e) => return fail(err, &format!("failed to listen on {listen}: {e}")),
+    };
+    let subject = match &args.role {
+        Some(arn) => {
+            let session = Session { client: Client::default(), url: gate.url.clone(), region: target.region.clone(), admin: admin_credentials() };
+            let name = arn.rsplit('/').next().unwrap_or(arn);
+            match run::read_back(&session, name).await {
+                Ok((role_arn, policies)) => Subject { role_arn, policies },
+                Err(e) => return fail(err, &e.to_string()),
+            }
+        }
+        None => {
+            let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
+                Ok(l) => l,
+                Err(e) => return fail(err, &e.to_string()),
+            };
+            Subject { role_arn: loaded.role.role.arn.clone(), policies: loaded.role.policies.clone() }
+        }
+    };
+    for key in &args.role_keys {
+        gate.add_role_key(key, &subject.role_arn);
+    }
+    let _ = writeln!(
+        out,
+        "iam-conformance gate: {} → {} enforcing {} ({} policies); administrator key {} passes unevaluated. Ctrl-C stops.",
+        gate.url,
+        args.upstream,
+        subject.role_arn,
+        subject.policies.len(),
+        admin_credentials().access_key_id
+    );
+    gate.set_subject(subject);
+    let _ = tokio::signal::ctrl_c().await;
+    let records = gate.records();
+    if let Some(path) = &args.log {
+        let text: String = records.iter().map(|r| serde_json::to_string(r).unwrap_or_default() + "\n").collect();
+        if let Err(e) = std::fs::write(path, text) {
+            return fail(err, &format!("failed to write `{}`: {e}", path.display()));
+        }
+    }
+    let denied = records.iter().filter(|r| r.verdict == crate::gate::server::GateVerdict::Denied).count();
+    let _ = writeln!(out, "iam-conformance gate: {} requests, {denied} denied", records.len());
+    EXIT_CONFORMANT
+}

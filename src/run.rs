@@ -1,0 +1,484 @@
+//! `run`: the live conformance run. Deploys the template as a CloudFormation stack on
+//! an emulator, reads back what the emulator's IAM holds, assumes the role, makes every
+//! scenario's call through the gate, tears everything down, and reports — with the
+//! static proof of `check` in the same report.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::task::JoinSet;
+
+use crate::analysis::{Finding, FindingKind, Proof, Severity, verdict_of};
+use crate::exec::{Answer, Client, Credentials, ExecError};
+use crate::gate::deny::is_denial_code;
+use crate::gate::server::{Gate, GateOptions, GateRecord, GateVerdict, SCENARIO_HEADER, Subject};
+use crate::policy::{Policy, PolicyKind, parse_policy};
+use crate::report::{BackendAnswer, Environment, Report};
+use crate::scenario::{Expect, Fixture, Profile, Scenario, substitute};
+use crate::template::render::Target;
+
+/// The harness's own credentials on an emulator (any key works there; the gate knows
+/// this one as the administrator's and does not evaluate its calls).
+pub fn admin_credentials() -> Credentials {
+    Credentials { access_key_id: "AKIAIAMCONFORMANCEADMIN".into(), secret_access_key: "iam-conformance-admin-secret".into(), session_token: None }
+}
+
+/// Error codes that mean the harness, not the policy, is at fault.
+const AUTH_FAILURES: &[&str] = &["AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "UnrecognizedClientException", "IncompleteSignature"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{step}: {message}")]
+    Step { step: String, message: String },
+}
+
+fn step(step: &str, message: impl Into<String>) -> RunError {
+    RunError::Step { step: step.to_string(), message: message.into() }
+}
+
+/// How one scenario's call went.
+#[derive(Clone, Debug)]
+pub struct LiveResult {
+    pub id: String,
+    /// allowed, denied, error or skipped.
+    pub observed: &'static str,
+    /// gate or service.
+    pub decided_by: &'static str,
+    pub backend: Option<BackendAnswer>,
+    pub note: Option<String>,
+    pub gate: Option<GateRecord>,
+}
+
+/// A deployed stack and the role it made, as the emulator's IAM holds them.
+pub struct Deployed {
+    pub stack: String,
+    pub role_arn: String,
+    pub policies: Vec<Policy>,
+}
+
+/// The calls of a run against one endpoint (the gate).
+pub struct Session {
+    pub client: Client,
+    pub url: String,
+    pub region: String,
+    pub admin: Credentials,
+}
+
+impl Session {
+    pub async fn admin(&self, service: &str, operation: &str, input: Value) -> Result<Answer, ExecError> {
+        self.client.call(&self.url, &self.region, &self.admin, service, operation, &input, &[]).await
+    }
+
+    async fn admin_ok(&self, what: &str, service: &str, operation: &str, input: Value) -> Result<String, RunError> {
+        let a = self.admin(service, operation, input).await.map_err(|e| step(what, e.to_string()))?;
+        match &a.error {
+            None => Ok(a.body),
+            Some((code, message)) => Err(step(what, format!("{service}:{operation} answered {} {code}: {message}", a.status))),
+        }
+    }
+}
+
+/// Deploys the rendered template and waits for the stack.
+pub async fn deploy(session: &Session, stack: &str, template_json: &str) -> Result<(), RunError> {
+    session
+        .admin_ok(
+            "deploy",
+            "cloudformation",
+            "CreateStack",
+            serde_json::json!({"StackName": stack, "TemplateBody": template_json, "Capabilities": ["CAPABILITY_NAMED_IAM"]}),
+        )
+        .await?;
+    let started = Instant::now();
+    loop {
+        let body = session.admin_ok("deploy", "cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack})).await?;
+        let status = crate::xml::first(&body, "StackStatus").unwrap_or_default();
+        match status.as_str() {
+            "CREATE_COMPLETE" => return Ok(()),
+            s if s.ends_with("FAILED") || s.contains("ROLLBACK") => {
+                let reason = crate::xml::first(&body, "StackStatusReason").unwrap_or_default();
+                return Err(step("deploy", format!("stack {stack} is {s}: {reason}")));
+            }
+            _ if started.elapsed() > Duration::from_secs(300) => return Err(step("deploy", format!("stack {stack} still {status} after 300 s"))),
+            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+/// Reads back the role and every policy attached to it, as the emulator's IAM holds them.
+pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Vec<Policy>), RunError> {
+    let what = "read back IAM";
+    let role = session.admin_ok(what, "iam", "GetRole", serde_json::json!({"RoleName": role_name})).await?;
+    let role_arn = crate::xml::first(&role, "Arn").ok_or_else(|| step(what, "GetRole returned no Arn"))?;
+    let mut policies = Vec::new();
+    let attached = session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    for arn in crate::xml::texts(&attached, "PolicyArn") {
+        let policy = session.admin_ok(what, "iam", "GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
+        let version = crate::xml::first(&policy, "DefaultVersionId").unwrap_or_else(|| "v1".into());
+        let name = crate::xml::first(&policy, "PolicyName").unwrap_or_else(|| arn.clone());
+        let body = session.admin_ok(what, "iam", "GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version})).await?;
+        let document = crate::xml::first(&body, "Document").ok_or_else(|| step(what, format!("GetPolicyVersion of {arn} returned no Document")))?;
+        policies.push(parse_document(&name, &format!("emulator IAM {arn}"), &document)?);
+    }
+    let inline = session.admin_ok(what, "iam", "ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    for name in crate::xml::texts(&inline, "member") {
+        let body = session.admin_ok(what, "iam", "GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name})).await?;
+        let document = crate::xml::first(&body, "PolicyDocument").ok_or_else(|| step(what, format!("GetRolePolicy {name} returned no PolicyDocument")))?;
+        policies.push(parse_document(&name, &format!("emulator IAM role/{role_name} inline {name}"), &document)?);
+    }
+    Ok((role_arn, policies))
+}
+
+/// IAM returns documents URL-encoded (RFC 3986); some emulators return them plain.
+fn parse_document(name: &str, label: &str, document: &str) -> Result<Policy, RunError> {
+    let text = if document.trim_start().starts_with('{') { document.to_string() } else { percent_decode(document) };
+    let node = crate::template::json::parse(&text, &Arc::from(label)).map_err(|e| step("read back IAM", e.to_string()))?;
+    parse_policy(name, &node, PolicyKind::Identity).map_err(|e| step("read back IAM", e.to_string()))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Assumes the role through the gate (so the gate learns its keys), then waits until one
+/// call that must be allowed is and one that must be denied is (IAM propagation).
+pub async fn assume(session: &Session, role_arn: &str, probes: (&Scenario, &Scenario), target: &Target) -> Result<Credentials, RunError> {
+    let what = "assume role";
+    let started = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    let mut last = String::new();
+    let mut attempt = 0u64;
+    while started.elapsed() < Duration::from_secs(90) {
+        attempt += 1;
+        let answer = session
+            .admin("sts", "AssumeRole", serde_json::json!({"RoleArn": role_arn, "RoleSessionName": "iam-conformance", "DurationSeconds": 3600}))
+            .await
+            .map_err(|e| step(what, e.to_string()))?;
+        if answer.error.is_none() {
+            let get = |n: &str| crate::xml::first(&answer.body, n).unwrap_or_default();
+            let creds = Credentials { access_key_id: get("AccessKeyId"), secret_access_key: get("SecretAccessKey"), session_token: Some(get("SessionToken")) };
+            let allowed = call_scenario(session, &creds, probes.0, &HashMap::new(), target).await;
+            let denied = call_scenario(session, &creds, probes.1, &HashMap::new(), target).await;
+            let is_denied = |r: &Result<Answer, ExecError>| r.as_ref().ok().and_then(|a| a.error.as_ref()).is_some_and(|(c, _)| is_denial_code(c));
+            if !is_denied(&allowed) && is_denied(&denied) {
+                return Ok(creds);
+            }
+            last = format!("probe `{}` denied: {}, probe `{}` denied: {}", probes.0.id, is_denied(&allowed), probes.1.id, is_denied(&denied));
+        } else if let Some((code, message)) = &answer.error {
+            last = format!("AssumeRole answered {code}: {message}");
+        }
+        // Exponential backoff with jitter from the clock's low bits.
+        let jitter = Duration::from_millis((Instant::now().elapsed().subsec_nanos() as u64 + attempt * 37) % 150);
+        tokio::time::sleep(delay + jitter).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+    Err(step(what, format!("the role did not behave within 90 s: {last}")))
+}
+
+/// Replaces example ids by the real ones and the `${AWS::…}` variables.
+pub fn concrete_input(input: &Value, ids: &HashMap<String, String>, target: &Target) -> Value {
+    let mut text = substitute(&input.to_string(), target);
+    let mut pairs: Vec<(&String, &String)> = ids.iter().collect();
+    pairs.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+    for (example, real) in pairs {
+        text = text.replace(example.as_str(), real);
+    }
+    serde_json::from_str(&text).unwrap_or_else(|_| input.clone())
+}
+
+async fn call_scenario(session: &Session, creds: &Credentials, s: &Scenario, ids: &HashMap<String, String>, target: &Target) -> Result<Answer, ExecError> {
+    let input = concrete_input(&s.input, ids, target);
+    session.client.call(&session.url, &session.region, creds, &s.service, &s.operation, &input, &[(SCENARIO_HEADER, &s.id)]).await
+}
+
+/// Runs the fixtures with the administrator's credentials, recording what they produce.
+pub async fn run_fixtures(session: &Session, fixtures: &[Fixture], ids: &mut HashMap<String, String>, target: &Target) -> Result<(), RunError> {
+    for f in fixtures {
+        let input = concrete_input(&f.input, ids, target);
+        let body = session.admin_ok(&format!("fixture {}", f.id), &f.service, &f.operation, input).await?;
+        record_produced(&f.produces, &body, ids);
+    }
+    Ok(())
+}
+
+fn record_produced(produces: &BTreeMap<String, String>, body: &str, ids: &mut HashMap<String, String>) {
+    for (example, field) in produces {
+        let value = crate::xml::first(body, field).or_else(|| {
+            serde_json::from_str::<Value>(body).ok().and_then(|j| j.get(field).and_then(Value::as_str).map(str::to_string))
+        });
+        if let Some(v) = value {
+            ids.insert(example.clone(), v);
+        }
+    }
+}
+
+/// Whether the backend says it cannot serve the call (LocalStack's 501, moto's 500 page).
+fn unserved(answer: &Answer) -> Option<String> {
+    let lower = answer.body.to_ascii_lowercase();
+    let moto_gap = answer.status == 500 && (lower.contains("not yet implemented") || lower.contains("notimplemented") || lower.contains("<html") || lower.contains("internal server error"));
+    if answer.status == 501 || moto_gap {
+        let reason = answer.error.as_ref().map(|(c, m)| format!("{c}: {m}")).unwrap_or_else(|| answer.body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().chars().take(160).collect());
+        let what = if answer.status == 500 { "moto's answer for calls it does not implement or cannot handle" } else { "not served" };
+        let first_line = reason.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string();
+        return Some(format!("backend answered HTTP {} ({what}): {first_line}", answer.status));
+    }
+    None
+}
+
+/// Runs every scenario, at most `concurrency` at a time, each after the scenarios it needs.
+pub async fn run_scenarios(
+    session: Arc<Session>,
+    creds: Credentials,
+    profile: &Profile,
+    ids: HashMap<String, String>,
+    target: &Target,
+    concurrency: usize,
+    gate: &Gate,
+    progress: &(dyn Fn(usize, usize, &LiveResult) + Sync),
+) -> Vec<LiveResult> {
+    let ids = Arc::new(Mutex::new(ids));
+    let scenarios: HashMap<String, Scenario> = profile.scenarios.iter().map(|s| (s.id.clone(), s.clone())).collect();
+    let mut pending: Vec<String> = profile.scenarios.iter().map(|s| s.id.clone()).collect();
+    let mut finished: HashMap<String, LiveResult> = HashMap::new();
+    let mut running: HashSet<String> = HashSet::new();
+    let mut tasks: JoinSet<(String, LiveResult)> = JoinSet::new();
+    let total = pending.len();
+    loop {
+        // Start whatever is ready.
+        let mut i = 0;
+        while i < pending.len() && running.len() < concurrency.max(1) {
+            let id = pending[i].clone();
+            let s = &scenarios[&id];
+            if !s.needs.iter().all(|n| finished.contains_key(n)) {
+                i += 1;
+                continue;
+            }
+            pending.remove(i);
+            if let Some(reason) = &s.synthetic {
+                let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("synthetic probe, not a real request: {reason}")), gate: None };
+                progress(finished.len() + 1, total, &r);
+                finished.insert(id, r);
+                continue;
+            }
+            let failed_need = s.needs.iter().find(|n| finished.get(*n).is_some_and(|r| r.observed != "allowed" || r.backend.as_ref().is_some_and(|b| b.code.is_some())));
+            if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
+                let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("prerequisite `{need}` did not succeed")), gate: None };
+                progress(finished.len() + 1, total, &r);
+                finished.insert(id, r);
+                continue;
+            }
+            running.insert(id.clone());
+            let (session, creds, ids, target, s) = (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone());
+            tasks.spawn(async move {
+                let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
+                let result = call_scenario(&session, &creds, &s, &known, &target).await;
+                let live = match result {
+                    // A call the harness cannot even write (an API its wire models lack) is
+                    // not a verdict on the policy: skipped, with the reason.
+                    Err(e @ ExecError::Serialize { .. }) | Err(e @ ExecError::UnknownService(_)) => {
+                        LiveResult { id: s.id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("the harness cannot send this call: {e}")), gate: None }
+                    }
+                    Err(e) => LiveResult { id: s.id.clone(), observed: "error", decided_by: "service", backend: None, note: Some(e.to_string()), gate: None },
+                    Ok(answer) => {
+                        if answer.error.is_none() {
+                            if let Ok(mut m) = ids.lock() {
+                                record_produced(&s.produces, &answer.body, &mut m);
+                            }
+                        }
+                        classify(&s, &answer)
+                    }
+                };
+                (s.id.clone(), live)
+            });
+        }
+        if tasks.is_empty() {
+            if pending.is_empty() {
+                break;
+            }
+            // Nothing runs and nothing can start: the rest waits on each other (cannot
+            // happen with a validated profile) — report them rather than hang.
+            for id in pending.drain(..) {
+                finished.insert(id.clone(), LiveResult { id, observed: "error", decided_by: "model", backend: None, note: Some("prerequisites never finished".into()), gate: None });
+            }
+            break;
+        }
+        if let Some(Ok((id, mut live))) = tasks.join_next().await {
+            running.remove(&id);
+            live.gate = gate.records().into_iter().rev().find(|r| r.scenario.as_deref() == Some(id.as_str()));
+            if live.observed == "denied" {
+                live.decided_by = match &live.gate {
+                    Some(r) if r.verdict == GateVerdict::Denied || r.verdict == GateVerdict::Rejected => "gate",
+                    _ => "service",
+                };
+            } else if live.gate.as_ref().is_some_and(|r| r.verdict == GateVerdict::Forwarded) && live.observed == "allowed" {
+                live.decided_by = "gate";
+            }
+            progress(finished.len() + 1, total, &live);
+            finished.insert(id, live);
+        }
+    }
+    profile.scenarios.iter().filter_map(|s| finished.remove(&s.id)).collect()
+}
+
+/// Reads one answer: denied by its error code, skipped when the backend cannot serve it,
+/// an error when authentication itself failed, else allowed (a backend error after
+/// authorization, such as a missing resource, is recorded but does not change that).
+fn classify(s: &Scenario, answer: &Answer) -> LiveResult {
+    let backend = Some(BackendAnswer {
+        status: answer.status,
+        code: answer.error.as_ref().map(|(c, _)| c.clone()),
+        message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
+    });
+    let base = LiveResult { id: s.id.clone(), observed: "allowed", decided_by: "service", backend, note: None, gate: None };
+    if let Some(reason) = unserved(answer) {
+        return LiveResult { observed: "skipped", note: Some(reason), ..base };
+    }
+    match &answer.error {
+        None => base,
+        Some((code, _)) if is_denial_code(code) => LiveResult { observed: "denied", ..base },
+        Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => {
+            LiveResult { observed: "error", note: Some(format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault")), ..base }
+        }
+        Some(_) => base,
+    }
+}
+
+/// Merges the live results into a report built from the static proof, with the
+/// findings they call for, and recomputes the verdict.
+pub fn merge(mut report: Report, live: Vec<LiveResult>, proof_findings: Vec<Finding>, environment: Environment, target: &Target, ids: &HashMap<String, String>, profile: &Profile) -> Report {
+    let mut findings = proof_findings;
+    let scenarios: HashMap<&str, &Scenario> = profile.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
+    for (row, l) in report.scenarios.iter_mut().zip(live) {
+        let model_observed = row.observed.clone();
+        row.observed = l.observed.to_string();
+        row.decided_by = l.decided_by.to_string();
+        row.backend = l.backend;
+        row.note = l.note.clone();
+        row.gate_checks = l.gate.as_ref().map(|g| g.checks.clone()).unwrap_or_default();
+        let expected = if row.expect == Expect::Allow { "allowed" } else { "denied" };
+        row.pass = match l.observed {
+            "allowed" | "denied" => l.observed == expected && model_observed == l.observed,
+            _ => false,
+        };
+        let loc = scenarios.get(row.id.as_str()).map(|s| s.loc.clone());
+        match l.observed {
+            "skipped" => findings.push(Finding {
+                kind: FindingKind::SkippedScenario,
+                severity: Severity::Info,
+                message: format!("scenario `{}` was not run live: {}; its verdict rests on the static proof", row.id, l.note.unwrap_or_default()),
+                action: None,
+                resource: None,
+                loc,
+            }),
+            "error" => findings.push(Finding {
+                kind: FindingKind::HarnessError,
+                severity: Severity::Undecided,
+                message: format!("scenario `{}` could not be decided: {}", row.id, l.note.unwrap_or_default()),
+                action: None,
+                resource: None,
+                loc,
+            }),
+            observed if !row.pass => findings.push(Finding {
+                kind: FindingKind::LiveMismatch,
+                severity: Severity::Fail,
+                message: format!(
+                    "scenario `{}` expects {expected}; live it was {observed} (decided by {}), the model says {model_observed}",
+                    row.id, row.decided_by
+                ),
+                action: None,
+                resource: None,
+                loc,
+            }),
+            _ => {}
+        }
+        // The gate's own reading of the request against the scenario's declaration.
+        if let (Some(g), Some(s)) = (&l.gate, scenarios.get(row.id.as_str())) {
+            if !g.checks.is_empty() {
+                let reverse: Vec<(&String, &String)> = ids.iter().collect();
+                let normalize = |r: &str| {
+                    let mut r = r.to_string();
+                    for (example, real) in &reverse {
+                        r = r.replace(real.as_str(), example);
+                    }
+                    r
+                };
+                let derived: std::collections::BTreeSet<(String, String)> =
+                    g.checks.iter().map(|c| (c.check.action.clone(), normalize(&c.check.resource))).collect();
+                let declared: std::collections::BTreeSet<(String, String)> = s
+                    .checks
+                    .iter()
+                    .map(|c| (c.action.clone(), c.rendered(target).0))
+                    .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
+                    .collect();
+                let derived: std::collections::BTreeSet<_> =
+                    derived.into_iter().filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole").collect();
+                if derived != declared {
+                    findings.push(Finding {
+                        kind: FindingKind::CheckMismatch,
+                        severity: Severity::Info,
+                        message: format!(
+                            "scenario `{}`: the gate derived {:?} that the scenario does not declare, and the scenario declares {:?} that the gate did not derive",
+                            row.id,
+                            derived.difference(&declared).collect::<Vec<_>>(),
+                            declared.difference(&derived).collect::<Vec<_>>()
+                        ),
+                        action: None,
+                        resource: None,
+                        loc: Some(s.loc.clone()),
+                    });
+                }
+            }
+        }
+    }
+    findings.sort_by(|a, b| (a.severity, a.kind).cmp(&(b.severity, b.kind)));
+    report.verdict = verdict_of(&findings);
+    report.exit_code = report.verdict.exit_code();
+    report.counts.scenarios_passed = report.scenarios.iter().filter(|s| s.pass).count();
+    report.counts.scenarios_failed = report.scenarios.iter().filter(|s| !s.pass && s.observed != "skipped").count();
+    report.counts.failing_findings = findings.iter().filter(|f| f.severity == Severity::Fail).count();
+    report.findings = findings;
+    report.environment = Some(environment);
+    report
+}
+
+/// Picks the readiness probes: an allowed and a denied scenario that need nothing.
+pub fn probes(profile: &Profile) -> Option<(&Scenario, &Scenario)> {
+    let free = |e: Expect| profile.scenarios.iter().find(|s| s.expect == e && s.needs.is_empty() && s.synthetic.is_none() && s.produces.is_empty() && s.operation.starts_with("Describe"));
+    let deny = profile.scenarios.iter().find(|s| s.expect == Expect::Deny && s.needs.is_empty() && s.synthetic.is_none() && s.operation.starts_with("Describe")).or_else(|| profile.scenarios.iter().find(|s| s.expect == Expect::Deny && s.needs.is_empty() && s.synthetic.is_none()));
+    Some((free(Expect::Allow)?, deny?))
+}
+
+/// Keeps the proof's findings for the merged report.
+pub fn proof_findings(proof: &Proof) -> Vec<Finding> {
+    proof.findings.clone()
+}
+
+/// Starts a gate in front of `upstream`.
+pub async fn start_gate(upstream: &str, target: &Target) -> Result<Gate, RunError> {
+    Gate::start(
+        "127.0.0.1:0".parse().map_err(|_| step("gate", "bad listen address"))?,
+        GateOptions { upstream: upstream.to_string(), target: target.clone(), admin: admin_credentials(), subject: None },
+    )
+    .await
+    .map_err(|e| step("gate", format!("failed to listen on 127.0.0.1: {e}")))
+}
+
+/// Hands the read-back role to the gate.
+pub fn enforce(gate: &Gate, deployed: &Deployed) {
+    gate.set_subject(Subject { role_arn: deployed.role_arn.clone(), policies: deployed.policies.clone() });
+}
