@@ -58,7 +58,8 @@ EXTRA_OPERATIONS = {
         "DeletePolicy", "CreateServiceLinkedRole",
     ],
     "sts": ["AssumeRole", "GetCallerIdentity"],
-    "ec2": ["DescribeLaunchTemplateVersions", "DescribeInstances", "CreateKeyPair", "DescribeImages"],
+    "ec2": ["DescribeLaunchTemplateVersions", "DescribeInstances", "CreateKeyPair", "DescribeImages", "DescribeRouteTables", "DescribeAddresses"],
+    "autoscaling": ["DescribeAutoScalingInstances", "DescribeAutoScalingGroups"],
 }
 
 SCALAR_TYPES = {"string", "integer", "long", "boolean", "float", "double", "timestamp", "blob"}

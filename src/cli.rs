@@ -45,6 +45,9 @@ pub enum Command {
 pub enum TargetKind {
     /// moto server, installed into a cached venv and started by the harness.
     Moto,
+    /// LocalStack: `--endpoint` if given, else the open-source runtime on the host,
+    /// installed into a cached venv (Python >= 3.12) and started by the harness.
+    Localstack,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -67,9 +70,10 @@ pub struct RunArgs {
     /// Leave the emulator running with everything the run created (its URL and PID are printed).
     #[arg(long)]
     pub keep: bool,
-    /// Account id of the emulator (moto's default account is 123456789012).
-    #[arg(long, default_value = "123456789012")]
-    pub account_id: String,
+    /// Account id of the emulator. Default: the emulator's own default account
+    /// (moto 123456789012, LocalStack 000000000000).
+    #[arg(long)]
+    pub account_id: Option<String>,
     #[arg(long, default_value = "us-west-2")]
     pub region: String,
 }

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::analysis::{Subject as ProofSubject, prove};
 use crate::catalog::Catalog;
-use crate::cli::{EXIT_CONFORMANT, GateArgs, RunArgs, RunClock, TargetArgs, fail, source_of, target_of, write_reports};
-use crate::emulator::{Emulator, cache_dir, ensure_moto};
+use crate::cli::{EXIT_CONFORMANT, GateArgs, RunArgs, RunClock, TargetArgs, TargetKind, fail, source_of, target_of, write_reports};
+use crate::emulator::{Emulator, cache_dir, ensure_localstack, ensure_moto};
 use crate::exec::Client;
 use crate::gate::server::{Gate, GateOptions, Subject};
 use crate::load::load;
@@ -19,7 +19,12 @@ use crate::template::render::{RefMode, render};
 
 /// `run`. Everything the run starts is stopped on every path out, Ctrl-C included.
 pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let target = match target_of(&TargetArgs { account_id: args.account_id.clone(), region: args.region.clone() }) {
+    let default_account = match args.target {
+        TargetKind::Moto => "123456789012",
+        TargetKind::Localstack => "000000000000",
+    };
+    let account_id = args.account_id.clone().unwrap_or_else(|| default_account.to_string());
+    let target = match target_of(&TargetArgs { account_id, region: args.region.clone() }) {
         Ok(t) => crate::template::render::Target { stack_name: format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], "")), ..t },
         Err(e) => return fail(err, &e),
     };
@@ -47,12 +52,23 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Some(url) => url.clone(),
         None => {
             let cache = cache_dir();
-            let _ = writeln!(out, "iam-conformance run: preparing moto (cached in {})", cache.display());
-            let venv = match ensure_moto(&cache).await {
-                Ok(v) => v,
-                Err(e) => return fail(err, &e.to_string()),
+            let started = match args.target {
+                TargetKind::Moto => {
+                    let _ = writeln!(out, "iam-conformance run: preparing moto (cached in {})", cache.display());
+                    match ensure_moto(&cache).await {
+                        Ok(venv) => Emulator::start_moto(&venv, &dir).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                TargetKind::Localstack => {
+                    let _ = writeln!(out, "iam-conformance run: preparing the LocalStack runtime (cached in {})", cache.display());
+                    match ensure_localstack(&cache).await {
+                        Ok(venv) => Emulator::start_localstack(&venv, &dir).await,
+                        Err(e) => Err(e),
+                    }
+                }
             };
-            match Emulator::start_moto(&venv, &dir).await {
+            match started {
                 Ok(e) => {
                     let url = e.endpoint.clone();
                     let _ = writeln!(out, "  emulator   {} at {url} (pid {})", e.name, e.pid().unwrap_or(0));
@@ -92,8 +108,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         let mut ids = HashMap::new();
         run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target).await?;
         let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
+        let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
         let results = run::run_scenarios(Arc::clone(&session), creds, &loaded.profile, ids.clone(), &target, args.concurrency, &gate, &progress).await;
-        Ok::<_, run::RunError>((deployed, results, ids))
+        Ok::<_, run::RunError>((deployed, results, ids, enforces))
     };
     let outcome = tokio::select! {
         r = work => Some(r),
@@ -116,12 +133,12 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             // moto never detaches the stack's managed policy (DeleteStack answers 409), so
             // clear everything explicitly.
             e.reset().await;
-            e.stop().await;
+            e.terminate().await;
         }
     }
     drop(gate);
 
-    let (deployed, results, ids) = match outcome {
+    let (deployed, results, ids, enforces) = match outcome {
         None => return fail(err, "interrupted: the emulator was stopped and no report was written"),
         Some(Err(e)) => return fail(err, &e.to_string()),
         Some(Ok(r)) => r,
@@ -144,10 +161,13 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         catalog.source.clone(),
     );
     let environment = Environment {
-        target: match &args.endpoint {
-            Some(_) => "moto (external endpoint)".into(),
-            None => format!("moto {}", crate::emulator::MOTO_VERSION),
+        target: match (&args.endpoint, args.target) {
+            (Some(_), TargetKind::Moto) => "moto (external endpoint)".into(),
+            (Some(_), TargetKind::Localstack) => "LocalStack (external endpoint)".into(),
+            (None, TargetKind::Moto) => format!("moto {}", crate::emulator::MOTO_VERSION),
+            (None, TargetKind::Localstack) => format!("LocalStack {} (open-source runtime)", crate::emulator::LOCALSTACK_VERSION),
         },
+        service_enforces_iam: enforces,
         endpoint,
         gate: "iam-conformance gate (127.0.0.1)".into(),
         iam_decided_by: "gate".into(),

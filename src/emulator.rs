@@ -15,6 +15,11 @@ const SETUP_MOTO: &str = include_str!("../localstack/setup-moto.sh");
 /// The moto version the script pins.
 pub const MOTO_VERSION: &str = "5.2.5";
 
+const SETUP_LOCALSTACK: &str = include_str!("../localstack/setup-localstack.sh");
+
+/// The open-source LocalStack runtime the script pins.
+pub const LOCALSTACK_VERSION: &str = "2026.3.0";
+
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error("failed to install moto {MOTO_VERSION} (localstack/setup-moto.sh): {0}")]
@@ -62,6 +67,22 @@ pub async fn ensure_moto(cache: &Path) -> Result<PathBuf, EmulatorError> {
     Ok(venv)
 }
 
+/// Installs the LocalStack runtime into the cache if needed and returns the venv.
+pub async fn ensure_localstack(cache: &Path) -> Result<PathBuf, EmulatorError> {
+    let venv = cache.join(format!("localstack-{LOCALSTACK_VERSION}"));
+    if venv.join(".installed").is_file() {
+        return Ok(venv);
+    }
+    std::fs::create_dir_all(cache).map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
+    let script = cache.join("setup-localstack.sh");
+    std::fs::write(&script, SETUP_LOCALSTACK).map_err(|e| EmulatorError::Install(e.to_string()))?;
+    let out = Command::new("bash").arg(&script).arg(cache).stdin(Stdio::null()).output().await.map_err(|e| EmulatorError::Install(e.to_string()))?;
+    if !out.status.success() {
+        return Err(EmulatorError::Install(format!("localstack/setup-localstack.sh: {}", String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(venv)
+}
+
 /// A free TCP port on 127.0.0.1 (bound and released; a race with another process is
 /// possible but harmless: the emulator then fails to start and says so).
 pub fn free_port() -> Result<u16, EmulatorError> {
@@ -99,6 +120,40 @@ impl Emulator {
         Ok(emulator)
     }
 
+    /// Starts the open-source LocalStack runtime on the host (no Docker), confined to a
+    /// data directory of its own, and waits for its health endpoint.
+    pub async fn start_localstack(venv: &Path, data_dir: &Path) -> Result<Emulator, EmulatorError> {
+        let port = free_port()?;
+        let program = venv.join("bin/python");
+        let root = data_dir.join(format!("localstack-{port}"));
+        std::fs::create_dir_all(&root).map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let log = data_dir.join(format!("localstack-{port}.log"));
+        let log_file = std::fs::File::create(&log).map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let err_file = log_file.try_clone().map_err(|e| EmulatorError::Io(e.to_string()))?;
+        // Settings from the research notes (emulators.md): without OVERRIDE_IN_DOCKER=0
+        // it writes under /var/lib, /etc and /tmp.
+        let child = Command::new(&program)
+            .args(["-m", "localstack.runtime.main"])
+            .env("OVERRIDE_IN_DOCKER", "0")
+            .env("FILESYSTEM_ROOT", &root)
+            .env("CONFIG_DIR", root.join("config"))
+            .env("GATEWAY_LISTEN", format!("127.0.0.1:{port}"))
+            .env("PERSISTENCE", "0")
+            .env("SKIP_SSL_CERT_DOWNLOAD", "1")
+            .env("DISABLE_EVENTS", "1")
+            .env("DNS_ADDRESS", "0")
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(err_file)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| EmulatorError::Start { program: program.display().to_string(), message: e.to_string() })?;
+        let mut emulator =
+            Emulator { name: format!("LocalStack {LOCALSTACK_VERSION} (open-source runtime)"), endpoint: format!("http://127.0.0.1:{port}"), log, child: Some(child) };
+        emulator.wait_ready("/_localstack/health", Duration::from_secs(90)).await?;
+        Ok(emulator)
+    }
+
     /// The process id, for logs and `--keep`.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
@@ -121,9 +176,24 @@ impl Emulator {
         Err(EmulatorError::NotReady { name: self.name.clone(), endpoint: self.endpoint.clone(), seconds: limit.as_secs(), log: self.log.display().to_string() })
     }
 
-    /// Clears all of moto's state (every resource the run created).
+    /// Clears all of moto's state (every resource the run created). LocalStack has no
+    /// such endpoint; its state goes with its process and data directory.
     pub async fn reset(&self) -> bool {
+        if !self.name.starts_with("moto") {
+            return false;
+        }
         http_post_status(&format!("{}/moto-api/reset", self.endpoint)).await == Some(200)
+    }
+
+    /// Stops the process gracefully (SIGTERM, as LocalStack expects), then for good.
+    pub async fn terminate(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+            if let Some(child) = self.child.as_mut() {
+                let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+            }
+        }
+        self.stop().await;
     }
 
     /// Stops the process by its PID and waits for it.

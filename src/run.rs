@@ -415,14 +415,14 @@ pub fn merge(mut report: Report, live: Vec<LiveResult>, proof_findings: Vec<Find
                     for (example, real) in &reverse {
                         r = r.replace(real.as_str(), example);
                     }
-                    r
+                    normalize_group_id(&r)
                 };
                 let derived: std::collections::BTreeSet<(String, String)> =
                     g.checks.iter().map(|c| (c.check.action.clone(), normalize(&c.check.resource))).collect();
                 let declared: std::collections::BTreeSet<(String, String)> = s
                     .checks
                     .iter()
-                    .map(|c| (c.action.clone(), c.rendered(target).0))
+                    .map(|c| (c.action.clone(), normalize_group_id(&c.rendered(target).0)))
                     .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
                     .collect();
                 let derived: std::collections::BTreeSet<_> =
@@ -454,6 +454,28 @@ pub fn merge(mut report: Report, live: Vec<LiveResult>, proof_findings: Vec<Find
     report.findings = findings;
     report.environment = Some(environment);
     report
+}
+
+/// An Auto Scaling group's ARN holds an id AWS assigns at creation, which no example id
+/// can stand for; comparisons ignore it.
+fn normalize_group_id(resource: &str) -> String {
+    match resource.split_once(":autoScalingGroup:") {
+        Some((head, tail)) => match tail.split_once(":autoScalingGroupName/") {
+            Some((_, name)) => format!("{head}:autoScalingGroup:*:autoScalingGroupName/{name}"),
+            None => resource.to_string(),
+        },
+        None => resource.to_string(),
+    }
+}
+
+/// The deny canary: the denied probe sent straight to the emulator, around the gate.
+/// True only when the emulator itself answers with a denial.
+pub async fn service_enforces_iam(client: &Client, endpoint: &str, target: &Target, creds: &Credentials, denied: &Scenario) -> bool {
+    let input = concrete_input(&denied.input, &HashMap::new(), target);
+    match client.call(endpoint, &target.region, creds, &denied.service, &denied.operation, &input, &[]).await {
+        Ok(a) => a.error.as_ref().is_some_and(|(c, _)| is_denial_code(c)),
+        Err(_) => false,
+    }
 }
 
 /// Picks the readiness probes: an allowed and a denied scenario that need nothing.

@@ -47,6 +47,17 @@ impl Directory for SeedDirectory {
     fn service_linked_role_exists(&self, _: &str) -> bool {
         true
     }
+    fn association_resources(&self, id: &str) -> Vec<String> {
+        let ec2 = "arn:aws:ec2:us-west-2:000000000000";
+        match id {
+            "rtbassoc-0a1b2c3d4e5f6000a" => vec![format!("{ec2}:route-table/rtb-0a1b2c3d4e5f60008"), format!("{ec2}:subnet/subnet-0a1b2c3d4e5f60002")],
+            "eipassoc-0a1b2c3d4e5f60006" => vec![format!("{ec2}:elastic-ip/eipalloc-0a1b2c3d4e5f60005")],
+            _ => Vec::new(),
+        }
+    }
+    fn instance_group(&self, _: &str) -> Option<String> {
+        Some("dkp-demo-md-0".into())
+    }
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
         Some(format!("arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:6d4f5a1e-2b3c-4d5e-8f90-123456789abc:autoScalingGroupName/{name}"))
     }

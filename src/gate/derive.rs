@@ -50,6 +50,11 @@ pub trait Directory {
     fn service_linked_role_exists(&self, service_principal: &str) -> bool;
     /// The ARN of an existing Auto Scaling group (its ARN holds an id the request lacks).
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String>;
+    /// The resources an EC2 association id ties together, as ARNs: the route table and
+    /// subnet of a `rtbassoc-`, the Elastic IP of an `eipassoc-`.
+    fn association_resources(&self, association_id: &str) -> Vec<String>;
+    /// The Auto Scaling group an instance belongs to.
+    fn instance_group(&self, instance_id: &str) -> Option<String>;
 }
 
 /// Service principal → the name AWS gives its service-linked role.
@@ -244,6 +249,14 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
         {
             let name = str_of(input, "AutoScalingGroupName").unwrap_or("*");
             vec![dir.auto_scaling_group_arn(name).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{name}"))]
+        }
+        ("ec2", "DisassociateRouteTable" | "DisassociateAddress") if input.get("AssociationId").is_some() => {
+            let found = dir.association_resources(str_of(input, "AssociationId").unwrap_or_default());
+            if found.is_empty() { catalog_resources(catalog, &action, input, target) } else { found }
+        }
+        ("autoscaling", "TerminateInstanceInAutoScalingGroup") => {
+            let group = dir.instance_group(str_of(input, "InstanceId").unwrap_or_default()).unwrap_or_else(|| "*".into());
+            vec![dir.auto_scaling_group_arn(&group).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{group}"))]
         }
         ("ec2", "RunInstances") => {
             let mut r = catalog_resources(catalog, &action, input, target);
@@ -457,6 +470,12 @@ mod tests {
             s != "autoscaling.amazonaws.com"
         }
         fn auto_scaling_group_arn(&self, _: &str) -> Option<String> {
+            None
+        }
+        fn association_resources(&self, _: &str) -> Vec<String> {
+            Vec::new()
+        }
+        fn instance_group(&self, _: &str) -> Option<String> {
             None
         }
     }

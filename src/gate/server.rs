@@ -422,6 +422,36 @@ impl Directory for UpstreamDirectory {
         self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).is_some()
     }
 
+    fn association_resources(&self, association_id: &str) -> Vec<String> {
+        let t = &self.options.target;
+        let ec2 = format!("arn:{}:ec2:{}:{}", t.partition, t.region, t.account_id);
+        if association_id.starts_with("rtbassoc-") {
+            let filter = serde_json::json!({"Filters": [{"Name": "association.route-table-association-id", "Values": [association_id]}]});
+            let Some(body) = self.call("ec2", "DescribeRouteTables", filter) else { return Vec::new() };
+            let mut out = Vec::new();
+            if let Some(rtb) = crate::xml::first(&body, "routeTableId") {
+                out.push(format!("{ec2}:route-table/{rtb}"));
+            }
+            if let Some(subnet) = crate::xml::first(&body, "subnetId") {
+                out.push(format!("{ec2}:subnet/{subnet}"));
+            }
+            out
+        } else if association_id.starts_with("eipassoc-") {
+            let filter = serde_json::json!({"Filters": [{"Name": "association-id", "Values": [association_id]}]});
+            self.call("ec2", "DescribeAddresses", filter)
+                .and_then(|b| crate::xml::first(&b, "allocationId"))
+                .map(|a| vec![format!("{ec2}:elastic-ip/{a}")])
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn instance_group(&self, instance_id: &str) -> Option<String> {
+        let body = self.call("autoscaling", "DescribeAutoScalingInstances", serde_json::json!({"InstanceIds": [instance_id]}))?;
+        crate::xml::first(&body, "AutoScalingGroupName")
+    }
+
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
         let body = self.call("autoscaling", "DescribeAutoScalingGroups", serde_json::json!({"AutoScalingGroupNames": [name]}))?;
         crate::xml::first(&body, "AutoScalingGroupARN")

@@ -82,6 +82,9 @@ pub struct Environment {
     /// `gate` when the project's gate decides allow/deny (emulators), `service` when the
     /// service itself enforces IAM.
     pub iam_decided_by: String,
+    /// Whether the emulator itself denied a call the policy denies, when asked directly
+    /// (the deny canary). The gate decides either way; this says what the emulator adds.
+    pub service_enforces_iam: bool,
     pub stack: String,
     pub role_arn: String,
     pub skipped: usize,
