@@ -100,6 +100,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     };
 
     let stack = target.stack_name.clone();
+    let run_started = std::time::Instant::now();
+    let scenario_seconds = Arc::new(Mutex::new(0.0f64));
+    let phase = Arc::clone(&scenario_seconds);
     let work = async {
         run::deploy(&session, &stack, &deploy_json).await?;
         let (role_arn, policies) = run::read_back(&session, &loaded.role.role.name).await?;
@@ -109,7 +112,11 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target).await?;
         let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
+        let phase_started = std::time::Instant::now();
         let results = run::run_scenarios(Arc::clone(&session), creds, &loaded.profile, ids.clone(), &target, args.concurrency, &gate, &progress).await;
+        if let Ok(mut p) = phase.lock() {
+            *p = phase_started.elapsed().as_secs_f64();
+        }
         Ok::<_, run::RunError>((deployed, results, ids, enforces))
     };
     let outcome = tokio::select! {
@@ -134,9 +141,17 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             // clear everything explicitly.
             e.reset().await;
             e.terminate().await;
+            // LocalStack keeps its state under the report directory; it goes with the run.
+            if e.name.starts_with("LocalStack") {
+                if let Some(port) = e.endpoint.rsplit(':').next() {
+                    let _ = std::fs::remove_dir_all(dir.join(format!("localstack-{port}")));
+                }
+            }
         }
     }
+    let gate_records = gate.records();
     drop(gate);
+    let run_seconds = run_started.elapsed().as_secs_f64();
 
     let (deployed, results, ids, enforces) = match outcome {
         None => return fail(err, "interrupted: the emulator was stopped and no report was written"),
@@ -175,6 +190,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         role_arn: deployed.role_arn.clone(),
         skipped,
         errors,
+        gate_requests: gate_records.len(),
+        gate_decision_ms: gate_records.iter().map(|r| r.decision_us as f64 / 1000.0).sum(),
+        scenario_seconds: scenario_seconds.lock().map(|p| *p).unwrap_or(0.0),
+        run_seconds,
     };
     let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile);
     if let Err(e) = write_reports(&dir, &report) {

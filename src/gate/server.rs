@@ -98,6 +98,9 @@ pub struct GateRecord {
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
+    /// Time the gate spent deciding (parsing, derivation with its lookups, evaluation),
+    /// in microseconds; the upstream's own time is not included.
+    pub decision_us: u64,
 }
 
 struct State {
@@ -185,6 +188,7 @@ fn response(status: u16, headers: &[(String, String)], body: Bytes) -> hyper::Re
 }
 
 async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let received = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(b) => b.to_bytes(),
@@ -227,6 +231,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         reason: None,
         status: None,
         error_code: None,
+        decision_us: 0,
     };
 
     if caller != Caller::Admin {
@@ -245,7 +250,8 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             _ => Ok(()),
         };
         if let Err(reason) = outcome {
-            let (record, resp) = reject(reason, record);
+            let (mut record, resp) = reject(reason, record);
+            record.decision_us = micros(received);
             push(&state, record);
             return Ok(resp);
         }
@@ -264,12 +270,14 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         let derived = match tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await {
             Ok(Ok(d)) => d,
             Ok(Err(reason)) => {
-                let (record, resp) = reject(reason, record);
+                let (mut record, resp) = reject(reason, record);
+                record.decision_us = micros(received);
                 push(&state, record);
                 return Ok(resp);
             }
             Err(e) => {
-                let (record, resp) = reject(format!("derivation failed: {e}"), record);
+                let (mut record, resp) = reject(format!("derivation failed: {e}"), record);
+                record.decision_us = micros(received);
                 push(&state, record);
                 return Ok(resp);
             }
@@ -303,6 +311,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             let special = (protocol == Protocol::Ec2 && check.action == "iam:CreateServiceLinkedRole").then_some("AuthFailure.ServiceLinkedRoleCreationNotPermitted");
             let d = denial(protocol, &message(&principal, &check.action, &check.resource, outcome), &request_id, special);
             record.verdict = GateVerdict::Denied;
+            record.decision_us = micros(received);
             record.status = Some(d.status);
             record.error_code = Some(d.code.clone());
             push(&state, record);
@@ -310,6 +319,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         }
         record.verdict = GateVerdict::Forwarded;
     }
+    record.decision_us = micros(received);
 
     // Forward to the emulator, without the harness's own header.
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -364,6 +374,11 @@ fn push(state: &State, record: GateRecord) {
     if let Ok(mut r) = state.records.lock() {
         r.push(record);
     }
+}
+
+/// The time since `start` in microseconds.
+fn micros(start: std::time::Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
 }
 
 /// Lookups the derivation needs, answered by the emulator with the harness's credentials.

@@ -89,6 +89,12 @@ pub struct Environment {
     pub role_arn: String,
     pub skipped: usize,
     pub errors: usize,
+    /// Requests that went through the gate, and the time it spent deciding them.
+    pub gate_requests: usize,
+    pub gate_decision_ms: f64,
+    /// Wall time of the scenario phase and of the whole run (start to teardown).
+    pub scenario_seconds: f64,
+    pub run_seconds: f64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
