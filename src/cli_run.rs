@@ -79,6 +79,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             }
         }
     };
+    let emulator_services = match args.target {
+        TargetKind::Localstack => crate::emulator::localstack_services(&endpoint).await,
+        TargetKind::Moto => Default::default(),
+    };
     let gate = match run::start_gate(&endpoint, &target).await {
         Ok(g) => g,
         Err(e) => return fail(err, &e.to_string()),
@@ -183,6 +187,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             (None, TargetKind::Localstack) => format!("LocalStack {} (open-source runtime)", crate::emulator::LOCALSTACK_VERSION),
         },
         service_enforces_iam: enforces,
+        emulator_services,
         endpoint,
         gate: "iam-conformance gate (127.0.0.1)".into(),
         iam_decided_by: "gate".into(),

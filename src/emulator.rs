@@ -222,6 +222,24 @@ impl Drop for Emulator {
     }
 }
 
+/// What a LocalStack says of its services (`/_localstack/health`): name → state.
+pub async fn localstack_services(endpoint: &str) -> std::collections::BTreeMap<String, String> {
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let Ok(req) = http::Request::builder().uri(format!("{endpoint}/_localstack/health")).body(Full::new(bytes::Bytes::new())) else {
+        return Default::default();
+    };
+    let Ok(Ok(resp)) = tokio::time::timeout(Duration::from_secs(5), client.request(req)).await else { return Default::default() };
+    let Ok(body) = resp.into_body().collect().await else { return Default::default() };
+    let json: serde_json::Value = serde_json::from_slice(&body.to_bytes()).unwrap_or_default();
+    json.get("services")
+        .and_then(|s| s.as_object())
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .unwrap_or_default()
+}
+
 async fn http_get_status(url: &str) -> Option<u16> {
     http_status("GET", url).await
 }

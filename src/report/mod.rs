@@ -85,6 +85,9 @@ pub struct Environment {
     /// Whether the emulator itself denied a call the policy denies, when asked directly
     /// (the deny canary). The gate decides either way; this says what the emulator adds.
     pub service_enforces_iam: bool,
+    /// What the emulator says it serves, where it says (LocalStack's health endpoint).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub emulator_services: std::collections::BTreeMap<String, String>,
     pub stack: String,
     pub role_arn: String,
     pub skipped: usize,
