@@ -275,7 +275,7 @@ pub async fn run_scenarios(
                 finished.insert(id, r);
                 continue;
             }
-            let failed_need = s.needs.iter().find(|n| finished.get(*n).is_some_and(|r| r.observed != "allowed" || r.backend.as_ref().is_some_and(|b| b.code.is_some())));
+            let failed_need = s.needs.iter().find(|n| finished.get(*n).is_some_and(need_failed));
             if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
                 let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("prerequisite `{need}` did not succeed")), gate: None };
                 progress(finished.len() + 1, total, &r);
@@ -333,6 +333,18 @@ pub async fn run_scenarios(
         }
     }
     profile.scenarios.iter().filter_map(|s| finished.remove(&s.id)).collect()
+}
+
+/// Whether a finished prerequisite leaves its dependents without what they need: it
+/// errored, was denied, was answered with an error, or was itself skipped for want of a
+/// prerequisite. A call the backend cannot serve (or a synthetic probe) does not block
+/// the calls after it: they run and say for themselves what the backend answers.
+fn need_failed(r: &LiveResult) -> bool {
+    match r.observed {
+        "allowed" => r.backend.as_ref().is_some_and(|b| b.code.is_some()),
+        "skipped" => r.note.as_deref().is_some_and(|n| n.starts_with("prerequisite")),
+        _ => true,
+    }
 }
 
 /// Reads one answer: denied by its error code, skipped when the backend cannot serve it,
