@@ -117,7 +117,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
         let phase_started = std::time::Instant::now();
-        let results = run::run_scenarios(Arc::clone(&session), creds, &loaded.profile, ids.clone(), &target, args.concurrency, &gate, &progress).await;
+        let (results, ids) = run::run_scenarios(Arc::clone(&session), creds, &loaded.profile, ids, &target, args.concurrency, &gate, &progress).await;
         if let Ok(mut p) = phase.lock() {
             *p = phase_started.elapsed().as_secs_f64();
         }

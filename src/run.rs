@@ -250,7 +250,7 @@ pub async fn run_scenarios(
     concurrency: usize,
     gate: &Gate,
     progress: &(dyn Fn(usize, usize, &LiveResult) + Sync),
-) -> Vec<LiveResult> {
+) -> (Vec<LiveResult>, HashMap<String, String>) {
     let ids = Arc::new(Mutex::new(ids));
     let scenarios: HashMap<String, Scenario> = profile.scenarios.iter().map(|s| (s.id.clone(), s.clone())).collect();
     let mut pending: Vec<String> = profile.scenarios.iter().map(|s| s.id.clone()).collect();
@@ -325,6 +325,17 @@ pub async fn run_scenarios(
                     Some(r) if r.verdict == GateVerdict::Denied || r.verdict == GateVerdict::Rejected => "gate",
                     _ => "service",
                 };
+                // The call never reached the backend: what the client got is the gate's answer.
+                if live.decided_by == "gate" {
+                    if let Some(b) = live.backend.take() {
+                        live.note = Some(format!(
+                            "denied by the gate: HTTP {} {}: {}",
+                            b.status,
+                            b.code.unwrap_or_default(),
+                            b.message.unwrap_or_default()
+                        ));
+                    }
+                }
             } else if live.gate.as_ref().is_some_and(|r| r.verdict == GateVerdict::Forwarded) && live.observed == "allowed" {
                 live.decided_by = "gate";
             }
@@ -332,7 +343,9 @@ pub async fn run_scenarios(
             finished.insert(id, live);
         }
     }
-    profile.scenarios.iter().filter_map(|s| finished.remove(&s.id)).collect()
+    let results = profile.scenarios.iter().filter_map(|s| finished.remove(&s.id)).collect();
+    let ids = ids.lock().map(|m| m.clone()).unwrap_or_default();
+    (results, ids)
 }
 
 /// Whether a finished prerequisite leaves its dependents without what they need: it

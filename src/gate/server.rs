@@ -418,7 +418,9 @@ impl Directory for UpstreamDirectory {
             let tags: Vec<(String, String)> = keys.into_iter().zip(values).collect();
             // Each resource type gets the tags of the set; templates written by CAPA tag
             // every type alike.
-            for rtype in crate::xml::texts(specs, "resourceType") {
+            // Instances launched from a template tag only what they create; moto also
+            // lists the template's own `launch-template` tags here, which AWS does not.
+            for rtype in crate::xml::texts(specs, "resourceType").into_iter().filter(|t| t != "launch-template") {
                 tag_specifications.push((rtype, tags.clone()));
             }
         }
