@@ -259,52 +259,61 @@ pub async fn run_scenarios(
     let mut tasks: JoinSet<(String, LiveResult)> = JoinSet::new();
     let total = pending.len();
     loop {
-        // Start whatever is ready.
-        let mut i = 0;
-        while i < pending.len() && running.len() < concurrency.max(1) {
-            let id = pending[i].clone();
-            let s = &scenarios[&id];
-            if !s.needs.iter().all(|n| finished.contains_key(n)) {
-                i += 1;
-                continue;
-            }
-            pending.remove(i);
-            if let Some(reason) = &s.synthetic {
-                let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("synthetic probe, not a real request: {reason}")), gate: None };
-                progress(finished.len() + 1, total, &r);
-                finished.insert(id, r);
-                continue;
-            }
-            let failed_need = s.needs.iter().find(|n| finished.get(*n).is_some_and(need_failed));
-            if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
-                let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("prerequisite `{need}` did not succeed")), gate: None };
-                progress(finished.len() + 1, total, &r);
-                finished.insert(id, r);
-                continue;
-            }
-            running.insert(id.clone());
-            let (session, creds, ids, target, s) = (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone());
-            tasks.spawn(async move {
-                let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
-                let result = call_scenario(&session, &creds, &s, &known, &target).await;
-                let live = match result {
-                    // A call the harness cannot even write (an API its wire models lack) is
-                    // not a verdict on the policy: skipped, with the reason.
-                    Err(e @ ExecError::Serialize { .. }) | Err(e @ ExecError::UnknownService(_)) => {
-                        LiveResult { id: s.id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("the harness cannot send this call: {e}")), gate: None }
-                    }
-                    Err(e) => LiveResult { id: s.id.clone(), observed: "error", decided_by: "service", backend: None, note: Some(e.to_string()), gate: None },
-                    Ok(answer) => {
-                        if answer.error.is_none() {
-                            if let Ok(mut m) = ids.lock() {
-                                record_produced(&s.produces, &answer.body, &mut m);
-                            }
+        // Start whatever is ready; settling one without a call (skipped) can make
+        // earlier entries ready, so scan again until nothing changes.
+        loop {
+            let mut settled = false;
+            let mut i = 0;
+            while i < pending.len() && running.len() < concurrency.max(1) {
+                let id = pending[i].clone();
+                let s = &scenarios[&id];
+                if !s.needs.iter().all(|n| finished.contains_key(n)) {
+                    i += 1;
+                    continue;
+                }
+                pending.remove(i);
+                if let Some(reason) = &s.synthetic {
+                    let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("synthetic probe, not a real request: {reason}")), gate: None };
+                    progress(finished.len() + 1, total, &r);
+                    finished.insert(id, r);
+                    settled = true;
+                    continue;
+                }
+                let failed_need = s.needs.iter().find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
+                if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
+                    let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("prerequisite `{need}` did not succeed")), gate: None };
+                    progress(finished.len() + 1, total, &r);
+                    finished.insert(id, r);
+                    settled = true;
+                    continue;
+                }
+                running.insert(id.clone());
+                let (session, creds, ids, target, s) = (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone());
+                tasks.spawn(async move {
+                    let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
+                    let result = call_scenario(&session, &creds, &s, &known, &target).await;
+                    let live = match result {
+                        // A call the harness cannot even write (an API its wire models lack) is
+                        // not a verdict on the policy: skipped, with the reason.
+                        Err(e @ ExecError::Serialize { .. }) | Err(e @ ExecError::UnknownService(_)) => {
+                            LiveResult { id: s.id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("the harness cannot send this call: {e}")), gate: None }
                         }
-                        classify(&s, &answer)
-                    }
-                };
-                (s.id.clone(), live)
-            });
+                        Err(e) => LiveResult { id: s.id.clone(), observed: "error", decided_by: "service", backend: None, note: Some(e.to_string()), gate: None },
+                        Ok(answer) => {
+                            if answer.error.is_none() {
+                                if let Ok(mut m) = ids.lock() {
+                                    record_produced(&s.produces, &answer.body, &mut m);
+                                }
+                            }
+                            classify(&s, &answer)
+                        }
+                    };
+                    (s.id.clone(), live)
+                });
+            }
+            if !settled {
+                break;
+            }
         }
         if tasks.is_empty() {
             if pending.is_empty() {
@@ -352,9 +361,11 @@ pub async fn run_scenarios(
 /// errored, was denied, was answered with an error, or was itself skipped for want of a
 /// prerequisite. A call the backend cannot serve (or a synthetic probe) does not block
 /// the calls after it: they run and say for themselves what the backend answers.
-fn need_failed(r: &LiveResult) -> bool {
+fn need_failed(r: &LiveResult, expect: Expect) -> bool {
     match r.observed {
         "allowed" => r.backend.as_ref().is_some_and(|b| b.code.is_some()),
+        // A denial probe that was denied did what it is there for.
+        "denied" => expect != Expect::Deny,
         "skipped" => r.note.as_deref().is_some_and(|n| n.starts_with("prerequisite")),
         _ => true,
     }
@@ -455,7 +466,7 @@ pub fn merge(mut report: Report, live: Vec<LiveResult>, proof_findings: Vec<Find
                 if derived != declared {
                     findings.push(Finding {
                         kind: FindingKind::CheckMismatch,
-                        severity: Severity::Info,
+                        severity: Severity::Fail,
                         message: format!(
                             "scenario `{}`: the gate derived {:?} that the scenario does not declare, and the scenario declares {:?} that the gate did not derive",
                             row.id,

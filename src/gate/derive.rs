@@ -255,7 +255,10 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
             if found.is_empty() { catalog_resources(catalog, &action, input, target) } else { found }
         }
         ("autoscaling", "TerminateInstanceInAutoScalingGroup") => {
-            let group = dir.instance_group(str_of(input, "InstanceId").unwrap_or_default()).unwrap_or_else(|| "*".into());
+            let instance = str_of(input, "InstanceId").unwrap_or_default();
+            let group = dir
+                .instance_group(instance)
+                .ok_or_else(|| format!("instance `{instance}` belongs to no Auto Scaling group the emulator knows, so the group the action is on cannot be named"))?;
             vec![dir.auto_scaling_group_arn(&group).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{group}"))]
         }
         ("ec2", "RunInstances") => {
