@@ -124,6 +124,9 @@ def ref(shapes: dict, r: dict) -> dict:
     flattened = r.get("flattened", target.get("flattened", False))
     if flattened:
         out["flattened"] = True
+    # SDKs fill idempotency tokens (ClientRequestToken…) when the caller leaves them out.
+    if r.get("idempotencyToken"):
+        out["idempotencyToken"] = True
     return out
 
 

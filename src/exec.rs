@@ -115,7 +115,8 @@ impl Client {
         extra_headers: &[(&str, &str)],
     ) -> Result<Answer, ExecError> {
         let model = wire::models().service(service).ok_or_else(|| ExecError::UnknownService(service.to_string()))?;
-        let req = wire::serialize(model, operation, input)
+        let input = wire::with_idempotency_tokens(model, operation, input);
+        let req = wire::serialize(model, operation, &input)
             .map_err(|e| ExecError::Serialize { operation: operation.to_string(), message: e.to_string() })?;
         let body = Bytes::from(req.body);
         let mut builder = http::Request::builder().method("POST").uri(url);

@@ -34,7 +34,7 @@ mod tests;
 
 pub use model::{Protocol, ServiceModel, Source, WireModels, models};
 pub use parse::parse_request;
-pub use serialize::{WireRequest, serialize};
+pub use serialize::{WireRequest, serialize, with_idempotency_tokens};
 
 /// A request that does not fit the model, or a body that cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -133,6 +133,9 @@ pub(crate) struct MemberRef {
     pub query_name: Option<String>,
     #[serde(default)]
     pub flattened: bool,
+    /// A token SDKs generate when the caller gives none (`ClientRequestToken`…).
+    #[serde(default, rename = "idempotencyToken")]
+    pub idempotency_token: bool,
 }
 
 /// The wire models of all services, parsed once from the embedded JSON.
