@@ -23,7 +23,12 @@ fn whole_check() -> usize {
     });
     let report = Report::new(
         proof,
-        RunInfo { run_id: "bench".into(), command: "check".into(), generated_at: "now".into(), tool_version: "bench".into() },
+        RunInfo {
+            run_id: "bench".into(),
+            command: "check".into(),
+            generated_at: "now".into(),
+            tool_version: "bench".into(),
+        },
         SubjectInfo {
             profile: loaded.profile_label,
             template: loaded.template_label,

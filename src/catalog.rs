@@ -186,7 +186,12 @@ mod tests {
         let c = Catalog::embedded();
         for a in c.actions() {
             for r in &a.action.resources {
-                assert!(c.resource_type(a.service, &r.resource_type).is_some(), "{} {}", a.full_name(), r.resource_type);
+                assert!(
+                    c.resource_type(a.service, &r.resource_type).is_some(),
+                    "{} {}",
+                    a.full_name(),
+                    r.resource_type
+                );
             }
         }
     }

@@ -20,7 +20,11 @@ pub const EXIT_NONCONFORMANT: i32 = 1;
 pub const EXIT_UNDECIDED: i32 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "iam-conformance", version, about = "Prove that an IAM policy in a CloudFormation template grants exactly what its users need")]
+#[command(
+    name = "iam-conformance",
+    version,
+    about = "Prove that an IAM policy in a CloudFormation template grants exactly what its users need"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -193,7 +197,8 @@ pub fn target_of(args: &TargetArgs) -> Result<Target, String> {
     if args.account_id.len() != 12 || !args.account_id.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("--account-id `{}` must be 12 digits", args.account_id));
     }
-    if args.region.is_empty() || !args.region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+    if args.region.is_empty() || !args.region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
         return Err(format!("--region `{}` is not a region name such as us-west-2", args.region));
     }
     Ok(Target { account_id: args.account_id.clone(), region: args.region.clone(), ..Target::default() })
@@ -278,7 +283,8 @@ pub fn write_reports(dir: &Path, report: &Report) -> Result<(), String> {
         written.push(tmp);
     }
     for ((name, _), tmp) in files.iter().zip(&written) {
-        std::fs::rename(tmp, dir.join(name)).map_err(|e| format!("failed to write `{}`: {e}", dir.join(name).display()))?;
+        std::fs::rename(tmp, dir.join(name))
+            .map_err(|e| format!("failed to write `{}`: {e}", dir.join(name).display()))?;
     }
     Ok(())
 }

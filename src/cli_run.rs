@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::analysis::{Subject as ProofSubject, prove};
 use crate::catalog::Catalog;
-use crate::cli::{EXIT_CONFORMANT, GateArgs, RunArgs, RunClock, TargetArgs, TargetKind, fail, source_of, target_of, write_reports};
+use crate::cli::{
+    EXIT_CONFORMANT, GateArgs, RunArgs, RunClock, TargetArgs, TargetKind, fail, source_of, target_of, write_reports,
+};
 use crate::emulator::{Emulator, cache_dir, ensure_localstack, ensure_moto};
 use crate::exec::Client;
 use crate::gate::server::{Gate, GateOptions, Subject};
@@ -25,7 +27,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     };
     let account_id = args.account_id.clone().unwrap_or_else(|| default_account.to_string());
     let target = match target_of(&TargetArgs { account_id, region: args.region.clone() }) {
-        Ok(t) => crate::template::render::Target { stack_name: format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], "")), ..t },
+        Ok(t) => crate::template::render::Target {
+            stack_name: format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], "")),
+            ..t
+        },
         Err(e) => return fail(err, &e),
     };
     let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
@@ -37,9 +42,18 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         return fail(err, &format!("failed to create report directory `{}`: {e}", dir.display()));
     }
     let catalog = Catalog::embedded();
-    let proof = prove(&ProofSubject { policies: &loaded.role.policies, external: &loaded.role.external, profile: &loaded.profile, target: &target, catalog });
+    let proof = prove(&ProofSubject {
+        policies: &loaded.role.policies,
+        external: &loaded.role.external,
+        profile: &loaded.profile,
+        target: &target,
+        catalog,
+    });
     let Some(probes) = run::probes(&loaded.profile) else {
-        return fail(err, "the profile needs an allowed and a denied Describe scenario without prerequisites to prove the role is ready");
+        return fail(
+            err,
+            "the profile needs an allowed and a denied Describe scenario without prerequisites to prove the role is ready",
+        );
     };
     let deploy_json = match render(&loaded.template, &target, RefMode::KeepResourceRefs) {
         Ok(n) => n.to_json().to_string(),
@@ -61,7 +75,11 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
                     }
                 }
                 TargetKind::Localstack => {
-                    let _ = writeln!(out, "iam-conformance run: preparing the LocalStack runtime (cached in {})", cache.display());
+                    let _ = writeln!(
+                        out,
+                        "iam-conformance run: preparing the LocalStack runtime (cached in {})",
+                        cache.display()
+                    );
                     match ensure_localstack(&cache).await {
                         Ok(venv) => Emulator::start_localstack(&venv, &dir).await,
                         Err(e) => Err(e),
@@ -88,7 +106,12 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Err(e) => return fail(err, &e.to_string()),
     };
     let _ = writeln!(out, "  gate       {} → {endpoint}", gate.url);
-    let session = Arc::new(Session { client: Client::default(), url: gate.url.clone(), region: target.region.clone(), admin: admin_credentials() });
+    let session = Arc::new(Session {
+        client: Client::default(),
+        url: gate.url.clone(),
+        region: target.region.clone(),
+        admin: admin_credentials(),
+    });
 
     let terminal_out = std::io::stdout().is_terminal();
     let lines: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
@@ -117,7 +140,17 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
         let phase_started = std::time::Instant::now();
-        let (results, ids) = run::run_scenarios(Arc::clone(&session), creds, &loaded.profile, ids, &target, args.concurrency, &gate, &progress).await;
+        let (results, ids) = run::run_scenarios(
+            Arc::clone(&session),
+            creds,
+            &loaded.profile,
+            ids,
+            &target,
+            args.concurrency,
+            &gate,
+            &progress,
+        )
+        .await;
         if let Ok(mut p) = phase.lock() {
             *p = phase_started.elapsed().as_secs_f64();
         }
@@ -139,7 +172,14 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     if let Some(e) = emulator.as_mut() {
         if args.keep {
             let pid = e.detach();
-            let _ = writeln!(out, "  kept       {} at {} (pid {}); stop it with `kill {}`", e.name, e.endpoint, pid.unwrap_or(0), pid.unwrap_or(0));
+            let _ = writeln!(
+                out,
+                "  kept       {} at {} (pid {}); stop it with `kill {}`",
+                e.name,
+                e.endpoint,
+                pid.unwrap_or(0),
+                pid.unwrap_or(0)
+            );
         } else {
             // moto never detaches the stack's managed policy (DeleteStack answers 409), so
             // clear everything explicitly.
@@ -167,7 +207,12 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     let findings = run::proof_findings(&proof);
     let report = Report::new(
         proof,
-        RunInfo { run_id: clock.run_id.clone(), command: "run".into(), generated_at: clock.generated_at.clone(), tool_version: env!("CARGO_PKG_VERSION").into() },
+        RunInfo {
+            run_id: clock.run_id.clone(),
+            command: "run".into(),
+            generated_at: clock.generated_at.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+        },
         SubjectInfo {
             profile: loaded.profile_label.clone(),
             template: loaded.template_label.clone(),
@@ -184,7 +229,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             (Some(_), TargetKind::Moto) => "moto (external endpoint)".into(),
             (Some(_), TargetKind::Localstack) => "LocalStack (external endpoint)".into(),
             (None, TargetKind::Moto) => format!("moto {}", crate::emulator::MOTO_VERSION),
-            (None, TargetKind::Localstack) => format!("LocalStack {} (open-source runtime)", crate::emulator::LOCALSTACK_VERSION),
+            (None, TargetKind::Localstack) => {
+                format!("LocalStack {} (open-source runtime)", crate::emulator::LOCALSTACK_VERSION)
+            }
         },
         service_enforces_iam: enforces,
         emulator_services,
@@ -222,13 +269,28 @@ pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     if !listen.ip().is_loopback() {
         return fail(err, &format!("--listen `{}`: the gate only listens on the loopback interface", args.listen));
     }
-    let gate = match Gate::start(listen, GateOptions { upstream: args.upstream.clone(), target: target.clone(), admin: admin_credentials(), subject: None }).await {
+    let gate = match Gate::start(
+        listen,
+        GateOptions {
+            upstream: args.upstream.clone(),
+            target: target.clone(),
+            admin: admin_credentials(),
+            subject: None,
+        },
+    )
+    .await
+    {
         Ok(g) => g,
         Err(e) => return fail(err, &format!("failed to listen on {listen}: {e}")),
     };
     let subject = match &args.role {
         Some(arn) => {
-            let session = Session { client: Client::default(), url: gate.url.clone(), region: target.region.clone(), admin: admin_credentials() };
+            let session = Session {
+                client: Client::default(),
+                url: gate.url.clone(),
+                region: target.region.clone(),
+                admin: admin_credentials(),
+            };
             let name = arn.rsplit('/').next().unwrap_or(arn);
             match run::read_back(&session, name).await {
                 Ok((role_arn, policies)) => Subject { role_arn, policies },

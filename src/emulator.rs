@@ -51,7 +51,8 @@ pub async fn ensure_moto(cache: &Path) -> Result<PathBuf, EmulatorError> {
     if venv.join(".installed").is_file() && venv.join("bin/moto_server").is_file() {
         return Ok(venv);
     }
-    std::fs::create_dir_all(cache).map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
+    std::fs::create_dir_all(cache)
+        .map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
     let script = cache.join("setup-moto.sh");
     std::fs::write(&script, SETUP_MOTO).map_err(|e| EmulatorError::Install(e.to_string()))?;
     let out = Command::new("bash")
@@ -73,12 +74,22 @@ pub async fn ensure_localstack(cache: &Path) -> Result<PathBuf, EmulatorError> {
     if venv.join(".installed").is_file() {
         return Ok(venv);
     }
-    std::fs::create_dir_all(cache).map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
+    std::fs::create_dir_all(cache)
+        .map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
     let script = cache.join("setup-localstack.sh");
     std::fs::write(&script, SETUP_LOCALSTACK).map_err(|e| EmulatorError::Install(e.to_string()))?;
-    let out = Command::new("bash").arg(&script).arg(cache).stdin(Stdio::null()).output().await.map_err(|e| EmulatorError::Install(e.to_string()))?;
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(cache)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| EmulatorError::Install(e.to_string()))?;
     if !out.status.success() {
-        return Err(EmulatorError::Install(format!("localstack/setup-localstack.sh: {}", String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(EmulatorError::Install(format!(
+            "localstack/setup-localstack.sh: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
     }
     Ok(venv)
 }
@@ -115,7 +126,12 @@ impl Emulator {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| EmulatorError::Start { program: program.display().to_string(), message: e.to_string() })?;
-        let mut emulator = Emulator { name: format!("moto {MOTO_VERSION}"), endpoint: format!("http://127.0.0.1:{port}"), log, child: Some(child) };
+        let mut emulator = Emulator {
+            name: format!("moto {MOTO_VERSION}"),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+            child: Some(child),
+        };
         emulator.wait_ready("/moto-api/", Duration::from_secs(30)).await?;
         Ok(emulator)
     }
@@ -148,8 +164,12 @@ impl Emulator {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| EmulatorError::Start { program: program.display().to_string(), message: e.to_string() })?;
-        let mut emulator =
-            Emulator { name: format!("LocalStack {LOCALSTACK_VERSION} (open-source runtime)"), endpoint: format!("http://127.0.0.1:{port}"), log, child: Some(child) };
+        let mut emulator = Emulator {
+            name: format!("LocalStack {LOCALSTACK_VERSION} (open-source runtime)"),
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+            child: Some(child),
+        };
         emulator.wait_ready("/_localstack/health", Duration::from_secs(90)).await?;
         Ok(emulator)
     }
@@ -165,7 +185,10 @@ impl Emulator {
         while started.elapsed() < limit {
             if let Some(child) = self.child.as_mut() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    return Err(EmulatorError::Start { program: self.name.clone(), message: format!("exited with {status}; see {}", self.log.display()) });
+                    return Err(EmulatorError::Start {
+                        program: self.name.clone(),
+                        message: format!("exited with {status}; see {}", self.log.display()),
+                    });
                 }
             }
             if http_get_status(&url).await == Some(200) {
@@ -173,7 +196,12 @@ impl Emulator {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(EmulatorError::NotReady { name: self.name.clone(), endpoint: self.endpoint.clone(), seconds: limit.as_secs(), log: self.log.display().to_string() })
+        Err(EmulatorError::NotReady {
+            name: self.name.clone(),
+            endpoint: self.endpoint.clone(),
+            seconds: limit.as_secs(),
+            log: self.log.display().to_string(),
+        })
     }
 
     /// Clears all of moto's state (every resource the run created). LocalStack has no
@@ -228,10 +256,14 @@ pub async fn localstack_services(endpoint: &str) -> std::collections::BTreeMap<S
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
     let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let Ok(req) = http::Request::builder().uri(format!("{endpoint}/_localstack/health")).body(Full::new(bytes::Bytes::new())) else {
+    let Ok(req) =
+        http::Request::builder().uri(format!("{endpoint}/_localstack/health")).body(Full::new(bytes::Bytes::new()))
+    else {
         return Default::default();
     };
-    let Ok(Ok(resp)) = tokio::time::timeout(Duration::from_secs(5), client.request(req)).await else { return Default::default() };
+    let Ok(Ok(resp)) = tokio::time::timeout(Duration::from_secs(5), client.request(req)).await else {
+        return Default::default();
+    };
     let Ok(body) = resp.into_body().collect().await else { return Default::default() };
     let json: serde_json::Value = serde_json::from_slice(&body.to_bytes()).unwrap_or_default();
     json.get("services")

@@ -55,7 +55,12 @@ pub enum ExecError {
 }
 
 /// Reads the error code and message of a failed call, per protocol.
-pub fn service_error(protocol: Protocol, status: u16, headers: &[(String, String)], body: &str) -> Option<(String, String)> {
+pub fn service_error(
+    protocol: Protocol,
+    status: u16,
+    headers: &[(String, String)],
+    body: &str,
+) -> Option<(String, String)> {
     if (200..300).contains(&status) {
         return None;
     }
@@ -123,7 +128,13 @@ impl Client {
         for (k, v) in &req.headers {
             builder = builder.header(k.as_str(), v.as_str());
         }
-        let host = url.trim_start_matches("http://").trim_start_matches("https://").split('/').next().unwrap_or_default().to_string();
+        let host = url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         builder = builder.header("host", host);
         let mut request = builder.body(body.clone()).map_err(|e| ExecError::Sign(e.to_string()))?;
         sign_request(&mut request, model, region, creds, &body)?;
@@ -139,8 +150,11 @@ impl Client {
             .map_err(|_| ExecError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })?
             .map_err(|e| ExecError::Connect { url: url.to_string(), message: error_chain(&e) })?;
         let status = response.status().as_u16();
-        let headers: Vec<(String, String)> =
-            response.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+        let headers: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
         let bytes = tokio::time::timeout(self.timeout, response.into_body().collect())
             .await
             .map_err(|_| ExecError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })?
@@ -164,7 +178,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Signs in place with SigV4 (headers), as the AWS SDKs do.
-pub fn sign_request(request: &mut http::Request<Bytes>, model: &ServiceModel, region: &str, creds: &Credentials, body: &[u8]) -> Result<(), ExecError> {
+pub fn sign_request(
+    request: &mut http::Request<Bytes>,
+    model: &ServiceModel,
+    region: &str,
+    creds: &Credentials,
+    body: &[u8],
+) -> Result<(), ExecError> {
     let identity = SdkCredentials::new(
         creds.access_key_id.clone(),
         creds.secret_access_key.clone(),
@@ -183,8 +203,11 @@ pub fn sign_request(request: &mut http::Request<Bytes>, model: &ServiceModel, re
         .map_err(|e| ExecError::Sign(e.to_string()))?
         .into();
     let uri = request.uri().to_string();
-    let headers: Vec<(String, String)> =
-        request.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
     let signable = SignableRequest::new(
         request.method().as_str(),
         uri,

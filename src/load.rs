@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
+use crate::policy::PolicyError;
 use crate::scenario::{Profile, ScenarioError, parse_profile, parse_scenarios, validate_profile};
 use crate::template::model::{IamModel, RolePolicies, extract};
 use crate::template::render::{RefMode, Target, render};
 use crate::template::{Template, TemplateError};
-use crate::policy::PolicyError;
 
 /// Where the profile comes from.
 #[derive(Clone, Debug)]
@@ -69,7 +69,8 @@ fn read(source: &ProfileSource, name: &str) -> Result<(String, String), LoadErro
     match source {
         ProfileSource::Dir(dir) => {
             let path = dir.join(name);
-            let text = std::fs::read_to_string(&path).map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?;
             Ok((text, path.display().to_string()))
         }
         ProfileSource::Embedded => EMBEDDED

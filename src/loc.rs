@@ -14,20 +14,12 @@ pub struct Loc {
 
 impl Loc {
     pub fn new(file: &Arc<str>, line: usize, column: usize) -> Self {
-        Loc {
-            file: Arc::clone(file),
-            line: line as u32,
-            column: column as u32,
-        }
+        Loc { file: Arc::clone(file), line: line as u32, column: column as u32 }
     }
 
     /// A location for values that did not come from a file (built-in defaults).
     pub fn builtin(what: &str) -> Self {
-        Loc {
-            file: Arc::from(format!("<{what}>")),
-            line: 0,
-            column: 0,
-        }
+        Loc { file: Arc::from(format!("<{what}>")), line: 0, column: 0 }
     }
 }
 

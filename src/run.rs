@@ -22,11 +22,22 @@ use crate::template::render::Target;
 /// The harness's own credentials on an emulator (any key works there; the gate knows
 /// this one as the administrator's and does not evaluate its calls).
 pub fn admin_credentials() -> Credentials {
-    Credentials { access_key_id: "AKIAIAMCONFORMANCEADMIN".into(), secret_access_key: "iam-conformance-admin-secret".into(), session_token: None }
+    Credentials {
+        access_key_id: "AKIAIAMCONFORMANCEADMIN".into(),
+        secret_access_key: "iam-conformance-admin-secret".into(),
+        session_token: None,
+    }
 }
 
 /// Error codes that mean the harness, not the policy, is at fault.
-const AUTH_FAILURES: &[&str] = &["AuthFailure", "InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "UnrecognizedClientException", "IncompleteSignature"];
+const AUTH_FAILURES: &[&str] = &[
+    "AuthFailure",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "UnrecognizedClientException",
+    "IncompleteSignature",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -75,7 +86,9 @@ impl Session {
         let a = self.admin(service, operation, input).await.map_err(|e| step(what, e.to_string()))?;
         match &a.error {
             None => Ok(a.body),
-            Some((code, message)) => Err(step(what, format!("{service}:{operation} answered {} {code}: {message}", a.status))),
+            Some((code, message)) => {
+                Err(step(what, format!("{service}:{operation} answered {} {code}: {message}", a.status)))
+            }
         }
     }
 }
@@ -92,7 +105,9 @@ pub async fn deploy(session: &Session, stack: &str, template_json: &str) -> Resu
         .await?;
     let started = Instant::now();
     loop {
-        let body = session.admin_ok("deploy", "cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack})).await?;
+        let body = session
+            .admin_ok("deploy", "cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack}))
+            .await?;
         let status = crate::xml::first(&body, "StackStatus").unwrap_or_default();
         match status.as_str() {
             "CREATE_COMPLETE" => return Ok(()),
@@ -100,7 +115,9 @@ pub async fn deploy(session: &Session, stack: &str, template_json: &str) -> Resu
                 let reason = crate::xml::first(&body, "StackStatusReason").unwrap_or_default();
                 return Err(step("deploy", format!("stack {stack} is {s}: {reason}")));
             }
-            _ if started.elapsed() > Duration::from_secs(300) => return Err(step("deploy", format!("stack {stack} still {status} after 300 s"))),
+            _ if started.elapsed() > Duration::from_secs(300) => {
+                return Err(step("deploy", format!("stack {stack} still {status} after 300 s")));
+            }
             _ => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
@@ -112,19 +129,26 @@ pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Ve
     let role = session.admin_ok(what, "iam", "GetRole", serde_json::json!({"RoleName": role_name})).await?;
     let role_arn = crate::xml::first(&role, "Arn").ok_or_else(|| step(what, "GetRole returned no Arn"))?;
     let mut policies = Vec::new();
-    let attached = session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    let attached =
+        session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
     for arn in crate::xml::texts(&attached, "PolicyArn") {
         let policy = session.admin_ok(what, "iam", "GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
         let version = crate::xml::first(&policy, "DefaultVersionId").unwrap_or_else(|| "v1".into());
         let name = crate::xml::first(&policy, "PolicyName").unwrap_or_else(|| arn.clone());
-        let body = session.admin_ok(what, "iam", "GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version})).await?;
-        let document = crate::xml::first(&body, "Document").ok_or_else(|| step(what, format!("GetPolicyVersion of {arn} returned no Document")))?;
+        let body = session
+            .admin_ok(what, "iam", "GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version}))
+            .await?;
+        let document = crate::xml::first(&body, "Document")
+            .ok_or_else(|| step(what, format!("GetPolicyVersion of {arn} returned no Document")))?;
         policies.push(parse_document(&name, &format!("emulator IAM {arn}"), &document)?);
     }
     let inline = session.admin_ok(what, "iam", "ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
     for name in crate::xml::texts(&inline, "member") {
-        let body = session.admin_ok(what, "iam", "GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name})).await?;
-        let document = crate::xml::first(&body, "PolicyDocument").ok_or_else(|| step(what, format!("GetRolePolicy {name} returned no PolicyDocument")))?;
+        let body = session
+            .admin_ok(what, "iam", "GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name}))
+            .await?;
+        let document = crate::xml::first(&body, "PolicyDocument")
+            .ok_or_else(|| step(what, format!("GetRolePolicy {name} returned no PolicyDocument")))?;
         policies.push(parse_document(&name, &format!("emulator IAM role/{role_name} inline {name}"), &document)?);
     }
     Ok((role_arn, policies))
@@ -133,7 +157,8 @@ pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Ve
 /// IAM returns documents URL-encoded (RFC 3986); some emulators return them plain.
 fn parse_document(name: &str, label: &str, document: &str) -> Result<Policy, RunError> {
     let text = if document.trim_start().starts_with('{') { document.to_string() } else { percent_decode(document) };
-    let node = crate::template::json::parse(&text, &Arc::from(label)).map_err(|e| step("read back IAM", e.to_string()))?;
+    let node =
+        crate::template::json::parse(&text, &Arc::from(label)).map_err(|e| step("read back IAM", e.to_string()))?;
     parse_policy(name, &node, PolicyKind::Identity).map_err(|e| step("read back IAM", e.to_string()))
 }
 
@@ -157,7 +182,12 @@ fn percent_decode(text: &str) -> String {
 
 /// Assumes the role through the gate (so the gate learns its keys), then waits until one
 /// call that must be allowed is and one that must be denied is (IAM propagation).
-pub async fn assume(session: &Session, role_arn: &str, probes: (&Scenario, &Scenario), target: &Target) -> Result<Credentials, RunError> {
+pub async fn assume(
+    session: &Session,
+    role_arn: &str,
+    probes: (&Scenario, &Scenario),
+    target: &Target,
+) -> Result<Credentials, RunError> {
     let what = "assume role";
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
@@ -166,19 +196,35 @@ pub async fn assume(session: &Session, role_arn: &str, probes: (&Scenario, &Scen
     while started.elapsed() < Duration::from_secs(90) {
         attempt += 1;
         let answer = session
-            .admin("sts", "AssumeRole", serde_json::json!({"RoleArn": role_arn, "RoleSessionName": "iam-conformance", "DurationSeconds": 3600}))
+            .admin(
+                "sts",
+                "AssumeRole",
+                serde_json::json!({"RoleArn": role_arn, "RoleSessionName": "iam-conformance", "DurationSeconds": 3600}),
+            )
             .await
             .map_err(|e| step(what, e.to_string()))?;
         if answer.error.is_none() {
             let get = |n: &str| crate::xml::first(&answer.body, n).unwrap_or_default();
-            let creds = Credentials { access_key_id: get("AccessKeyId"), secret_access_key: get("SecretAccessKey"), session_token: Some(get("SessionToken")) };
+            let creds = Credentials {
+                access_key_id: get("AccessKeyId"),
+                secret_access_key: get("SecretAccessKey"),
+                session_token: Some(get("SessionToken")),
+            };
             let allowed = call_scenario(session, &creds, probes.0, &HashMap::new(), target).await;
             let denied = call_scenario(session, &creds, probes.1, &HashMap::new(), target).await;
-            let is_denied = |r: &Result<Answer, ExecError>| r.as_ref().ok().and_then(|a| a.error.as_ref()).is_some_and(|(c, _)| is_denial_code(c));
+            let is_denied = |r: &Result<Answer, ExecError>| {
+                r.as_ref().ok().and_then(|a| a.error.as_ref()).is_some_and(|(c, _)| is_denial_code(c))
+            };
             if !is_denied(&allowed) && is_denied(&denied) {
                 return Ok(creds);
             }
-            last = format!("probe `{}` denied: {}, probe `{}` denied: {}", probes.0.id, is_denied(&allowed), probes.1.id, is_denied(&denied));
+            last = format!(
+                "probe `{}` denied: {}, probe `{}` denied: {}",
+                probes.0.id,
+                is_denied(&allowed),
+                probes.1.id,
+                is_denied(&denied)
+            );
         } else if let Some((code, message)) = &answer.error {
             last = format!("AssumeRole answered {code}: {message}");
         }
@@ -201,13 +247,27 @@ pub fn concrete_input(input: &Value, ids: &HashMap<String, String>, target: &Tar
     serde_json::from_str(&text).unwrap_or_else(|_| input.clone())
 }
 
-async fn call_scenario(session: &Session, creds: &Credentials, s: &Scenario, ids: &HashMap<String, String>, target: &Target) -> Result<Answer, ExecError> {
+async fn call_scenario(
+    session: &Session,
+    creds: &Credentials,
+    s: &Scenario,
+    ids: &HashMap<String, String>,
+    target: &Target,
+) -> Result<Answer, ExecError> {
     let input = concrete_input(&s.input, ids, target);
-    session.client.call(&session.url, &session.region, creds, &s.service, &s.operation, &input, &[(SCENARIO_HEADER, &s.id)]).await
+    session
+        .client
+        .call(&session.url, &session.region, creds, &s.service, &s.operation, &input, &[(SCENARIO_HEADER, &s.id)])
+        .await
 }
 
 /// Runs the fixtures with the administrator's credentials, recording what they produce.
-pub async fn run_fixtures(session: &Session, fixtures: &[Fixture], ids: &mut HashMap<String, String>, target: &Target) -> Result<(), RunError> {
+pub async fn run_fixtures(
+    session: &Session,
+    fixtures: &[Fixture],
+    ids: &mut HashMap<String, String>,
+    target: &Target,
+) -> Result<(), RunError> {
     for f in fixtures {
         let input = concrete_input(&f.input, ids, target);
         let body = session.admin_ok(&format!("fixture {}", f.id), &f.service, &f.operation, input).await?;
@@ -219,7 +279,9 @@ pub async fn run_fixtures(session: &Session, fixtures: &[Fixture], ids: &mut Has
 fn record_produced(produces: &BTreeMap<String, String>, body: &str, ids: &mut HashMap<String, String>) {
     for (example, field) in produces {
         let value = crate::xml::first(body, field).or_else(|| {
-            serde_json::from_str::<Value>(body).ok().and_then(|j| j.get(field).and_then(Value::as_str).map(str::to_string))
+            serde_json::from_str::<Value>(body)
+                .ok()
+                .and_then(|j| j.get(field).and_then(Value::as_str).map(str::to_string))
         });
         if let Some(v) = value {
             ids.insert(example.clone(), v);
@@ -230,10 +292,20 @@ fn record_produced(produces: &BTreeMap<String, String>, body: &str, ids: &mut Ha
 /// Whether the backend says it cannot serve the call (LocalStack's 501, moto's 500 page).
 fn unserved(answer: &Answer) -> Option<String> {
     let lower = answer.body.to_ascii_lowercase();
-    let moto_gap = answer.status == 500 && (lower.contains("not yet implemented") || lower.contains("notimplemented") || lower.contains("<html") || lower.contains("internal server error"));
+    let moto_gap = answer.status == 500
+        && (lower.contains("not yet implemented")
+            || lower.contains("notimplemented")
+            || lower.contains("<html")
+            || lower.contains("internal server error"));
     if answer.status == 501 || moto_gap {
-        let reason = answer.error.as_ref().map(|(c, m)| format!("{c}: {m}")).unwrap_or_else(|| answer.body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().chars().take(160).collect());
-        let what = if answer.status == 500 { "moto's answer for calls it does not implement or cannot handle" } else { "not served" };
+        let reason = answer.error.as_ref().map(|(c, m)| format!("{c}: {m}")).unwrap_or_else(|| {
+            answer.body.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().chars().take(160).collect()
+        });
+        let what = if answer.status == 500 {
+            "moto's answer for calls it does not implement or cannot handle"
+        } else {
+            "not served"
+        };
         let first_line = reason.lines().find(|l| !l.trim().is_empty()).unwrap_or_default().trim().to_string();
         return Some(format!("backend answered HTTP {} ({what}): {first_line}", answer.status));
     }
@@ -273,32 +345,62 @@ pub async fn run_scenarios(
                 }
                 pending.remove(i);
                 if let Some(reason) = &s.synthetic {
-                    let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("synthetic probe, not a real request: {reason}")), gate: None };
+                    let r = LiveResult {
+                        id: id.clone(),
+                        observed: "skipped",
+                        decided_by: "model",
+                        backend: None,
+                        note: Some(format!("synthetic probe, not a real request: {reason}")),
+                        gate: None,
+                    };
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
                     continue;
                 }
-                let failed_need = s.needs.iter().find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
+                let failed_need = s
+                    .needs
+                    .iter()
+                    .find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
                 if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
-                    let r = LiveResult { id: id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("prerequisite `{need}` did not succeed")), gate: None };
+                    let r = LiveResult {
+                        id: id.clone(),
+                        observed: "skipped",
+                        decided_by: "model",
+                        backend: None,
+                        note: Some(format!("prerequisite `{need}` did not succeed")),
+                        gate: None,
+                    };
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
                     continue;
                 }
                 running.insert(id.clone());
-                let (session, creds, ids, target, s) = (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone());
+                let (session, creds, ids, target, s) =
+                    (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone());
                 tasks.spawn(async move {
                     let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
                     let result = call_scenario(&session, &creds, &s, &known, &target).await;
                     let live = match result {
                         // A call the harness cannot even write (an API its wire models lack) is
                         // not a verdict on the policy: skipped, with the reason.
-                        Err(e @ ExecError::Serialize { .. }) | Err(e @ ExecError::UnknownService(_)) => {
-                            LiveResult { id: s.id.clone(), observed: "skipped", decided_by: "model", backend: None, note: Some(format!("the harness cannot send this call: {e}")), gate: None }
-                        }
-                        Err(e) => LiveResult { id: s.id.clone(), observed: "error", decided_by: "service", backend: None, note: Some(e.to_string()), gate: None },
+                        Err(e @ ExecError::Serialize { .. }) | Err(e @ ExecError::UnknownService(_)) => LiveResult {
+                            id: s.id.clone(),
+                            observed: "skipped",
+                            decided_by: "model",
+                            backend: None,
+                            note: Some(format!("the harness cannot send this call: {e}")),
+                            gate: None,
+                        },
+                        Err(e) => LiveResult {
+                            id: s.id.clone(),
+                            observed: "error",
+                            decided_by: "service",
+                            backend: None,
+                            note: Some(e.to_string()),
+                            gate: None,
+                        },
                         Ok(answer) => {
                             if answer.error.is_none() {
                                 if let Ok(mut m) = ids.lock() {
@@ -322,7 +424,17 @@ pub async fn run_scenarios(
             // Nothing runs and nothing can start: the rest waits on each other (cannot
             // happen with a validated profile) — report them rather than hang.
             for id in pending.drain(..) {
-                finished.insert(id.clone(), LiveResult { id, observed: "error", decided_by: "model", backend: None, note: Some("prerequisites never finished".into()), gate: None });
+                finished.insert(
+                    id.clone(),
+                    LiveResult {
+                        id,
+                        observed: "error",
+                        decided_by: "model",
+                        backend: None,
+                        note: Some("prerequisites never finished".into()),
+                        gate: None,
+                    },
+                );
             }
             break;
         }
@@ -345,7 +457,9 @@ pub async fn run_scenarios(
                         ));
                     }
                 }
-            } else if live.gate.as_ref().is_some_and(|r| r.verdict == GateVerdict::Forwarded) && live.observed == "allowed" {
+            } else if live.gate.as_ref().is_some_and(|r| r.verdict == GateVerdict::Forwarded)
+                && live.observed == "allowed"
+            {
                 live.decided_by = "gate";
             }
             progress(finished.len() + 1, total, &live);
@@ -380,23 +494,34 @@ fn classify(s: &Scenario, answer: &Answer) -> LiveResult {
         code: answer.error.as_ref().map(|(c, _)| c.clone()),
         message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
     });
-    let base = LiveResult { id: s.id.clone(), observed: "allowed", decided_by: "service", backend, note: None, gate: None };
+    let base =
+        LiveResult { id: s.id.clone(), observed: "allowed", decided_by: "service", backend, note: None, gate: None };
     if let Some(reason) = unserved(answer) {
         return LiveResult { observed: "skipped", note: Some(reason), ..base };
     }
     match &answer.error {
         None => base,
         Some((code, _)) if is_denial_code(code) => LiveResult { observed: "denied", ..base },
-        Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => {
-            LiveResult { observed: "error", note: Some(format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault")), ..base }
-        }
+        Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
+            observed: "error",
+            note: Some(format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault")),
+            ..base
+        },
         Some(_) => base,
     }
 }
 
 /// Merges the live results into a report built from the static proof, with the
 /// findings they call for, and recomputes the verdict.
-pub fn merge(mut report: Report, live: Vec<LiveResult>, proof_findings: Vec<Finding>, environment: Environment, target: &Target, ids: &HashMap<String, String>, profile: &Profile) -> Report {
+pub fn merge(
+    mut report: Report,
+    live: Vec<LiveResult>,
+    proof_findings: Vec<Finding>,
+    environment: Environment,
+    target: &Target,
+    ids: &HashMap<String, String>,
+    profile: &Profile,
+) -> Report {
     let mut findings = proof_findings;
     let scenarios: HashMap<&str, &Scenario> = profile.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
     for (row, l) in report.scenarios.iter_mut().zip(live) {
@@ -461,8 +586,10 @@ pub fn merge(mut report: Report, live: Vec<LiveResult>, proof_findings: Vec<Find
                     .map(|c| (c.action.clone(), normalize_group_id(&c.rendered(target).0)))
                     .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
                     .collect();
-                let derived: std::collections::BTreeSet<_> =
-                    derived.into_iter().filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole").collect();
+                let derived: std::collections::BTreeSet<_> = derived
+                    .into_iter()
+                    .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
+                    .collect();
                 if derived != declared {
                     findings.push(Finding {
                         kind: FindingKind::CheckMismatch,
@@ -506,7 +633,13 @@ fn normalize_group_id(resource: &str) -> String {
 
 /// The deny canary: the denied probe sent straight to the emulator, around the gate.
 /// True only when the emulator itself answers with a denial.
-pub async fn service_enforces_iam(client: &Client, endpoint: &str, target: &Target, creds: &Credentials, denied: &Scenario) -> bool {
+pub async fn service_enforces_iam(
+    client: &Client,
+    endpoint: &str,
+    target: &Target,
+    creds: &Credentials,
+    denied: &Scenario,
+) -> bool {
     let input = concrete_input(&denied.input, &HashMap::new(), target);
     match client.call(endpoint, &target.region, creds, &denied.service, &denied.operation, &input, &[]).await {
         Ok(a) => a.error.as_ref().is_some_and(|(c, _)| is_denial_code(c)),
@@ -516,8 +649,27 @@ pub async fn service_enforces_iam(client: &Client, endpoint: &str, target: &Targ
 
 /// Picks the readiness probes: an allowed and a denied scenario that need nothing.
 pub fn probes(profile: &Profile) -> Option<(&Scenario, &Scenario)> {
-    let free = |e: Expect| profile.scenarios.iter().find(|s| s.expect == e && s.needs.is_empty() && s.synthetic.is_none() && s.produces.is_empty() && s.operation.starts_with("Describe"));
-    let deny = profile.scenarios.iter().find(|s| s.expect == Expect::Deny && s.needs.is_empty() && s.synthetic.is_none() && s.operation.starts_with("Describe")).or_else(|| profile.scenarios.iter().find(|s| s.expect == Expect::Deny && s.needs.is_empty() && s.synthetic.is_none()));
+    let free = |e: Expect| {
+        profile.scenarios.iter().find(|s| {
+            s.expect == e
+                && s.needs.is_empty()
+                && s.synthetic.is_none()
+                && s.produces.is_empty()
+                && s.operation.starts_with("Describe")
+        })
+    };
+    let deny = profile
+        .scenarios
+        .iter()
+        .find(|s| {
+            s.expect == Expect::Deny
+                && s.needs.is_empty()
+                && s.synthetic.is_none()
+                && s.operation.starts_with("Describe")
+        })
+        .or_else(|| {
+            profile.scenarios.iter().find(|s| s.expect == Expect::Deny && s.needs.is_empty() && s.synthetic.is_none())
+        });
     Some((free(Expect::Allow)?, deny?))
 }
 
@@ -530,7 +682,12 @@ pub fn proof_findings(proof: &Proof) -> Vec<Finding> {
 pub async fn start_gate(upstream: &str, target: &Target) -> Result<Gate, RunError> {
     Gate::start(
         "127.0.0.1:0".parse().map_err(|_| step("gate", "bad listen address"))?,
-        GateOptions { upstream: upstream.to_string(), target: target.clone(), admin: admin_credentials(), subject: None },
+        GateOptions {
+            upstream: upstream.to_string(),
+            target: target.clone(),
+            admin: admin_credentials(),
+            subject: None,
+        },
     )
     .await
     .map_err(|e| step("gate", format!("failed to listen on 127.0.0.1: {e}")))

@@ -303,14 +303,20 @@ pub fn parse_profile(text: &str, file: &str) -> Result<Profile, ScenarioError> {
             .into_iter()
             .map(|f| {
                 if !SERVICES.contains(&f.service.get_ref().as_str()) {
-                    return Err(lines.error(f.service.span(), format!("unknown service `{}` (expected one of {})", f.service.get_ref(), SERVICES.join(", "))));
+                    return Err(lines.error(
+                        f.service.span(),
+                        format!("unknown service `{}` (expected one of {})", f.service.get_ref(), SERVICES.join(", ")),
+                    ));
                 }
                 Ok(Fixture {
                     loc: lines.loc(f.id.span()),
                     id: f.id.into_inner(),
                     service: f.service.into_inner(),
                     operation: f.operation,
-                    input: f.input.map(|t| serde_json::to_value(t).unwrap_or_default()).unwrap_or_else(|| serde_json::json!({})),
+                    input: f
+                        .input
+                        .map(|t| serde_json::to_value(t).unwrap_or_default())
+                        .unwrap_or_else(|| serde_json::json!({})),
                     produces: f.produces,
                 })
             })
@@ -330,7 +336,9 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
         let id_loc = lines.loc(s.id.span());
         let id = s.id.get_ref();
         if id.is_empty() || !id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') {
-            return Err(lines.error(s.id.span(), format!("scenario id `{id}` must be lowercase letters, digits, `.` and `-`")));
+            return Err(
+                lines.error(s.id.span(), format!("scenario id `{id}` must be lowercase letters, digits, `.` and `-`"))
+            );
         }
         if !SERVICES.contains(&s.service.get_ref().as_str()) {
             return Err(lines.error(
@@ -339,18 +347,30 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
             ));
         }
         let op = s.operation.get_ref();
-        if op.is_empty() || !op.starts_with(|c: char| c.is_ascii_uppercase()) || !op.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(lines.error(s.operation.span(), format!("operation `{op}` must be an API name such as CreateVpc")));
+        if op.is_empty()
+            || !op.starts_with(|c: char| c.is_ascii_uppercase())
+            || !op.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(
+                lines.error(s.operation.span(), format!("operation `{op}` must be an API name such as CreateVpc"))
+            );
         }
         if s.provenance.trim().is_empty() {
-            return Err(lines.error(s.id.span(), format!("scenario `{id}` needs a provenance (or \"{NO_KNOWN_CALLER}\")")));
+            return Err(
+                lines.error(s.id.span(), format!("scenario `{id}` needs a provenance (or \"{NO_KNOWN_CALLER}\")"))
+            );
         }
         match (s.expect, &s.boundary) {
             (Expect::Deny, None) => {
-                return Err(lines.error(s.id.span(), format!("deny scenario `{id}` needs a `boundary` saying what edge it probes")));
+                return Err(lines.error(
+                    s.id.span(),
+                    format!("deny scenario `{id}` needs a `boundary` saying what edge it probes"),
+                ));
             }
             (Expect::Allow, Some(_)) => {
-                return Err(lines.error(s.id.span(), format!("`boundary` is only for deny scenarios (`{id}` expects allow)")));
+                return Err(
+                    lines.error(s.id.span(), format!("`boundary` is only for deny scenarios (`{id}` expects allow)"))
+                );
             }
             _ => {}
         }
@@ -361,7 +381,10 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
         for c in &s.check {
             let action = c.action.get_ref();
             if action.contains(['*', '?']) {
-                return Err(lines.error(c.action.span(), format!("check action `{action}` has a wildcard; a check names one action")));
+                return Err(lines.error(
+                    c.action.span(),
+                    format!("check action `{action}` has a wildcard; a check names one action"),
+                ));
             }
             let Some(found) = catalog.action(action) else {
                 return Err(lines.error(c.action.span(), format!("action `{action}` is not in the action catalog")));
@@ -386,7 +409,8 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
             }
             let expect = c.expect.unwrap_or(s.expect);
             if s.expect == Expect::Allow && expect == Expect::Deny {
-                return Err(lines.error(c.action.span(), format!("allow scenario `{id}` cannot have a check that expects deny")));
+                return Err(lines
+                    .error(c.action.span(), format!("allow scenario `{id}` cannot have a check that expects deny")));
             }
             checks.push(Check {
                 action: found.full_name(),
@@ -436,7 +460,10 @@ fn check_variables(text: &str, lines: &Lines<'_>, span: Range<usize>) -> Result<
         if !VARIABLES.contains(&name) {
             return Err(lines.error(
                 span,
-                format!("unknown variable `${{{name}}}` (only {} are allowed)", VARIABLES.map(|v| format!("${{{v}}}")).join(", ")),
+                format!(
+                    "unknown variable `${{{name}}}` (only {} are allowed)",
+                    VARIABLES.map(|v| format!("${{{v}}}")).join(", ")
+                ),
             ));
         }
         rest = &after[end.min(after.len())..];
@@ -458,20 +485,30 @@ pub fn validate_profile(profile: &Profile) -> Result<(), ScenarioError> {
     let mut by_id: HashMap<&str, &Scenario> = HashMap::new();
     for s in &profile.scenarios {
         if let Some(first) = by_id.insert(&s.id, s) {
-            return Err(ScenarioError { loc: s.loc.clone(), message: format!("duplicate scenario id `{}` (first at {})", s.id, first.loc) });
+            return Err(ScenarioError {
+                loc: s.loc.clone(),
+                message: format!("duplicate scenario id `{}` (first at {})", s.id, first.loc),
+            });
         }
     }
     for s in &profile.scenarios {
         for (i, n) in s.needs.iter().enumerate() {
             if !by_id.contains_key(n.as_str()) {
                 let loc = s.needs_locs.get(i).cloned().unwrap_or_else(|| s.loc.clone());
-                return Err(ScenarioError { loc, message: format!("scenario `{}` needs `{n}`, which is no scenario of this profile", s.id) });
+                return Err(ScenarioError {
+                    loc,
+                    message: format!("scenario `{}` needs `{n}`, which is no scenario of this profile", s.id),
+                });
             }
         }
     }
     // Depth-first search for a cycle in `needs`.
     let mut state: HashMap<&str, u8> = HashMap::new();
-    fn visit<'a>(id: &'a str, by_id: &HashMap<&'a str, &'a Scenario>, state: &mut HashMap<&'a str, u8>) -> Option<&'a Scenario> {
+    fn visit<'a>(
+        id: &'a str,
+        by_id: &HashMap<&'a str, &'a Scenario>,
+        state: &mut HashMap<&'a str, u8>,
+    ) -> Option<&'a Scenario> {
         match state.get(id) {
             Some(1) => return by_id.get(id).copied(),
             Some(2) => return None,
@@ -488,14 +525,23 @@ pub fn validate_profile(profile: &Profile) -> Result<(), ScenarioError> {
     }
     for s in &profile.scenarios {
         if let Some(cyclic) = visit(&s.id, &by_id, &mut state) {
-            return Err(ScenarioError { loc: cyclic.loc.clone(), message: format!("scenario `{}` is part of a `needs` cycle", cyclic.id) });
+            return Err(ScenarioError {
+                loc: cyclic.loc.clone(),
+                message: format!("scenario `{}` is part of a `needs` cycle", cyclic.id),
+            });
         }
     }
     let declared: HashSet<&str> = profile.equivalent_mutants.iter().map(|m| m.id.as_str()).collect();
     if declared.len() != profile.equivalent_mutants.len() {
-        let dup = profile.equivalent_mutants.iter().find(|m| profile.equivalent_mutants.iter().filter(|o| o.id == m.id).count() > 1);
+        let dup = profile
+            .equivalent_mutants
+            .iter()
+            .find(|m| profile.equivalent_mutants.iter().filter(|o| o.id == m.id).count() > 1);
         if let Some(m) = dup {
-            return Err(ScenarioError { loc: m.loc.clone(), message: format!("equivalent mutant `{}` is listed twice", m.id) });
+            return Err(ScenarioError {
+                loc: m.loc.clone(),
+                message: format!("equivalent mutant `{}` is listed twice", m.id),
+            });
         }
     }
     Ok(())

@@ -130,7 +130,8 @@ fn check_modified_template(tmp: &Path, name: &str, old: &str, new: &str) -> Muta
 fn rendered_seed_json(cwd: &Path) -> String {
     let r = run(cwd, ["render"]);
     assert_eq!(r.code, 0, "render failed:\n{}", r.show());
-    let parsed: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("render printed no JSON ({e}):\n{}", r.show()));
+    let parsed: Value =
+        serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("render printed no JSON ({e}):\n{}", r.show()));
     assert!(parsed["Resources"]["DKPBootstrapRole"].is_object(), "rendered template lacks the role:\n{}", r.stdout);
     r.stdout
 }
@@ -192,7 +193,11 @@ fn seed_profile_is_conformant_and_writes_all_reports() {
         let len = fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0);
         assert!(len > 0, "{name} missing or empty in {}", dir.display());
     }
-    let leftovers: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().ends_with(".partial")).collect();
+    let leftovers: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().ends_with(".partial"))
+        .collect();
     assert!(leftovers.is_empty(), "temporary report files left behind: {leftovers:?}");
 
     let report = read_report(&dir);
@@ -341,7 +346,8 @@ struct Mutation {
 const PASSROLE_STATEMENT: &str = "        - Action:\n          - iam:PassRole";
 /// The one Resource entry (`'*'`) of the first statement: the line after it starts the
 /// second statement.
-const FIRST_STATEMENT_RESOURCE: &str = "          - '*'\n        - Action:\n          - autoscaling:CreateAutoScalingGroup";
+const FIRST_STATEMENT_RESOURCE: &str =
+    "          - '*'\n        - Action:\n          - autoscaling:CreateAutoScalingGroup";
 const LAST_FIRST_STATEMENT_ACTION: &str = "          - ec2:DescribeKeyPairs\n";
 const SECRETS_RESOURCE: &str = "          - arn:*:secretsmanager:*:*:secret:aws.cluster.x-k8s.io/*\n";
 
@@ -380,7 +386,12 @@ fn mutations() -> Vec<Mutation> {
             new: "",
             exit: 1,
             verdict: "nonconformant",
-            findings: vec![want("missing_grant", "ec2:CreateVpc", In::Seed("ec2-network.toml"), At::Text("action = \"ec2:CreateVpc\""))],
+            findings: vec![want(
+                "missing_grant",
+                "ec2:CreateVpc",
+                In::Seed("ec2-network.toml"),
+                At::Text("action = \"ec2:CreateVpc\""),
+            )],
             failing: &["ec2.create-vpc"],
         },
         Mutation {
@@ -439,12 +450,25 @@ fn mutations() -> Vec<Mutation> {
                     "missing_grant",
                     "ec2:TerminateInstances",
                     In::Seed("ec2-instances.toml"),
-                    At::Text("action = \"ec2:TerminateInstances\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/i-0a1b2c3d4e5f60012\""),
+                    At::Text(
+                        "action = \"ec2:TerminateInstances\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/i-0a1b2c3d4e5f60012\"",
+                    ),
                 ),
                 // The Allow entry is now dead: dropping it changes nothing.
-                Want { kind: "surviving_mutant", action: None, file: In::Template, at: At::Text("          - ec2:TerminateInstances\n          - tag:GetResources") },
+                Want {
+                    kind: "surviving_mutant",
+                    action: None,
+                    file: In::Template,
+                    at: At::Text("          - ec2:TerminateInstances\n          - tag:GetResources"),
+                },
             ],
-            failing: &["ec2.terminate-instances", "ec2.terminate-instances-control-plane", "ec2.terminate-instances-spot-node", "ec2.terminate-instances-bastion", "ec2.terminate-instances-passrole-path-role"],
+            failing: &[
+                "ec2.terminate-instances",
+                "ec2.terminate-instances-control-plane",
+                "ec2.terminate-instances-spot-node",
+                "ec2.terminate-instances-bastion",
+                "ec2.terminate-instances-passrole-path-role",
+            ],
         },
         Mutation {
             name: "managed-policy-attached",
@@ -507,10 +531,18 @@ fn judge_mutation(m: &Mutation, got: &Mutated) -> Vec<String> {
                 .iter()
                 .filter(|f| f["kind"] == w.kind)
                 .take(8)
-                .map(|f| format!("{} {} at {}:{}:{}", f["kind"], f["action"], f["loc"]["file"], f["loc"]["line"], f["loc"]["column"]))
+                .map(|f| {
+                    format!(
+                        "{} {} at {}:{}:{}",
+                        f["kind"], f["action"], f["loc"]["file"], f["loc"]["line"], f["loc"]["column"]
+                    )
+                })
                 .collect();
             let at = column.map_or(format!("{file_name}:{line}"), |c| format!("{file_name}:{line}:{c}"));
-            problems.push(format!("no `{}` finding for {:?} at {at} (first findings of that kind: {same_kind:#?})", w.kind, w.action));
+            problems.push(format!(
+                "no `{}` finding for {:?} at {at} (first findings of that kind: {same_kind:#?})",
+                w.kind, w.action
+            ));
         }
     }
     for s in report["scenarios"].as_array().unwrap() {
@@ -536,7 +568,13 @@ fn mutated_templates_are_caught_with_located_findings() {
         let got = check_modified_template(tmp.path(), m.name, m.old, m.new);
         let problems = judge_mutation(&m, &got);
         if !problems.is_empty() {
-            failures.push(format!("mutation `{}` (template line {}):\n  - {}\n{}", m.name, got.changed_line, problems.join("\n  - "), got.run.show()));
+            failures.push(format!(
+                "mutation `{}` (template line {}):\n  - {}\n{}",
+                m.name,
+                got.changed_line,
+                problems.join("\n  - "),
+                got.run.show()
+            ));
         }
     }
     assert!(failures.is_empty(), "{} mutation(s) not caught as expected:\n\n{}", failures.len(), failures.join("\n\n"));
@@ -551,12 +589,21 @@ fn explicit_deny_is_named_as_the_statement_that_denies() {
     let got = check_modified_template(tmp.path(), m.name, m.old, m.new);
     assert_eq!(got.run.code, 1, "{}", got.run.show());
     let report = read_report(&got.report_dir);
-    let row = report["scenarios"].as_array().unwrap().iter().find(|s| s["id"] == "ec2.terminate-instances").expect("scenario row");
-    let check = row["checks"].as_array().unwrap().iter().find(|c| c["action"] == "ec2:TerminateInstances").expect("check");
+    let row = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "ec2.terminate-instances")
+        .expect("scenario row");
+    let check =
+        row["checks"].as_array().unwrap().iter().find(|c| c["action"] == "ec2:TerminateInstances").expect("check");
     assert_eq!(check["outcome"], "explicit_deny", "{check}");
     let matched = &check["matched"][0];
     assert!(str_field(&matched["loc"], "file").ends_with("deny-terminate-instances.yaml"), "{matched}");
-    assert_eq!(matched["loc"]["line"], got.changed_line, "the Deny statement starts on the first added line: {matched}");
+    assert_eq!(
+        matched["loc"]["line"], got.changed_line,
+        "the Deny statement starts on the first added line: {matched}"
+    );
 }
 
 /// `(kind:label, fingerprint, rest)` of a mutant id such as
@@ -564,14 +611,20 @@ fn explicit_deny_is_named_as_the_statement_that_denies() {
 fn split_mutant_id(id: &str) -> (&str, &str, &str) {
     let at = id.find('@').unwrap_or_else(|| panic!("mutant id `{id}` has no `@<fingerprint>`"));
     let fingerprint = id.get(at + 1..at + 9).unwrap_or_else(|| panic!("mutant id `{id}`: short fingerprint"));
-    assert!(fingerprint.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()), "mutant id `{id}`: fingerprint `{fingerprint}` is not 8 lower-case hex digits");
+    assert!(
+        fingerprint.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+        "mutant id `{id}`: fingerprint `{fingerprint}` is not 8 lower-case hex digits"
+    );
     (&id[..at], fingerprint, &id[at + 9..])
 }
 
 /// The mutant id named in backquotes by a finding's message.
 fn mutant_in_message(f: &Value) -> String {
     let message = str_field(f, "message");
-    let start = message.find("mutant").and_then(|i| message[i..].find('`').map(|j| i + j + 1)).unwrap_or_else(|| panic!("no mutant id in {f}"));
+    let start = message
+        .find("mutant")
+        .and_then(|i| message[i..].find('`').map(|j| i + j + 1))
+        .unwrap_or_else(|| panic!("no mutant id in {f}"));
     let end = start + message[start..].find('`').unwrap_or_else(|| panic!("unclosed mutant id in {f}"));
     message[start..end].to_string()
 }
@@ -597,11 +650,19 @@ fn editing_a_statement_voids_its_accepted_mutants() {
         .filter(|id| id.contains('@'))
         .map(|id| (id.to_string(), line_of(&seed_profile, &format!("id = \"{id}\""), "the seed profile.toml")))
         .collect();
-    let (of_statement, of_others): (Vec<_>, Vec<_>) = accepted.iter().partition(|(id, _)| split_mutant_id(id).0.ends_with(&format!(":{statement}")));
-    assert!(!of_statement.is_empty() && !of_others.is_empty(), "the seed accepts mutants of {statement} and of other statements: {accepted:#?}");
+    let (of_statement, of_others): (Vec<_>, Vec<_>) =
+        accepted.iter().partition(|(id, _)| split_mutant_id(id).0.ends_with(&format!(":{statement}")));
+    assert!(
+        !of_statement.is_empty() && !of_others.is_empty(),
+        "the seed accepts mutants of {statement} and of other statements: {accepted:#?}"
+    );
     let seed_fingerprint = split_mutant_id(&of_statement[0].0).1;
     for (id, _) in &of_statement {
-        assert_eq!(split_mutant_id(id).1, seed_fingerprint, "the seed's entries for {statement} share one fingerprint: {id}");
+        assert_eq!(
+            split_mutant_id(id).1,
+            seed_fingerprint,
+            "the seed's entries for {statement} share one fingerprint: {id}"
+        );
     }
 
     let got = check_modified_template(tmp.path(), "slr-condition-star", old, new);
@@ -615,7 +676,8 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     let mutants = report["minimality"]["mutants"].as_array().unwrap();
     let status_of = |id: &str| mutants.iter().find(|m| m["id"] == id).map(|m| str_field(m, "status").to_string());
     // The edited statement's mutants all carry one new fingerprint.
-    let edited: Vec<&Value> = mutants.iter().filter(|m| split_mutant_id(str_field(m, "id")).0.ends_with(&format!(":{statement}"))).collect();
+    let edited: Vec<&Value> =
+        mutants.iter().filter(|m| split_mutant_id(str_field(m, "id")).0.ends_with(&format!(":{statement}"))).collect();
     assert!(!edited.is_empty(), "no mutant of {statement}");
     let new_fingerprint = split_mutant_id(str_field(edited[0], "id")).1.to_string();
     assert_ne!(new_fingerprint, seed_fingerprint, "editing {statement} must change its fingerprint");
@@ -635,7 +697,10 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     for f in &survivors {
         let id = mutant_in_message(f);
         let (label, fingerprint, rest) = split_mutant_id(&id);
-        assert!(label.ends_with(&format!(":{statement}")) && fingerprint == new_fingerprint, "survivor `{id}` is not a mutant of the edited {statement}: {f}");
+        assert!(
+            label.ends_with(&format!(":{statement}")) && fingerprint == new_fingerprint,
+            "survivor `{id}` is not a mutant of the edited {statement}: {f}"
+        );
         assert_eq!(f["severity"], "fail", "{f}");
         assert_eq!(status_of(&id).as_deref(), Some("survived"), "{id}");
         assert!(str_field(&f["loc"], "file").ends_with("slr-condition-star.yaml"), "{f}");
@@ -654,13 +719,19 @@ fn editing_a_statement_voids_its_accepted_mutants() {
         .collect();
     survived.sort();
     were_accepted.sort();
-    assert_eq!(survived, were_accepted, "the survivors are the statement's formerly accepted mutants, under the new fingerprint");
+    assert_eq!(
+        survived, were_accepted,
+        "the survivors are the statement's formerly accepted mutants, under the new fingerprint"
+    );
 
     // The seed's entries for the statement are stale: info, at their `id` line.
     let stale: Vec<&Value> = findings.iter().filter(|f| f["kind"] == "stale_equivalent_mutant").collect();
     assert_eq!(stale.len(), of_statement.len(), "one stale entry per accepted mutant of {statement}: {stale:#?}");
     for (id, line) in &of_statement {
-        let f = stale.iter().find(|f| str_field(f, "message").contains(&format!("`{id}`"))).unwrap_or_else(|| panic!("no stale_equivalent_mutant for `{id}`: {stale:#?}"));
+        let f = stale
+            .iter()
+            .find(|f| str_field(f, "message").contains(&format!("`{id}`")))
+            .unwrap_or_else(|| panic!("no stale_equivalent_mutant for `{id}`: {stale:#?}"));
         assert_eq!(f["severity"], "info", "{f}");
         assert!(str_field(&f["loc"], "file").ends_with("profile.toml"), "{f}");
         assert_eq!(f["loc"]["line"], *line, "{f}");
@@ -677,7 +748,8 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     // edit asks for) makes the edited template conformant.
     let profile = copy_seed_profile(tmp.path());
     let toml_path = profile.join("profile.toml");
-    let reviewed = seed_profile.replace(&format!("{statement}@{seed_fingerprint}:"), &format!("{statement}@{new_fingerprint}:"));
+    let reviewed =
+        seed_profile.replace(&format!("{statement}@{seed_fingerprint}:"), &format!("{statement}@{new_fingerprint}:"));
     assert_ne!(reviewed, seed_profile);
     fs::write(&toml_path, reviewed).unwrap();
     let dir = tmp.path().join("r-reviewed");
@@ -686,7 +758,11 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     let report = read_report(&dir);
     assert_eq!(report["verdict"], "conformant");
     assert_eq!(report["counts"]["mutants_equivalent"], accepted.len(), "{}", report["counts"]);
-    assert!(!report["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "stale_equivalent_mutant"), "{}", r.show());
+    assert!(
+        !report["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "stale_equivalent_mutant"),
+        "{}",
+        r.show()
+    );
 }
 
 #[test]
@@ -698,7 +774,13 @@ fn mutated_json_template_is_located_in_the_json_file() {
     let template = tmp.path().join("widened.json");
     fs::write(&template, &text).unwrap();
     // The widened Resource string: its line, and the column of its opening quote.
-    let column = text.lines().nth(changed - 1).unwrap().find("\"arn:*:iam::*:role/*\"").expect("the widened string is on the changed line") + 1;
+    let column = text
+        .lines()
+        .nth(changed - 1)
+        .unwrap()
+        .find("\"arn:*:iam::*:role/*\"")
+        .expect("the widened string is on the changed line")
+        + 1;
 
     let dir = tmp.path().join("r");
     let r = check(tmp.path(), &dir, &[("--template", &template)]);
@@ -712,7 +794,10 @@ fn mutated_json_template_is_located_in_the_json_file() {
     assert!(!excess.is_empty(), "no excess_grant: {findings:#?}");
     for f in &excess {
         assert_eq!(f["action"], "iam:PassRole", "{f}");
-        assert!(in_json(f) && f["loc"]["line"] == changed && f["loc"]["column"] == column, "excess_grant not at widened.json:{changed}:{column}: {f}");
+        assert!(
+            in_json(f) && f["loc"]["line"] == changed && f["loc"]["column"] == column,
+            "excess_grant not at widened.json:{changed}:{column}: {f}"
+        );
     }
     assert!(
         findings.iter().any(|f| f["kind"] == "surviving_mutant" && in_json(f) && f["loc"]["line"] == changed),
@@ -748,7 +833,14 @@ struct Malformed {
     phrase: &'static str,
 }
 
-const fn bad(name: &'static str, file: &'static str, old: &'static str, new: &'static str, line: Line, phrase: &'static str) -> Malformed {
+const fn bad(
+    name: &'static str,
+    file: &'static str,
+    old: &'static str,
+    new: &'static str,
+    line: Line,
+    phrase: &'static str,
+) -> Malformed {
     Malformed { name, file, old, new, line, phrase }
 }
 
@@ -757,36 +849,211 @@ fn malformed_inputs() -> Vec<Malformed> {
     vec![
         // --- template (YAML)
         // An unclosed `[` is only detected where the next line breaks the indentation.
-        bad("yaml unclosed bracket", "template.yaml", "          Resource:\n          - '*'\n", "          Resource: ['*'\n", Edit(1), "invalid indentation"),
-        bad("yaml mismatched bracket", "template.yaml", "      - Ref: DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile", "      - [DKPBootstrapRole}\n    Type: AWS::IAM::InstanceProfile", Edit(0), "while parsing a flow sequence, expected ',' or ']'"),
-        bad("unknown short tag", "template.yaml", "      - Ref: DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile", "      - !Reff DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile", Edit(0), "unknown tag `!Reff`"),
-        bad("duplicate key", "template.yaml", "          Effect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster", "          Effect: Allow\n          Effect: Deny\n          Resource:\n          - arn:*:iam::*:role/*.cluster", Edit(0), "duplicate key `Effect`"),
-        bad("unknown statement element", "template.yaml", "          Effect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster", "          Efect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster", Edit(0), "unknown statement element `Efect`"),
-        bad("lowercase effect", "template.yaml", "          Effect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster", "          Effect: allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster", Edit(0), "`Effect` must be \"Allow\" or \"Deny\", found \"allow\""),
-        bad("truncated ARN resource", "template.yaml", "          - arn:*:iam::*:role/*.cluster-api-provider-aws.sigs.k8s.io\n", "          - arn:aws:iam\n", Edit(0), "resource `arn:aws:iam` is not `*` or an ARN"),
-        bad("action without service prefix", "template.yaml", "          - ec2:CreateVpc\n", "          - CreateVpc\n", Edit(0), "action `CreateVpc` must have the form service:Action"),
-        bad("unknown condition operator", "template.yaml", "            StringLike:\n              iam:AWSServiceName: spot", "            StringLikes:\n              iam:AWSServiceName: spot", Edit(0), "unknown condition operator `StringLikes`"),
-        bad("unknown policy version", "template.yaml", "        Version: 2012-10-17\n      Roles:", "        Version: 2012-10-18\n      Roles:", Edit(0), "`Version` must be \"2012-10-17\" or \"2008-10-17\", found \"2012-10-18\""),
-        bad("Ref to an unknown name", "template.yaml", "      - Ref: DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile", "      - Ref: DKPBootstrapRol\n    Type: AWS::IAM::InstanceProfile", Edit(0), "`Ref` to `DKPBootstrapRol`"),
+        bad(
+            "yaml unclosed bracket",
+            "template.yaml",
+            "          Resource:\n          - '*'\n",
+            "          Resource: ['*'\n",
+            Edit(1),
+            "invalid indentation",
+        ),
+        bad(
+            "yaml mismatched bracket",
+            "template.yaml",
+            "      - Ref: DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile",
+            "      - [DKPBootstrapRole}\n    Type: AWS::IAM::InstanceProfile",
+            Edit(0),
+            "while parsing a flow sequence, expected ',' or ']'",
+        ),
+        bad(
+            "unknown short tag",
+            "template.yaml",
+            "      - Ref: DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile",
+            "      - !Reff DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile",
+            Edit(0),
+            "unknown tag `!Reff`",
+        ),
+        bad(
+            "duplicate key",
+            "template.yaml",
+            "          Effect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster",
+            "          Effect: Allow\n          Effect: Deny\n          Resource:\n          - arn:*:iam::*:role/*.cluster",
+            Edit(0),
+            "duplicate key `Effect`",
+        ),
+        bad(
+            "unknown statement element",
+            "template.yaml",
+            "          Effect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster",
+            "          Efect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster",
+            Edit(0),
+            "unknown statement element `Efect`",
+        ),
+        bad(
+            "lowercase effect",
+            "template.yaml",
+            "          Effect: Allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster",
+            "          Effect: allow\n          Resource:\n          - arn:*:iam::*:role/*.cluster",
+            Edit(0),
+            "`Effect` must be \"Allow\" or \"Deny\", found \"allow\"",
+        ),
+        bad(
+            "truncated ARN resource",
+            "template.yaml",
+            "          - arn:*:iam::*:role/*.cluster-api-provider-aws.sigs.k8s.io\n",
+            "          - arn:aws:iam\n",
+            Edit(0),
+            "resource `arn:aws:iam` is not `*` or an ARN",
+        ),
+        bad(
+            "action without service prefix",
+            "template.yaml",
+            "          - ec2:CreateVpc\n",
+            "          - CreateVpc\n",
+            Edit(0),
+            "action `CreateVpc` must have the form service:Action",
+        ),
+        bad(
+            "unknown condition operator",
+            "template.yaml",
+            "            StringLike:\n              iam:AWSServiceName: spot",
+            "            StringLikes:\n              iam:AWSServiceName: spot",
+            Edit(0),
+            "unknown condition operator `StringLikes`",
+        ),
+        bad(
+            "unknown policy version",
+            "template.yaml",
+            "        Version: 2012-10-17\n      Roles:",
+            "        Version: 2012-10-18\n      Roles:",
+            Edit(0),
+            "`Version` must be \"2012-10-17\" or \"2008-10-17\", found \"2012-10-18\"",
+        ),
+        bad(
+            "Ref to an unknown name",
+            "template.yaml",
+            "      - Ref: DKPBootstrapRole\n    Type: AWS::IAM::InstanceProfile",
+            "      - Ref: DKPBootstrapRol\n    Type: AWS::IAM::InstanceProfile",
+            Edit(0),
+            "`Ref` to `DKPBootstrapRol`",
+        ),
         // --- template (JSON)
         // The trailing comma is only detected at the `]` on the next line.
-        bad("JSON trailing comma", "template.json", "\"ec2:DescribeKeyPairs\"\n", "\"ec2:DescribeKeyPairs\",\n", Edit(1), "expected a JSON value, found `]`"),
+        bad(
+            "JSON trailing comma",
+            "template.json",
+            "\"ec2:DescribeKeyPairs\"\n",
+            "\"ec2:DescribeKeyPairs\",\n",
+            Edit(1),
+            "expected a JSON value, found `]`",
+        ),
         // --- scenario files
-        bad("scenario unknown key", "ec2-network.toml", "service = \"ec2\"\noperation = \"CreateVpc\"", "service = \"ec2\"\noperaton = \"CreateVpc\"", Edit(0), "unknown field `operaton`"),
-        bad("scenario bad expect", "ec2-network.toml", "operation = \"CreateVpc\"\nexpect = \"allow\"", "operation = \"CreateVpc\"\nexpect = \"allowed\"", Edit(0), "unknown variant `allowed`, expected `allow` or `deny`"),
-        bad("scenario action not in catalog", "ec2-network.toml", "action = \"ec2:CreateVpc\"", "action = \"ec2:CreateVpcs\"", Edit(0), "action `ec2:CreateVpcs` is not in the action catalog"),
-        bad("scenario needs unknown id", "ec2-network.toml", "needs = [\"ec2.create-vpc\"]\ninput = { VpcId = \"vpc-0a1b2c3d4e5f60001\", Attribute = \"enableDnsSupport\" }", "needs = [\"ec2.create-vpcx\"]\ninput = { VpcId = \"vpc-0a1b2c3d4e5f60001\", Attribute = \"enableDnsSupport\" }", Edit(0), "needs `ec2.create-vpcx`, which is no scenario of this profile"),
-        bad("duplicate scenario id across files", "elb.toml", "id = \"elb.describe-load-balancers\"", "id = \"ec2.create-vpc\"", Edit(0), "duplicate scenario id `ec2.create-vpc` (first at "),
-        bad("scenario unknown service", "ec2-network.toml", "service = \"ec2\"\noperation = \"CreateVpc\"", "service = \"ec3\"\noperation = \"CreateVpc\"", Edit(0), "unknown service `ec3`"),
-        bad("scenario unknown variable", "ec2-network.toml", "action = \"ec2:CreateVpc\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc/*\"", "action = \"ec2:CreateVpc\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${Foo}:vpc/*\"", Edit(0), "unknown variable `${Foo}`"),
-        bad("scenario TOML syntax", "ec2-network.toml", "operation = \"CreateVpc\"", "operation = \"CreateVpc", Edit(0), "invalid basic string"),
+        bad(
+            "scenario unknown key",
+            "ec2-network.toml",
+            "service = \"ec2\"\noperation = \"CreateVpc\"",
+            "service = \"ec2\"\noperaton = \"CreateVpc\"",
+            Edit(0),
+            "unknown field `operaton`",
+        ),
+        bad(
+            "scenario bad expect",
+            "ec2-network.toml",
+            "operation = \"CreateVpc\"\nexpect = \"allow\"",
+            "operation = \"CreateVpc\"\nexpect = \"allowed\"",
+            Edit(0),
+            "unknown variant `allowed`, expected `allow` or `deny`",
+        ),
+        bad(
+            "scenario action not in catalog",
+            "ec2-network.toml",
+            "action = \"ec2:CreateVpc\"",
+            "action = \"ec2:CreateVpcs\"",
+            Edit(0),
+            "action `ec2:CreateVpcs` is not in the action catalog",
+        ),
+        bad(
+            "scenario needs unknown id",
+            "ec2-network.toml",
+            "needs = [\"ec2.create-vpc\"]\ninput = { VpcId = \"vpc-0a1b2c3d4e5f60001\", Attribute = \"enableDnsSupport\" }",
+            "needs = [\"ec2.create-vpcx\"]\ninput = { VpcId = \"vpc-0a1b2c3d4e5f60001\", Attribute = \"enableDnsSupport\" }",
+            Edit(0),
+            "needs `ec2.create-vpcx`, which is no scenario of this profile",
+        ),
+        bad(
+            "duplicate scenario id across files",
+            "elb.toml",
+            "id = \"elb.describe-load-balancers\"",
+            "id = \"ec2.create-vpc\"",
+            Edit(0),
+            "duplicate scenario id `ec2.create-vpc` (first at ",
+        ),
+        bad(
+            "scenario unknown service",
+            "ec2-network.toml",
+            "service = \"ec2\"\noperation = \"CreateVpc\"",
+            "service = \"ec3\"\noperation = \"CreateVpc\"",
+            Edit(0),
+            "unknown service `ec3`",
+        ),
+        bad(
+            "scenario unknown variable",
+            "ec2-network.toml",
+            "action = \"ec2:CreateVpc\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:vpc/*\"",
+            "action = \"ec2:CreateVpc\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${Foo}:vpc/*\"",
+            Edit(0),
+            "unknown variable `${Foo}`",
+        ),
+        bad(
+            "scenario TOML syntax",
+            "ec2-network.toml",
+            "operation = \"CreateVpc\"",
+            "operation = \"CreateVpc",
+            Edit(0),
+            "invalid basic string",
+        ),
         // --- profile.toml
-        bad("profile missing role", "profile.toml", "role = \"DKPBootstrapRole\"\n", "", Fixed(1), "missing field `role`"),
-        bad("profile unknown key", "profile.toml", "role = \"DKPBootstrapRole\"\n", "role = \"DKPBootstrapRole\"\nroles = [\"x\"]\n", Edit(0), "unknown field `roles`"),
+        bad(
+            "profile missing role",
+            "profile.toml",
+            "role = \"DKPBootstrapRole\"\n",
+            "",
+            Fixed(1),
+            "missing field `role`",
+        ),
+        bad(
+            "profile unknown key",
+            "profile.toml",
+            "role = \"DKPBootstrapRole\"\n",
+            "role = \"DKPBootstrapRole\"\nroles = [\"x\"]\n",
+            Edit(0),
+            "unknown field `roles`",
+        ),
         // Errors about what profile.toml names point at the line that names it.
-        bad("profile names a role the template lacks", "profile.toml", "role = \"DKPBootstrapRole\"", "role = \"NoSuchRole\"", EditString, "role `NoSuchRole` is not an AWS::IAM::Role of `{profile}/template.yaml` (its roles: DKPBootstrapRole)"),
-        bad("profile names a missing scenario file", "profile.toml", "  \"ec2-instances.toml\",\n", "  \"ec2-instancs.toml\",\n", EditString, "failed to read `{profile}/ec2-instancs.toml`, named here: "),
-        bad("profile names a missing template", "profile.toml", "template = \"template.yaml\"", "template = \"no-such-template.yaml\"", EditString, "failed to read `{profile}/no-such-template.yaml`, named here: "),
+        bad(
+            "profile names a role the template lacks",
+            "profile.toml",
+            "role = \"DKPBootstrapRole\"",
+            "role = \"NoSuchRole\"",
+            EditString,
+            "role `NoSuchRole` is not an AWS::IAM::Role of `{profile}/template.yaml` (its roles: DKPBootstrapRole)",
+        ),
+        bad(
+            "profile names a missing scenario file",
+            "profile.toml",
+            "  \"ec2-instances.toml\",\n",
+            "  \"ec2-instancs.toml\",\n",
+            EditString,
+            "failed to read `{profile}/ec2-instancs.toml`, named here: ",
+        ),
+        bad(
+            "profile names a missing template",
+            "profile.toml",
+            "template = \"template.yaml\"",
+            "template = \"no-such-template.yaml\"",
+            EditString,
+            "failed to read `{profile}/no-such-template.yaml`, named here: ",
+        ),
     ]
 }
 
@@ -827,7 +1094,8 @@ fn judge_malformed(tmp: &Path, index: usize, m: &Malformed, json: &str) -> Vec<S
     let prefix = match m.line {
         Line::Edit(n) => format!("error: {reported}:{}:", changed + n),
         Line::EditString => {
-            let column = edited.lines().nth(changed - 1).and_then(|l| l.find('"')).expect("the edited line has a string") + 1;
+            let column =
+                edited.lines().nth(changed - 1).and_then(|l| l.find('"')).expect("the edited line has a string") + 1;
             format!("error: {reported}:{changed}:{column}: ")
         }
         Line::Fixed(n) => format!("error: {reported}:{n}:"),
@@ -862,7 +1130,12 @@ fn malformed_inputs_exit_2_naming_file_and_line() {
             failures.push(format!("case `{}` ({}):\n  - {}", m.name, m.file, problems.join("\n  - ")));
         }
     }
-    assert!(failures.is_empty(), "{} malformed input(s) not rejected as expected:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} malformed input(s) not rejected as expected:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
@@ -871,7 +1144,12 @@ fn duplicate_scenario_id_names_the_first_definition() {
     let tmp = TempDir::new().unwrap();
     let profile = copy_seed_profile(tmp.path());
     let path = profile.join("elb.toml");
-    let (edited, _) = replace_once(&fs::read_to_string(&path).unwrap(), "id = \"elb.describe-load-balancers\"", "id = \"ec2.create-vpc\"", "elb.toml");
+    let (edited, _) = replace_once(
+        &fs::read_to_string(&path).unwrap(),
+        "id = \"elb.describe-load-balancers\"",
+        "id = \"ec2.create-vpc\"",
+        "elb.toml",
+    );
     fs::write(&path, edited).unwrap();
     let first = line_of(&seed_text("ec2-network.toml"), "id = \"ec2.create-vpc\"", "ec2-network.toml");
     let r = check(tmp.path(), &tmp.path().join("r"), &[("--profile", &profile)]);
@@ -885,7 +1163,11 @@ fn bad_command_line_and_missing_files_exit_2_without_report() {
     let tmp = TempDir::new().unwrap();
     let cases: &[(&str, &[&str], &str)] = &[
         ("short account id", &["--account-id", "123"], "error: --account-id `123` must be 12 digits"),
-        ("non-digit account id", &["--account-id", "00000000000x"], "error: --account-id `00000000000x` must be 12 digits"),
+        (
+            "non-digit account id",
+            &["--account-id", "00000000000x"],
+            "error: --account-id `00000000000x` must be 12 digits",
+        ),
         ("upper-case region", &["--region", "US"], "error: --region `US` is not a region name"),
         ("unknown flag", &["--bogus"], "error: unexpected argument '--bogus'"),
         ("missing template", &["--template", "does-not-exist.yaml"], "error: failed to read `does-not-exist.yaml`"),

@@ -50,8 +50,14 @@ impl Directory for SeedDirectory {
     fn association_resources(&self, id: &str) -> Vec<String> {
         let ec2 = "arn:aws:ec2:us-west-2:000000000000";
         match id {
-            "rtbassoc-0a1b2c3d4e5f6000a" => vec![format!("{ec2}:route-table/rtb-0a1b2c3d4e5f60008"), format!("{ec2}:subnet/subnet-0a1b2c3d4e5f60002")],
-            "rtbassoc-0a1b2c3d4e5f6001a" => vec![format!("{ec2}:route-table/rtb-0a1b2c3d4e5f60009"), format!("{ec2}:subnet/subnet-0a1b2c3d4e5f60003")],
+            "rtbassoc-0a1b2c3d4e5f6000a" => vec![
+                format!("{ec2}:route-table/rtb-0a1b2c3d4e5f60008"),
+                format!("{ec2}:subnet/subnet-0a1b2c3d4e5f60002"),
+            ],
+            "rtbassoc-0a1b2c3d4e5f6001a" => vec![
+                format!("{ec2}:route-table/rtb-0a1b2c3d4e5f60009"),
+                format!("{ec2}:subnet/subnet-0a1b2c3d4e5f60003"),
+            ],
             "eipassoc-0a1b2c3d4e5f60006" => vec![format!("{ec2}:elastic-ip/eipalloc-0a1b2c3d4e5f60005")],
             _ => Vec::new(),
         }
@@ -60,16 +66,27 @@ impl Directory for SeedDirectory {
         Some("dkp-demo-md-0".into())
     }
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
-        Some(format!("arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:6d4f5a1e-2b3c-4d5e-8f90-123456789abc:autoScalingGroupName/{name}"))
+        Some(format!(
+            "arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:6d4f5a1e-2b3c-4d5e-8f90-123456789abc:autoScalingGroupName/{name}"
+        ))
     }
 }
 
 /// Disagreements understood and accepted, with why. The test fails when this list and
 /// the real disagreements differ in either direction, so it shrinks as the gate learns.
 const KNOWN_GAPS: &[(&str, &str)] = &[
-    ("deny.asg.update-launch-configuration-arn", "synthetic probe: no request names a launch configuration for this action"),
-    ("deny.asg.delete-launch-configuration-arn", "synthetic probe: no request names a launch configuration for this action"),
-    ("deny.asg.create-or-update-tags-launch-configuration-arn", "synthetic probe: no request names a launch configuration for this action"),
+    (
+        "deny.asg.update-launch-configuration-arn",
+        "synthetic probe: no request names a launch configuration for this action",
+    ),
+    (
+        "deny.asg.delete-launch-configuration-arn",
+        "synthetic probe: no request names a launch configuration for this action",
+    ),
+    (
+        "deny.asg.create-or-update-tags-launch-configuration-arn",
+        "synthetic probe: no request names a launch configuration for this action",
+    ),
 ];
 
 #[test]
@@ -79,14 +96,19 @@ fn derivation_agrees_with_declared_checks() {
     let mut report = Vec::new();
     for s in &loaded.profile.scenarios {
         let input: serde_json::Value = serde_json::from_str(&substitute(&s.input.to_string(), &target)).unwrap();
-        let derived: BTreeSet<(String, String)> = derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory)
-            .unwrap_or_else(|e| panic!("{}: {e}", s.id))
-            .into_iter()
-            .map(|d| (d.action, d.resource))
-            .collect();
-        let declared: BTreeSet<(String, String)> = s.checks.iter().map(|c| (c.action.clone(), c.rendered(&target).0)).collect();
+        let derived: BTreeSet<(String, String)> =
+            derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory)
+                .unwrap_or_else(|e| panic!("{}: {e}", s.id))
+                .into_iter()
+                .map(|d| (d.action, d.resource))
+                .collect();
+        let declared: BTreeSet<(String, String)> =
+            s.checks.iter().map(|c| (c.action.clone(), c.rendered(&target).0)).collect();
         // Service-linked-role creation depends on the account's state, not the request.
-        let declared: BTreeSet<_> = declared.into_iter().filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole").collect();
+        let declared: BTreeSet<_> = declared
+            .into_iter()
+            .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
+            .collect();
         let known = KNOWN_GAPS.iter().any(|(id, _)| *id == s.id);
         if (derived != declared) != known {
             report.push(format!(
@@ -100,5 +122,10 @@ fn derivation_agrees_with_declared_checks() {
             ));
         }
     }
-    assert!(report.is_empty(), "{} scenario(s) disagree (or agree though listed as known gaps):\n{}", report.len(), report.join("\n"));
+    assert!(
+        report.is_empty(),
+        "{} scenario(s) disagree (or agree though listed as known gaps):\n{}",
+        report.len(),
+        report.join("\n")
+    );
 }

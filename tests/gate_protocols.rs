@@ -64,7 +64,10 @@ async fn ec2_denials_are_unauthorized_operation() {
     let records = gate.records();
     let volume = records.iter().find(|r| r.operation == "CreateVolume").expect("the gate read the SDK's CreateVolume");
     assert_eq!(volume.verdict, GateVerdict::Denied);
-    assert!(volume.checks.iter().any(|c| c.check.action == "ec2:CreateVolume" && c.check.resource.ends_with(":volume/*")), "{volume:?}");
+    assert!(
+        volume.checks.iter().any(|c| c.check.action == "ec2:CreateVolume" && c.check.resource.ends_with(":volume/*")),
+        "{volume:?}"
+    );
 }
 
 #[tokio::test]
@@ -83,12 +86,25 @@ async fn an_allowed_call_is_forwarded() {
 async fn query_services_deny_with_access_denied() {
     let gate = gate().await;
     let asg = client!(aws_sdk_autoscaling, &gate.url, ROLE_KEY);
-    let err = asg.create_launch_configuration().launch_configuration_name("lc").image_id("ami-1").instance_type("t3.micro").send().await.unwrap_err();
+    let err = asg
+        .create_launch_configuration()
+        .launch_configuration_name("lc")
+        .image_id("ami-1")
+        .instance_type("t3.micro")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err).as_deref(), Some("AccessDenied"), "{err:?}");
 
     let elb = client!(aws_sdk_elasticloadbalancing, &gate.url, ROLE_KEY);
-    let listener = aws_sdk_elasticloadbalancing::types::Listener::builder().protocol("TCP").load_balancer_port(443).instance_port(443).build().unwrap();
-    let err = elb.create_load_balancer_listeners().load_balancer_name("lb").listeners(listener).send().await.unwrap_err();
+    let listener = aws_sdk_elasticloadbalancing::types::Listener::builder()
+        .protocol("TCP")
+        .load_balancer_port(443)
+        .instance_port(443)
+        .build()
+        .unwrap();
+    let err =
+        elb.create_load_balancer_listeners().load_balancer_name("lb").listeners(listener).send().await.unwrap_err();
     assert_eq!(code(&err).as_deref(), Some("AccessDenied"), "{err:?}");
 
     let iam = client!(aws_sdk_iam, &gate.url, ROLE_KEY);
@@ -96,10 +112,22 @@ async fn query_services_deny_with_access_denied() {
     assert_eq!(code(&err).as_deref(), Some("AccessDenied"), "{err:?}");
 
     let sts = client!(aws_sdk_sts, &gate.url, ROLE_KEY);
-    let err = sts.assume_role().role_arn("arn:aws:iam::123456789012:role/other").role_session_name("s").send().await.unwrap_err();
+    let err = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/other")
+        .role_session_name("s")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&err).as_deref(), Some("AccessDenied"), "{err:?}");
     let record = gate.records().into_iter().find(|r| r.operation == "AssumeRole").unwrap();
-    assert!(record.checks.iter().any(|c| c.check.action == "sts:AssumeRole" && c.check.resource == "arn:aws:iam::123456789012:role/other"), "{record:?}");
+    assert!(
+        record
+            .checks
+            .iter()
+            .any(|c| c.check.action == "sts:AssumeRole" && c.check.resource == "arn:aws:iam::123456789012:role/other"),
+        "{record:?}"
+    );
 }
 
 #[tokio::test]

@@ -17,7 +17,10 @@ fn seed_profile_runs_on_the_localstack_runtime() {
         .output()
         .expect("the binary runs");
     let show = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap_or_else(|e| panic!("{e}\n{show}"))).unwrap();
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("report.json")).unwrap_or_else(|e| panic!("{e}\n{show}")),
+    )
+    .unwrap();
     let env = &report["environment"];
     assert!(env["target"].as_str().unwrap().starts_with("LocalStack"), "{env}");
     assert_eq!(env["iam_decided_by"], "gate");

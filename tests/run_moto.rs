@@ -15,7 +15,11 @@ fn run(args: &[&str], dir: &Path) -> (i32, String, String) {
         .args(args)
         .output()
         .expect("the binary runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn report(dir: &Path) -> Value {
@@ -79,7 +83,15 @@ fn widened_passrole_fails_live_decided_by_the_gate() {
     assert_eq!(r["observed"], "allowed", "{r}");
     assert_eq!(r["decided_by"], "gate", "{r}");
     assert_eq!(r["pass"], false, "{r}");
-    let passrole = r["gate_checks"].as_array().unwrap().iter().find(|c| c["action"] == "iam:PassRole").expect("the gate checked PassRole");
+    let passrole = r["gate_checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["action"] == "iam:PassRole")
+        .expect("the gate checked PassRole");
     assert_eq!(passrole["outcome"], "allowed", "{passrole}");
-    assert!(report["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "live_mismatch" && f["message"].as_str().unwrap().contains("deny.passrole.bootstrapper-role")));
+    assert!(
+        report["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "live_mismatch"
+            && f["message"].as_str().unwrap().contains("deny.passrole.bootstrapper-role"))
+    );
 }

@@ -64,7 +64,13 @@ fn policy_resources(policies: &[Policy], target: &Target) -> BTreeSet<String> {
             }
             let seg = |i: usize, v: &str| if parts[i] == "*" { v.to_string() } else { parts[i].to_string() };
             let resource = parts[5].replace('*', "example").replace('?', "x");
-            out.insert(format!("arn:{}:{}:{}:{}:{resource}", seg(1, &target.partition), parts[2], seg(3, &target.region), seg(4, &target.account_id)));
+            out.insert(format!(
+                "arn:{}:{}:{}:{}:{resource}",
+                seg(1, &target.partition),
+                parts[2],
+                seg(3, &target.region),
+                seg(4, &target.account_id)
+            ));
         }
     }
     out
@@ -92,7 +98,12 @@ fn policy_context(policies: &[Policy]) -> Context {
 
 /// The resources to probe an action with: representatives of its resource types plus
 /// the policy's own resources that fit one of them; `*` when it has no types.
-fn resources_for(catalog: &Catalog, action: &ActionRef<'_>, policy_resources: &BTreeSet<String>, target: &Target) -> Vec<(String, Option<String>)> {
+fn resources_for(
+    catalog: &Catalog,
+    action: &ActionRef<'_>,
+    policy_resources: &BTreeSet<String>,
+    target: &Target,
+) -> Vec<(String, Option<String>)> {
     if action.action.resources.is_empty() {
         return vec![("*".into(), None)];
     }
@@ -111,19 +122,26 @@ fn resources_for(catalog: &Catalog, action: &ActionRef<'_>, policy_resources: &B
 }
 
 /// Probes the catalog. `contract` holds the lowercase actions the allowed scenarios need.
-pub fn probe(catalog: &Catalog, policies: &[Policy], scenarios: &[Scenario], contract: &BTreeSet<String>, target: &Target) -> CatalogProbe {
+pub fn probe(
+    catalog: &Catalog,
+    policies: &[Policy],
+    scenarios: &[Scenario],
+    contract: &BTreeSet<String>,
+    target: &Target,
+) -> CatalogProbe {
     let mut result = CatalogProbe::default();
     let resources = policy_resources(policies, target);
     let contexts = [Context::new(), policy_context(policies)];
-    let allow_items: Vec<_> = policies
-        .iter()
-        .flat_map(|p| &p.statements)
-        .filter(|s| s.effect == Effect::Allow)
-        .map(|s| &s.action)
-        .collect();
+    let allow_items: Vec<_> =
+        policies.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow).map(|s| &s.action).collect();
     // Resource types each contract action is exercised on, from the allowed checks.
     let mut exercised: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for c in scenarios.iter().filter(|s| s.expect == Expect::Allow).flat_map(|s| &s.checks).filter(|c| c.expect == Expect::Allow) {
+    for c in scenarios
+        .iter()
+        .filter(|s| s.expect == Expect::Allow)
+        .flat_map(|s| &s.checks)
+        .filter(|c| c.expect == Expect::Allow)
+    {
         if let Some(a) = catalog.action(&c.action) {
             let (resource, _) = c.rendered(target);
             let types = exercised.entry(a.full_name()).or_default();
@@ -163,7 +181,12 @@ pub fn probe(catalog: &Catalog, policies: &[Policy], scenarios: &[Scenario], con
             let loc = because
                 .first()
                 .and_then(|id| {
-                    policies[id.policy].statements[id.statement].action.items.iter().find(|i| i.pattern.matches(&full)).map(|i| i.loc.clone())
+                    policies[id.policy].statements[id.statement]
+                        .action
+                        .items
+                        .iter()
+                        .find(|i| i.pattern.matches(&full))
+                        .map(|i| i.loc.clone())
                 })
                 .unwrap_or_else(|| statements[0].loc.clone());
             result.unexpected.push(UnexpectedGrant { action: full, resource, statements, loc });
@@ -184,7 +207,9 @@ pub fn action_granted(catalog: &Catalog, policies: &[Policy], action: &str, targ
     let full = a.full_name();
     let resources = policy_resources(policies, target);
     let contexts = [Context::new(), policy_context(policies)];
-    resources_for(catalog, &a, &resources, target)
-        .iter()
-        .any(|(r, _)| contexts.iter().any(|ctx| decide(policies, &Request { action: &full, resource: r, context: ctx }).outcome.is_allowed()))
+    resources_for(catalog, &a, &resources, target).iter().any(|(r, _)| {
+        contexts
+            .iter()
+            .any(|ctx| decide(policies, &Request { action: &full, resource: r, context: ctx }).outcome.is_allowed())
+    })
 }

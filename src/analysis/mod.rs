@@ -29,7 +29,12 @@ impl StatementRef {
     pub fn new(policies: &[Policy], id: StatementId) -> StatementRef {
         let policy = &policies[id.policy];
         let statement = &policy.statements[id.statement];
-        StatementRef { policy: policy.name.clone(), index: id.statement, sid: statement.sid.clone(), loc: statement.loc.clone() }
+        StatementRef {
+            policy: policy.name.clone(),
+            index: id.statement,
+            sid: statement.sid.clone(),
+            loc: statement.loc.clone(),
+        }
     }
 
     pub fn label(&self) -> String {
@@ -288,11 +293,9 @@ fn check_passes(expect: Expect, outcome: Outcome) -> bool {
 
 /// Whether every check of a scenario got the decision it expects.
 fn scenario_passes(policies: &[Policy], p: &Prepared<'_>) -> bool {
-    p.scenario
-        .checks
-        .iter()
-        .zip(&p.checks)
-        .all(|(c, (resource, ctx))| check_passes(c.expect, decide(policies, &Request { action: &c.action, resource, context: ctx }).outcome))
+    p.scenario.checks.iter().zip(&p.checks).all(|(c, (resource, ctx))| {
+        check_passes(c.expect, decide(policies, &Request { action: &c.action, resource, context: ctx }).outcome)
+    })
 }
 
 /// Runs the whole static proof.
@@ -322,7 +325,8 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
                     loc: c.loc.clone(),
                 })
                 .collect();
-            let observed = if checks.iter().all(|c| c.outcome.is_allowed()) { Observed::Allowed } else { Observed::Denied };
+            let observed =
+                if checks.iter().all(|c| c.outcome.is_allowed()) { Observed::Allowed } else { Observed::Denied };
             ScenarioResult {
                 id: p.scenario.id.clone(),
                 service: p.scenario.service.clone(),
@@ -349,7 +353,9 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
         findings.push(Finding {
             kind: FindingKind::ExternalPolicy,
             severity: Severity::Undecided,
-            message: format!("managed policy `{arn}` is attached but not defined in the template; its grants cannot be checked"),
+            message: format!(
+                "managed policy `{arn}` is attached but not defined in the template; its grants cannot be checked"
+            ),
             action: None,
             resource: Some(arn.clone()),
             loc: Some(loc.clone()),
@@ -360,19 +366,38 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
             let (kind, message, loc) = match c.expect {
                 Expect::Allow => (
                     FindingKind::MissingGrant,
-                    format!("scenario `{}` needs `{}` on `{}`, which the policy does not allow ({})", s.id, c.action, c.resource, outcome_words(c.outcome)),
+                    format!(
+                        "scenario `{}` needs `{}` on `{}`, which the policy does not allow ({})",
+                        s.id,
+                        c.action,
+                        c.resource,
+                        outcome_words(c.outcome)
+                    ),
                     c.loc.clone(),
                 ),
                 Expect::Deny => {
                     let by: Vec<String> = c.matched.iter().map(|m| format!("{} at {}", m.label(), m.loc)).collect();
                     (
                         FindingKind::ExcessGrant,
-                        format!("scenario `{}` must be denied `{}` on `{}`, but {} allows it", s.id, c.action, c.resource, by.join(", ")),
+                        format!(
+                            "scenario `{}` must be denied `{}` on `{}`, but {} allows it",
+                            s.id,
+                            c.action,
+                            c.resource,
+                            by.join(", ")
+                        ),
                         excess_location(policies, c),
                     )
                 }
             };
-            findings.push(Finding { kind, severity: Severity::Fail, message, action: Some(c.action.clone()), resource: Some(c.resource.clone()), loc: Some(loc) });
+            findings.push(Finding {
+                kind,
+                severity: Severity::Fail,
+                message,
+                action: Some(c.action.clone()),
+                resource: Some(c.resource.clone()),
+                loc: Some(loc),
+            });
         }
     }
     for g in &catalog.unexpected {
@@ -394,7 +419,11 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
         findings.push(Finding {
             kind: FindingKind::UnexercisedAction,
             severity: Severity::Fail,
-            message: format!("`{}` in {} is granted but no allowed scenario exercises it", a.action, a.statement.label()),
+            message: format!(
+                "`{}` in {} is granted but no allowed scenario exercises it",
+                a.action,
+                a.statement.label()
+            ),
             action: Some(a.action.clone()),
             resource: None,
             loc: Some(a.loc.clone()),
@@ -512,7 +541,11 @@ fn coverage(policies: &[Policy], scenarios: &[Scenario], contract: &BTreeSet<Str
                     if contract.iter().any(|a| item.pattern.matches(a)) {
                         cov.exercised_actions += 1;
                     } else {
-                        cov.unexercised_actions.push(LocatedAction { action: item.text().to_string(), statement: sref.clone(), loc: item.loc.clone() });
+                        cov.unexercised_actions.push(LocatedAction {
+                            action: item.text().to_string(),
+                            statement: sref.clone(),
+                            loc: item.loc.clone(),
+                        });
                     }
                 }
             }
@@ -522,8 +555,13 @@ fn coverage(policies: &[Policy], scenarios: &[Scenario], contract: &BTreeSet<Str
                 cov.scoped_statements += 1;
                 let only_this = std::slice::from_ref(statement);
                 let crossed = deny_checks.iter().any(|(action, resource, ctx)| {
-                    let action_in = statement.action.items.iter().any(|i| i.pattern.matches(action)) != statement.action.negated;
-                    action_in && !crate::policy::eval::statement_applies(&only_this[0], &Request { action, resource, context: ctx })
+                    let action_in =
+                        statement.action.items.iter().any(|i| i.pattern.matches(action)) != statement.action.negated;
+                    action_in
+                        && !crate::policy::eval::statement_applies(
+                            &only_this[0],
+                            &Request { action, resource, context: ctx },
+                        )
                 });
                 if !crossed {
                     cov.uncrossed_statements.push(sref);
@@ -559,7 +597,13 @@ fn run_mutants(policies: &[Policy], prepared: &[Prepared<'_>], profile: &Profile
         .collect()
 }
 
-fn drift(catalog: &Catalog, policies: &[Policy], profile: &Profile, contract: &BTreeSet<String>, target: &Target) -> Drift {
+fn drift(
+    catalog: &Catalog,
+    policies: &[Policy],
+    profile: &Profile,
+    contract: &BTreeSet<String>,
+    target: &Target,
+) -> Drift {
     let mut d = Drift::default();
     for action in contract {
         let users: Vec<&Scenario> = profile
@@ -569,12 +613,18 @@ fn drift(catalog: &Catalog, policies: &[Policy], profile: &Profile, contract: &B
             .collect();
         if !users.is_empty() && users.iter().all(|s| s.provenance.trim().eq_ignore_ascii_case(NO_KNOWN_CALLER)) {
             let name = catalog.action(action).map(|a| a.full_name()).unwrap_or_else(|| action.clone());
-            d.no_known_caller.push(NoKnownCaller { action: name, scenarios: users.iter().map(|s| s.id.clone()).collect() });
+            d.no_known_caller
+                .push(NoKnownCaller { action: name, scenarios: users.iter().map(|s| s.id.clone()).collect() });
         }
     }
     for u in &profile.upstream_missing {
         let granted = exhaustive::action_granted(catalog, policies, &u.action, target);
-        d.upstream_missing.push(UpstreamGap { action: u.action.clone(), source: u.source.clone(), note: u.note.clone(), granted });
+        d.upstream_missing.push(UpstreamGap {
+            action: u.action.clone(),
+            source: u.source.clone(),
+            note: u.note.clone(),
+            granted,
+        });
     }
     d
 }

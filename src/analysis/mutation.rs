@@ -75,17 +75,29 @@ pub fn mutants(policies: &[Policy]) -> Vec<Mutant> {
             if statement.action.items.len() > 1 {
                 for (i, item) in statement.action.items.iter().enumerate() {
                     let what = if statement.action.negated { "NotAction" } else { "Action" };
-                    push("drop-action", item.text().to_string(), format!("remove `{}` from the {what} of {label}", item.text()), &item.loc, &|pol| {
-                        pol.statements[s].action.items.remove(i);
-                    });
+                    push(
+                        "drop-action",
+                        item.text().to_string(),
+                        format!("remove `{}` from the {what} of {label}", item.text()),
+                        &item.loc,
+                        &|pol| {
+                            pol.statements[s].action.items.remove(i);
+                        },
+                    );
                 }
             }
 
             for (c, clause) in statement.conditions.iter().enumerate() {
                 let name = format!("{}:{}", clause.operator.name(), clause.key);
-                push("drop-condition", name.clone(), format!("remove the condition `{name}` of {label}"), &clause.operator_loc, &|pol| {
-                    pol.statements[s].conditions.remove(c);
-                });
+                push(
+                    "drop-condition",
+                    name.clone(),
+                    format!("remove the condition `{name}` of {label}"),
+                    &clause.operator_loc,
+                    &|pol| {
+                        pol.statements[s].conditions.remove(c);
+                    },
+                );
                 if let Some(opposite) = clause.operator.kind.opposite() {
                     let mut negated = clause.operator;
                     negated.kind = opposite;
@@ -107,9 +119,15 @@ pub fn mutants(policies: &[Policy]) -> Vec<Mutant> {
                 }
             }
             if statement.conditions.len() > 1 {
-                push("drop-conditions", String::new(), format!("remove the whole Condition of {label}"), &statement.loc, &|pol| {
-                    pol.statements[s].conditions.clear();
-                });
+                push(
+                    "drop-conditions",
+                    String::new(),
+                    format!("remove the whole Condition of {label}"),
+                    &statement.loc,
+                    &|pol| {
+                        pol.statements[s].conditions.clear();
+                    },
+                );
             }
 
             let Some(resource) = &statement.resource else { continue };
@@ -117,9 +135,15 @@ pub fn mutants(policies: &[Policy]) -> Vec<Mutant> {
                 if item.text() == "*" {
                     continue;
                 }
-                push("widen-resource", r.to_string(), format!("widen `{}` to `*` in {label}", item.text()), &item.loc, &|pol| {
-                    set_resource(pol, s, r, "*", variables);
-                });
+                push(
+                    "widen-resource",
+                    r.to_string(),
+                    format!("widen `{}` to `*` in {label}", item.text()),
+                    &item.loc,
+                    &|pol| {
+                        set_resource(pol, s, r, "*", variables);
+                    },
+                );
                 for (segment, widened) in widened_segments(item) {
                     push(
                         "widen-arn-segment",
@@ -224,7 +248,8 @@ mod tests {
         let moved = parse_policy("pol", &moved, PolicyKind::Identity).unwrap();
         assert_eq!(fingerprint(&moved.statements[0]), "9b30b27f");
         let mut edited = p.clone();
-        edited.statements[0].conditions[0].values[0] = crate::policy::condition::ConditionValue::new("*", edited.statements[0].conditions[0].operator.kind, true);
+        edited.statements[0].conditions[0].values[0] =
+            crate::policy::condition::ConditionValue::new("*", edited.statements[0].conditions[0].operator.kind, true);
         assert_ne!(fingerprint(&edited.statements[0]), "9b30b27f");
         // The original is untouched.
         assert_eq!(p.statements[0].action.items.len(), 2);

@@ -72,7 +72,13 @@ pub fn denial(protocol: Protocol, message: &str, request_id: &str, code_override
 
 /// The error codes by which each protocol says "denied" (for reading answers).
 pub fn is_denial_code(code: &str) -> bool {
-    matches!(code, "UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException" | "AuthFailure.ServiceLinkedRoleCreationNotPermitted")
+    matches!(
+        code,
+        "UnauthorizedOperation"
+            | "AccessDenied"
+            | "AccessDeniedException"
+            | "AuthFailure.ServiceLinkedRoleCreationNotPermitted"
+    )
 }
 
 #[cfg(test)]
@@ -82,7 +88,12 @@ mod tests {
 
     #[test]
     fn each_protocol_reads_back_as_its_code() {
-        let msg = message("arn:aws:sts::1:assumed-role/r/s", "ec2:CreateVolume", "arn:aws:ec2:us-west-2:1:volume/*", Outcome::ImplicitDeny);
+        let msg = message(
+            "arn:aws:sts::1:assumed-role/r/s",
+            "ec2:CreateVolume",
+            "arn:aws:ec2:us-west-2:1:volume/*",
+            Outcome::ImplicitDeny,
+        );
         for (protocol, status, code) in [
             (Protocol::Ec2, 403, "UnauthorizedOperation"),
             (Protocol::Query, 403, "AccessDenied"),

@@ -99,7 +99,8 @@ const ALIASES: &[(&str, &[&str])] = &[
 /// Values of the first member that fills `placeholder`, as strings (lists flattened;
 /// `Instances: [{InstanceId}]` as in ELB registration).
 fn placeholder_values(input: &Value, placeholder: &str) -> Vec<String> {
-    let members: Vec<&str> = ALIASES.iter().find(|(p, _)| *p == placeholder).map(|(_, m)| m.to_vec()).unwrap_or_else(|| vec![placeholder]);
+    let members: Vec<&str> =
+        ALIASES.iter().find(|(p, _)| *p == placeholder).map(|(_, m)| m.to_vec()).unwrap_or_else(|| vec![placeholder]);
     for m in members {
         let Some(v) = input.get(m) else { continue };
         let mut out = Vec::new();
@@ -130,7 +131,9 @@ fn tags_of(v: Option<&Value>) -> Vec<(String, String)> {
     v.and_then(Value::as_array)
         .map(|tags| {
             tags.iter()
-                .filter_map(|t| Some((str_of(t, "Key")?.to_string(), str_of(t, "Value").unwrap_or_default().to_string())))
+                .filter_map(|t| {
+                    Some((str_of(t, "Key")?.to_string(), str_of(t, "Value").unwrap_or_default().to_string()))
+                })
                 .collect()
         })
         .unwrap_or_default()
@@ -161,7 +164,8 @@ fn catalog_resources(catalog: &Catalog, action: &str, input: &Value, target: &Ta
     }
     // The gate speaks the classic ELB API: when an action is on both ELB pages, only the
     // classic `loadbalancer` type applies.
-    let classic_elb = a.service == "elasticloadbalancing" && a.action.resources.iter().any(|r| r.resource_type == "loadbalancer");
+    let classic_elb =
+        a.service == "elasticloadbalancing" && a.action.resources.iter().any(|r| r.resource_type == "loadbalancer");
     let mut out = Vec::new();
     for r in &a.action.resources {
         if classic_elb && r.resource_type != "loadbalancer" {
@@ -196,7 +200,9 @@ fn catalog_resources(catalog: &Catalog, action: &str, input: &Value, target: &Ta
                 "Account" => target.account_id.clone(),
                 other => {
                     let idx = placeholders.iter().position(|p| *p == other);
-                    idx.and_then(|k| values[k].get(i).or_else(|| values[k].first())).cloned().unwrap_or_else(|| "*".into())
+                    idx.and_then(|k| values[k].get(i).or_else(|| values[k].first()))
+                        .cloned()
+                        .unwrap_or_else(|| "*".into())
                 }
             });
             if !out.contains(&arn) {
@@ -210,7 +216,14 @@ fn catalog_resources(catalog: &Catalog, action: &str, input: &Value, target: &Ta
 /// Derives every check of one request. `Err` says why the checks cannot be known (an
 /// instance profile the emulator cannot resolve to a role): the gate then refuses the
 /// request rather than skip a check.
-pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, target: &Target, dir: &dyn Directory) -> Result<Vec<Derived>, String> {
+pub fn derive(
+    catalog: &Catalog,
+    service: &str,
+    operation: &str,
+    input: &Value,
+    target: &Target,
+    dir: &dyn Directory,
+) -> Result<Vec<Derived>, String> {
     let action = format!("{service}:{operation}");
     let arn_prefix = format!("arn:{}:{}:{}:{}", target.partition, service, target.region, target.account_id);
     let mut out: Vec<Derived> = Vec::new();
@@ -219,16 +232,27 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
     let own_resources = match (service, operation) {
         ("iam", "CreateServiceLinkedRole") => {
             let svc = str_of(input, "AWSServiceName").unwrap_or_default();
-            let name = SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == svc).map(|(_, n)| n.to_string()).unwrap_or_else(|| slr_name_guess(svc));
+            let name = SERVICE_LINKED_ROLES
+                .iter()
+                .find(|(s, _)| *s == svc)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_else(|| slr_name_guess(svc));
             let suffix = str_of(input, "CustomSuffix").map(|s| format!("_{s}")).unwrap_or_default();
-            vec![format!("arn:{}:iam::{}:role/aws-service-role/{svc}/{name}{suffix}", target.partition, target.account_id)]
+            vec![format!(
+                "arn:{}:iam::{}:role/aws-service-role/{svc}/{name}{suffix}",
+                target.partition, target.account_id
+            )]
         }
         ("secretsmanager", "CreateSecret") => {
             vec![format!("{arn_prefix}:secret:{}{SECRET_SUFFIX}", str_of(input, "Name").unwrap_or("*"))]
         }
         ("secretsmanager", _) if input.get("SecretId").is_some() => {
             let id = str_of(input, "SecretId").unwrap_or("*");
-            vec![if id.starts_with("arn:") { id.to_string() } else { format!("{arn_prefix}:secret:{id}{SECRET_SUFFIX}") }]
+            vec![if id.starts_with("arn:") {
+                id.to_string()
+            } else {
+                format!("{arn_prefix}:secret:{id}{SECRET_SUFFIX}")
+            }]
         }
         ("autoscaling", "CreateOrUpdateTags" | "DeleteTags") => {
             let mut groups: Vec<String> = input
@@ -239,16 +263,24 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
             groups.dedup();
             groups
                 .iter()
-                .map(|g| dir.auto_scaling_group_arn(g).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{g}")))
+                .map(|g| {
+                    dir.auto_scaling_group_arn(g)
+                        .unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{g}"))
+                })
                 .collect()
         }
         ("autoscaling", op)
             if op != "CreateAutoScalingGroup"
                 && input.get("AutoScalingGroupName").is_some()
-                && catalog.action(&action).is_some_and(|a| a.action.resources.iter().any(|r| r.resource_type == "autoScalingGroup")) =>
+                && catalog
+                    .action(&action)
+                    .is_some_and(|a| a.action.resources.iter().any(|r| r.resource_type == "autoScalingGroup")) =>
         {
             let name = str_of(input, "AutoScalingGroupName").unwrap_or("*");
-            vec![dir.auto_scaling_group_arn(name).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{name}"))]
+            vec![
+                dir.auto_scaling_group_arn(name)
+                    .unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{name}")),
+            ]
         }
         ("ec2", "DisassociateRouteTable" | "DisassociateAddress") if input.get("AssociationId").is_some() => {
             let found = dir.association_resources(str_of(input, "AssociationId").unwrap_or_default());
@@ -259,7 +291,10 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
             let group = dir
                 .instance_group(instance)
                 .ok_or_else(|| format!("instance `{instance}` belongs to no Auto Scaling group the emulator knows, so the group the action is on cannot be named"))?;
-            vec![dir.auto_scaling_group_arn(&group).unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{group}"))]
+            vec![
+                dir.auto_scaling_group_arn(&group)
+                    .unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{group}")),
+            ]
         }
         ("ec2", "RunInstances") => {
             let mut r = catalog_resources(catalog, &action, input, target);
@@ -278,9 +313,10 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
         _ => catalog_resources(catalog, &action, input, target),
     };
     let own_context = match (service, operation) {
-        ("iam", "CreateServiceLinkedRole") => {
-            BTreeMap::from([("iam:AWSServiceName".to_string(), vec![str_of(input, "AWSServiceName").unwrap_or_default().to_string()])])
-        }
+        ("iam", "CreateServiceLinkedRole") => BTreeMap::from([(
+            "iam:AWSServiceName".to_string(),
+            vec![str_of(input, "AWSServiceName").unwrap_or_default().to_string()],
+        )]),
         _ => BTreeMap::new(),
     };
     for r in own_resources {
@@ -301,7 +337,9 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
     }
     match (service, operation) {
         ("ec2", "RunInstances") => {
-            if let Some(profile) = input.get("IamInstanceProfile").and_then(|p| str_of(p, "Arn").or_else(|| str_of(p, "Name"))) {
+            if let Some(profile) =
+                input.get("IamInstanceProfile").and_then(|p| str_of(p, "Arn").or_else(|| str_of(p, "Name")))
+            {
                 out.push(pass_role(dir, profile)?);
             }
             let spot = input.get("InstanceMarketOptions").and_then(|m| str_of(m, "MarketType")) == Some("spot");
@@ -312,12 +350,23 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
         ("iam", "AddRoleToInstanceProfile") => {
             // Putting a role in a profile lets whoever uses the profile act as the role.
             if let Some(role) = str_of(input, "RoleName") {
-                out.push(check("iam:PassRole", format!("arn:{}:iam::{}:role/{role}", target.partition, target.account_id), BTreeMap::new(), true));
+                out.push(check(
+                    "iam:PassRole",
+                    format!("arn:{}:iam::{}:role/{role}", target.partition, target.account_id),
+                    BTreeMap::new(),
+                    true,
+                ));
             }
         }
         ("autoscaling", "CreateAutoScalingGroup" | "UpdateAutoScalingGroup") => {
-            if let Some(lt) = input.get("LaunchTemplate").or_else(|| input.get("MixedInstancesPolicy").and_then(|m| m.get("LaunchTemplate")).and_then(|l| l.get("LaunchTemplateSpecification"))) {
-                let key = str_of(lt, "LaunchTemplateId").or_else(|| str_of(lt, "LaunchTemplateName")).unwrap_or_default();
+            if let Some(lt) = input.get("LaunchTemplate").or_else(|| {
+                input
+                    .get("MixedInstancesPolicy")
+                    .and_then(|m| m.get("LaunchTemplate"))
+                    .and_then(|l| l.get("LaunchTemplateSpecification"))
+            }) {
+                let key =
+                    str_of(lt, "LaunchTemplateId").or_else(|| str_of(lt, "LaunchTemplateName")).unwrap_or_default();
                 let ec2 = format!("arn:{}:ec2:{}:{}", target.partition, target.region, target.account_id);
                 let run = |r: String| check("ec2:RunInstances", r, BTreeMap::new(), true);
                 out.push(run(format!("{ec2}:instance/*")));
@@ -355,7 +404,12 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
             let tags = tags_of(input.get("Tags"));
             if !tags.is_empty() {
                 let name = str_of(input, "LoadBalancerName").unwrap_or("*");
-                out.push(check("elasticloadbalancing:AddTags", format!("{arn_prefix}:loadbalancer/{name}"), tag_context(&tags), true));
+                out.push(check(
+                    "elasticloadbalancing:AddTags",
+                    format!("{arn_prefix}:loadbalancer/{name}"),
+                    tag_context(&tags),
+                    true,
+                ));
             }
             out.extend(slr_if_missing(dir, "elasticloadbalancing.amazonaws.com", target));
         }
@@ -363,7 +417,12 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
             let tags = tags_of(input.get("Tags"));
             if !tags.is_empty() {
                 let name = str_of(input, "Name").unwrap_or("*");
-                out.push(check("secretsmanager:TagResource", format!("{arn_prefix}:secret:{name}{SECRET_SUFFIX}"), tag_context(&tags), true));
+                out.push(check(
+                    "secretsmanager:TagResource",
+                    format!("{arn_prefix}:secret:{name}{SECRET_SUFFIX}"),
+                    tag_context(&tags),
+                    true,
+                ));
             }
         }
         ("tag", "TagResources") => {
@@ -395,10 +454,15 @@ pub fn derive(catalog: &Catalog, service: &str, operation: &str, input: &Value, 
 }
 
 fn pass_role(dir: &dyn Directory, profile: &str) -> Result<Derived, String> {
-    let role = dir
-        .instance_profile_role(profile)
-        .ok_or_else(|| format!("instance profile `{profile}` does not resolve to a role, so iam:PassRole cannot be checked"))?;
-    Ok(check("iam:PassRole", role, BTreeMap::from([("iam:PassedToService".to_string(), vec!["ec2.amazonaws.com".to_string()])]), true))
+    let role = dir.instance_profile_role(profile).ok_or_else(|| {
+        format!("instance profile `{profile}` does not resolve to a role, so iam:PassRole cannot be checked")
+    })?;
+    Ok(check(
+        "iam:PassRole",
+        role,
+        BTreeMap::from([("iam:PassedToService".to_string(), vec!["ec2.amazonaws.com".to_string()])]),
+        true,
+    ))
 }
 
 fn slr_if_missing(dir: &dyn Directory, service: &str, target: &Target) -> Vec<Derived> {
@@ -499,8 +563,14 @@ mod tests {
         )
         .unwrap();
         let ar = actions_resources(&d);
-        assert!(ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/*".into())), "{ar:?}");
-        assert!(ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:vpc/vpc-1".into())), "{ar:?}");
+        assert!(
+            ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/*".into())),
+            "{ar:?}"
+        );
+        assert!(
+            ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:vpc/vpc-1".into())),
+            "{ar:?}"
+        );
         let tags = d.iter().find(|c| c.action == "ec2:CreateTags").unwrap();
         assert_eq!(tags.context["ec2:CreateAction"], ["CreateSubnet"]);
         assert_eq!(tags.context["aws:TagKeys"], ["Name"]);
@@ -519,8 +589,19 @@ mod tests {
         )
         .unwrap();
         let ar = actions_resources(&d);
-        for r in ["instance/*", "security-group/sg-1", "security-group/sg-2", "subnet/subnet-1", "network-interface/*", "volume/*", "key-pair/k"] {
-            assert!(ar.contains(&("ec2:RunInstances".into(), format!("arn:aws:ec2:us-west-2:000000000000:{r}"))), "{r}: {ar:?}");
+        for r in [
+            "instance/*",
+            "security-group/sg-1",
+            "security-group/sg-2",
+            "subnet/subnet-1",
+            "network-interface/*",
+            "volume/*",
+            "key-pair/k",
+        ] {
+            assert!(
+                ar.contains(&("ec2:RunInstances".into(), format!("arn:aws:ec2:us-west-2:000000000000:{r}"))),
+                "{r}: {ar:?}"
+            );
         }
         assert!(ar.contains(&("ec2:RunInstances".into(), "arn:aws:ec2:us-west-2::image/ami-1".into())));
         assert!(ar.contains(&("iam:PassRole".into(), "arn:aws:iam::000000000000:role/nodes.x".into())));
@@ -532,23 +613,59 @@ mod tests {
         let t = Target::default();
         let asg = derive(cat, "autoscaling", "CreateAutoScalingGroup", &json!({"AutoScalingGroupName": "g", "LaunchTemplate": {"LaunchTemplateId": "lt-1"}, "VPCZoneIdentifier": "subnet-1,subnet-2", "MinSize": 1, "MaxSize": 1}), &t, &Fixed).unwrap();
         let ar = actions_resources(&asg);
-        assert!(ar.contains(&("autoscaling:CreateAutoScalingGroup".into(), "arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:*:autoScalingGroupName/g".into())), "{ar:?}");
+        assert!(
+            ar.contains(&(
+                "autoscaling:CreateAutoScalingGroup".into(),
+                "arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:*:autoScalingGroupName/g".into()
+            )),
+            "{ar:?}"
+        );
         assert!(ar.contains(&("ec2:RunInstances".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/subnet-2".into())));
         assert!(ar.contains(&("iam:PassRole".into(), "arn:aws:iam::000000000000:role/nodes.x".into())));
         assert!(ar.iter().any(|(a, _)| a == "iam:CreateServiceLinkedRole"), "autoscaling SLR is missing in Fixed");
-        let elb = derive(cat, "elasticloadbalancing", "CreateLoadBalancer", &json!({"LoadBalancerName": "lb", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed).unwrap();
-        assert!(actions_resources(&elb).contains(&("elasticloadbalancing:AddTags".into(), "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/lb".into())));
+        let elb = derive(
+            cat,
+            "elasticloadbalancing",
+            "CreateLoadBalancer",
+            &json!({"LoadBalancerName": "lb", "Tags": [{"Key": "k", "Value": "v"}]}),
+            &t,
+            &Fixed,
+        )
+        .unwrap();
+        assert!(actions_resources(&elb).contains(&(
+            "elasticloadbalancing:AddTags".into(),
+            "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/lb".into()
+        )));
         assert!(!elb.iter().any(|c| c.action == "iam:CreateServiceLinkedRole"), "the ELB SLR exists in Fixed");
-        let secret = derive(cat, "secretsmanager", "CreateSecret", &json!({"Name": "aws.cluster.x-k8s.io/a", "Tags": [{"Key": "k", "Value": "v"}]}), &t, &Fixed).unwrap();
+        let secret = derive(
+            cat,
+            "secretsmanager",
+            "CreateSecret",
+            &json!({"Name": "aws.cluster.x-k8s.io/a", "Tags": [{"Key": "k", "Value": "v"}]}),
+            &t,
+            &Fixed,
+        )
+        .unwrap();
         assert_eq!(
             actions_resources(&secret),
             [
-                ("secretsmanager:CreateSecret".to_string(), "arn:aws:secretsmanager:us-west-2:000000000000:secret:aws.cluster.x-k8s.io/a-AbCdEf".to_string()),
-                ("secretsmanager:TagResource".to_string(), "arn:aws:secretsmanager:us-west-2:000000000000:secret:aws.cluster.x-k8s.io/a-AbCdEf".to_string()),
+                (
+                    "secretsmanager:CreateSecret".to_string(),
+                    "arn:aws:secretsmanager:us-west-2:000000000000:secret:aws.cluster.x-k8s.io/a-AbCdEf".to_string()
+                ),
+                (
+                    "secretsmanager:TagResource".to_string(),
+                    "arn:aws:secretsmanager:us-west-2:000000000000:secret:aws.cluster.x-k8s.io/a-AbCdEf".to_string()
+                ),
             ]
         );
-        let slr = derive(cat, "iam", "CreateServiceLinkedRole", &json!({"AWSServiceName": "spot.amazonaws.com"}), &t, &Fixed).unwrap();
-        assert_eq!(slr[0].resource, "arn:aws:iam::000000000000:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot");
+        let slr =
+            derive(cat, "iam", "CreateServiceLinkedRole", &json!({"AWSServiceName": "spot.amazonaws.com"}), &t, &Fixed)
+                .unwrap();
+        assert_eq!(
+            slr[0].resource,
+            "arn:aws:iam::000000000000:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"
+        );
         assert_eq!(slr[0].context["iam:AWSServiceName"], ["spot.amazonaws.com"]);
     }
 

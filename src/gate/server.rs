@@ -194,8 +194,11 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         Ok(b) => b.to_bytes(),
         Err(e) => return Ok(response(400, &[], Bytes::from(format!("gate: failed to read the request body: {e}")))),
     };
-    let headers: Vec<(String, String)> =
-        parts.headers.iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
     let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let scenario = header(SCENARIO_HEADER);
     let options = state.options.lock().map(|o| o.clone()).map_err(|_| ());
@@ -244,9 +247,13 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             (record, response(d.status, &d.headers, Bytes::from(d.body)))
         };
         let outcome = match (&parsed, &caller) {
-            (None, _) => Err(format!("no wire model for signing service `{signing_service}`; the gate cannot evaluate this request")),
+            (None, _) => Err(format!(
+                "no wire model for signing service `{signing_service}`; the gate cannot evaluate this request"
+            )),
             (Some(Err(e)), _) => Err(format!("cannot read the request: {e}")),
-            (_, Caller::Unknown(k)) => Err(format!("unknown access key `{k}` (neither the harness's nor one AssumeRole issued through the gate)")),
+            (_, Caller::Unknown(k)) => Err(format!(
+                "unknown access key `{k}` (neither the harness's nor one AssumeRole issued through the gate)"
+            )),
             _ => Ok(()),
         };
         if let Err(reason) = outcome {
@@ -267,21 +274,22 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         let target = options.target.clone();
         let catalog = state.catalog;
         let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
-        let derived = match tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await {
-            Ok(Ok(d)) => d,
-            Ok(Err(reason)) => {
-                let (mut record, resp) = reject(reason, record);
-                record.decision_us = micros(received);
-                push(&state, record);
-                return Ok(resp);
-            }
-            Err(e) => {
-                let (mut record, resp) = reject(format!("derivation failed: {e}"), record);
-                record.decision_us = micros(received);
-                push(&state, record);
-                return Ok(resp);
-            }
-        };
+        let derived =
+            match tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await {
+                Ok(Ok(d)) => d,
+                Ok(Err(reason)) => {
+                    let (mut record, resp) = reject(reason, record);
+                    record.decision_us = micros(received);
+                    push(&state, record);
+                    return Ok(resp);
+                }
+                Err(e) => {
+                    let (mut record, resp) = reject(format!("derivation failed: {e}"), record);
+                    record.decision_us = micros(received);
+                    push(&state, record);
+                    return Ok(resp);
+                }
+            };
         let mut first_denied: Option<(Derived, Outcome)> = None;
         for check in derived {
             let mut ctx = Context::new();
@@ -307,9 +315,14 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         }
         if let Some((check, outcome)) = first_denied {
             let session = role_arn.rsplit('/').next().unwrap_or_default();
-            let principal = format!("arn:{}:sts::{}:assumed-role/{session}/iam-conformance", options.target.partition, options.target.account_id);
-            let special = (protocol == Protocol::Ec2 && check.action == "iam:CreateServiceLinkedRole").then_some("AuthFailure.ServiceLinkedRoleCreationNotPermitted");
-            let d = denial(protocol, &message(&principal, &check.action, &check.resource, outcome), &request_id, special);
+            let principal = format!(
+                "arn:{}:sts::{}:assumed-role/{session}/iam-conformance",
+                options.target.partition, options.target.account_id
+            );
+            let special = (protocol == Protocol::Ec2 && check.action == "iam:CreateServiceLinkedRole")
+                .then_some("AuthFailure.ServiceLinkedRoleCreationNotPermitted");
+            let d =
+                denial(protocol, &message(&principal, &check.action, &check.resource, outcome), &request_id, special);
             record.verdict = GateVerdict::Denied;
             record.decision_us = micros(received);
             record.status = Some(d.status);
@@ -326,7 +339,10 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     let url = format!("{}{path}", options.upstream.trim_end_matches('/'));
     let mut builder = hyper::Request::builder().method(parts.method.clone()).uri(&url);
     for (k, v) in &headers {
-        if !k.eq_ignore_ascii_case(SCENARIO_HEADER) && !k.eq_ignore_ascii_case("host") && !k.eq_ignore_ascii_case("content-length") {
+        if !k.eq_ignore_ascii_case(SCENARIO_HEADER)
+            && !k.eq_ignore_ascii_case("host")
+            && !k.eq_ignore_ascii_case("content-length")
+        {
             builder = builder.header(k.as_str(), v.as_str());
         }
     }
@@ -349,7 +365,9 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     let resp_headers: Vec<(String, String)> = answer
         .headers()
         .iter()
-        .filter(|(k, _)| !k.as_str().eq_ignore_ascii_case("content-length") && !k.as_str().eq_ignore_ascii_case("transfer-encoding"))
+        .filter(|(k, _)| {
+            !k.as_str().eq_ignore_ascii_case("content-length") && !k.as_str().eq_ignore_ascii_case("transfer-encoding")
+        })
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
     let resp_body = answer.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
@@ -360,7 +378,9 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     }
     // Keys AssumeRole issues for the role under test act as that role from now on.
     if prefix == "sts" && operation == "AssumeRole" && (200..300).contains(&status) {
-        if let (Some(role), Some(key)) = (input.get("RoleArn").and_then(Value::as_str), crate::xml::first(&text, "AccessKeyId")) {
+        if let (Some(role), Some(key)) =
+            (input.get("RoleArn").and_then(Value::as_str), crate::xml::first(&text, "AccessKeyId"))
+        {
             if let Ok(mut k) = state.keys.lock() {
                 k.insert(key, role.to_string());
             }
@@ -407,10 +427,16 @@ impl Directory for UpstreamDirectory {
 
     fn launch_template(&self, id_or_name: &str) -> Option<LaunchTemplateInfo> {
         let key = if id_or_name.starts_with("lt-") { "LaunchTemplateId" } else { "LaunchTemplateName" };
-        let body = self.call("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": ["$Latest"]}))?;
+        let body = self.call(
+            "ec2",
+            "DescribeLaunchTemplateVersions",
+            serde_json::json!({key: id_or_name, "Versions": ["$Latest"]}),
+        )?;
         let data = crate::xml::section(&body, "launchTemplateData").unwrap_or(&body);
-        let profile = crate::xml::section(data, "iamInstanceProfile").and_then(|p| crate::xml::first(p, "arn").or_else(|| crate::xml::first(p, "name")));
-        let groups = crate::xml::section(data, "securityGroupIdSet").map(|s| crate::xml::texts(s, "item")).unwrap_or_default();
+        let profile = crate::xml::section(data, "iamInstanceProfile")
+            .and_then(|p| crate::xml::first(p, "arn").or_else(|| crate::xml::first(p, "name")));
+        let groups =
+            crate::xml::section(data, "securityGroupIdSet").map(|s| crate::xml::texts(s, "item")).unwrap_or_default();
         let mut tag_specifications = Vec::new();
         if let Some(specs) = crate::xml::section(data, "tagSpecificationSet") {
             let keys = crate::xml::texts(specs, "key");
@@ -435,7 +461,9 @@ impl Directory for UpstreamDirectory {
     }
 
     fn service_linked_role_exists(&self, principal: &str) -> bool {
-        let Some((_, name)) = super::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal) else { return false };
+        let Some((_, name)) = super::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal) else {
+            return false;
+        };
         self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).is_some()
     }
 
@@ -465,12 +493,20 @@ impl Directory for UpstreamDirectory {
     }
 
     fn instance_group(&self, instance_id: &str) -> Option<String> {
-        let body = self.call("autoscaling", "DescribeAutoScalingInstances", serde_json::json!({"InstanceIds": [instance_id]}))?;
+        let body = self.call(
+            "autoscaling",
+            "DescribeAutoScalingInstances",
+            serde_json::json!({"InstanceIds": [instance_id]}),
+        )?;
         crate::xml::first(&body, "AutoScalingGroupName")
     }
 
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
-        let body = self.call("autoscaling", "DescribeAutoScalingGroups", serde_json::json!({"AutoScalingGroupNames": [name]}))?;
+        let body = self.call(
+            "autoscaling",
+            "DescribeAutoScalingGroups",
+            serde_json::json!({"AutoScalingGroupNames": [name]}),
+        )?;
         crate::xml::first(&body, "AutoScalingGroupARN")
     }
 }

@@ -239,12 +239,8 @@ pub struct ConditionValue {
 
 impl ConditionValue {
     pub fn new(text: &str, kind: OpKind, variables: bool) -> Self {
-        let pattern = kind
-            .positive()
-            .unwrap_or(kind)
-            .uses_pattern()
-            .map(|f| Pattern::new(text, f, variables))
-            .or_else(|| {
+        let pattern =
+            kind.positive().unwrap_or(kind).uses_pattern().map(|f| Pattern::new(text, f, variables)).or_else(|| {
                 // String equality operators substitute variables too.
                 (variables && text.contains("${")).then(|| Pattern::new(&escape_wildcards(text), Flavour::String, true))
             });
@@ -305,10 +301,12 @@ fn base_match(kind: OpKind, request: &str, policy: &ConditionValue, ctx: &Contex
         | OpKind::NumericLessThan
         | OpKind::NumericLessThanEquals
         | OpKind::NumericGreaterThan
-        | OpKind::NumericGreaterThanEquals => match (request.trim().parse::<f64>(), policy_text.trim().parse::<f64>()) {
-            (Ok(r), Ok(p)) => compare(kind, r.partial_cmp(&p)),
-            _ => false,
-        },
+        | OpKind::NumericGreaterThanEquals => {
+            match (request.trim().parse::<f64>(), policy_text.trim().parse::<f64>()) {
+                (Ok(r), Ok(p)) => compare(kind, r.partial_cmp(&p)),
+                _ => false,
+            }
+        }
         OpKind::DateEquals
         | OpKind::DateLessThan
         | OpKind::DateLessThanEquals

@@ -89,7 +89,8 @@ mod tests {
         assert_eq!(outcome(&p, "ec2:CreateVpc", "*", &c), Outcome::Allowed);
         assert_eq!(outcome(&p, "ec2:TerminateInstances", "*", &c), Outcome::ExplicitDeny);
         assert_eq!(outcome(&p, "iam:PassRole", "*", &c), Outcome::ImplicitDeny);
-        let d = decide(std::slice::from_ref(&p), &Request { action: "ec2:TerminateInstances", resource: "*", context: &c });
+        let d =
+            decide(std::slice::from_ref(&p), &Request { action: "ec2:TerminateInstances", resource: "*", context: &c });
         assert_eq!(d.because, vec![StatementId { policy: 0, statement: 1 }]);
     }
 
@@ -106,13 +107,17 @@ mod tests {
 
     #[test]
     fn resource_variables_need_the_key() {
-        let p = policy("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: iam:*\n  Resource: 'arn:aws:iam::1:user/${aws:username}'\n");
+        let p = policy(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: iam:*\n  Resource: 'arn:aws:iam::1:user/${aws:username}'\n",
+        );
         let bob = Context::new().with("aws:username", "bob");
         assert_eq!(outcome(&p, "iam:GetUser", "arn:aws:iam::1:user/bob", &bob), Outcome::Allowed);
         assert_eq!(outcome(&p, "iam:GetUser", "arn:aws:iam::1:user/eve", &bob), Outcome::ImplicitDeny);
         assert_eq!(outcome(&p, "iam:GetUser", "arn:aws:iam::1:user/bob", &Context::new()), Outcome::ImplicitDeny);
         // Version 2008-10-17 reads the same text literally.
-        let old = policy("Version: 2008-10-17\nStatement:\n- Effect: Allow\n  Action: iam:*\n  Resource: 'arn:aws:iam::1:user/${aws:username}'\n");
+        let old = policy(
+            "Version: 2008-10-17\nStatement:\n- Effect: Allow\n  Action: iam:*\n  Resource: 'arn:aws:iam::1:user/${aws:username}'\n",
+        );
         assert_eq!(outcome(&old, "iam:GetUser", "arn:aws:iam::1:user/bob", &bob), Outcome::ImplicitDeny);
     }
 

@@ -143,7 +143,12 @@ pub fn parse_policy(name: &str, node: &Node, kind: PolicyKind) -> Result<Policy,
         None => "2008-10-17".to_string(),
         Some(v) => match v.as_str() {
             Some(s @ ("2012-10-17" | "2008-10-17")) => s.to_string(),
-            _ => return Err(err(&v.loc, format!("`Version` must be \"2012-10-17\" or \"2008-10-17\", found {}", describe(v)))),
+            _ => {
+                return Err(err(
+                    &v.loc,
+                    format!("`Version` must be \"2012-10-17\" or \"2008-10-17\", found {}", describe(v)),
+                ));
+            }
         },
     };
     let variables = version == "2012-10-17";
@@ -151,7 +156,12 @@ pub fn parse_policy(name: &str, node: &Node, kind: PolicyKind) -> Result<Policy,
     let list: Vec<&Node> = match &stmt_node.value {
         Value::Seq(items) => items.iter().collect(),
         Value::Map(_) => vec![stmt_node],
-        _ => return Err(err(&stmt_node.loc, format!("`Statement` is a statement or a list of them, found {}", stmt_node.kind()))),
+        _ => {
+            return Err(err(
+                &stmt_node.loc,
+                format!("`Statement` is a statement or a list of them, found {}", stmt_node.kind()),
+            ));
+        }
     };
     let mut statements = Vec::new();
     for s in list {
@@ -176,9 +186,8 @@ fn describe(node: &Node) -> String {
 }
 
 fn parse_statement(node: &Node, kind: PolicyKind, variables: bool) -> Result<Statement, PolicyError> {
-    let entries = node
-        .as_map()
-        .ok_or_else(|| err(&node.loc, format!("a statement is a mapping, found {}", node.kind())))?;
+    let entries =
+        node.as_map().ok_or_else(|| err(&node.loc, format!("a statement is a mapping, found {}", node.kind())))?;
     for e in entries {
         if !STATEMENT_KEYS.contains(&e.key.as_str()) {
             return Err(unknown_key(&e.key, STATEMENT_KEYS, &e.key_loc, "statement"));
@@ -247,7 +256,11 @@ fn strings(node: &Node) -> Result<Vec<(&str, &Loc)>, PolicyError> {
         Value::String(s) => Ok(vec![(s.as_str(), &node.loc)]),
         Value::Seq(items) if !items.is_empty() => items
             .iter()
-            .map(|i| i.as_str().map(|s| (s, &i.loc)).ok_or_else(|| err(&i.loc, format!("expected a string, found {}", i.kind()))))
+            .map(|i| {
+                i.as_str()
+                    .map(|s| (s, &i.loc))
+                    .ok_or_else(|| err(&i.loc, format!("expected a string, found {}", i.kind())))
+            })
             .collect(),
         Value::Seq(_) => Err(err(&node.loc, "expected a string or a non-empty list of strings, found an empty list")),
         _ => Err(err(&node.loc, format!("expected a string or a list of strings, found {}", node.kind()))),
@@ -274,10 +287,16 @@ pub fn parse_action(text: &str, loc: &Loc) -> Result<Pattern, PolicyError> {
             return Err(err(loc, format!("action `{text}` must have the form service:Action")));
         };
         let service_ok = !service.is_empty()
-            && service.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '*' || c == '?');
-        let action_ok = !action.is_empty() && action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-');
+            && service
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '*' || c == '?');
+        let action_ok =
+            !action.is_empty() && action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-');
         if !service_ok || !action_ok {
-            return Err(err(loc, format!("action `{text}` must have the form service:Action (letters, digits, `*`, `?`)")));
+            return Err(err(
+                loc,
+                format!("action `{text}` must have the form service:Action (letters, digits, `*`, `?`)"),
+            ));
         }
     }
     Ok(Pattern::new(text, Flavour::Action, false))
@@ -290,7 +309,9 @@ pub fn parse_resource(text: &str, loc: &Loc, variables: bool) -> Result<Pattern,
         if parts.len() < 6 || parts[0] != "arn" || parts[1].is_empty() || parts[2].is_empty() {
             return Err(err(
                 loc,
-                format!("resource `{text}` is not `*` or an ARN of the form arn:partition:service:region:account:resource"),
+                format!(
+                    "resource `{text}` is not `*` or an ARN of the form arn:partition:service:region:account:resource"
+                ),
             ));
         }
     }
@@ -307,7 +328,10 @@ fn parse_principal(node: &Node) -> Result<Vec<Principal>, PolicyError> {
     let mut out = Vec::new();
     for e in entries {
         if !["AWS", "Service", "Federated", "CanonicalUser"].contains(&e.key.as_str()) {
-            return Err(err(&e.key_loc, format!("unknown principal type `{}` (expected AWS, Service, Federated or CanonicalUser)", e.key)));
+            return Err(err(
+                &e.key_loc,
+                format!("unknown principal type `{}` (expected AWS, Service, Federated or CanonicalUser)", e.key),
+            ));
         }
         let values = strings(&e.value)?.into_iter().map(|(s, _)| s.to_string()).collect();
         out.push(Principal { kind: e.key.clone(), values, loc: e.value.loc.clone() });
@@ -331,10 +355,9 @@ fn parse_conditions(node: &Node, variables: bool) -> Result<Vec<Clause>, PolicyE
                 ),
             )
         })?;
-        let keys = op
-            .value
-            .as_map()
-            .ok_or_else(|| err(&op.value.loc, format!("`{}` takes a mapping of condition keys, found {}", op.key, op.value.kind())))?;
+        let keys = op.value.as_map().ok_or_else(|| {
+            err(&op.value.loc, format!("`{}` takes a mapping of condition keys, found {}", op.key, op.value.kind()))
+        })?;
         for k in keys {
             let raw: Vec<&Node> = match &k.value.value {
                 Value::Seq(items) if !items.is_empty() => items.iter().collect(),
@@ -346,7 +369,12 @@ fn parse_conditions(node: &Node, variables: bool) -> Result<Vec<Clause>, PolicyE
                 let text = match &v.value {
                     Value::String(s) | Value::Number(s) => s.clone(),
                     Value::Bool(b) => b.to_string(),
-                    _ => return Err(err(&v.loc, format!("a condition value is a string, number or boolean, found {}", v.kind()))),
+                    _ => {
+                        return Err(err(
+                            &v.loc,
+                            format!("a condition value is a string, number or boolean, found {}", v.kind()),
+                        ));
+                    }
                 };
                 values.push(ConditionValue::new(&text, operator.kind, variables));
             }
@@ -390,15 +418,39 @@ mod tests {
     #[test]
     fn rejects_with_location() {
         let cases = [
-            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Actions: ec2:*\n  Resource: '*'\n", 4, "did you mean"),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Actions: ec2:*\n  Resource: '*'\n",
+                4,
+                "did you mean",
+            ),
             ("Version: 2012-10-17\nStatement:\n- Effect: allow\n  Action: ec2:*\n  Resource: '*'\n", 3, "Effect"),
-            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: 'arn:aws:ec2'\n", 5, "ARN"),
-            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: CreateVpc\n  Resource: '*'\n", 4, "service:Action"),
-            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    StringLikes: {a: b}\n", 7, "operator"),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: 'arn:aws:ec2'\n",
+                5,
+                "ARN",
+            ),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: CreateVpc\n  Resource: '*'\n",
+                4,
+                "service:Action",
+            ),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    StringLikes: {a: b}\n",
+                7,
+                "operator",
+            ),
             ("Version: 2012-10-18\nStatement: []\n", 1, "Version"),
             ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n", 3, "Resource"),
-            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Principal: '*'\n", 6, "identity"),
-            ("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  NotAction: ec2:*\n  Resource: '*'\n", 5, "not both"),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Principal: '*'\n",
+                6,
+                "identity",
+            ),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  NotAction: ec2:*\n  Resource: '*'\n",
+                5,
+                "not both",
+            ),
         ];
         for (text, line, needle) in cases {
             let e = parse(text, PolicyKind::Identity).unwrap_err();
@@ -417,7 +469,9 @@ mod tests {
         let (negated, principals) = ok.statements[0].principal.as_ref().unwrap();
         assert!(!negated);
         assert_eq!(principals[0].values, ["ec2.amazonaws.com"]);
-        let e = parse("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: sts:AssumeRole\n", PolicyKind::Trust).unwrap_err();
+        let e =
+            parse("Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: sts:AssumeRole\n", PolicyKind::Trust)
+                .unwrap_err();
         assert!(e.message.contains("Principal"));
     }
 }

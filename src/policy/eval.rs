@@ -16,10 +16,7 @@ pub struct Request<'a> {
 pub fn statement_applies(statement: &Statement, request: &Request<'_>) -> bool {
     action_matches(&statement.action, request.action)
         && statement.resource.as_ref().is_none_or(|r| resource_matches(r, request))
-        && statement
-            .conditions
-            .iter()
-            .all(|c| clause_holds(&c.operator, &c.key, &c.values, request.context))
+        && statement.conditions.iter().all(|c| clause_holds(&c.operator, &c.key, &c.values, request.context))
 }
 
 fn action_matches(element: &Element, action: &str) -> bool {
@@ -29,9 +26,6 @@ fn action_matches(element: &Element, action: &str) -> bool {
 fn resource_matches(element: &Element, request: &Request<'_>) -> bool {
     let lookup = |k: &str| request.context.single(k);
     // A pattern whose variable the request cannot supply matches nothing.
-    let any = element
-        .items
-        .iter()
-        .any(|i| i.pattern.bind(&lookup).is_some_and(|p| p.matches(request.resource)));
+    let any = element.items.iter().any(|i| i.pattern.bind(&lookup).is_some_and(|p| p.matches(request.resource)));
     any != element.negated
 }

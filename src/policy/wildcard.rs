@@ -23,11 +23,18 @@ pub enum Flavour {
 enum Token {
     Literal(char),
     /// `?`: one character (not a colon when `in_segment`).
-    One { in_segment: bool },
+    One {
+        in_segment: bool,
+    },
     /// `*`: any run (no colon when `in_segment`).
-    Many { in_segment: bool },
+    Many {
+        in_segment: bool,
+    },
     /// `${key}` or `${key, 'default'}`.
-    Variable { key: String, default: Option<String> },
+    Variable {
+        key: String,
+        default: Option<String>,
+    },
 }
 
 /// A compiled pattern.
@@ -284,9 +291,7 @@ mod tests {
                     .any(|k| oracle(rest, &t[k..], fold, arn))
             }
             Some(('?', rest)) => t.first().is_some_and(|c| !(arn && *c == ':')) && oracle(rest, &t[1..], fold, arn),
-            Some((c, rest)) => {
-                t.first().is_some_and(|d| chars_eq(*d, *c, fold)) && oracle(rest, &t[1..], fold, arn)
-            }
+            Some((c, rest)) => t.first().is_some_and(|d| chars_eq(*d, *c, fold)) && oracle(rest, &t[1..], fold, arn),
         }
     }
 

@@ -30,9 +30,16 @@ pub fn render(report: &Report) -> String {
                     .checks
                     .iter()
                     .filter(|c| !c.pass)
-                    .map(|c| format!("{} on {}: expected {}, got {:?}", c.action, c.resource, c.expect.as_str(), c.outcome))
+                    .map(|c| {
+                        format!("{} on {}: expected {}, got {:?}", c.action, c.resource, c.expect.as_str(), c.outcome)
+                    })
                     .collect();
-                st.set_message(format!("expected {}, observed {} (decided by {})", s.expect.as_str(), s.observed, s.decided_by));
+                st.set_message(format!(
+                    "expected {}, observed {} (decided by {})",
+                    s.expect.as_str(),
+                    s.observed,
+                    s.decided_by
+                ));
                 st.set_description(failing.join("\n"));
                 st
             };

@@ -25,11 +25,24 @@ pub fn render(report: &Report) -> String {
         report.subject.region
     );
     let _ = writeln!(out, "| | |\n|---|---|");
-    let _ = writeln!(out, "| scenarios | {} passed, {} failed ({} allow, {} deny) |", c.scenarios_passed, c.scenarios_failed, c.allow_scenarios, c.deny_scenarios);
-    let _ = writeln!(out, "| mutants | {} killed, {} equivalent, {} survived (of {}) |", c.mutants_killed, c.mutants_equivalent, c.mutants_survived, c.mutants);
+    let _ = writeln!(
+        out,
+        "| scenarios | {} passed, {} failed ({} allow, {} deny) |",
+        c.scenarios_passed, c.scenarios_failed, c.allow_scenarios, c.deny_scenarios
+    );
+    let _ = writeln!(
+        out,
+        "| mutants | {} killed, {} equivalent, {} survived (of {}) |",
+        c.mutants_killed, c.mutants_equivalent, c.mutants_survived, c.mutants
+    );
     let cov = &report.minimality.coverage;
     let _ = writeln!(out, "| granted actions exercised | {} of {} |", cov.exercised_actions, cov.granted_actions);
-    let _ = writeln!(out, "| scoped statements crossed | {} of {} |", cov.scoped_statements - cov.uncrossed_statements.len(), cov.scoped_statements);
+    let _ = writeln!(
+        out,
+        "| scoped statements crossed | {} of {} |",
+        cov.scoped_statements - cov.uncrossed_statements.len(),
+        cov.scoped_statements
+    );
     let cat = &report.minimality.catalog;
     let _ = writeln!(
         out,
@@ -52,13 +65,26 @@ pub fn render(report: &Report) -> String {
     }
     let failed: Vec<_> = report.scenarios.iter().filter(|s| !s.pass).collect();
     if !failed.is_empty() {
-        let _ = writeln!(out, "## Failed scenarios\n\n| scenario | call | expected | observed | decided by |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "## Failed scenarios\n\n| scenario | call | expected | observed | decided by |\n|---|---|---|---|---|"
+        );
         for s in failed {
-            let _ = writeln!(out, "| `{}` | {}:{} | {} | {} | {} |", s.id, s.service, s.operation, s.expect.as_str(), s.observed, s.decided_by);
+            let _ = writeln!(
+                out,
+                "| `{}` | {}:{} | {} | {} | {} |",
+                s.id,
+                s.service,
+                s.operation,
+                s.expect.as_str(),
+                s.observed,
+                s.decided_by
+            );
         }
         out.push('\n');
     }
-    let equivalent: Vec<_> = report.minimality.mutants.iter().filter(|m| m.status == MutantStatus::Equivalent).collect();
+    let equivalent: Vec<_> =
+        report.minimality.mutants.iter().filter(|m| m.status == MutantStatus::Equivalent).collect();
     if !equivalent.is_empty() {
         let _ = writeln!(out, "## Accepted equivalent mutants\n");
         for m in equivalent {
@@ -86,6 +112,10 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
-    let _ = writeln!(out, "<sub>run `{}`, iam-conformance {}, catalog {} {}</sub>", report.run.run_id, report.run.tool_version, report.catalog_source.package, report.catalog_source.version);
+    let _ = writeln!(
+        out,
+        "<sub>run `{}`, iam-conformance {}, catalog {} {}</sub>",
+        report.run.run_id, report.run.tool_version, report.catalog_source.package, report.catalog_source.version
+    );
     out
 }

@@ -8,8 +8,8 @@ pub mod terminal;
 
 use serde::Serialize;
 
-use crate::analysis::{Coverage, Drift, Finding, MutantResult, MutantStatus, Proof, Severity, StatementRef, Verdict};
 use crate::analysis::exhaustive::CatalogProbe;
+use crate::analysis::{Coverage, Drift, Finding, MutantResult, MutantStatus, Proof, Severity, StatementRef, Verdict};
 use crate::catalog::Source;
 use crate::scenario::Expect;
 
@@ -195,7 +195,12 @@ impl Report {
             counts,
             findings: proof.findings,
             scenarios,
-            minimality: Minimality { coverage: proof.coverage, mutants: proof.mutants, catalog: proof.catalog, drift: proof.drift },
+            minimality: Minimality {
+                coverage: proof.coverage,
+                mutants: proof.mutants,
+                catalog: proof.catalog,
+                drift: proof.drift,
+            },
             environment: None,
         }
     }

@@ -11,22 +11,50 @@ const MAX_FINDINGS: usize = 20;
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let c = &report.counts;
-    let _ = writeln!(out, "iam-conformance {}: {} ({} / {})", report.run.command, report.verdict_word(), report.subject.profile, report.subject.template);
+    let _ = writeln!(
+        out,
+        "iam-conformance {}: {} ({} / {})",
+        report.run.command,
+        report.verdict_word(),
+        report.subject.profile,
+        report.subject.template
+    );
     match &report.environment {
         None => {
-            let _ = writeln!(out, "  scenarios  {} passed, {} failed ({} allow, {} deny), decided by the policy model", c.scenarios_passed, c.scenarios_failed, c.allow_scenarios, c.deny_scenarios);
+            let _ = writeln!(
+                out,
+                "  scenarios  {} passed, {} failed ({} allow, {} deny), decided by the policy model",
+                c.scenarios_passed, c.scenarios_failed, c.allow_scenarios, c.deny_scenarios
+            );
         }
         Some(env) => {
             let _ = writeln!(
                 out,
                 "  scenarios  {} passed, {} failed, {} skipped, {} errors ({} allow, {} deny) on {}, allow/deny decided by the {}",
-                c.scenarios_passed, c.scenarios_failed, env.skipped, env.errors, c.allow_scenarios, c.deny_scenarios, env.target, env.iam_decided_by
+                c.scenarios_passed,
+                c.scenarios_failed,
+                env.skipped,
+                env.errors,
+                c.allow_scenarios,
+                c.deny_scenarios,
+                env.target,
+                env.iam_decided_by
             );
         }
     }
-    let _ = writeln!(out, "  mutants    {} killed, {} equivalent, {} survived", c.mutants_killed, c.mutants_equivalent, c.mutants_survived);
+    let _ = writeln!(
+        out,
+        "  mutants    {} killed, {} equivalent, {} survived",
+        c.mutants_killed, c.mutants_equivalent, c.mutants_survived
+    );
     let cat = &report.minimality.catalog;
-    let _ = writeln!(out, "  catalog    {} probes over {} actions, {} unexpected grants", cat.probes, cat.actions_in_catalog, cat.unexpected.len());
+    let _ = writeln!(
+        out,
+        "  catalog    {} probes over {} actions, {} unexpected grants",
+        cat.probes,
+        cat.actions_in_catalog,
+        cat.unexpected.len()
+    );
     let shown: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).collect();
     for f in shown.iter().take(MAX_FINDINGS) {
         let at = f.loc.as_ref().map(|l| format!("{l}: ")).unwrap_or_default();

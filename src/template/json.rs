@@ -9,13 +9,7 @@ use crate::loc::Loc;
 
 /// Parses one JSON document (RFC 8259) into a located tree. Duplicate keys are errors.
 pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, TemplateError> {
-    let mut reader = Reader {
-        chars: text.chars().collect(),
-        pos: 0,
-        line: 1,
-        column: 1,
-        file: Arc::clone(file),
-    };
+    let mut reader = Reader { chars: text.chars().collect(), pos: 0, line: 1, column: 1, file: Arc::clone(file) };
     reader.skip_whitespace();
     let node = reader.value(0)?;
     reader.skip_whitespace();
@@ -42,10 +36,7 @@ impl Reader {
     }
 
     fn error(&self, message: impl Into<String>) -> TemplateError {
-        TemplateError::Syntax {
-            loc: self.loc(),
-            message: message.into(),
-        }
+        TemplateError::Syntax { loc: self.loc(), message: message.into() }
     }
 
     fn peek(&self) -> Option<char> {
@@ -215,21 +206,14 @@ impl Reader {
             if let Some(first) = entries.iter().find(|e| e.key == key) {
                 return Err(TemplateError::Syntax {
                     loc: key_loc,
-                    message: format!(
-                        "duplicate key `{key}` (first at line {})",
-                        first.key_loc.line
-                    ),
+                    message: format!("duplicate key `{key}` (first at line {})", first.key_loc.line),
                 });
             }
             self.skip_whitespace();
             self.expect(':')?;
             self.skip_whitespace();
             let value = self.value(depth + 1)?;
-            entries.push(Entry {
-                key,
-                key_loc,
-                value,
-            });
+            entries.push(Entry { key, key_loc, value });
             self.skip_whitespace();
             match self.bump() {
                 Some(',') => {}
@@ -274,9 +258,7 @@ mod tests {
             ("{} x", 1),
         ] {
             let err = parse_str(text).unwrap_err();
-            let TemplateError::Syntax { loc, .. } = &err else {
-                panic!("{err}")
-            };
+            let TemplateError::Syntax { loc, .. } = &err else { panic!("{err}") };
             assert_eq!(loc.line, line, "{text}: {err}");
         }
     }

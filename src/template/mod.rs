@@ -23,10 +23,7 @@ pub enum TemplateError {
 
 impl TemplateError {
     pub fn structure(loc: &Loc, message: impl Into<String>) -> Self {
-        TemplateError::Structure {
-            loc: loc.clone(),
-            message: message.into(),
-        }
+        TemplateError::Structure { loc: loc.clone(), message: message.into() }
     }
 
     pub fn loc(&self) -> &Loc {
@@ -49,16 +46,9 @@ impl Template {
     pub fn parse(text: &str, file: &str) -> Result<Template, TemplateError> {
         let file: Arc<str> = Arc::from(file);
         let is_json = file.ends_with(".json") || text.trim_start().starts_with('{');
-        let root = if is_json {
-            json::parse(text, &file)?
-        } else {
-            yaml::parse(text, &file)?
-        };
+        let root = if is_json { json::parse(text, &file)? } else { yaml::parse(text, &file)? };
         if root.as_map().is_none() {
-            return Err(TemplateError::structure(
-                &root.loc,
-                format!("a template is a mapping, found {}", root.kind()),
-            ));
+            return Err(TemplateError::structure(&root.loc, format!("a template is a mapping, found {}", root.kind())));
         }
         match root.get("Resources") {
             Some(r) if r.as_map().is_some_and(|m| !m.is_empty()) => {}
@@ -69,10 +59,7 @@ impl Template {
                 ));
             }
             None => {
-                return Err(TemplateError::structure(
-                    &root.loc,
-                    "the template has no `Resources` section",
-                ));
+                return Err(TemplateError::structure(&root.loc, "the template has no `Resources` section"));
             }
         }
         Ok(Template { file, root })

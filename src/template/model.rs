@@ -111,8 +111,13 @@ pub fn extract(rendered: &Node, partition: &str, account: &str, stack: &str) -> 
                 let mut inline = Vec::new();
                 if let Some(list) = props.get("Policies") {
                     for p in list.as_seq().ok_or_else(|| err(&list.loc, "`Policies` must be a list"))? {
-                        let pname = string_prop(p, "PolicyName")?.ok_or_else(|| err(&p.loc, "inline policy has no `PolicyName`"))?;
-                        inline.push(parse_policy(&pname, required(p, "PolicyDocument", &r.key)?, PolicyKind::Identity)?);
+                        let pname = string_prop(p, "PolicyName")?
+                            .ok_or_else(|| err(&p.loc, "inline policy has no `PolicyName`"))?;
+                        inline.push(parse_policy(
+                            &pname,
+                            required(p, "PolicyDocument", &r.key)?,
+                            PolicyKind::Identity,
+                        )?);
                     }
                 }
                 model.roles.push(Role {
@@ -163,7 +168,10 @@ pub fn extract(rendered: &Node, partition: &str, account: &str, stack: &str) -> 
         for (role, role_loc) in roles {
             if !model.roles.iter().any(|r| &r.name == role) {
                 let _ = loc;
-                return Err(err(role_loc, format!("`{what}` attaches to role `{role}`, which is not a role of this template")));
+                return Err(err(
+                    role_loc,
+                    format!("`{what}` attaches to role `{role}`, which is not a role of this template"),
+                ));
             }
         }
     }

@@ -57,10 +57,7 @@ impl Node {
 
     /// The value under `key` when this node is a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| &e.value)
+        self.as_map()?.iter().find(|e| e.key == key).map(|e| &e.value)
     }
 
     /// A short description of the node's kind, for "expected X, found Y" messages.
@@ -94,18 +91,10 @@ impl Node {
         match &self.value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
-            Value::Number(n) => n
-                .parse::<serde_json::Number>()
-                .map(J::Number)
-                .unwrap_or_else(|_| J::String(n.clone())),
+            Value::Number(n) => n.parse::<serde_json::Number>().map(J::Number).unwrap_or_else(|_| J::String(n.clone())),
             Value::String(s) => J::String(s.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
         }
     }
 }

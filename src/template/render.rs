@@ -69,10 +69,7 @@ pub fn render(template: &Template, target: &Target, mode: RefMode) -> Result<Nod
         })?;
         ctx.resources.insert(
             r.key.clone(),
-            ResourceInfo {
-                kind: kind.to_string(),
-                properties: r.value.get("Properties").cloned(),
-            },
+            ResourceInfo { kind: kind.to_string(), properties: r.value.get("Properties").cloned() },
         );
     }
     if let Some(conditions) = root.get("Conditions").and_then(Node::as_map) {
@@ -199,9 +196,9 @@ impl Context<'_> {
         let t = self.target;
         Some(match info.kind.as_str() {
             "AWS::IAM::Role" => self.prop(logical, "RoleName").unwrap_or_else(|| self.generated_name(logical)),
-            "AWS::IAM::InstanceProfile" => self
-                .prop(logical, "InstanceProfileName")
-                .unwrap_or_else(|| self.generated_name(logical)),
+            "AWS::IAM::InstanceProfile" => {
+                self.prop(logical, "InstanceProfileName").unwrap_or_else(|| self.generated_name(logical))
+            }
             "AWS::IAM::ManagedPolicy" => format!(
                 "arn:{}:iam::{}:policy{}{}",
                 t.partition,
@@ -240,19 +237,25 @@ impl Context<'_> {
             return match &node.value {
                 Value::Bool(b) => Ok(*b),
                 Value::String(s) if s == "true" || s == "false" => Ok(s == "true"),
-                _ => Err(TemplateError::structure(&node.loc, format!("expected a condition function, found {}", node.kind()))),
+                _ => Err(TemplateError::structure(
+                    &node.loc,
+                    format!("expected a condition function, found {}", node.kind()),
+                )),
             };
         };
         let args = || arg.as_seq().unwrap_or(std::slice::from_ref(arg));
         match name {
             "Condition" => {
-                let other = arg.as_str().ok_or_else(|| TemplateError::structure(&arg.loc, "`Condition` takes a condition name"))?;
+                let other = arg
+                    .as_str()
+                    .ok_or_else(|| TemplateError::structure(&arg.loc, "`Condition` takes a condition name"))?;
                 if let Some(v) = self.conditions.get(other) {
                     return Ok(*v);
                 }
-                let def = all.iter().find(|e| e.key == other).ok_or_else(|| {
-                    TemplateError::structure(&arg.loc, format!("unknown condition `{other}`"))
-                })?;
+                let def = all
+                    .iter()
+                    .find(|e| e.key == other)
+                    .ok_or_else(|| TemplateError::structure(&arg.loc, format!("unknown condition `{other}`")))?;
                 self.condition_value(&def.value, all, depth + 1)
             }
             "Fn::Equals" => match args() {
@@ -288,7 +291,8 @@ impl Context<'_> {
         if let Some((name, arg)) = node.intrinsic() {
             match name {
                 "Ref" => {
-                    let target = arg.as_str().ok_or_else(|| TemplateError::structure(&arg.loc, "`Ref` takes a name"))?;
+                    let target =
+                        arg.as_str().ok_or_else(|| TemplateError::structure(&arg.loc, "`Ref` takes a name"))?;
                     if target == "AWS::NoValue" {
                         return Ok(None);
                     }
@@ -306,7 +310,9 @@ impl Context<'_> {
                     }
                     return Err(TemplateError::structure(
                         &arg.loc,
-                        format!("`Ref` to `{target}`, which is no parameter with a default, resource or pseudo parameter"),
+                        format!(
+                            "`Ref` to `{target}`, which is no parameter with a default, resource or pseudo parameter"
+                        ),
                     ));
                 }
                 "Fn::Sub" => return self.sub(node, arg, depth),
@@ -316,7 +322,10 @@ impl Context<'_> {
                         return Err(TemplateError::structure(&arg.loc, "`Fn::GetAtt` takes [Resource, Attribute]"));
                     };
                     if !self.resources.contains_key(*logical) {
-                        return Err(TemplateError::structure(&arg.loc, format!("`Fn::GetAtt` of unknown resource `{logical}`")));
+                        return Err(TemplateError::structure(
+                            &arg.loc,
+                            format!("`Fn::GetAtt` of unknown resource `{logical}`"),
+                        ));
                     }
                     return match (self.mode, self.resource_attribute(logical, attribute)) {
                         (RefMode::ResolveAll, Some(v)) => string(v),
@@ -356,7 +365,8 @@ impl Context<'_> {
                     let resolved = self.resolve(arg, depth + 1)?;
                     if let Some([sep, text]) = resolved.as_ref().and_then(Node::as_seq) {
                         if let (Some(sep), Some(text)) = (sep.as_str(), text.as_str()) {
-                            let items = text.split(sep).map(|s| Node::new(Value::String(s.into()), loc.clone())).collect();
+                            let items =
+                                text.split(sep).map(|s| Node::new(Value::String(s.into()), loc.clone())).collect();
                             return Ok(Some(Node::new(Value::Seq(items), loc.clone())));
                         }
                         return Ok(Some(node.clone()));
@@ -365,24 +375,44 @@ impl Context<'_> {
                 }
                 "Fn::FindInMap" => {
                     let resolved = self.resolve(arg, depth + 1)?;
-                    let keys: Option<Vec<&str>> = resolved.as_ref().and_then(Node::as_seq).map(|s| s.iter().filter_map(Node::as_str).collect());
+                    let keys: Option<Vec<&str>> =
+                        resolved.as_ref().and_then(Node::as_seq).map(|s| s.iter().filter_map(Node::as_str).collect());
                     let Some([map, top, second]) = keys.as_deref() else {
-                        return Err(TemplateError::structure(&arg.loc, "`Fn::FindInMap` takes [MapName, TopKey, SecondKey]"));
+                        return Err(TemplateError::structure(
+                            &arg.loc,
+                            "`Fn::FindInMap` takes [MapName, TopKey, SecondKey]",
+                        ));
                     };
-                    let found = self.mappings.as_ref().and_then(|m| m.get(map)).and_then(|m| m.get(top)).and_then(|m| m.get(second));
+                    let found = self
+                        .mappings
+                        .as_ref()
+                        .and_then(|m| m.get(map))
+                        .and_then(|m| m.get(top))
+                        .and_then(|m| m.get(second));
                     return found.cloned().map(Some).ok_or_else(|| {
-                        TemplateError::structure(&arg.loc, format!("`Fn::FindInMap` finds nothing at {map}/{top}/{second}"))
+                        TemplateError::structure(
+                            &arg.loc,
+                            format!("`Fn::FindInMap` finds nothing at {map}/{top}/{second}"),
+                        )
                     });
                 }
                 "Fn::If" => {
                     let Some([cond, yes, no]) = arg.as_seq() else {
-                        return Err(TemplateError::structure(&arg.loc, "`Fn::If` takes [Condition, ValueIfTrue, ValueIfFalse]"));
+                        return Err(TemplateError::structure(
+                            &arg.loc,
+                            "`Fn::If` takes [Condition, ValueIfTrue, ValueIfFalse]",
+                        ));
                     };
                     let name = cond.as_str().unwrap_or_default();
                     let chosen = match self.conditions.get(name) {
                         Some(true) => yes,
                         Some(false) => no,
-                        None => return Err(TemplateError::structure(&cond.loc, format!("`Fn::If` names unknown condition `{name}`"))),
+                        None => {
+                            return Err(TemplateError::structure(
+                                &cond.loc,
+                                format!("`Fn::If` names unknown condition `{name}`"),
+                            ));
+                        }
                     };
                     return self.resolve(chosen, depth + 1);
                 }
@@ -463,7 +493,10 @@ impl Context<'_> {
                 })
             } else if let Some((logical, attribute)) = name.split_once('.') {
                 if !self.resources.contains_key(logical) {
-                    return Err(TemplateError::structure(&arg.loc, format!("`Fn::Sub` refers to unknown resource `{logical}`")));
+                    return Err(TemplateError::structure(
+                        &arg.loc,
+                        format!("`Fn::Sub` refers to unknown resource `{logical}`"),
+                    ));
                 }
                 match self.mode {
                     RefMode::ResolveAll => self.resource_attribute(logical, attribute),
@@ -492,9 +525,14 @@ impl Context<'_> {
             return Ok(Some(Node::new(Value::String(out), node.loc.clone())));
         }
         // Something is only known at deploy time: hand CloudFormation a narrower Sub.
-        let key_loc = node.as_map().and_then(|m| m.first()).map(|e| e.key_loc.clone()).unwrap_or_else(|| node.loc.clone());
+        let key_loc =
+            node.as_map().and_then(|m| m.first()).map(|e| e.key_loc.clone()).unwrap_or_else(|| node.loc.clone());
         Ok(Some(Node::new(
-            Value::Map(vec![Entry { key: "Fn::Sub".into(), key_loc, value: Node::new(Value::String(out), arg.loc.clone()) }]),
+            Value::Map(vec![Entry {
+                key: "Fn::Sub".into(),
+                key_loc,
+                value: Node::new(Value::String(out), arg.loc.clone()),
+            }]),
             node.loc.clone(),
         )))
     }
@@ -574,7 +612,8 @@ mod tests {
 
     #[test]
     fn unknown_refs_are_errors_with_location() {
-        let t = Template::parse("Resources:\n  R:\n    Type: X::Y\n    Properties:\n      A: !Ref Nope\n", "t.yaml").unwrap();
+        let t = Template::parse("Resources:\n  R:\n    Type: X::Y\n    Properties:\n      A: !Ref Nope\n", "t.yaml")
+            .unwrap();
         let err = render(&t, &Target::default(), RefMode::ResolveAll).unwrap_err();
         assert!(err.to_string().starts_with("t.yaml:5:"), "{err}");
     }

@@ -39,11 +39,7 @@ const SHORT_TAGS: &[(&str, &str)] = &[
 
 /// Parses one YAML document into a located tree.
 pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, TemplateError> {
-    let mut reader = Reader {
-        parser: Parser::new_from_str(text),
-        file: Arc::clone(file),
-        anchors: HashMap::new(),
-    };
+    let mut reader = Reader { parser: Parser::new_from_str(text), file: Arc::clone(file), anchors: HashMap::new() };
     let mut root = None;
     loop {
         let (event, span) = reader.next()?;
@@ -54,18 +50,14 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, TemplateError> {
                 if root.is_some() {
                     return Err(TemplateError::Syntax {
                         loc: reader.loc(&span),
-                        message: "more than one YAML document; a template is one document"
-                            .into(),
+                        message: "more than one YAML document; a template is one document".into(),
                     });
                 }
                 root = Some(reader.node(other, span)?);
             }
         }
     }
-    root.ok_or_else(|| TemplateError::Syntax {
-        loc: Loc::new(file, 1, 1),
-        message: "the file is empty".into(),
-    })
+    root.ok_or_else(|| TemplateError::Syntax { loc: Loc::new(file, 1, 1), message: "the file is empty".into() })
 }
 
 struct Reader<'a> {
@@ -97,11 +89,9 @@ impl<'a> Reader<'a> {
         let loc = self.loc(&span);
         let (node, anchor, tag) = match event {
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| {
-                    TemplateError::Syntax {
-                        loc: loc.clone(),
-                        message: "alias to an unknown anchor".into(),
-                    }
+                let node = self.anchors.get(&id).cloned().ok_or_else(|| TemplateError::Syntax {
+                    loc: loc.clone(),
+                    message: "alias to an unknown anchor".into(),
                 })?;
                 return Ok(Node::new(node.value, loc));
             }
@@ -145,28 +135,18 @@ impl<'a> Reader<'a> {
                     if let Some(first) = entries.iter().find(|e| e.key == key) {
                         return Err(TemplateError::Syntax {
                             loc: key_loc,
-                            message: format!(
-                                "duplicate key `{key}` (first at line {})",
-                                first.key_loc.line
-                            ),
+                            message: format!("duplicate key `{key}` (first at line {})", first.key_loc.line),
                         });
                     }
                     let (event, span) = self.next()?;
                     let value = self.node(event, span)?;
-                    entries.push(Entry {
-                        key,
-                        key_loc,
-                        value,
-                    });
+                    entries.push(Entry { key, key_loc, value });
                 }
                 let tag = tag.filter(|t| t.handle == "!").map(|t| t.into_owned());
                 (Node::new(Value::Map(entries), loc.clone()), anchor, tag)
             }
             other => {
-                return Err(TemplateError::Syntax {
-                    loc,
-                    message: format!("unexpected YAML event {other:?}"),
-                });
+                return Err(TemplateError::Syntax { loc, message: format!("unexpected YAML event {other:?}") });
             }
         };
         let node = match tag {
@@ -188,11 +168,7 @@ fn expand_short_tag(tag: &Tag, node: Node) -> Result<Node, TemplateError> {
             message: format!(
                 "unknown tag `!{}`; CloudFormation knows {}",
                 tag.suffix,
-                SHORT_TAGS
-                    .iter()
-                    .map(|(s, _)| format!("!{s}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                SHORT_TAGS.iter().map(|(s, _)| format!("!{s}")).collect::<Vec<_>>().join(", ")
             ),
         });
     };
@@ -216,23 +192,11 @@ fn expand_short_tag(tag: &Tag, node: Node) -> Result<Node, TemplateError> {
         }
         _ => node,
     };
-    Ok(Node::new(
-        Value::Map(vec![Entry {
-            key: (*long).to_string(),
-            key_loc: loc.clone(),
-            value: arg,
-        }]),
-        loc,
-    ))
+    Ok(Node::new(Value::Map(vec![Entry { key: (*long).to_string(), key_loc: loc.clone(), value: arg }]), loc))
 }
 
 /// Resolves a scalar by the YAML 1.2 core schema (quoted scalars are always strings).
-fn scalar(
-    text: &str,
-    style: ScalarStyle,
-    tag: Option<&Tag>,
-    loc: &Loc,
-) -> Result<Value, TemplateError> {
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, loc: &Loc) -> Result<Value, TemplateError> {
     if let Some(tag) = tag.filter(|t| t.handle == "tag:yaml.org,2002:" || t.handle == "!!") {
         return match tag.suffix.as_str() {
             "str" => Ok(Value::String(text.into())),
@@ -272,31 +236,18 @@ mod tests {
     fn dates_and_versions_stay_strings() {
         let node = parse_str("Version: 2012-10-17\nAWSTemplateFormatVersion: 2010-09-09\n").unwrap();
         assert_eq!(node.get("Version").unwrap().as_str(), Some("2012-10-17"));
-        assert_eq!(
-            node.get("AWSTemplateFormatVersion").unwrap().as_str(),
-            Some("2010-09-09")
-        );
+        assert_eq!(node.get("AWSTemplateFormatVersion").unwrap().as_str(), Some("2010-09-09"));
     }
 
     #[test]
     fn short_tags_become_long_forms() {
-        let node = parse_str(
-            "a: !Ref Role\nb: !GetAtt Role.Arn\nc: !Sub 'arn:${AWS::Partition}:x'\nd: !Join [':', [a, b]]\n",
-        )
-        .unwrap();
+        let node =
+            parse_str("a: !Ref Role\nb: !GetAtt Role.Arn\nc: !Sub 'arn:${AWS::Partition}:x'\nd: !Join [':', [a, b]]\n")
+                .unwrap();
         assert_eq!(node.get("a").unwrap().to_json(), serde_json::json!({"Ref": "Role"}));
-        assert_eq!(
-            node.get("b").unwrap().to_json(),
-            serde_json::json!({"Fn::GetAtt": ["Role", "Arn"]})
-        );
-        assert_eq!(
-            node.get("c").unwrap().to_json(),
-            serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:x"})
-        );
-        assert_eq!(
-            node.get("d").unwrap().to_json(),
-            serde_json::json!({"Fn::Join": [":", ["a", "b"]]})
-        );
+        assert_eq!(node.get("b").unwrap().to_json(), serde_json::json!({"Fn::GetAtt": ["Role", "Arn"]}));
+        assert_eq!(node.get("c").unwrap().to_json(), serde_json::json!({"Fn::Sub": "arn:${AWS::Partition}:x"}));
+        assert_eq!(node.get("d").unwrap().to_json(), serde_json::json!({"Fn::Join": [":", ["a", "b"]]}));
     }
 
     #[test]

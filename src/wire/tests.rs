@@ -735,7 +735,11 @@ fn idempotency_tokens_are_filled_when_missing_only() {
     assert_eq!(token.len(), 36);
     let again = crate::wire::with_idempotency_tokens(sm, "CreateSecret", &serde_json::json!({"Name": "a"}));
     assert_ne!(again["ClientRequestToken"], filled["ClientRequestToken"], "each call gets its own token");
-    let kept = crate::wire::with_idempotency_tokens(sm, "CreateSecret", &serde_json::json!({"Name": "a", "ClientRequestToken": "mine"}));
+    let kept = crate::wire::with_idempotency_tokens(
+        sm,
+        "CreateSecret",
+        &serde_json::json!({"Name": "a", "ClientRequestToken": "mine"}),
+    );
     assert_eq!(kept["ClientRequestToken"], "mine");
     let ec2 = crate::wire::models().service("ec2").unwrap();
     let vpcs = crate::wire::with_idempotency_tokens(ec2, "DescribeVpcs", &serde_json::json!({}));
