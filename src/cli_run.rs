@@ -128,18 +128,30 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
 
     let stack = target.stack_name.clone();
     let run_started = std::time::Instant::now();
-    let scenario_seconds = Arc::new(Mutex::new(0.0f64));
-    let phase = Arc::clone(&scenario_seconds);
+    // Wall time of each phase, for the report and the benchmark.
+    let phases: Arc<Mutex<Vec<(String, f64)>>> = Arc::new(Mutex::new(Vec::new()));
+    let timed = Arc::clone(&phases);
+    let mark = move |name: &str, since: &mut std::time::Instant| {
+        if let Ok(mut p) = timed.lock() {
+            p.push((name.to_string(), since.elapsed().as_secs_f64()));
+        }
+        *since = std::time::Instant::now();
+    };
+    let mark_work = mark.clone();
     let work = async {
+        let mut since = std::time::Instant::now();
         run::deploy(&session, &stack, &deploy_json).await?;
+        mark_work("deploy", &mut since);
         let (role_arn, policies) = run::read_back(&session, &loaded.role.role.name).await?;
         let deployed = Deployed { stack: stack.clone(), role_arn, policies };
         run::enforce(&gate, &deployed);
+        mark_work("read back", &mut since);
         let mut ids = HashMap::new();
         run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target).await?;
+        mark_work("fixtures", &mut since);
         let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
-        let phase_started = std::time::Instant::now();
+        mark_work("assume", &mut since);
         let (results, ids) = run::run_scenarios(
             Arc::clone(&session),
             creds,
@@ -151,9 +163,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             &progress,
         )
         .await;
-        if let Ok(mut p) = phase.lock() {
-            *p = phase_started.elapsed().as_secs_f64();
-        }
+        mark_work("scenarios", &mut since);
         Ok::<_, run::RunError>((deployed, results, ids, enforces))
     };
     let outcome = tokio::select! {
@@ -168,6 +178,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     }
 
     // Teardown, whatever happened: the stack, then the emulator's whole state.
+    let mut since = std::time::Instant::now();
     let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
     if let Some(e) = emulator.as_mut() {
         if args.keep {
@@ -184,7 +195,12 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             // moto never detaches the stack's managed policy (DeleteStack answers 409), so
             // clear everything explicitly.
             e.reset().await;
-            e.terminate().await;
+            // LocalStack shuts down on SIGTERM; moto holds nothing worth a graceful stop.
+            if e.name.starts_with("LocalStack") {
+                e.terminate().await;
+            } else {
+                e.stop().await;
+            }
             // LocalStack keeps its state under the report directory; it goes with the run.
             if e.name.starts_with("LocalStack") {
                 if let Some(port) = e.endpoint.rsplit(':').next() {
@@ -193,6 +209,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             }
         }
     }
+    mark("teardown", &mut since);
     let gate_records = gate.records();
     drop(gate);
     let run_seconds = run_started.elapsed().as_secs_f64();
@@ -244,7 +261,13 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         errors,
         gate_requests: gate_records.len(),
         gate_decision_ms: gate_records.iter().map(|r| r.decision_us as f64 / 1000.0).sum(),
-        scenario_seconds: scenario_seconds.lock().map(|p| *p).unwrap_or(0.0),
+        gate_request_ms: gate_records.iter().map(|r| r.total_us as f64 / 1000.0).sum(),
+        scenario_seconds: phases
+            .lock()
+            .ok()
+            .and_then(|p| p.iter().find(|(n, _)| n == "scenarios").map(|(_, t)| *t))
+            .unwrap_or(0.0),
+        phase_seconds: phases.lock().map(|p| p.clone()).unwrap_or_default(),
         run_seconds,
     };
     let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile);

@@ -101,6 +101,10 @@ pub struct GateRecord {
     /// Time the gate spent deciding (parsing, derivation with its lookups, evaluation),
     /// in microseconds; the upstream's own time is not included.
     pub decision_us: u64,
+    /// Time from the request's arrival to the gate's answer, upstream included.
+    pub total_us: u64,
+    #[serde(skip)]
+    received: Option<std::time::Instant>,
 }
 
 struct State {
@@ -108,6 +112,8 @@ struct State {
     /// Access keys AssumeRole handed out through the gate, and the role they act as.
     keys: Mutex<HashMap<String, String>>,
     records: Mutex<Vec<GateRecord>>,
+    /// Lookup answers that cannot change during the gate's life (see `UpstreamDirectory`).
+    lookups: Arc<Mutex<HashMap<String, String>>>,
     client: Client,
     catalog: &'static Catalog,
 }
@@ -129,6 +135,7 @@ impl Gate {
             options: Mutex::new(options),
             keys: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
+            lookups: Arc::new(Mutex::new(HashMap::new())),
             client: Client::default(),
             catalog: Catalog::embedded(),
         });
@@ -235,6 +242,8 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         status: None,
         error_code: None,
         decision_us: 0,
+        total_us: 0,
+        received: Some(received),
     };
 
     if caller != Caller::Admin {
@@ -270,7 +279,11 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             Some(s) if s.role_arn == role_arn => s.policies.clone(),
             _ => Vec::new(),
         };
-        let directory = UpstreamDirectory { client: state.client.clone(), options: options.clone() };
+        let directory = UpstreamDirectory {
+            client: state.client.clone(),
+            options: options.clone(),
+            cache: Arc::clone(&state.lookups),
+        };
         let target = options.target.clone();
         let catalog = state.catalog;
         let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
@@ -390,7 +403,10 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     Ok(response(status, &resp_headers, resp_body))
 }
 
-fn push(state: &State, record: GateRecord) {
+fn push(state: &State, mut record: GateRecord) {
+    if let Some(received) = record.received {
+        record.total_us = micros(received);
+    }
     if let Ok(mut r) = state.records.lock() {
         r.push(record);
     }
@@ -405,6 +421,22 @@ fn micros(start: std::time::Instant) -> u64 {
 struct UpstreamDirectory {
     client: Client,
     options: GateOptions,
+    cache: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl UpstreamDirectory {
+    /// Answers found once are kept for the gate's lifetime: an instance profile's role and
+    /// a service-linked role's existence do not change within a run. Misses are not kept.
+    fn cached(&self, key: String, find: impl FnOnce() -> Option<String>) -> Option<String> {
+        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Some(hit);
+        }
+        let found = find()?;
+        if let Ok(mut c) = self.cache.lock() {
+            c.insert(key, found.clone());
+        }
+        Some(found)
+    }
 }
 
 impl UpstreamDirectory {
@@ -421,8 +453,10 @@ impl UpstreamDirectory {
 impl Directory for UpstreamDirectory {
     fn instance_profile_role(&self, profile: &str) -> Option<String> {
         let name = profile.rsplit('/').next().unwrap_or(profile);
-        let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
-        crate::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
+        self.cached(format!("instance-profile:{name}"), || {
+            let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
+            crate::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
+        })
     }
 
     fn launch_template(&self, id_or_name: &str) -> Option<LaunchTemplateInfo> {
@@ -464,7 +498,10 @@ impl Directory for UpstreamDirectory {
         let Some((_, name)) = super::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal) else {
             return false;
         };
-        self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).is_some()
+        self.cached(format!("service-linked-role:{name}"), || {
+            self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).map(|_| String::new())
+        })
+        .is_some()
     }
 
     fn association_resources(&self, association_id: &str) -> Vec<String> {

@@ -95,9 +95,14 @@ pub struct Environment {
     /// Requests that went through the gate, and the time it spent deciding them.
     pub gate_requests: usize,
     pub gate_decision_ms: f64,
+    /// The summed latency of those requests as their callers saw it (gate included);
+    /// `gate_decision_ms / gate_request_ms` is the gate's share of each call.
+    pub gate_request_ms: f64,
     /// Wall time of the scenario phase and of the whole run (start to teardown).
     pub scenario_seconds: f64,
     pub run_seconds: f64,
+    /// Wall time of each phase of the run, in order.
+    pub phase_seconds: Vec<(String, f64)>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
