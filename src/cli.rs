@@ -41,8 +41,35 @@ pub enum Command {
     /// Run the IAM gate standalone in front of an emulator, so any client can be run with
     /// the policy enforced. Stops on Ctrl-C.
     Gate(GateArgs),
+    /// Compare the effective permissions of two templates (for a release sign-off).
+    /// Exit 0 when they are equal, 1 when they differ, 2 on bad input.
+    Diff(DiffArgs),
     /// Print the template rendered for a target as JSON (what a deploy sends).
     Render(RenderArgs),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// The template before the change.
+    pub old: PathBuf,
+    /// The template after the change.
+    pub new: PathBuf,
+    /// The profile whose role and scenarios apply. Default: the embedded seed profile.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub format: DiffFormat,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +178,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     match cli.command {
         Command::Check(args) => check(&args, &RunClock::now(), out, err),
         Command::Render(args) => render_command(&args, out, err),
+        Command::Diff(args) => diff_command(&args, out, err),
         Command::Run(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(crate::cli_run::run(&args, &RunClock::now(), out, err)),
             Err(e) => fail(err, &format!("failed to start the async runtime: {e}")),
@@ -287,6 +315,53 @@ pub fn write_reports(dir: &Path, report: &Report) -> Result<(), String> {
             .map_err(|e| format!("failed to write `{}`: {e}", dir.join(name).display()))?;
     }
     Ok(())
+}
+
+fn diff_command(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let target = match target_of(&args.target) {
+        Ok(t) => t,
+        Err(e) => return fail(err, &e),
+    };
+    let source = source_of(&args.profile);
+    let (old, new) = match (load(&source, Some(&args.old), &target), load(&source, Some(&args.new), &target)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => return fail(err, &e.to_string()),
+    };
+    for side in [&old, &new] {
+        if let Some((arn, loc)) = side.role.external.first() {
+            return fail(
+                err,
+                &format!(
+                    "{loc}: managed policy `{arn}` is attached but not defined in the template; the diff cannot know its grants"
+                ),
+            );
+        }
+    }
+    let d = crate::analysis::diff::diff(
+        Catalog::embedded(),
+        &old.role.policies,
+        &new.role.policies,
+        &new.profile.scenarios,
+        &target,
+    );
+    let text = match args.format {
+        DiffFormat::Markdown => crate::analysis::diff::markdown(&d, &old.template_label, &new.template_label),
+        DiffFormat::Json => {
+            let doc = serde_json::json!({"schema_version": crate::report::SCHEMA_VERSION, "old": old.template_label, "new": new.template_label, "diff": d});
+            serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+        }
+    };
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &text) {
+                return fail(err, &format!("failed to write `{}`: {e}", path.display()));
+            }
+        }
+        None => {
+            let _ = write!(out, "{text}");
+        }
+    }
+    if d.equal { EXIT_CONFORMANT } else { EXIT_NONCONFORMANT }
 }
 
 fn render_command(args: &RenderArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

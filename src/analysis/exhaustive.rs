@@ -53,7 +53,7 @@ fn representative(format: &str, target: &Target) -> String {
 
 /// The resources the policy's own scoped statements name, made concrete: `*` in the
 /// partition, region and account segments becomes the target's, elsewhere `example`.
-fn policy_resources(policies: &[Policy], target: &Target) -> BTreeSet<String> {
+pub(crate) fn policy_resources(policies: &[Policy], target: &Target) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for s in policies.iter().flat_map(|p| &p.statements) {
         let Some(r) = &s.resource else { continue };
@@ -78,7 +78,7 @@ fn policy_resources(policies: &[Policy], target: &Target) -> BTreeSet<String> {
 
 /// A context holding, for every condition key the policy tests, the values it names
 /// (made literal), so conditioned grants are found too.
-fn policy_context(policies: &[Policy]) -> Context {
+pub(crate) fn policy_context(policies: &[Policy]) -> Context {
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in policies.iter().flat_map(|p| &p.statements).flat_map(|s| &s.conditions) {
         if c.operator.kind.is_negated() || c.operator.kind == crate::policy::condition::OpKind::Null {
@@ -98,7 +98,7 @@ fn policy_context(policies: &[Policy]) -> Context {
 
 /// The resources to probe an action with: representatives of its resource types plus
 /// the policy's own resources that fit one of them; `*` when it has no types.
-fn resources_for(
+pub(crate) fn resources_for(
     catalog: &Catalog,
     action: &ActionRef<'_>,
     policy_resources: &BTreeSet<String>,

@@ -2,6 +2,7 @@
 //! run the mutants, probe the whole action catalog, and report upstream drift. The
 //! verdict is decided here and only here; reporters render it.
 
+pub mod diff;
 pub mod exhaustive;
 pub mod mutation;
 
