@@ -297,6 +297,7 @@ pub fn write_reports(dir: &Path, report: &Report) -> Result<(), String> {
         ("report.json", report.to_json()),
         ("junit.xml", junit::render(report)),
         ("summary.md", markdown::render(report)),
+        ("report.html", crate::report::html::render(report)),
     ];
     let mut written = Vec::new();
     for (name, text) in &files {

@@ -95,6 +95,11 @@ fn summary_md_matches_golden() {
 }
 
 #[test]
+fn html_matches_golden() {
+    compare("report.html", &iam_conformance::report::html::render(&fixture_report()));
+}
+
+#[test]
 fn terminal_summary_matches_golden() {
     compare("terminal.txt", &terminal::render(&fixture_report()));
 }

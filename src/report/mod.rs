@@ -2,6 +2,7 @@
 //! turn it into `report.json`, `junit.xml`, `summary.md` and the terminal summary.
 //! Renderers only format; every verdict and pass/fail is decided by the analysis.
 
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod terminal;
