@@ -221,7 +221,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     };
     let skipped = results.iter().filter(|r| r.observed == "skipped").count();
     let errors = results.iter().filter(|r| r.observed == "error").count();
-    let findings = run::proof_findings(&proof);
+    let findings = proof.findings.clone();
     let report = Report::new(
         proof,
         RunInfo {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use crate::analysis::{Finding, FindingKind, Proof, Severity, verdict_of};
+use crate::analysis::{Finding, FindingKind, Severity, verdict_of};
 use crate::exec::{Answer, Client, Credentials, ExecError};
 use crate::gate::deny::is_denial_code;
 use crate::gate::server::{Gate, GateOptions, GateRecord, GateVerdict, SCENARIO_HEADER, Subject};
@@ -21,9 +21,29 @@ use crate::template::render::Target;
 
 /// The harness's own credentials on an emulator (any key works there; the gate knows
 /// this one as the administrator's and does not evaluate its calls).
+///
+/// The key id is drawn at random once per process: the gate lets this key's calls pass
+/// unevaluated, so it must not be guessable by another client of a standalone gate.
 pub fn admin_credentials() -> Credentials {
+    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        use std::io::Read;
+        let mut bytes = [0u8; 10];
+        let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+        if read.is_err() {
+            // No /dev/urandom: the clock is a weaker but still per-process source.
+            let seed =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            for (i, b) in bytes.iter_mut().enumerate() {
+                *b = (seed >> (i * 8)) as u8;
+            }
+        }
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let tail: String = bytes.iter().map(|b| alphabet[(*b as usize) % 32] as char).collect();
+        format!("AKIAIAMCADMIN{tail}")
+    });
     Credentials {
-        access_key_id: "AKIAIAMCONFORMANCEADMIN".into(),
+        access_key_id: key.clone(),
         secret_access_key: "iam-conformance-admin-secret".into(),
         session_token: None,
     }
@@ -168,7 +188,8 @@ fn percent_decode(text: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16) {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                 out.push(b);
                 i += 3;
                 continue;
@@ -210,8 +231,8 @@ pub async fn assume(
                 secret_access_key: get("SecretAccessKey"),
                 session_token: Some(get("SessionToken")),
             };
-            let allowed = call_scenario(session, &creds, probes.0, &HashMap::new(), target).await;
-            let denied = call_scenario(session, &creds, probes.1, &HashMap::new(), target).await;
+            let allowed = call_scenario(session, &creds, probes.0, &HashMap::new(), target, "readiness-probe").await;
+            let denied = call_scenario(session, &creds, probes.1, &HashMap::new(), target, "readiness-probe").await;
             let is_denied = |r: &Result<Answer, ExecError>| {
                 r.as_ref().ok().and_then(|a| a.error.as_ref()).is_some_and(|(c, _)| is_denial_code(c))
             };
@@ -247,17 +268,20 @@ pub fn concrete_input(input: &Value, ids: &HashMap<String, String>, target: &Tar
     serde_json::from_str(&text).unwrap_or_else(|_| input.clone())
 }
 
+/// Makes a scenario's call; `tag` is what the gate records it under (the scenario id for
+/// the scenario itself, something else for readiness probes).
 async fn call_scenario(
     session: &Session,
     creds: &Credentials,
     s: &Scenario,
     ids: &HashMap<String, String>,
     target: &Target,
+    tag: &str,
 ) -> Result<Answer, ExecError> {
     let input = concrete_input(&s.input, ids, target);
     session
         .client
-        .call(&session.url, &session.region, creds, &s.service, &s.operation, &input, &[(SCENARIO_HEADER, &s.id)])
+        .call(&session.url, &session.region, creds, &s.service, &s.operation, &input, &[(SCENARIO_HEADER, tag)])
         .await
 }
 
@@ -328,7 +352,8 @@ pub async fn run_scenarios(
     let mut pending: Vec<String> = profile.scenarios.iter().map(|s| s.id.clone()).collect();
     let mut finished: HashMap<String, LiveResult> = HashMap::new();
     let mut running: HashSet<String> = HashSet::new();
-    let mut tasks: JoinSet<(String, LiveResult)> = JoinSet::new();
+    let mut tasks: JoinSet<Call> = JoinSet::new();
+    let mut task_ids: HashMap<tokio::task::Id, String> = HashMap::new();
     let total = pending.len();
     loop {
         // Start whatever is ready; settling one without a call (skipped) can make
@@ -345,14 +370,7 @@ pub async fn run_scenarios(
                 }
                 pending.remove(i);
                 if let Some(reason) = &s.synthetic {
-                    let r = LiveResult {
-                        id: id.clone(),
-                        observed: "skipped",
-                        decided_by: "model",
-                        backend: None,
-                        note: Some(format!("synthetic probe, not a real request: {reason}")),
-                        gate: None,
-                    };
+                    let r = LiveResult::skipped(&id, format!("synthetic probe, not a real request: {reason}"));
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
@@ -363,14 +381,7 @@ pub async fn run_scenarios(
                     .iter()
                     .find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
                 if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
-                    let r = LiveResult {
-                        id: id.clone(),
-                        observed: "skipped",
-                        decided_by: "model",
-                        backend: None,
-                        note: Some(format!("prerequisite `{need}` did not succeed")),
-                        gate: None,
-                    };
+                    let r = LiveResult::skipped(&id, format!("prerequisite `{need}` did not succeed"));
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
@@ -379,39 +390,19 @@ pub async fn run_scenarios(
                 running.insert(id.clone());
                 let (session, creds, ids, target, s) =
                     (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone());
-                tasks.spawn(async move {
+                let handle = tasks.spawn(async move {
                     let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
-                    let result = call_scenario(&session, &creds, &s, &known, &target).await;
-                    let live = match result {
-                        // A call the harness cannot even write (an API its wire models lack) is
-                        // not a verdict on the policy: skipped, with the reason.
-                        Err(e @ ExecError::Serialize { .. }) | Err(e @ ExecError::UnknownService(_)) => LiveResult {
-                            id: s.id.clone(),
-                            observed: "skipped",
-                            decided_by: "model",
-                            backend: None,
-                            note: Some(format!("the harness cannot send this call: {e}")),
-                            gate: None,
-                        },
-                        Err(e) => LiveResult {
-                            id: s.id.clone(),
-                            observed: "error",
-                            decided_by: "service",
-                            backend: None,
-                            note: Some(e.to_string()),
-                            gate: None,
-                        },
-                        Ok(answer) => {
-                            if answer.error.is_none() {
-                                if let Ok(mut m) = ids.lock() {
-                                    record_produced(&s.produces, &answer.body, &mut m);
-                                }
+                    let answer = call_scenario(&session, &creds, &s, &known, &target, &s.id).await;
+                    if let Ok(a) = &answer {
+                        if a.error.is_none() {
+                            if let Ok(mut m) = ids.lock() {
+                                record_produced(&s.produces, &a.body, &mut m);
                             }
-                            classify(&s, &answer)
                         }
-                    };
-                    (s.id.clone(), live)
+                    }
+                    Call { answer }
                 });
+                task_ids.insert(handle.id(), id);
             }
             if !settled {
                 break;
@@ -438,33 +429,20 @@ pub async fn run_scenarios(
             }
             break;
         }
-        if let Some(Ok((id, mut live))) = tasks.join_next().await {
-            running.remove(&id);
-            live.gate = gate.records().into_iter().rev().find(|r| r.scenario.as_deref() == Some(id.as_str()));
-            if live.observed == "denied" {
-                live.decided_by = match &live.gate {
-                    Some(r) if r.verdict == GateVerdict::Denied || r.verdict == GateVerdict::Rejected => "gate",
-                    _ => "service",
-                };
-                // The call never reached the backend: what the client got is the gate's answer.
-                if live.decided_by == "gate" {
-                    if let Some(b) = live.backend.take() {
-                        live.note = Some(format!(
-                            "denied by the gate: HTTP {} {}: {}",
-                            b.status,
-                            b.code.unwrap_or_default(),
-                            b.message.unwrap_or_default()
-                        ));
-                    }
-                }
-            } else if live.gate.as_ref().is_some_and(|r| r.verdict == GateVerdict::Forwarded)
-                && live.observed == "allowed"
-            {
-                live.decided_by = "gate";
-            }
-            progress(finished.len() + 1, total, &live);
-            finished.insert(id, live);
-        }
+        let Some(joined) = tasks.join_next_with_id().await else { continue };
+        let (id, call) = match joined {
+            Ok((task, call)) => (task_ids.remove(&task).unwrap_or_default(), Some(call)),
+            Err(e) => (task_ids.remove(&e.id()).unwrap_or_default(), None),
+        };
+        running.remove(&id);
+        let s = &scenarios[&id];
+        let record = gate.records().into_iter().rev().find(|r| r.scenario.as_deref() == Some(id.as_str()));
+        let live = match call {
+            Some(call) => resolve(s, call.answer, record),
+            None => LiveResult::error(&id, "the call's task failed (a bug in the harness)".into()),
+        };
+        progress(finished.len() + 1, total, &live);
+        finished.insert(id, live);
     }
     let results = profile.scenarios.iter().filter_map(|s| finished.remove(&s.id)).collect();
     let ids = ids.lock().map(|m| m.clone()).unwrap_or_default();
@@ -485,29 +463,110 @@ fn need_failed(r: &LiveResult, expect: Expect) -> bool {
     }
 }
 
-/// Reads one answer: denied by its error code, skipped when the backend cannot serve it,
-/// an error when authentication itself failed, else allowed (a backend error after
-/// authorization, such as a missing resource, is recorded but does not change that).
-fn classify(s: &Scenario, answer: &Answer) -> LiveResult {
-    let backend = Some(BackendAnswer {
+/// What one scenario task brings back.
+struct Call {
+    answer: Result<Answer, ExecError>,
+}
+
+impl LiveResult {
+    fn skipped(id: &str, note: String) -> LiveResult {
+        LiveResult {
+            id: id.to_string(),
+            observed: "skipped",
+            decided_by: "model",
+            backend: None,
+            note: Some(note),
+            gate: None,
+        }
+    }
+
+    fn error(id: &str, note: String) -> LiveResult {
+        LiveResult {
+            id: id.to_string(),
+            observed: "error",
+            decided_by: "model",
+            backend: None,
+            note: Some(note),
+            gate: None,
+        }
+    }
+}
+
+/// Reads one call from the gate's record of it first, then the backend's answer:
+/// - the gate denied → denied, decided by the gate (the backend never saw it);
+/// - the gate refused (could not evaluate), or left no record → error: nothing decided;
+/// - the gate forwarded → allowed by the gate, unless the backend itself denied (then
+///   the service decided), authentication failed (the harness is at fault: error), or the
+///   backend cannot serve the call: then an allow scenario is skipped with its reason, but
+///   a deny scenario has its answer already — the gate let through what must be denied.
+///   A backend error after authorization (a missing resource…) is recorded, not a verdict.
+fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateRecord>) -> LiveResult {
+    let answer = match answer {
+        // A call the harness cannot even write (an API its wire models lack) is not a
+        // verdict on the policy: skipped, with the reason.
+        Err(e @ (ExecError::Serialize { .. } | ExecError::UnknownService(_))) => {
+            return LiveResult::skipped(&s.id, format!("the harness cannot send this call: {e}"));
+        }
+        Err(e) => return LiveResult::error(&s.id, e.to_string()),
+        Ok(a) => a,
+    };
+    let backend = BackendAnswer {
         status: answer.status,
         code: answer.error.as_ref().map(|(c, _)| c.clone()),
         message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
-    });
-    let base =
-        LiveResult { id: s.id.clone(), observed: "allowed", decided_by: "service", backend, note: None, gate: None };
-    if let Some(reason) = unserved(answer) {
-        return LiveResult { observed: "skipped", note: Some(reason), ..base };
-    }
-    match &answer.error {
-        None => base,
-        Some((code, _)) if is_denial_code(code) => LiveResult { observed: "denied", ..base },
-        Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
-            observed: "error",
-            note: Some(format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault")),
-            ..base
-        },
-        Some(_) => base,
+    };
+    let Some(record) = record else {
+        return LiveResult::error(
+            &s.id,
+            format!("the gate kept no record of this call (HTTP {} from the gate)", answer.status),
+        );
+    };
+    let live = |observed, decided_by, backend, note| LiveResult {
+        id: s.id.clone(),
+        observed,
+        decided_by,
+        backend,
+        note,
+        gate: Some(record.clone()),
+    };
+    match record.verdict {
+        GateVerdict::Denied => {
+            let note = format!(
+                "denied by the gate: HTTP {} {}: {}",
+                backend.status,
+                backend.code.unwrap_or_default(),
+                backend.message.unwrap_or_default()
+            );
+            live("denied", "gate", None, Some(note))
+        }
+        GateVerdict::Rejected | GateVerdict::PassedThrough => {
+            let why = record.reason.clone().unwrap_or_else(|| "it passed as the harness's own call".into());
+            LiveResult {
+                gate: Some(record.clone()),
+                ..LiveResult::error(&s.id, format!("the gate did not evaluate this call: {why}"))
+            }
+        }
+        GateVerdict::Forwarded => {
+            if let Some(reason) = unserved(&answer) {
+                return match s.expect {
+                    Expect::Allow => LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, reason) },
+                    Expect::Deny => {
+                        live("allowed", "gate", Some(backend), Some(format!("the gate let it through; then {reason}")))
+                    }
+                };
+            }
+            match &answer.error {
+                Some((code, _)) if is_denial_code(code) => live("denied", "service", Some(backend), None),
+                Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
+                    gate: Some(record.clone()),
+                    ..LiveResult::error(
+                        &s.id,
+                        format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault"),
+                    )
+                },
+                _ => live("allowed", "gate", Some(backend), None),
+            }
+        }
     }
 }
 
@@ -524,7 +583,12 @@ pub fn merge(
 ) -> Report {
     let mut findings = proof_findings;
     let scenarios: HashMap<&str, &Scenario> = profile.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
-    for (row, l) in report.scenarios.iter_mut().zip(live) {
+    let mut by_id: HashMap<String, LiveResult> = live.into_iter().map(|l| (l.id.clone(), l)).collect();
+    for row in report.scenarios.iter_mut() {
+        // Every row gets its own result; one the run never produced is an error, never a pass.
+        let l = by_id
+            .remove(&row.id)
+            .unwrap_or_else(|| LiveResult::error(&row.id, "the run produced no result for this scenario".into()));
         let model_observed = row.observed.clone();
         row.observed = l.observed.to_string();
         row.decided_by = l.decided_by.to_string();
@@ -639,12 +703,12 @@ pub async fn service_enforces_iam(
     target: &Target,
     creds: &Credentials,
     denied: &Scenario,
-) -> bool {
+) -> Option<bool> {
     let input = concrete_input(&denied.input, &HashMap::new(), target);
-    match client.call(endpoint, &target.region, creds, &denied.service, &denied.operation, &input, &[]).await {
-        Ok(a) => a.error.as_ref().is_some_and(|(c, _)| is_denial_code(c)),
-        Err(_) => false,
-    }
+    // No answer at all leaves the question open.
+    let answer =
+        client.call(endpoint, &target.region, creds, &denied.service, &denied.operation, &input, &[]).await.ok()?;
+    Some(answer.error.as_ref().is_some_and(|(c, _)| is_denial_code(c)))
 }
 
 /// Picks the readiness probes: an allowed and a denied scenario that need nothing.
@@ -671,11 +735,6 @@ pub fn probes(profile: &Profile) -> Option<(&Scenario, &Scenario)> {
             profile.scenarios.iter().find(|s| s.expect == Expect::Deny && s.needs.is_empty() && s.synthetic.is_none())
         });
     Some((free(Expect::Allow)?, deny?))
-}
-
-/// Keeps the proof's findings for the merged report.
-pub fn proof_findings(proof: &Proof) -> Vec<Finding> {
-    proof.findings.clone()
 }
 
 /// Starts a gate in front of `upstream`.

@@ -607,7 +607,7 @@ fn explicit_deny_is_named_as_the_statement_that_denies() {
 }
 
 /// `(kind:label, fingerprint, rest)` of a mutant id such as
-/// `drop-condition:dkp-bootstrapper-policy#2@257940ca:StringLike:iam:AWSServiceName`.
+/// `drop-condition:dkp-bootstrapper-policy@257940ca:StringLike:iam:AWSServiceName`.
 fn split_mutant_id(id: &str) -> (&str, &str, &str) {
     let at = id.find('@').unwrap_or_else(|| panic!("mutant id `{id}` has no `@<fingerprint>`"));
     let fingerprint = id.get(at + 1..at + 9).unwrap_or_else(|| panic!("mutant id `{id}`: short fingerprint"));
@@ -639,7 +639,10 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     let tmp = TempDir::new().unwrap();
     let old = "iam:AWSServiceName: autoscaling.amazonaws.com";
     let new = "iam:AWSServiceName: '*'";
-    let statement = "dkp-bootstrapper-policy#2";
+    // Mutant ids name a statement by policy and fingerprint; this statement is the one
+    // whose Resource names the Auto Scaling service-linked role.
+    let statement = "dkp-bootstrapper-policy";
+    let marker = "resource[2]=autoscaling.amazonaws.com";
 
     // The seed profile's accepted mutants, and where each is written.
     let seed_profile = seed_text("profile.toml");
@@ -650,13 +653,14 @@ fn editing_a_statement_voids_its_accepted_mutants() {
         .filter(|id| id.contains('@'))
         .map(|id| (id.to_string(), line_of(&seed_profile, &format!("id = \"{id}\""), "the seed profile.toml")))
         .collect();
+    let marked = accepted.iter().find(|(id, _)| id.contains(marker)).expect("the seed accepts the marker mutant");
+    let seed_fingerprint = split_mutant_id(&marked.0).1.to_string();
     let (of_statement, of_others): (Vec<_>, Vec<_>) =
-        accepted.iter().partition(|(id, _)| split_mutant_id(id).0.ends_with(&format!(":{statement}")));
+        accepted.iter().partition(|(id, _)| split_mutant_id(id).1 == seed_fingerprint);
     assert!(
         !of_statement.is_empty() && !of_others.is_empty(),
         "the seed accepts mutants of {statement} and of other statements: {accepted:#?}"
     );
-    let seed_fingerprint = split_mutant_id(&of_statement[0].0).1;
     for (id, _) in &of_statement {
         assert_eq!(
             split_mutant_id(id).1,
@@ -676,10 +680,15 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     let mutants = report["minimality"]["mutants"].as_array().unwrap();
     let status_of = |id: &str| mutants.iter().find(|m| m["id"] == id).map(|m| str_field(m, "status").to_string());
     // The edited statement's mutants all carry one new fingerprint.
+    let new_fingerprint = mutants
+        .iter()
+        .map(|m| str_field(m, "id"))
+        .find(|id| id.contains(marker))
+        .map(|id| split_mutant_id(id).1.to_string())
+        .expect("the edited statement still has the marker mutant");
     let edited: Vec<&Value> =
-        mutants.iter().filter(|m| split_mutant_id(str_field(m, "id")).0.ends_with(&format!(":{statement}"))).collect();
+        mutants.iter().filter(|m| split_mutant_id(str_field(m, "id")).1 == new_fingerprint).collect();
     assert!(!edited.is_empty(), "no mutant of {statement}");
-    let new_fingerprint = split_mutant_id(str_field(edited[0], "id")).1.to_string();
     assert_ne!(new_fingerprint, seed_fingerprint, "editing {statement} must change its fingerprint");
     for m in &edited {
         assert_eq!(split_mutant_id(str_field(m, "id")).1, new_fingerprint, "{m}");
@@ -698,7 +707,7 @@ fn editing_a_statement_voids_its_accepted_mutants() {
         let id = mutant_in_message(f);
         let (label, fingerprint, rest) = split_mutant_id(&id);
         assert!(
-            label.ends_with(&format!(":{statement}")) && fingerprint == new_fingerprint,
+            label.ends_with(&format!(":{statement}")) && fingerprint == new_fingerprint.as_str(),
             "survivor `{id}` is not a mutant of the edited {statement}: {f}"
         );
         assert_eq!(f["severity"], "fail", "{f}");

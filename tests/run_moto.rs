@@ -52,11 +52,15 @@ fn seed_profile_runs_live_on_moto() {
         }
     }
     // The gate decided the near-misses and PassRole boundaries itself.
-    for id in ["near-miss.ec2.create-volume", "deny.passrole.bootstrapper-role", "deny.secrets.prefix-without-slash"] {
-        if let Some(r) = rows.iter().find(|r| r["id"] == id) {
-            assert_eq!(r["observed"], "denied", "{r}");
-            assert_eq!(r["decided_by"], "gate", "{r}");
-        }
+    for id in
+        ["near-miss.ec2.create-volume", "deny.passrole.bootstrapper-role", "deny.secrets.create-shared-prefix-no-slash"]
+    {
+        let r = row(&report, id);
+        assert_eq!(r["observed"], "denied", "{r}");
+        assert_eq!(r["decided_by"], "gate", "{r}");
+        // Denied by evaluation, not refused: the gate derived checks and one was denied.
+        let checks = r["gate_checks"].as_array().unwrap();
+        assert!(checks.iter().any(|c| c["outcome"] != "allowed"), "{r}");
     }
     // Calls the gate allowed reached moto and were answered.
     let vpc = row(&report, "ec2.create-vpc");

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::StatementRef;
-use super::exhaustive::{policy_context, policy_resources, resources_for};
+use super::exhaustive::{policy_contexts, policy_resources, resources_for};
 use crate::catalog::Catalog;
 use crate::policy::{Context, Effect, Policy, Request, StatementId, decide};
 use crate::scenario::{Expect, Scenario};
@@ -86,7 +86,10 @@ pub fn diff(
     resources.extend(policy_resources(new, target));
     let mut both: Vec<Policy> = old.to_vec();
     both.extend(new.iter().cloned());
-    let contexts = [("", Context::new()), (" + condition values", policy_context(&both))];
+    let contexts: Vec<(&str, Context)> = policy_contexts(&both)
+        .into_iter()
+        .map(|c| (if c.is_empty() { "" } else { " + condition values" }, c))
+        .collect();
     let named_by = |policies: &[Policy], action: &str| {
         policies
             .iter()

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::StatementRef;
 use crate::catalog::{ActionRef, Catalog, fill_format};
 use crate::loc::Loc;
+use crate::policy::condition::OpKind;
 use crate::policy::{Context, Effect, Policy, Request, decide};
 use crate::scenario::{Expect, Scenario};
 use crate::template::render::Target;
@@ -76,24 +77,61 @@ pub(crate) fn policy_resources(policies: &[Policy], target: &Target) -> BTreeSet
     out
 }
 
-/// A context holding, for every condition key the policy tests, the values it names
-/// (made literal), so conditioned grants are found too.
-pub(crate) fn policy_context(policies: &[Policy]) -> Context {
-    let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for c in policies.iter().flat_map(|p| &p.statements).flat_map(|s| &s.conditions) {
-        if c.operator.kind.is_negated() || c.operator.kind == crate::policy::condition::OpKind::Null {
-            continue;
+/// The contexts every action is probed with: none at all, and one per statement with a
+/// Condition that satisfies that statement's every clause (a value inside each CIDR, past
+/// each numeric or date bound, present for `Null: false`…), so a grant hidden behind a
+/// condition is found too.
+pub(crate) fn policy_contexts(policies: &[Policy]) -> Vec<Context> {
+    let mut out = vec![Context::new()];
+    for s in policies.iter().flat_map(|p| &p.statements).filter(|s| !s.conditions.is_empty()) {
+        let mut ctx = Context::new();
+        for c in &s.conditions {
+            if let Some(value) = c.values.iter().find_map(|v| satisfying_value(c.operator.kind, &v.text)) {
+                ctx.insert(&c.key, vec![value]);
+            }
         }
-        let entry = values.entry(c.key.clone()).or_default();
-        for v in &c.values {
-            entry.push(v.text.replace('*', "example").replace('?', "x"));
+        if !out.contains(&ctx) {
+            out.push(ctx);
         }
     }
-    let mut ctx = Context::new();
-    for (k, v) in values {
-        ctx.insert(&k, v);
-    }
-    ctx
+    out
+}
+
+/// A request value that satisfies `kind` against the policy value `text`; `None` when
+/// the key should be absent (`Null: true`).
+fn satisfying_value(kind: OpKind, text: &str) -> Option<String> {
+    use OpKind::*;
+    let literal = || text.replace('*', "example").replace('?', "x");
+    let number = |delta: f64| text.trim().parse::<f64>().ok().map(|n| format!("{}", n + delta));
+    let date = |delta: f64| crate::policy::condition::parse_date(text).map(|d| format!("{}", d + delta));
+    Some(match kind {
+        StringEquals | StringEqualsIgnoreCase | StringLike | ArnEquals | ArnLike | BinaryEquals | Bool => literal(),
+        StringNotEquals | StringNotEqualsIgnoreCase | StringNotLike | ArnNotEquals | ArnNotLike => {
+            format!("not-{}", literal())
+        }
+        NumericEquals | NumericLessThanEquals | NumericGreaterThanEquals => number(0.0)?,
+        NumericLessThan => number(-1.0)?,
+        NumericGreaterThan | NumericNotEquals => number(1.0)?,
+        DateEquals | DateLessThanEquals | DateGreaterThanEquals => date(0.0)?,
+        DateLessThan => date(-1.0)?,
+        DateGreaterThan | DateNotEquals => date(1.0)?,
+        // The network's own address is inside it; for NotIpAddress, one from TEST-NET-1
+        // (RFC 5737) unless the policy names that very range.
+        IpAddress => text.split('/').next().unwrap_or(text).to_string(),
+        NotIpAddress => {
+            if text.starts_with("192.0.2.") {
+                "198.51.100.1".into()
+            } else {
+                "192.0.2.1".into()
+            }
+        }
+        Null => {
+            if text.eq_ignore_ascii_case("true") {
+                return None;
+            }
+            "example".into()
+        }
+    })
 }
 
 /// The resources to probe an action with: representatives of its resource types plus
@@ -131,7 +169,7 @@ pub fn probe(
 ) -> CatalogProbe {
     let mut result = CatalogProbe::default();
     let resources = policy_resources(policies, target);
-    let contexts = [Context::new(), policy_context(policies)];
+    let contexts = policy_contexts(policies);
     let allow_items: Vec<_> =
         policies.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow).map(|s| &s.action).collect();
     // Resource types each contract action is exercised on, from the allowed checks.
@@ -206,7 +244,7 @@ pub fn action_granted(catalog: &Catalog, policies: &[Policy], action: &str, targ
     let Some(a) = catalog.action(action) else { return false };
     let full = a.full_name();
     let resources = policy_resources(policies, target);
-    let contexts = [Context::new(), policy_context(policies)];
+    let contexts = policy_contexts(policies);
     resources_for(catalog, &a, &resources, target).iter().any(|(r, _)| {
         contexts
             .iter()

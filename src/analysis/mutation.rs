@@ -25,6 +25,20 @@ pub fn statement_label(policy: &Policy, index: usize) -> String {
     }
 }
 
+/// How mutant ids name a statement: `policy@fingerprint`, or `policy#Sid@fingerprint`.
+/// Positions are left out so that adding or moving another statement does not void the
+/// accepted mutants of this one; a position is added only to tell apart identical
+/// statements (`policy#3@fingerprint`).
+pub fn mutant_label(policy: &Policy, index: usize) -> String {
+    let statement = &policy.statements[index];
+    let fp = fingerprint(statement);
+    if let Some(sid) = &statement.sid {
+        return format!("{}#{sid}@{fp}", policy.name);
+    }
+    let twins = policy.statements.iter().filter(|other| fingerprint(other) == fp).count();
+    if twins > 1 { format!("{}#{index}@{fp}", policy.name) } else { format!("{}@{fp}", policy.name) }
+}
+
 /// A short fingerprint of a statement's content (not its location). It is part of every
 /// mutant id, so an equivalent-mutant entry written for one version of a statement stops
 /// applying as soon as that statement changes, and the change must be reviewed again.
@@ -58,7 +72,7 @@ pub fn mutants(policies: &[Policy]) -> Vec<Mutant> {
     let mut out = Vec::new();
     for (p, policy) in policies.iter().enumerate() {
         for (s, statement) in policy.statements.iter().enumerate() {
-            let label = format!("{}@{}", statement_label(policy, s), fingerprint(statement));
+            let label = mutant_label(policy, s);
             let variables = policy.has_variables();
             let mut push = |kind: &str, detail: String, description: String, loc: &Loc, edit: &dyn Fn(&mut Policy)| {
                 let mut policies = policies.to_vec();
@@ -222,17 +236,17 @@ mod tests {
         assert_eq!(
             ids,
             [
-                "drop-statement:pol#0@9b30b27f",
-                "drop-action:pol#0@9b30b27f:iam:CreateServiceLinkedRole",
-                "drop-action:pol#0@9b30b27f:iam:GetRole",
-                "drop-condition:pol#0@9b30b27f:StringLike:iam:AWSServiceName",
-                "negate-operator:pol#0@9b30b27f:StringLike:iam:AWSServiceName",
-                "widen-resource:pol#0@9b30b27f:0",
-                "widen-arn-segment:pol#0@9b30b27f:0:service=iam",
-                "widen-arn-segment:pol#0@9b30b27f:0:region=",
-                "widen-arn-segment:pol#0@9b30b27f:0:resource[0]=role",
-                "widen-arn-segment:pol#0@9b30b27f:0:resource[1]=aws-service-role",
-                "widen-arn-segment:pol#0@9b30b27f:0:resource[2]=x",
+                "drop-statement:pol@9b30b27f",
+                "drop-action:pol@9b30b27f:iam:CreateServiceLinkedRole",
+                "drop-action:pol@9b30b27f:iam:GetRole",
+                "drop-condition:pol@9b30b27f:StringLike:iam:AWSServiceName",
+                "negate-operator:pol@9b30b27f:StringLike:iam:AWSServiceName",
+                "widen-resource:pol@9b30b27f:0",
+                "widen-arn-segment:pol@9b30b27f:0:service=iam",
+                "widen-arn-segment:pol@9b30b27f:0:region=",
+                "widen-arn-segment:pol@9b30b27f:0:resource[0]=role",
+                "widen-arn-segment:pol@9b30b27f:0:resource[1]=aws-service-role",
+                "widen-arn-segment:pol@9b30b27f:0:resource[2]=x",
             ]
         );
         let widened = &ms[8].policies[0].statements[0].resource.as_ref().unwrap().items[0];

@@ -45,7 +45,9 @@ pub struct LaunchTemplateInfo {
 pub trait Directory {
     /// The ARN of the role in an instance profile (given by name or ARN).
     fn instance_profile_role(&self, profile: &str) -> Option<String>;
-    fn launch_template(&self, id_or_name: &str) -> Option<LaunchTemplateInfo>;
+    /// The launch template's data at `version` (`$Latest`, `$Default` or a number); `Err`
+    /// says why it cannot be read.
+    fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String>;
     /// Whether the service-linked role of a service principal exists.
     fn service_linked_role_exists(&self, service_principal: &str) -> bool;
     /// The ARN of an existing Auto Scaling group (its ARN holds an id the request lacks).
@@ -261,6 +263,9 @@ pub fn derive(
                 .map(|t| t.iter().filter_map(|t| str_of(t, "ResourceId").map(str::to_string)).collect())
                 .unwrap_or_default();
             groups.dedup();
+            if groups.is_empty() {
+                return Err(format!("{operation} names no group (no Tags[].ResourceId): nothing to check it against"));
+            }
             groups
                 .iter()
                 .map(|g| {
@@ -308,6 +313,9 @@ pub fn derive(
         ("ec2", "CreateTags" | "DeleteTags") => {
             let mut ids = Vec::new();
             collect_strings(input.get("Resources").unwrap_or(&Value::Null), &mut ids);
+            if ids.is_empty() {
+                return Err(format!("{operation} names no resource: nothing to check it against"));
+            }
             ids.iter().map(|id| format!("{arn_prefix}:{}/{id}", ec2_type_of_id(id))).collect()
         }
         _ => catalog_resources(catalog, &action, input, target),
@@ -375,7 +383,13 @@ pub fn derive(
                 let mut subnets = Vec::new();
                 collect_strings(input.get("VPCZoneIdentifier").unwrap_or(&Value::Null), &mut subnets);
                 subnets.iter().for_each(|s| out.push(run(format!("{ec2}:subnet/{s}"))));
-                if let Some(info) = dir.launch_template(key) {
+                let version = str_of(lt, "Version").unwrap_or("$Default");
+                // What the instances get comes from the template: without it, the checks
+                // it implies (PassRole above all) cannot be known, so the gate refuses.
+                let info = dir
+                    .launch_template(key, version)
+                    .map_err(|e| format!("launch template `{key}` version `{version}`: {e}"))?;
+                {
                     out.push(run(format!("{ec2}:launch-template/{}", info.id)));
                     if let Some(image) = &info.image_id {
                         out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
@@ -392,8 +406,6 @@ pub fn derive(
                     if let Some(profile) = &info.instance_profile {
                         out.push(pass_role(dir, profile)?);
                     }
-                } else {
-                    out.push(run(format!("{ec2}:launch-template/{key}")));
                 }
             }
             if operation == "CreateAutoScalingGroup" {
@@ -523,8 +535,8 @@ mod tests {
             let name = profile.rsplit('/').next()?;
             Some(format!("arn:aws:iam::000000000000:role/{name}"))
         }
-        fn launch_template(&self, id: &str) -> Option<LaunchTemplateInfo> {
-            Some(LaunchTemplateInfo {
+        fn launch_template(&self, id: &str, _: &str) -> Result<LaunchTemplateInfo, String> {
+            Ok(LaunchTemplateInfo {
                 id: id.into(),
                 image_id: Some("ami-1".into()),
                 key_name: None,

@@ -303,6 +303,13 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
                     return Ok(resp);
                 }
             };
+        if derived.is_empty() {
+            let (mut record, resp) =
+                reject(format!("no authorization check could be derived for {prefix}:{operation}"), record);
+            record.decision_us = micros(received);
+            push(&state, record);
+            return Ok(resp);
+        }
         let mut first_denied: Option<(Derived, Outcome)> = None;
         for check in derived {
             let mut ctx = Context::new();
@@ -459,13 +466,15 @@ impl Directory for UpstreamDirectory {
         })
     }
 
-    fn launch_template(&self, id_or_name: &str) -> Option<LaunchTemplateInfo> {
+    fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String> {
         let key = if id_or_name.starts_with("lt-") { "LaunchTemplateId" } else { "LaunchTemplateName" };
-        let body = self.call(
-            "ec2",
-            "DescribeLaunchTemplateVersions",
-            serde_json::json!({key: id_or_name, "Versions": ["$Latest"]}),
-        )?;
+        let body = self
+            .call("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": [version]}))
+            .ok_or_else(|| "the emulator did not describe it".to_string())?;
+        if crate::xml::first(&body, "launchTemplateId").is_none() {
+            return Err("the emulator knows no such template version".into());
+        }
+
         let data = crate::xml::section(&body, "launchTemplateData").unwrap_or(&body);
         let profile = crate::xml::section(data, "iamInstanceProfile")
             .and_then(|p| crate::xml::first(p, "arn").or_else(|| crate::xml::first(p, "name")));
@@ -484,7 +493,7 @@ impl Directory for UpstreamDirectory {
                 tag_specifications.push((rtype, tags.clone()));
             }
         }
-        Some(LaunchTemplateInfo {
+        Ok(LaunchTemplateInfo {
             id: crate::xml::first(&body, "launchTemplateId").unwrap_or_else(|| id_or_name.to_string()),
             image_id: crate::xml::first(data, "imageId"),
             key_name: crate::xml::first(data, "keyName"),

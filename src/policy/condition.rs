@@ -184,6 +184,50 @@ impl Operator {
     }
 }
 
+/// Checks a policy value is of the operator's type; `Err` says what was expected. Values
+/// with policy variables are checked once bound, at evaluation.
+pub fn validate_value(kind: OpKind, text: &str, variables: bool) -> Result<(), &'static str> {
+    use OpKind::*;
+    if variables && text.contains("${") {
+        return Ok(());
+    }
+    let ok = match kind {
+        NumericEquals
+        | NumericNotEquals
+        | NumericLessThan
+        | NumericLessThanEquals
+        | NumericGreaterThan
+        | NumericGreaterThanEquals => text.trim().parse::<f64>().is_ok(),
+        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
+            parse_date(text).is_some()
+        }
+        Bool | Null => text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false"),
+        IpAddress | NotIpAddress => {
+            let (net, bits) = match text.split_once('/') {
+                Some((n, b)) => (n, Some(b)),
+                None => (text, None),
+            };
+            match net.parse::<IpAddr>() {
+                Ok(IpAddr::V4(_)) => bits.is_none_or(|b| b.parse::<u32>().is_ok_and(|b| b <= 32)),
+                Ok(IpAddr::V6(_)) => bits.is_none_or(|b| b.parse::<u32>().is_ok_and(|b| b <= 128)),
+                Err(_) => false,
+            }
+        }
+        _ => true,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(match kind {
+        Bool | Null => "`true` or `false`",
+        IpAddress | NotIpAddress => "an IP address or CIDR block (such as 203.0.113.0/24)",
+        DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
+            "an ISO 8601 date (such as 2026-01-31T12:00:00Z) or epoch seconds"
+        }
+        _ => "a number",
+    })
+}
+
 /// Every operator name the parser accepts, for error messages.
 pub fn operator_names() -> impl Iterator<Item = &'static str> {
     KINDS.iter().map(|(n, _)| *n)
@@ -234,24 +278,49 @@ impl Context {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConditionValue {
     pub text: String,
+    /// For the wildcard operators (StringLike, Arn*): the compiled pattern.
     pattern: Option<Pattern>,
+    /// Whether `${…}` in `text` are policy variables (version 2012-10-17).
+    variables: bool,
 }
 
 impl ConditionValue {
     pub fn new(text: &str, kind: OpKind, variables: bool) -> Self {
-        let pattern =
-            kind.positive().unwrap_or(kind).uses_pattern().map(|f| Pattern::new(text, f, variables)).or_else(|| {
-                // String equality operators substitute variables too.
-                (variables && text.contains("${")).then(|| Pattern::new(&escape_wildcards(text), Flavour::String, true))
-            });
-        ConditionValue { text: text.to_string(), pattern }
+        let pattern = kind.positive().unwrap_or(kind).uses_pattern().map(|f| Pattern::new(text, f, variables));
+        ConditionValue { text: text.to_string(), pattern, variables: variables && text.contains("${") }
     }
-}
 
-/// Turns `*` and `?` into the `${*}`/`${?}` literal forms so that an equality operator's
-/// value can go through the variable-binding pattern without gaining wildcards.
-fn escape_wildcards(text: &str) -> String {
-    text.replace('*', "${*}").replace('?', "${?}")
+    /// The value with its policy variables replaced by the request's; `None` when one has
+    /// neither a value nor a default (the value then matches nothing).
+    fn bound(&self, ctx: &Context) -> Option<std::borrow::Cow<'_, str>> {
+        if !self.variables {
+            return Some(std::borrow::Cow::Borrowed(&self.text));
+        }
+        let mut out = String::new();
+        let mut rest = self.text.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                out.push_str(&rest[start..]);
+                return Some(std::borrow::Cow::Owned(out));
+            };
+            let inner = after[..end].trim();
+            match inner {
+                "*" | "?" | "$" => out.push_str(inner),
+                _ => {
+                    let (key, default) = match inner.split_once(',') {
+                        Some((k, d)) => (k.trim(), Some(d.trim().trim_matches('\'').to_string())),
+                        None => (inner, None),
+                    };
+                    out.push_str(&ctx.single(key).or(default)?);
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Some(std::borrow::Cow::Owned(out))
+    }
 }
 
 /// Evaluates one clause: `operator: { key: values }`.
@@ -285,14 +354,14 @@ pub fn clause_holds(op: &Operator, key: &str, values: &[ConditionValue], ctx: &C
 
 fn base_match(kind: OpKind, request: &str, policy: &ConditionValue, ctx: &Context) -> bool {
     if let Some(pattern) = &policy.pattern {
-        // Wildcard operators, and equality operators whose value has policy variables
-        // (compiled with their own `*`/`?` escaped, so the match stays exact).
         return match pattern.bind(&|k: &str| ctx.single(k)) {
             Some(bound) => bound.matches(request),
             None => false,
         };
     }
-    let policy_text = policy.text.as_str();
+    // Every other operator compares the value with its variables bound, by its own rule.
+    let Some(bound) = policy.bound(ctx) else { return false };
+    let policy_text: &str = &bound;
     match kind {
         OpKind::StringEquals | OpKind::BinaryEquals => request == policy_text,
         OpKind::StringEqualsIgnoreCase => request.to_lowercase() == policy_text.to_lowercase(),
@@ -499,6 +568,17 @@ mod tests {
         assert!(!holds("StringEquals", "owner", &["${aws:username}x"], &c));
         // An equality value keeps `*` literal even when it has variables.
         assert!(!holds("StringEquals", "owner", &["${aws:username}*"], &c));
+        // Bound values keep their operator's own comparison.
+        assert!(holds(
+            "StringEqualsIgnoreCase",
+            "owner",
+            &["${aws:username, 'x'}"],
+            &ctx(&[("owner", &["BOB"]), ("aws:username", &["bob"])])
+        ));
+        let n = ctx(&[("n", &["5"]), ("limit", &["10"])]);
+        assert!(holds("NumericLessThan", "n", &["${limit}"], &n));
+        assert!(!holds("NumericGreaterThan", "n", &["${limit}"], &n));
+        assert!(!holds("NumericLessThan", "n", &["${missing}"], &n), "an unbound variable matches nothing");
     }
 
     #[test]

@@ -376,6 +376,12 @@ fn parse_conditions(node: &Node, variables: bool) -> Result<Vec<Clause>, PolicyE
                         ));
                     }
                 };
+                if let Err(expected) = crate::policy::condition::validate_value(operator.kind, &text, variables) {
+                    return Err(err(
+                        &v.loc,
+                        format!("`{text}` is not a valid value for `{}`: expected {expected}", op.key),
+                    ));
+                }
                 values.push(ConditionValue::new(&text, operator.kind, variables));
             }
             out.push(Clause {
@@ -450,6 +456,21 @@ mod tests {
                 "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  NotAction: ec2:*\n  Resource: '*'\n",
                 5,
                 "not both",
+            ),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    IpAddress:\n      aws:SourceIp: 10.0.0.0/abc\n",
+                8,
+                "CIDR",
+            ),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    NumericLessThan:\n      k: [1, abc]\n",
+                8,
+                "a number",
+            ),
+            (
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    'Null':\n      k: maybe\n",
+                8,
+                "`true` or `false`",
             ),
         ];
         for (text, line, needle) in cases {

@@ -188,7 +188,10 @@ pub fn render(report: &Report) -> String {
             ("target", e.target.clone()),
             ("endpoint", e.endpoint.clone()),
             ("allow/deny decided by", e.iam_decided_by.clone()),
-            ("the emulator enforces IAM itself (deny canary)", e.service_enforces_iam.to_string()),
+            (
+                "the emulator enforces IAM itself (deny canary)",
+                e.service_enforces_iam.map(|b| b.to_string()).unwrap_or_else(|| "unknown (no answer)".into()),
+            ),
             ("stack", e.stack.clone()),
             ("role", e.role_arn.clone()),
             ("skipped / errors", format!("{} / {}", e.skipped, e.errors)),

@@ -85,7 +85,8 @@ pub struct Environment {
     pub iam_decided_by: String,
     /// Whether the emulator itself denied a call the policy denies, when asked directly
     /// (the deny canary). The gate decides either way; this says what the emulator adds.
-    pub service_enforces_iam: bool,
+    /// `null` when the canary got no answer.
+    pub service_enforces_iam: Option<bool>,
     /// What the emulator says it serves, where it says (LocalStack's health endpoint).
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub emulator_services: std::collections::BTreeMap<String, String>,
