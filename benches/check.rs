@@ -4,7 +4,6 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use iam_conformance::analysis::{Subject, prove};
 use iam_conformance::catalog::Catalog;
 use iam_conformance::load::{ProfileSource, load};
 use iam_conformance::report::{Report, RunInfo, SubjectInfo, junit, markdown};
@@ -14,13 +13,7 @@ fn whole_check() -> usize {
     let target = Target::default();
     let loaded = load(&ProfileSource::Embedded, None, &target).expect("seed profile loads");
     let catalog = Catalog::embedded();
-    let proof = prove(&Subject {
-        policies: &loaded.role.policies,
-        external: &loaded.role.external,
-        profile: &loaded.profile,
-        target: &target,
-        catalog,
-    });
+    let proof = loaded.prove(&target);
     let report = Report::new(
         proof,
         RunInfo {
@@ -29,15 +22,7 @@ fn whole_check() -> usize {
             generated_at: "now".into(),
             tool_version: "bench".into(),
         },
-        SubjectInfo {
-            profile: loaded.profile_label,
-            template: loaded.template_label,
-            role: loaded.role.role.name.clone(),
-            policies: vec![],
-            account_id: target.account_id.clone(),
-            region: target.region.clone(),
-            partition: target.partition.clone(),
-        },
+        SubjectInfo::of(&loaded, &target),
         catalog.source.clone(),
     );
     report.to_json().len() + junit::render(&report).len() + markdown::render(&report).len()

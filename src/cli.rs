@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::analysis::{Subject, prove};
 use crate::catalog::Catalog;
 use crate::load::{ProfileSource, load};
 use crate::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
@@ -255,30 +254,11 @@ pub fn check(args: &CheckArgs, clock: &RunClock, out: &mut dyn Write, err: &mut 
         return fail(err, &format!("failed to create report directory `{}`: {e}", dir.display()));
     }
     let catalog = Catalog::embedded();
-    let proof = prove(&Subject {
-        policies: &loaded.role.policies,
-        external: &loaded.role.external,
-        profile: &loaded.profile,
-        target: &target,
-        catalog,
-    });
+    let proof = loaded.prove(&target);
     let report = Report::new(
         proof,
-        RunInfo {
-            run_id: clock.run_id.clone(),
-            command: "check".into(),
-            generated_at: clock.generated_at.clone(),
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-        },
-        SubjectInfo {
-            profile: loaded.profile_label.clone(),
-            template: loaded.template_label.clone(),
-            role: loaded.role.role.name.clone(),
-            policies: loaded.role.policies.iter().map(|p| p.name.clone()).collect(),
-            account_id: target.account_id.clone(),
-            region: target.region.clone(),
-            partition: target.partition.clone(),
-        },
+        RunInfo::new(&clock.run_id, "check", &clock.generated_at),
+        SubjectInfo::of(&loaded, &target),
         catalog.source.clone(),
     );
     if let Err(e) = write_reports(&dir, &report) {

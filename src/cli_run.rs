@@ -6,7 +6,6 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::analysis::{Subject as ProofSubject, prove};
 use crate::catalog::Catalog;
 use crate::cli::{
     EXIT_CONFORMANT, GateArgs, RunArgs, RunClock, TargetArgs, TargetKind, fail, source_of, target_of, write_reports,
@@ -42,13 +41,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         return fail(err, &format!("failed to create report directory `{}`: {e}", dir.display()));
     }
     let catalog = Catalog::embedded();
-    let proof = prove(&ProofSubject {
-        policies: &loaded.role.policies,
-        external: &loaded.role.external,
-        profile: &loaded.profile,
-        target: &target,
-        catalog,
-    });
+    let proof = loaded.prove(&target);
     let Some(probes) = run::probes(&loaded.profile) else {
         return fail(
             err,
@@ -224,20 +217,11 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     let findings = proof.findings.clone();
     let report = Report::new(
         proof,
-        RunInfo {
-            run_id: clock.run_id.clone(),
-            command: "run".into(),
-            generated_at: clock.generated_at.clone(),
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-        },
+        RunInfo::new(&clock.run_id, "run", &clock.generated_at),
         SubjectInfo {
-            profile: loaded.profile_label.clone(),
-            template: loaded.template_label.clone(),
-            role: loaded.role.role.name.clone(),
+            // The policies the emulator's IAM held, as read back.
             policies: deployed.policies.iter().map(|p| p.name.clone()).collect(),
-            account_id: target.account_id.clone(),
-            region: target.region.clone(),
-            partition: target.partition.clone(),
+            ..SubjectInfo::of(&loaded, &target)
         },
         catalog.source.clone(),
     );

@@ -22,7 +22,7 @@ pub const LOCALSTACK_VERSION: &str = "2026.3.0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
-    #[error("failed to install moto {MOTO_VERSION} (localstack/setup-moto.sh): {0}")]
+    #[error("failed to install an emulator ({0})")]
     Install(String),
     #[error("failed to start `{program}`: {message}")]
     Start { program: String, message: String },
@@ -47,49 +47,39 @@ pub fn cache_dir() -> PathBuf {
 /// Installs moto into the cache if needed (reusing a complete earlier install) and
 /// returns the venv directory.
 pub async fn ensure_moto(cache: &Path) -> Result<PathBuf, EmulatorError> {
-    let venv = cache.join(format!("moto-{MOTO_VERSION}"));
-    if venv.join(".installed").is_file() && venv.join("bin/moto_server").is_file() {
-        return Ok(venv);
-    }
-    std::fs::create_dir_all(cache)
-        .map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
-    let script = cache.join("setup-moto.sh");
-    std::fs::write(&script, SETUP_MOTO).map_err(|e| EmulatorError::Install(e.to_string()))?;
-    let out = Command::new("bash")
-        .arg(&script)
-        .arg(cache)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|e| EmulatorError::Install(e.to_string()))?;
-    if !out.status.success() {
-        return Err(EmulatorError::Install(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-    }
-    Ok(venv)
+    ensure_venv(cache, &format!("moto-{MOTO_VERSION}"), "setup-moto.sh", SETUP_MOTO).await
 }
 
 /// Installs the LocalStack runtime into the cache if needed and returns the venv.
 pub async fn ensure_localstack(cache: &Path) -> Result<PathBuf, EmulatorError> {
-    let venv = cache.join(format!("localstack-{LOCALSTACK_VERSION}"));
+    ensure_venv(cache, &format!("localstack-{LOCALSTACK_VERSION}"), "setup-localstack.sh", SETUP_LOCALSTACK).await
+}
+
+/// Runs one of the project's install scripts (compiled in) unless its venv is complete
+/// (the script writes `.installed` last).
+async fn ensure_venv(
+    cache: &Path,
+    venv_name: &str,
+    script_name: &str,
+    script_text: &str,
+) -> Result<PathBuf, EmulatorError> {
+    let venv = cache.join(venv_name);
     if venv.join(".installed").is_file() {
         return Ok(venv);
     }
-    std::fs::create_dir_all(cache)
-        .map_err(|e| EmulatorError::Install(format!("cannot create {}: {e}", cache.display())))?;
-    let script = cache.join("setup-localstack.sh");
-    std::fs::write(&script, SETUP_LOCALSTACK).map_err(|e| EmulatorError::Install(e.to_string()))?;
+    let failed = |e: String| EmulatorError::Install(format!("localstack/{script_name}: {e}"));
+    std::fs::create_dir_all(cache).map_err(|e| failed(format!("cannot create {}: {e}", cache.display())))?;
+    let script = cache.join(script_name);
+    std::fs::write(&script, script_text).map_err(|e| failed(e.to_string()))?;
     let out = Command::new("bash")
         .arg(&script)
         .arg(cache)
         .stdin(Stdio::null())
         .output()
         .await
-        .map_err(|e| EmulatorError::Install(e.to_string()))?;
+        .map_err(|e| failed(e.to_string()))?;
     if !out.status.success() {
-        return Err(EmulatorError::Install(format!(
-            "localstack/setup-localstack.sh: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(failed(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
     Ok(venv)
 }

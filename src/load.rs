@@ -84,6 +84,19 @@ fn read(source: &ProfileSource, name: &str) -> Result<(String, String), LoadErro
     }
 }
 
+impl Loaded {
+    /// The static proof of this profile for `target`.
+    pub fn prove(&self, target: &Target) -> crate::analysis::Proof {
+        crate::analysis::prove(&crate::analysis::Subject {
+            policies: &self.role.policies,
+            external: &self.role.external,
+            profile: &self.profile,
+            target,
+            catalog: Catalog::embedded(),
+        })
+    }
+}
+
 /// A file the profile names could not be read: say where it is named.
 fn named(e: LoadError, loc: &crate::loc::Loc) -> LoadError {
     match e {

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use iam_conformance::analysis::{Subject, prove};
 use iam_conformance::catalog::Catalog;
 use iam_conformance::load::{ProfileSource, load};
 use iam_conformance::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
@@ -15,13 +14,7 @@ fn fixture_report() -> Report {
     let target = Target::default();
     let loaded = load(&ProfileSource::Dir(PathBuf::from("tests/fixtures/mini")), None, &target).expect("fixture loads");
     let catalog = Catalog::embedded();
-    let proof = prove(&Subject {
-        policies: &loaded.role.policies,
-        external: &loaded.role.external,
-        profile: &loaded.profile,
-        target: &target,
-        catalog,
-    });
+    let proof = loaded.prove(&target);
     Report::new(
         proof,
         RunInfo {
@@ -30,15 +23,7 @@ fn fixture_report() -> Report {
             generated_at: "TIMESTAMP".into(),
             tool_version: "VERSION".into(),
         },
-        SubjectInfo {
-            profile: loaded.profile_label.clone(),
-            template: loaded.template_label.clone(),
-            role: loaded.role.role.name.clone(),
-            policies: loaded.role.policies.iter().map(|p| p.name.clone()).collect(),
-            account_id: target.account_id.clone(),
-            region: target.region.clone(),
-            partition: target.partition.clone(),
-        },
+        SubjectInfo::of(&loaded, &target),
         catalog.source.clone(),
     )
 }

@@ -249,11 +249,15 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     if caller != Caller::Admin {
         let protocol = model.map(|m| m.protocol).unwrap_or(Protocol::Query);
         let request_id = format!("iam-conformance-gate-{seq}");
-        let reject = |reason: String, mut record: GateRecord| {
+        // Refuses what the gate cannot evaluate: recorded, and answered as the service
+        // denies, since what cannot be evaluated cannot be allowed.
+        let refuse = |reason: String, mut record: GateRecord| {
             record.verdict = GateVerdict::Rejected;
             record.reason = Some(reason.clone());
+            record.decision_us = micros(received);
+            push(&state, record);
             let d = denial(protocol, &format!("iam-conformance gate: {reason}"), &request_id, None);
-            (record, response(d.status, &d.headers, Bytes::from(d.body)))
+            Ok(response(d.status, &d.headers, Bytes::from(d.body)))
         };
         let outcome = match (&parsed, &caller) {
             (None, _) => Err(format!(
@@ -266,10 +270,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             _ => Ok(()),
         };
         if let Err(reason) = outcome {
-            let (mut record, resp) = reject(reason, record);
-            record.decision_us = micros(received);
-            push(&state, record);
-            return Ok(resp);
+            return refuse(reason, record);
         }
         let role_arn = match &caller {
             Caller::Role(arn) => arn.clone(),
@@ -289,27 +290,13 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
         let derived =
             match tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await {
-                Ok(Ok(d)) => d,
-                Ok(Err(reason)) => {
-                    let (mut record, resp) = reject(reason, record);
-                    record.decision_us = micros(received);
-                    push(&state, record);
-                    return Ok(resp);
+                Ok(Ok(d)) if !d.is_empty() => d,
+                Ok(Ok(_)) => {
+                    return refuse(format!("no authorization check could be derived for {prefix}:{operation}"), record);
                 }
-                Err(e) => {
-                    let (mut record, resp) = reject(format!("derivation failed: {e}"), record);
-                    record.decision_us = micros(received);
-                    push(&state, record);
-                    return Ok(resp);
-                }
+                Ok(Err(reason)) => return refuse(reason, record),
+                Err(e) => return refuse(format!("derivation failed: {e}"), record),
             };
-        if derived.is_empty() {
-            let (mut record, resp) =
-                reject(format!("no authorization check could be derived for {prefix}:{operation}"), record);
-            record.decision_us = micros(received);
-            push(&state, record);
-            return Ok(resp);
-        }
         let mut first_denied: Option<(Derived, Outcome)> = None;
         for check in derived {
             let mut ctx = Context::new();

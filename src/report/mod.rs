@@ -26,6 +26,18 @@ pub struct RunInfo {
     pub tool_version: String,
 }
 
+impl RunInfo {
+    /// Facts about a run of this build of the tool.
+    pub fn new(run_id: &str, command: &str, generated_at: &str) -> RunInfo {
+        RunInfo {
+            run_id: run_id.into(),
+            command: command.into(),
+            generated_at: generated_at.into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct SubjectInfo {
     pub profile: String,
@@ -35,6 +47,21 @@ pub struct SubjectInfo {
     pub account_id: String,
     pub region: String,
     pub partition: String,
+}
+
+impl SubjectInfo {
+    /// What a loaded profile checks, for a target.
+    pub fn of(loaded: &crate::load::Loaded, target: &crate::template::render::Target) -> SubjectInfo {
+        SubjectInfo {
+            profile: loaded.profile_label.clone(),
+            template: loaded.template_label.clone(),
+            role: loaded.role.role.name.clone(),
+            policies: loaded.role.policies.iter().map(|p| p.name.clone()).collect(),
+            account_id: target.account_id.clone(),
+            region: target.region.clone(),
+            partition: target.partition.clone(),
+        }
+    }
 }
 
 /// One scenario as reported. `observed` is one of allowed/denied/error/skipped and
