@@ -195,10 +195,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
                 e.stop().await;
             }
             // LocalStack keeps its state under the report directory; it goes with the run.
-            if e.name.starts_with("LocalStack") {
-                if let Some(port) = e.endpoint.rsplit(':').next() {
-                    let _ = std::fs::remove_dir_all(dir.join(format!("localstack-{port}")));
-                }
+            if e.name.starts_with("LocalStack")
+                && let Some(port) = e.endpoint.rsplit(':').next()
+            {
+                let _ = std::fs::remove_dir_all(dir.join(format!("localstack-{port}")));
             }
         }
     }

@@ -173,13 +173,13 @@ impl Emulator {
         let started = Instant::now();
         let url = format!("{}{path}", self.endpoint);
         while started.elapsed() < limit {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    return Err(EmulatorError::Start {
-                        program: self.name.clone(),
-                        message: format!("exited with {status}; see {}", self.log.display()),
-                    });
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                return Err(EmulatorError::Start {
+                    program: self.name.clone(),
+                    message: format!("exited with {status}; see {}", self.log.display()),
+                });
             }
             if http_get_status(&url).await == Some(200) {
                 return Ok(());

@@ -393,12 +393,11 @@ pub async fn run_scenarios(
                 let handle = tasks.spawn(async move {
                     let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
                     let answer = call_scenario(&session, &creds, &s, &known, &target, &s.id).await;
-                    if let Ok(a) = &answer {
-                        if a.error.is_none() {
-                            if let Ok(mut m) = ids.lock() {
-                                record_produced(&s.produces, &a.body, &mut m);
-                            }
-                        }
+                    if let Ok(a) = &answer
+                        && a.error.is_none()
+                        && let Ok(mut m) = ids.lock()
+                    {
+                        record_produced(&s.produces, &a.body, &mut m);
                     }
                     Call { answer }
                 });
@@ -605,7 +604,11 @@ pub fn merge(
             "skipped" => findings.push(Finding {
                 kind: FindingKind::SkippedScenario,
                 severity: Severity::Info,
-                message: format!("scenario `{}` was not run live: {}; its verdict rests on the static proof", row.id, l.note.unwrap_or_default()),
+                message: format!(
+                    "scenario `{}` was not run live: {}; its verdict rests on the static proof",
+                    row.id,
+                    l.note.unwrap_or_default()
+                ),
                 action: None,
                 resource: None,
                 loc,
@@ -618,44 +621,70 @@ pub fn merge(
                 resource: None,
                 loc,
             }),
-            observed if !row.pass => findings.push(Finding {
-                kind: FindingKind::LiveMismatch,
-                severity: Severity::Fail,
-                message: format!(
-                    "scenario `{}` expects {expected}; live it was {observed} (decided by {}), the model says {model_observed}",
-                    row.id, row.decided_by
-                ),
-                action: None,
-                resource: None,
-                loc,
-            }),
+            observed if !row.pass => {
+                // Name the check at fault: the one the gate allowed though the scenario
+                // expects it denied, or the one it denied though expected allowed.
+                let declared_deny: Vec<&str> = scenarios
+                    .get(row.id.as_str())
+                    .map(|s| s.checks.iter().filter(|c| c.expect == Expect::Deny).map(|c| c.action.as_str()).collect())
+                    .unwrap_or_default();
+                let culprit = row.gate_checks.iter().find(|c| {
+                    if observed == "allowed" {
+                        c.outcome.is_allowed() && declared_deny.contains(&c.check.action.as_str())
+                    } else {
+                        !c.outcome.is_allowed()
+                    }
+                });
+                let because = culprit
+                    .map(|c| {
+                        format!(
+                            " ({} on `{}`, by {})",
+                            c.check.action,
+                            c.check.resource,
+                            if c.because.is_empty() { "no statement".into() } else { c.because.join(", ") }
+                        )
+                    })
+                    .unwrap_or_default();
+                findings.push(Finding {
+                    kind: FindingKind::LiveMismatch,
+                    severity: Severity::Fail,
+                    message: format!(
+                        "scenario `{}` expects {expected}; live it was {observed} (decided by {}){because}, the model says {model_observed}",
+                        row.id, row.decided_by
+                    ),
+                    action: culprit.map(|c| c.check.action.clone()),
+                    resource: culprit.map(|c| c.check.resource.clone()),
+                    loc,
+                })
+            }
             _ => {}
         }
         // The gate's own reading of the request against the scenario's declaration.
-        if let (Some(g), Some(s)) = (&l.gate, scenarios.get(row.id.as_str())) {
-            if !g.checks.is_empty() {
-                let reverse: Vec<(&String, &String)> = ids.iter().collect();
-                let normalize = |r: &str| {
-                    let mut r = r.to_string();
-                    for (example, real) in &reverse {
-                        r = r.replace(real.as_str(), example);
-                    }
-                    normalize_group_id(&r)
-                };
-                let derived: std::collections::BTreeSet<(String, String)> =
-                    g.checks.iter().map(|c| (c.check.action.clone(), normalize(&c.check.resource))).collect();
-                let declared: std::collections::BTreeSet<(String, String)> = s
-                    .checks
-                    .iter()
-                    .map(|c| (c.action.clone(), normalize_group_id(&c.rendered(target).0)))
-                    .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
-                    .collect();
-                let derived: std::collections::BTreeSet<_> = derived
-                    .into_iter()
-                    .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
-                    .collect();
-                if derived != declared {
-                    findings.push(Finding {
+        if let (Some(g), Some(s)) = (&l.gate, scenarios.get(row.id.as_str()))
+            && !g.checks.is_empty()
+        {
+            let reverse: Vec<(&String, &String)> = ids.iter().collect();
+            let normalize = |r: &str| {
+                let mut r = r.to_string();
+                for (example, real) in &reverse {
+                    r = r.replace(real.as_str(), example);
+                }
+                normalize_group_id(&r)
+            };
+            let derived: std::collections::BTreeSet<(String, String)> =
+                g.checks.iter().map(|c| (c.check.action.clone(), normalize(&c.check.resource))).collect();
+            let declared: std::collections::BTreeSet<(String, String)> = s
+                .checks
+                .iter()
+                .map(|c| (c.action.clone(), normalize_group_id(&c.rendered(target).0)))
+                .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
+                .collect();
+            let derived: std::collections::BTreeSet<_> = derived
+                .into_iter()
+                .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
+                .collect();
+            if derived != declared {
+                findings.push(Finding {
                         kind: FindingKind::CheckMismatch,
                         severity: Severity::Fail,
                         message: format!(
@@ -668,11 +697,10 @@ pub fn merge(
                         resource: None,
                         loc: Some(s.loc.clone()),
                     });
-                }
             }
         }
     }
-    findings.sort_by(|a, b| (a.severity, a.kind).cmp(&(b.severity, b.kind)));
+    findings.sort_by_key(|a| (a.severity, a.kind));
     report.verdict = verdict_of(&findings);
     report.exit_code = report.verdict.exit_code();
     report.counts.scenarios_passed = report.scenarios.iter().filter(|s| s.pass).count();

@@ -470,7 +470,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
             });
         }
     }
-    findings.sort_by(|a, b| (a.severity, a.kind).cmp(&(b.severity, b.kind)));
+    findings.sort_by_key(|a| (a.severity, a.kind));
 
     let verdict = verdict_of(&findings);
     Proof { verdict, scenarios, coverage, mutants, catalog, drift, findings }

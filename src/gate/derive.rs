@@ -332,15 +332,15 @@ pub fn derive(
     }
 
     // Tags on create.
-    if service == "ec2" {
-        if let Some(specs) = input.get("TagSpecifications").and_then(Value::as_array) {
-            for spec in specs {
-                let rtype = str_of(spec, "ResourceType").unwrap_or("*");
-                let tags = tags_of(spec.get("Tags"));
-                let mut ctx = tag_context(&tags);
-                ctx.insert("ec2:CreateAction".into(), vec![operation.to_string()]);
-                out.push(check("ec2:CreateTags", format!("{arn_prefix}:{rtype}/*"), ctx, true));
-            }
+    if service == "ec2"
+        && let Some(specs) = input.get("TagSpecifications").and_then(Value::as_array)
+    {
+        for spec in specs {
+            let rtype = str_of(spec, "ResourceType").unwrap_or("*");
+            let tags = tags_of(spec.get("Tags"));
+            let mut ctx = tag_context(&tags);
+            ctx.insert("ec2:CreateAction".into(), vec![operation.to_string()]);
+            out.push(check("ec2:CreateTags", format!("{arn_prefix}:{rtype}/*"), ctx, true));
         }
     }
     match (service, operation) {

@@ -384,14 +384,14 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         record.error_code = exec::service_error(m.protocol, status, &resp_headers, &text).map(|(c, _)| c);
     }
     // Keys AssumeRole issues for the role under test act as that role from now on.
-    if prefix == "sts" && operation == "AssumeRole" && (200..300).contains(&status) {
-        if let (Some(role), Some(key)) =
+    if prefix == "sts"
+        && operation == "AssumeRole"
+        && (200..300).contains(&status)
+        && let (Some(role), Some(key)) =
             (input.get("RoleArn").and_then(Value::as_str), crate::xml::first(&text, "AccessKeyId"))
-        {
-            if let Ok(mut k) = state.keys.lock() {
-                k.insert(key, role.to_string());
-            }
-        }
+        && let Ok(mut k) = state.keys.lock()
+    {
+        k.insert(key, role.to_string());
     }
     push(&state, record);
     Ok(response(status, &resp_headers, resp_body))

@@ -169,10 +169,10 @@ pub fn parse_policy(name: &str, node: &Node, kind: PolicyKind) -> Result<Policy,
     }
     let mut seen = std::collections::HashSet::new();
     for s in &statements {
-        if let Some(sid) = &s.sid {
-            if !seen.insert(sid.clone()) {
-                return Err(err(&s.loc, format!("duplicate `Sid` \"{sid}\"")));
-            }
+        if let Some(sid) = &s.sid
+            && !seen.insert(sid.clone())
+        {
+            return Err(err(&s.loc, format!("duplicate `Sid` \"{sid}\"")));
         }
     }
     Ok(Policy { name: name.to_string(), kind, version, statements, loc: node.loc.clone() })

@@ -56,13 +56,15 @@ impl Pattern {
         let mut i = 0;
         while i < chars.len() {
             let c = chars[i];
-            if variables && c == '$' && chars.get(i + 1) == Some(&'{') {
-                if let Some(len) = chars[i + 2..].iter().position(|&c| c == '}') {
-                    let inner: String = chars[i + 2..i + 2 + len].iter().collect();
-                    tokens.extend(variable_tokens(&inner));
-                    i += len + 3;
-                    continue;
-                }
+            if variables
+                && c == '$'
+                && chars.get(i + 1) == Some(&'{')
+                && let Some(len) = chars[i + 2..].iter().position(|&c| c == '}')
+            {
+                let inner: String = chars[i + 2..i + 2 + len].iter().collect();
+                tokens.extend(variable_tokens(&inner));
+                i += len + 3;
+                continue;
             }
             let next_is_boundary = matches!(chars.get(i + 1), None | Some(':'));
             tokens.push(match (c, flavour) {

@@ -39,9 +39,9 @@ pub fn render(report: &Report) -> String {
         ),
         None => "static proof from the template (decided by the policy model)".into(),
     };
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<div class=\"verdict {verdict}\"><h1>IAM conformance: {verdict} (exit {})</h1><div>{} scenarios passed, {} failed ({} allow, {} deny); {} mutants killed, {} accepted as equivalent, {} survived; {} failing findings. {decided}.</div></div>\n",
+        "<div class=\"verdict {verdict}\"><h1>IAM conformance: {verdict} (exit {})</h1><div>{} scenarios passed, {} failed ({} allow, {} deny); {} mutants killed, {} accepted as equivalent, {} survived; {} failing findings. {decided}.</div></div>",
         report.exit_code,
         c.scenarios_passed,
         c.scenarios_failed,
@@ -53,9 +53,9 @@ pub fn render(report: &Report) -> String {
         c.failing_findings
     );
     let s = &report.subject;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p class=\"muted\">Profile <code>{}</code>, template <code>{}</code>, role <code>{}</code> (policies: {}), account <code>{}</code>, region <code>{}</code>. Run <code>{}</code> of {}, iam-conformance {}, action catalog {} {}.</p>\n",
+        "<p class=\"muted\">Profile <code>{}</code>, template <code>{}</code>, role <code>{}</code> (policies: {}), account <code>{}</code>, region <code>{}</code>. Run <code>{}</code> of {}, iam-conformance {}, action catalog {} {}.</p>",
         escape(&s.profile),
         escape(&s.template),
         escape(&s.role),

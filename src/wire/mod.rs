@@ -119,7 +119,7 @@ pub(crate) fn base64_encode(data: &[u8]) -> String {
 /// Strict standard base64 with padding; `None` if `s` is not canonical base64.
 pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
     let b = s.as_bytes();
-    if b.len() % 4 != 0 {
+    if !b.len().is_multiple_of(4) {
         return None;
     }
     let mut out = Vec::with_capacity(b.len() / 4 * 3);

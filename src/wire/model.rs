@@ -266,10 +266,10 @@ impl ServiceModel {
     pub(crate) fn member_segment<'a>(&'a self, member: &'a str, r: &'a MemberRef) -> std::borrow::Cow<'a, str> {
         if self.protocol == Protocol::Query && r.flattened {
             let target = self.shape(&r.shape);
-            if target.kind == ShapeType::List {
-                if let Some(name) = target.member.as_ref().and_then(|m| m.location_name.as_deref()) {
-                    return std::borrow::Cow::Borrowed(name);
-                }
+            if target.kind == ShapeType::List
+                && let Some(name) = target.member.as_ref().and_then(|m| m.location_name.as_deref())
+            {
+                return std::borrow::Cow::Borrowed(name);
             }
         }
         self.member_wire_name(member, r)
