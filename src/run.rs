@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use crate::analysis::{Finding, FindingKind, Severity, verdict_of};
 use crate::exec::{Answer, Client, Credentials, ExecError};
 use crate::gate::deny::is_denial_code;
-use crate::gate::server::{Gate, GateOptions, GateRecord, GateVerdict, SCENARIO_HEADER, Subject};
+use crate::gate::server::{Gate, GateOptions, GateRecord, GateVerdict, SCENARIO_HEADER, Subject, UNSERVED_LOOKUP};
 use crate::policy::{Policy, PolicyKind, parse_policy};
 use crate::report::{BackendAnswer, Environment, Report};
 use crate::scenario::{Expect, Fixture, Profile, Scenario, substitute};
@@ -538,6 +538,10 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
             );
             live("denied", "gate", None, Some(note))
         }
+        GateVerdict::Rejected if record.reason.as_deref().is_some_and(|r| r.contains(UNSERVED_LOOKUP)) => {
+            let why = record.reason.clone().unwrap_or_default();
+            LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, format!("not decided: {why}")) }
+        }
         GateVerdict::Rejected | GateVerdict::PassedThrough => {
             let why = record.reason.clone().unwrap_or_else(|| "it passed as the harness's own call".into());
             LiveResult {
@@ -671,24 +675,41 @@ pub fn merge(
                 }
                 normalize_group_id(&r)
             };
-            let derived: std::collections::BTreeSet<(String, String)> =
-                g.checks.iter().map(|c| (c.check.action.clone(), normalize(&c.check.resource))).collect();
-            let declared: std::collections::BTreeSet<(String, String)> = s
+            // A check is its action, resource and condition keys (keys compare
+            // case-insensitively); whether a service-linked role still has to be created
+            // depends on the account, not on the request, so those are left out.
+            type Key = (String, String, BTreeMap<String, Vec<String>>);
+            let keys = |ctx: &BTreeMap<String, Vec<String>>| -> BTreeMap<String, Vec<String>> {
+                ctx.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.iter().map(|x| normalize(x)).collect())).collect()
+            };
+            let comparable =
+                |action: &str| action != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole";
+            let derived: std::collections::BTreeSet<Key> = g
                 .checks
                 .iter()
-                .map(|c| (c.action.clone(), normalize_group_id(&c.rendered(target).0)))
-                .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
+                .filter(|c| comparable(&c.check.action))
+                .map(|c| (c.check.action.clone(), normalize(&c.check.resource), keys(&c.check.context)))
                 .collect();
-            let derived: std::collections::BTreeSet<_> = derived
-                .into_iter()
-                .filter(|(a, _)| a != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole")
+            let declared: std::collections::BTreeSet<Key> = s
+                .checks
+                .iter()
+                .filter(|c| comparable(&c.action))
+                .map(|c| {
+                    let (resource, _) = c.rendered(target);
+                    let ctx: BTreeMap<String, Vec<String>> = c
+                        .context
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.iter().map(|x| substitute(x, target)).collect()))
+                        .collect();
+                    (c.action.clone(), normalize_group_id(&resource), keys(&ctx))
+                })
                 .collect();
             if derived != declared {
                 findings.push(Finding {
                         kind: FindingKind::CheckMismatch,
                         severity: Severity::Fail,
                         message: format!(
-                            "scenario `{}`: the gate derived {:?} that the scenario does not declare, and the scenario declares {:?} that the gate did not derive",
+                            "scenario `{}`: the gate derived {:?} that the scenario does not declare, and the scenario declares {:?} that the gate did not derive (action, resource, condition keys)",
                             row.id,
                             derived.difference(&declared).collect::<Vec<_>>(),
                             declared.difference(&derived).collect::<Vec<_>>()

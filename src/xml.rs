@@ -98,6 +98,24 @@ mod tests {
     }
 }
 
+/// The inner text of every element named `name` that is not inside another one of the
+/// same name (the items of a set, in order).
+pub fn sections<'a>(body: &'a str, name: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut rest = body;
+    while let Some(inner) = section(rest, name) {
+        out.push(inner);
+        // Continue after this element's inner text (which is a slice of `rest`).
+        let offset = inner.as_ptr() as usize - rest.as_ptr() as usize + inner.len();
+        rest = &rest[offset..];
+        match rest.find('>') {
+            Some(close) => rest = &rest[close + 1..],
+            None => break,
+        }
+    }
+    out
+}
+
 /// The inner text (markup included) of the first element named `name`.
 pub fn section<'a>(body: &'a str, name: &str) -> Option<&'a str> {
     let mut offset = 0;
@@ -149,5 +167,8 @@ mod section_tests {
         assert_eq!(s, "<item>1</item><item><set><item>x</item></set></item>");
         assert_eq!(texts(s, "item"), ["1", "x"]);
         assert_eq!(section(body, "none"), None);
+        let set = section(body, "set").unwrap();
+        assert_eq!(sections(set, "item"), ["1", "<set><item>x</item></set>"]);
+        assert_eq!(sections(body, "item").len(), 3, "two in the set and one after it");
     }
 }

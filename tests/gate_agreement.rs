@@ -120,3 +120,30 @@ fn derivation_agrees_with_declared_checks() {
         report.join("\n")
     );
 }
+
+/// For every check both sides name, the condition keys the gate derives from the request
+/// must be those the scenario declares (keys compare case-insensitively, as IAM does).
+#[test]
+fn derived_contexts_agree_with_declared_ones() {
+    use std::collections::BTreeMap;
+    let target = Target::default();
+    let loaded = load(&ProfileSource::Dir(PathBuf::from("scenarios/dkp-bootstrapper")), None, &target).unwrap();
+    let normalize = |ctx: &BTreeMap<String, Vec<String>>| -> BTreeMap<String, Vec<String>> {
+        ctx.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.iter().map(|x| substitute(x, &target)).collect())).collect()
+    };
+    let mut report = Vec::new();
+    for s in loaded.profile.scenarios.iter().filter(|s| s.synthetic.is_none()) {
+        let input: serde_json::Value = serde_json::from_str(&substitute(&s.input.to_string(), &target)).unwrap();
+        let derived = derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory).unwrap();
+        for c in &s.checks {
+            let (resource, _) = c.rendered(&target);
+            let Some(d) = derived.iter().find(|d| d.action == c.action && d.resource == resource) else { continue };
+            let (want, got) = (normalize(&c.context), normalize(&d.context));
+            if want != got {
+                report
+                    .push(format!("{} {} on {}\n  declared: {want:?}\n  derived:  {got:?}", s.id, c.action, resource));
+            }
+        }
+    }
+    assert!(report.is_empty(), "{} check(s) with other condition keys:\n{}", report.len(), report.join("\n"));
+}

@@ -325,10 +325,37 @@ pub fn derive(
             "iam:AWSServiceName".to_string(),
             vec![str_of(input, "AWSServiceName").unwrap_or_default().to_string()],
         )]),
+        // Tagging calls carry the tags they set (aws:RequestTag/…, aws:TagKeys), untagging
+        // calls the keys they remove (aws:TagKeys).
+        ("ec2", "CreateTags")
+        | ("elasticloadbalancing", "AddTags")
+        | ("autoscaling", "CreateOrUpdateTags")
+        | ("secretsmanager", "TagResource") => tag_context(&tags_of(input.get("Tags"))),
+        ("ec2", "DeleteTags") | ("elasticloadbalancing", "RemoveTags") | ("autoscaling", "DeleteTags") => {
+            let keys: Vec<String> = input
+                .get("Tags")
+                .and_then(Value::as_array)
+                .map(|t| t.iter().filter_map(|t| str_of(t, "Key").map(str::to_string)).collect())
+                .unwrap_or_default();
+            if keys.is_empty() { BTreeMap::new() } else { BTreeMap::from([("aws:TagKeys".to_string(), keys)]) }
+        }
+        ("secretsmanager", "UntagResource") => {
+            let mut keys = Vec::new();
+            collect_strings(input.get("TagKeys").unwrap_or(&Value::Null), &mut keys);
+            if keys.is_empty() { BTreeMap::new() } else { BTreeMap::from([("aws:TagKeys".to_string(), keys)]) }
+        }
         _ => BTreeMap::new(),
     };
+    // A Spot launch says so on the instance it creates.
+    let market = input.get("InstanceMarketOptions").and_then(|m| str_of(m, "MarketType"));
     for r in own_resources {
-        out.push(check(&action, r, own_context.clone(), false));
+        let mut ctx = own_context.clone();
+        if let (("ec2", "RunInstances"), Some(m)) = ((service, operation), market)
+            && r.ends_with(":instance/*")
+        {
+            ctx.insert("ec2:InstanceMarketType".into(), vec![m.to_string()]);
+        }
+        out.push(check(&action, r, ctx, false));
     }
 
     // Tags on create.

@@ -280,10 +280,12 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             Some(s) if s.role_arn == role_arn => s.policies.clone(),
             _ => Vec::new(),
         };
+        let unserved = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let directory = UpstreamDirectory {
             client: state.client.clone(),
             options: options.clone(),
             cache: Arc::clone(&state.lookups),
+            unserved: Arc::clone(&unserved),
         };
         let target = options.target.clone();
         let catalog = state.catalog;
@@ -293,6 +295,9 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
                 Ok(Ok(d)) if !d.is_empty() => d,
                 Ok(Ok(_)) => {
                     return refuse(format!("no authorization check could be derived for {prefix}:{operation}"), record);
+                }
+                Ok(Err(reason)) if unserved.load(std::sync::atomic::Ordering::Relaxed) => {
+                    return refuse(format!("{reason} ({UNSERVED_LOOKUP})"), record);
                 }
                 Ok(Err(reason)) => return refuse(reason, record),
                 Err(e) => return refuse(format!("derivation failed: {e}"), record),
@@ -416,7 +421,13 @@ struct UpstreamDirectory {
     client: Client,
     options: GateOptions,
     cache: Arc<Mutex<HashMap<String, String>>>,
+    /// Set when the upstream answered a lookup with "not served" (501, moto's 500 page):
+    /// a refusal that follows is the backend's gap, not the request's.
+    unserved: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// Added to a refusal's reason when a lookup was not served; `run` reads it.
+pub const UNSERVED_LOOKUP: &str = "the backend cannot serve the gate's lookup";
 
 impl UpstreamDirectory {
     /// Answers found once are kept for the gate's lifetime: an instance profile's role and
@@ -440,6 +451,9 @@ impl UpstreamDirectory {
         let answer = handle
             .block_on(self.client.call(&o.upstream, &o.target.region, &o.admin, service, operation, &input, &[]))
             .ok()?;
+        if answer.status == 501 || answer.status == 500 {
+            self.unserved.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         answer.ok().then_some(answer.body)
     }
 }
@@ -469,15 +483,24 @@ impl Directory for UpstreamDirectory {
             crate::xml::section(data, "securityGroupIdSet").map(|s| crate::xml::texts(s, "item")).unwrap_or_default();
         let mut tag_specifications = Vec::new();
         if let Some(specs) = crate::xml::section(data, "tagSpecificationSet") {
-            let keys = crate::xml::texts(specs, "key");
-            let values = crate::xml::texts(specs, "value");
-            let tags: Vec<(String, String)> = keys.into_iter().zip(values).collect();
-            // Each resource type gets the tags of the set; templates written by CAPA tag
-            // every type alike.
-            // Instances launched from a template tag only what they create; moto also
-            // lists the template's own `launch-template` tags here, which AWS does not.
-            for rtype in crate::xml::texts(specs, "resourceType").into_iter().filter(|t| t != "launch-template") {
-                tag_specifications.push((rtype, tags.clone()));
+            for item in crate::xml::sections(specs, "item") {
+                let rtype = crate::xml::first(item, "resourceType").unwrap_or_default();
+                // Instances launched from a template tag only what they create; moto also
+                // lists the template's own `launch-template` tags here, which AWS does not.
+                if rtype.is_empty() || rtype == "launch-template" {
+                    continue;
+                }
+                let tags = crate::xml::section(item, "tagSet")
+                    .map(|set| {
+                        crate::xml::sections(set, "item")
+                            .into_iter()
+                            .filter_map(|t| {
+                                Some((crate::xml::first(t, "key")?, crate::xml::first(t, "value").unwrap_or_default()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                tag_specifications.push((rtype, tags));
             }
         }
         Ok(LaunchTemplateInfo {
