@@ -172,7 +172,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
 
     // Teardown, whatever happened: the stack, then the emulator's whole state.
     let mut since = std::time::Instant::now();
-    let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
+    if !args.keep {
+        let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
+    }
     if let Some(e) = emulator.as_mut() {
         if args.keep {
             let pid = e.detach();
