@@ -68,6 +68,14 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
                     }
                 }
                 TargetKind::Localstack => {
+                    // The LocalStack image (with LOCALSTACK_AUTH_TOKEN) through Docker is
+                    // not implemented: say so when an engine answers, rather than use it silently.
+                    if std::os::unix::net::UnixStream::connect("/var/run/docker.sock").is_ok() {
+                        let _ = writeln!(
+                            out,
+                            "iam-conformance run: a Docker engine answers, but starting the LocalStack image through it is not implemented; using the open-source runtime on the host"
+                        );
+                    }
                     let _ = writeln!(
                         out,
                         "iam-conformance run: preparing the LocalStack runtime (cached in {})",
