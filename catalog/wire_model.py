@@ -58,7 +58,7 @@ EXTRA_OPERATIONS = {
         "DeletePolicy", "CreateServiceLinkedRole",
     ],
     "sts": ["AssumeRole", "GetCallerIdentity"],
-    "ec2": ["DescribeLaunchTemplateVersions", "DescribeInstances", "CreateKeyPair", "DescribeImages", "DescribeRouteTables", "DescribeAddresses"],
+    "ec2": ["DescribeLaunchTemplateVersions", "DescribeInstances", "CreateKeyPair", "DeleteKeyPair", "DeleteVolume", "DescribeImages", "DescribeRouteTables", "DescribeAddresses"],
     "autoscaling": ["DescribeAutoScalingInstances", "DescribeAutoScalingGroups"],
 }
 

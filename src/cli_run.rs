@@ -139,6 +139,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         *since = std::time::Instant::now();
     };
     let mark_work = mark.clone();
+    // Fixtures created so far and the ids they produced, for teardown on every path out.
+    let created: Mutex<Vec<crate::scenario::Fixture>> = Mutex::new(Vec::new());
+    let fixture_ids: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
     let work = async {
         let mut since = std::time::Instant::now();
         run::deploy(&session, &stack, &deploy_json).await?;
@@ -148,7 +151,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         run::enforce(&gate, &deployed);
         mark_work("read back", &mut since);
         let mut ids = HashMap::new();
-        run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target).await?;
+        run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created).await?;
+        if let Ok(mut known) = fixture_ids.lock() {
+            known.clone_from(&ids);
+        }
         mark_work("fixtures", &mut since);
         let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
@@ -181,6 +187,14 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     // Teardown, whatever happened: the stack, then the emulator's whole state.
     let mut since = std::time::Instant::now();
     if !args.keep {
+        // The fixtures first (in reverse), then the stack: on an emulator the run did not
+        // start, nothing else would remove them.
+        let made = created.lock().map(|c| c.clone()).unwrap_or_default();
+        let known = fixture_ids.lock().map(|k| k.clone()).unwrap_or_default();
+        let left = run::undo_fixtures(&session, &made, &known, &target).await;
+        if !left.is_empty() && emulator.is_none() {
+            let _ = writeln!(err, "warning: could not remove these fixtures from {endpoint}: {}", left.join(", "));
+        }
         let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
     }
     if let Some(e) = emulator.as_mut() {

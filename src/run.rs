@@ -291,13 +291,65 @@ pub async fn run_fixtures(
     fixtures: &[Fixture],
     ids: &mut HashMap<String, String>,
     target: &Target,
+    created: &Mutex<Vec<Fixture>>,
 ) -> Result<(), RunError> {
     for f in fixtures {
         let input = concrete_input(&f.input, ids, target);
         let body = session.admin_ok(&format!("fixture {}", f.id), &f.service, &f.operation, input).await?;
         record_produced(&f.produces, &body, ids);
+        if let Ok(mut done) = created.lock() {
+            done.push(f.clone());
+        }
     }
     Ok(())
+}
+
+/// The call that undoes a fixture, where the harness knows one: (service, operation,
+/// input), built from the fixture's own input and what it produced.
+pub fn undo(f: &Fixture, ids: &HashMap<String, String>, target: &Target) -> Option<(String, String, Value)> {
+    let input = concrete_input(&f.input, ids, target);
+    let pick = |keys: &[&str]| -> Value {
+        Value::Object(keys.iter().filter_map(|k| input.get(*k).map(|v| (k.to_string(), v.clone()))).collect())
+    };
+    let (service, operation, args) = match (f.service.as_str(), f.operation.as_str()) {
+        ("iam", "CreateRole") => ("iam", "DeleteRole", pick(&["RoleName"])),
+        ("iam", "CreateInstanceProfile") => ("iam", "DeleteInstanceProfile", pick(&["InstanceProfileName"])),
+        ("iam", "AddRoleToInstanceProfile") => {
+            ("iam", "RemoveRoleFromInstanceProfile", pick(&["InstanceProfileName", "RoleName"]))
+        }
+        ("ec2", "CreateKeyPair") => ("ec2", "DeleteKeyPair", pick(&["KeyName"])),
+        ("ec2", "CreateVolume") => {
+            let (example, _) = f.produces.iter().find(|(_, field)| field.eq_ignore_ascii_case("volumeId"))?;
+            ("ec2", "DeleteVolume", serde_json::json!({"VolumeId": ids.get(example)?}))
+        }
+        _ => return None,
+    };
+    Some((service.to_string(), operation.to_string(), args))
+}
+
+/// Undoes the fixtures in reverse order, best effort (on an emulator the harness started,
+/// resetting or stopping it removes the rest). Returns the fixtures it could not undo.
+pub async fn undo_fixtures(
+    session: &Session,
+    fixtures: &[Fixture],
+    ids: &HashMap<String, String>,
+    target: &Target,
+) -> Vec<String> {
+    let mut left = Vec::new();
+    for f in fixtures.iter().rev() {
+        match undo(f, ids, target) {
+            Some((service, operation, input)) => {
+                let done = session.admin(&service, &operation, input).await.is_ok_and(|a| a.ok());
+                if !done {
+                    left.push(f.id.clone());
+                }
+            }
+            // Lookups (DescribeImages) create nothing.
+            None if f.operation.starts_with("Describe") => {}
+            None => left.push(f.id.clone()),
+        }
+    }
+    left
 }
 
 fn record_produced(produces: &BTreeMap<String, String>, body: &str, ids: &mut HashMap<String, String>) {
