@@ -43,8 +43,20 @@ pub enum Command {
     /// Compare the effective permissions of two templates (for a release sign-off).
     /// Exit 0 when they are equal, 1 when they differ, 2 on bad input.
     Diff(DiffArgs),
+    /// Join the reports of a sharded run (`run --shard K/N`) into one.
+    Merge(MergeArgs),
     /// Print the template rendered for a target as JSON (what a deploy sends).
     Render(RenderArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The shards' report.json files.
+    #[arg(required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Where to write the merged reports. Default: reports/<run-id>/.
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +112,10 @@ pub struct RunArgs {
     /// Leave the emulator running with everything the run created (its URL and PID are printed).
     #[arg(long)]
     pub keep: bool,
+    /// Run only shard K of N (scenarios K, K+N, K+2N… in profile order, with what they
+    /// need); join the shards' reports with `iam-conformance merge`.
+    #[arg(long)]
+    pub shard: Option<String>,
     /// Account id of the emulator. Default: the emulator's own default account
     /// (moto 123456789012, LocalStack 000000000000).
     #[arg(long)]
@@ -178,6 +194,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::Check(args) => check(&args, &RunClock::now(), out, err),
         Command::Render(args) => render_command(&args, out, err),
         Command::Diff(args) => diff_command(&args, out, err),
+        Command::Merge(args) => merge_command(&args, &RunClock::now(), out, err),
         Command::Run(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
             Ok(rt) => rt.block_on(crate::cli_run::run(&args, &RunClock::now(), out, err)),
             Err(e) => fail(err, &format!("failed to start the async runtime: {e}")),
@@ -296,6 +313,36 @@ pub fn write_reports(dir: &Path, report: &Report) -> Result<(), String> {
             .map_err(|e| format!("failed to write `{}`: {e}", dir.join(name).display()))?;
     }
     Ok(())
+}
+
+fn merge_command(args: &MergeArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let mut reports = Vec::new();
+    for path in &args.reports {
+        let label = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => return fail(err, &format!("failed to read `{label}`: {e}")),
+        };
+        match serde_json::from_str::<Report>(&text) {
+            Ok(r) => reports.push((label, r)),
+            Err(e) => {
+                return fail(err, &format!("{label}:{}:{}: not a report.json of this tool: {e}", e.line(), e.column()));
+            }
+        }
+    }
+    let mut merged = match crate::report::merge::merge(reports) {
+        Ok(m) => m,
+        Err(e) => return fail(err, &e),
+    };
+    merged.run.run_id = clock.run_id.clone();
+    merged.run.generated_at = clock.generated_at.clone();
+    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
+    if let Err(e) = write_reports(&dir, &merged) {
+        return fail(err, &e);
+    }
+    let _ = write!(out, "{}", terminal::render(&merged));
+    let _ = writeln!(out, "  reports    {}", dir.display());
+    merged.exit_code
 }
 
 fn diff_command(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {

@@ -32,6 +32,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         },
         Err(e) => return fail(err, &e),
     };
+    let shard = match args.shard.as_deref().map(run::Shard::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(err, &e),
+    };
     let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
         Ok(l) => l,
         Err(e) => return fail(err, &e.to_string()),
@@ -167,6 +171,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             &target,
             args.concurrency,
             &gate,
+            shard,
             &progress,
         )
         .await;
@@ -236,7 +241,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Some(Err(e)) => return fail(err, &e.to_string()),
         Some(Ok(r)) => r,
     };
-    let skipped = results.iter().filter(|r| r.observed == "skipped").count();
+    let skipped = results
+        .iter()
+        .filter(|r| r.observed == "skipped" && !r.note.as_deref().is_some_and(|n| n.starts_with("belongs to shard")))
+        .count();
     let errors = results.iter().filter(|r| r.observed == "error").count();
     let findings = proof.findings.clone();
     let report = Report::new(
@@ -267,6 +275,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         role_arn: deployed.role_arn.clone(),
         skipped,
         errors,
+        shard,
         gate_requests: gate_records.len(),
         gate_decision_ms: gate_records.iter().map(|r| r.decision_us as f64 / 1000.0).sum(),
         gate_request_ms: gate_records.iter().map(|r| r.total_us as f64 / 1000.0).sum(),
@@ -278,7 +287,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         phase_seconds: phases.lock().map(|p| p.clone()).unwrap_or_default(),
         run_seconds,
     };
-    let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile);
+    let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile, shard);
     if let Err(e) = write_reports(&dir, &report) {
         return fail(err, &e);
     }

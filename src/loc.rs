@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// A position in a source file: 1-based line and column.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Loc {
     pub file: Arc<str>,
     pub line: u32,

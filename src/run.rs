@@ -389,6 +389,7 @@ fn unserved(answer: &Answer) -> Option<String> {
 }
 
 /// Runs every scenario, at most `concurrency` at a time, each after the scenarios it needs.
+#[allow(clippy::too_many_arguments)]
 pub async fn run_scenarios(
     session: Arc<Session>,
     creds: Credentials,
@@ -397,12 +398,24 @@ pub async fn run_scenarios(
     target: &Target,
     concurrency: usize,
     gate: &Gate,
+    shard: Option<Shard>,
     progress: &(dyn Fn(usize, usize, &LiveResult) + Sync),
 ) -> (Vec<LiveResult>, HashMap<String, String>) {
     let ids = Arc::new(Mutex::new(ids));
     let scenarios: HashMap<String, Scenario> = profile.scenarios.iter().map(|s| (s.id.clone(), s.clone())).collect();
-    let mut pending: Vec<String> = profile.scenarios.iter().map(|s| s.id.clone()).collect();
+    let required = required_by(profile, shard);
+    let mut pending: Vec<String> = Vec::new();
     let mut finished: HashMap<String, LiveResult> = HashMap::new();
+    for (i, s) in profile.scenarios.iter().enumerate() {
+        if required.contains(&s.id) {
+            pending.push(s.id.clone());
+        } else if let Some(sh) = shard {
+            finished.insert(
+                s.id.clone(),
+                LiveResult::skipped(&s.id, format!("belongs to shard {}/{}", sh.owner_of(i), sh.count)),
+            );
+        }
+    }
     let mut running: HashSet<String> = HashSet::new();
     let mut tasks: JoinSet<Call> = JoinSet::new();
     let mut task_ids: HashMap<tokio::task::Id, String> = HashMap::new();
@@ -512,6 +525,53 @@ fn need_failed(r: &LiveResult, expect: Expect) -> bool {
         "skipped" => r.note.as_deref().is_some_and(|n| n.starts_with("prerequisite")),
         _ => true,
     }
+}
+
+/// One of N shards of a profile's scenarios (`--shard K/N`, K from 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// Parses `K/N` with 1 ≤ K ≤ N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard `{text}` must be K/N with 1 <= K <= N, such as 2/4");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count) =
+            (k.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// The shard (1-based) that owns the scenario at `position` in the profile.
+    pub fn owner_of(&self, position: usize) -> usize {
+        position % self.count + 1
+    }
+}
+
+/// The scenarios a shard must run: those it owns and, transitively, what they need.
+pub fn required_by(profile: &Profile, shard: Option<Shard>) -> HashSet<String> {
+    let by_id: HashMap<&str, &Scenario> = profile.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut required: HashSet<String> = HashSet::new();
+    let mut stack: Vec<&str> = profile
+        .scenarios
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| shard.is_none_or(|sh| sh.owner_of(*i) == sh.index))
+        .map(|(_, s)| s.id.as_str())
+        .collect();
+    while let Some(id) = stack.pop() {
+        if required.insert(id.to_string()) {
+            stack.extend(
+                by_id.get(id).map(|s| s.needs.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default(),
+            );
+        }
+    }
+    required
 }
 
 /// What one scenario task brings back.
@@ -635,15 +695,27 @@ pub fn merge(
     target: &Target,
     ids: &HashMap<String, String>,
     profile: &Profile,
+    shard: Option<Shard>,
 ) -> Report {
     let mut findings = proof_findings;
     let scenarios: HashMap<&str, &Scenario> = profile.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut by_id: HashMap<String, LiveResult> = live.into_iter().map(|l| (l.id.clone(), l)).collect();
-    for row in report.scenarios.iter_mut() {
+    for (position, row) in report.scenarios.iter_mut().enumerate() {
         // Every row gets its own result; one the run never produced is an error, never a pass.
-        let l = by_id
+        let mut l = by_id
             .remove(&row.id)
             .unwrap_or_else(|| LiveResult::error(&row.id, "the run produced no result for this scenario".into()));
+        // Another shard's scenario: reported there (here it ran, if at all, as a prerequisite).
+        if let Some(sh) = shard.filter(|sh| sh.owner_of(position) != sh.index) {
+            row.observed = "skipped".into();
+            row.decided_by = "model".into();
+            row.pass = false;
+            row.gate_checks = l.gate.take().map(|g| g.checks).unwrap_or_default();
+            row.backend = l.backend.take();
+            row.note = Some(format!("belongs to shard {}/{}", sh.owner_of(position), sh.count));
+            findings.retain(|f| f.scenario.as_deref() != Some(row.id.as_str()));
+            continue;
+        }
         let model_observed = row.observed.clone();
         row.observed = l.observed.to_string();
         row.decided_by = l.decided_by.to_string();
@@ -668,6 +740,7 @@ pub fn merge(
                 action: None,
                 resource: None,
                 loc,
+                scenario: Some(row.id.clone()),
             }),
             "error" => findings.push(Finding {
                 kind: FindingKind::HarnessError,
@@ -676,6 +749,7 @@ pub fn merge(
                 action: None,
                 resource: None,
                 loc,
+                scenario: Some(row.id.clone()),
             }),
             observed if !row.pass => {
                 // Name the check at fault: the one the gate allowed though the scenario
@@ -711,6 +785,7 @@ pub fn merge(
                     action: culprit.map(|c| c.check.action.clone()),
                     resource: culprit.map(|c| c.check.resource.clone()),
                     loc,
+                    scenario: Some(row.id.clone()),
                 })
             }
             _ => {}
@@ -769,6 +844,7 @@ pub fn merge(
                         action: None,
                         resource: None,
                         loc: Some(s.loc.clone()),
+                        scenario: Some(row.id.clone()),
                     });
             }
         }
@@ -780,6 +856,14 @@ pub fn merge(
     report.counts.scenarios_failed = report.scenarios.iter().filter(|s| !s.pass && s.observed != "skipped").count();
     report.counts.failing_findings = findings.iter().filter(|f| f.severity == Severity::Fail).count();
     report.findings = findings;
+    let mut environment = environment;
+    // Counted over this report's own rows (not over prerequisites run for other shards).
+    environment.skipped = report
+        .scenarios
+        .iter()
+        .filter(|r| r.observed == "skipped" && !r.note.as_deref().is_some_and(|n| n.starts_with("belongs to shard")))
+        .count();
+    environment.errors = report.scenarios.iter().filter(|r| r.observed == "error").count();
     report.environment = Some(environment);
     report
 }

@@ -88,3 +88,12 @@ fn html_matches_golden() {
 fn terminal_summary_matches_golden() {
     compare("terminal.txt", &terminal::render(&fixture_report()));
 }
+
+#[test]
+fn report_json_reads_back_as_written() {
+    // `merge` reads shard reports back: what report.json says must be all of the report.
+    let report = fixture_report();
+    let text = report.to_json();
+    let read: Report = serde_json::from_str(&text).expect("report.json reads back");
+    assert_eq!(read.to_json(), text);
+}

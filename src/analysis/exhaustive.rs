@@ -15,7 +15,7 @@ use crate::scenario::{Expect, Scenario};
 use crate::template::render::Target;
 
 /// A granted action no allowed scenario needs.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct UnexpectedGrant {
     pub action: String,
     /// One resource it is granted on.
@@ -27,13 +27,13 @@ pub struct UnexpectedGrant {
 
 /// A contract action granted on resource types no scenario uses (informational: a
 /// `Resource: "*"` grant covers every type the action has).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Breadth {
     pub action: String,
     pub unexercised_resource_types: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct CatalogProbe {
     pub actions_in_catalog: usize,
     pub probes: usize,

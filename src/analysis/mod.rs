@@ -17,11 +17,11 @@ use crate::scenario::{Expect, NO_KNOWN_CALLER, Profile, Scenario};
 use crate::template::render::Target;
 
 /// A statement as reports name it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StatementRef {
     pub policy: String,
     pub index: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     pub loc: Loc,
 }
@@ -46,11 +46,11 @@ impl StatementRef {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckResult {
     pub action: String,
     pub resource: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, Vec<String>>,
     pub implicit: bool,
     pub expect: Expect,
@@ -61,14 +61,14 @@ pub struct CheckResult {
     pub loc: Loc,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Observed {
     Allowed,
     Denied,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ScenarioResult {
     pub id: String,
     pub service: String,
@@ -77,13 +77,13 @@ pub struct ScenarioResult {
     pub observed: Observed,
     pub pass: bool,
     pub provenance: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<String>,
     pub checks: Vec<CheckResult>,
     pub loc: Loc,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MutantStatus {
     /// Some scenario changes its result under the mutant.
@@ -94,21 +94,21 @@ pub enum MutantStatus {
     Equivalent,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct MutantResult {
     pub id: String,
     pub description: String,
     pub loc: Loc,
     pub status: MutantStatus,
     /// Scenarios whose result changed (the first few).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub killed_by: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 /// Whether and how the scenarios exercise the policy.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Coverage {
     /// Action entries of Allow statements that no allowed scenario exercises.
     pub unexercised_actions: Vec<LocatedAction>,
@@ -120,7 +120,7 @@ pub struct Coverage {
     pub scoped_statements: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct LocatedAction {
     pub action: String,
     pub statement: StatementRef,
@@ -129,19 +129,19 @@ pub struct LocatedAction {
 
 /// Upstream drift, for information: grants nobody is known to use, and calls upstream
 /// makes that the policy lacks.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Drift {
     pub no_known_caller: Vec<NoKnownCaller>,
     pub upstream_missing: Vec<UpstreamGap>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct NoKnownCaller {
     pub action: String,
     pub scenarios: Vec<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct UpstreamGap {
     pub action: String,
     pub source: String,
@@ -150,7 +150,7 @@ pub struct UpstreamGap {
     pub granted: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
     /// An allowed scenario is denied: the policy lacks a grant its users need.
@@ -200,7 +200,7 @@ impl FindingKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Makes the verdict nonconformant.
@@ -211,20 +211,23 @@ pub enum Severity {
     Info,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Finding {
     pub kind: FindingKind,
     pub severity: Severity,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loc: Option<Loc>,
+    /// The scenario the finding is about, for findings about one scenario.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Conformant,
@@ -244,7 +247,7 @@ impl Verdict {
 }
 
 /// Everything the static proof established.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Proof {
     pub verdict: Verdict,
     pub scenarios: Vec<ScenarioResult>,
@@ -360,6 +363,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
             action: None,
             resource: Some(arn.clone()),
             loc: Some(loc.clone()),
+            scenario: None,
         });
     }
     for s in &scenarios {
@@ -398,6 +402,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
                 action: Some(c.action.clone()),
                 resource: Some(c.resource.clone()),
                 loc: Some(loc),
+                scenario: Some(s.id.clone()),
             });
         }
     }
@@ -414,6 +419,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
             action: Some(g.action.clone()),
             resource: Some(g.resource.clone()),
             loc: Some(g.loc.clone()),
+            scenario: None,
         });
     }
     for a in &coverage.unexercised_actions {
@@ -428,6 +434,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
             action: Some(a.action.clone()),
             resource: None,
             loc: Some(a.loc.clone()),
+            scenario: None,
         });
     }
     for s in &coverage.uncrossed_statements {
@@ -438,6 +445,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
             action: None,
             resource: None,
             loc: Some(s.loc.clone()),
+            scenario: None,
         });
     }
     for m in &mutants {
@@ -449,6 +457,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
                 action: None,
                 resource: None,
                 loc: Some(m.loc.clone()),
+                scenario: None,
             });
         }
     }
@@ -467,6 +476,7 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
                 action: None,
                 resource: None,
                 loc: Some(e.loc.clone()),
+                scenario: None,
             });
         }
     }

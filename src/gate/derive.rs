@@ -18,11 +18,11 @@ use crate::catalog::{Catalog, fill_format};
 use crate::template::render::Target;
 
 /// One authorization check the gate derived.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Derived {
     pub action: String,
     pub resource: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, Vec<String>>,
     pub implicit: bool,
 }

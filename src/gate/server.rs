@@ -58,7 +58,7 @@ pub enum Caller {
 }
 
 /// One derived check and its decision.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckDecision {
     #[serde(flatten)]
     pub check: Derived,

@@ -5,6 +5,7 @@
 pub mod html;
 pub mod junit;
 pub mod markdown;
+pub mod merge;
 pub mod terminal;
 
 use serde::Serialize;
@@ -18,7 +19,7 @@ use crate::scenario::Expect;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Facts about the run the shell supplies (the core has no clock).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RunInfo {
     pub run_id: String,
     pub command: String,
@@ -38,7 +39,7 @@ impl RunInfo {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SubjectInfo {
     pub profile: String,
     pub template: String,
@@ -66,7 +67,7 @@ impl SubjectInfo {
 
 /// One scenario as reported. `observed` is one of allowed/denied/error/skipped and
 /// `decided_by` one of service/gate/model; `check` only ever produces model decisions.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ScenarioRow {
     pub id: String,
     pub service: String,
@@ -77,32 +78,32 @@ pub struct ScenarioRow {
     pub pass: bool,
     pub matched_statements: Vec<StatementRef>,
     pub provenance: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<String>,
     pub checks: Vec<crate::analysis::CheckResult>,
     /// Live runs only: what the gate derived and decided for this call.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gate_checks: Vec<crate::gate::server::CheckDecision>,
     /// Live runs only: the backend's answer (status, error code, message).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<BackendAnswer>,
     /// Why the scenario was skipped or errored, in the backend's or the harness's words.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
 /// What the emulator (or AWS) answered to a live call.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BackendAnswer {
     pub status: u16,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
 /// Where a live run ran and who decided allow/deny there.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Environment {
     pub target: String,
     pub endpoint: String,
@@ -115,12 +116,15 @@ pub struct Environment {
     /// `null` when the canary got no answer.
     pub service_enforces_iam: Option<bool>,
     /// What the emulator says it serves, where it says (LocalStack's health endpoint).
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub emulator_services: std::collections::BTreeMap<String, String>,
     pub stack: String,
     pub role_arn: String,
     pub skipped: usize,
     pub errors: usize,
+    /// Set for one shard of a sharded run (`--shard K/N`); `iam-conformance merge` joins them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::run::Shard>,
     /// Requests that went through the gate, and the time it spent deciding them.
     pub gate_requests: usize,
     pub gate_decision_ms: f64,
@@ -134,7 +138,7 @@ pub struct Environment {
     pub phase_seconds: Vec<(String, f64)>,
 }
 
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Counts {
     pub scenarios: usize,
     pub scenarios_passed: usize,
@@ -148,7 +152,7 @@ pub struct Counts {
     pub failing_findings: usize,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Minimality {
     pub coverage: Coverage,
     pub mutants: Vec<MutantResult>,
@@ -156,7 +160,7 @@ pub struct Minimality {
     pub drift: Drift,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Report {
     pub schema_version: u32,
     pub run: RunInfo,
@@ -169,7 +173,7 @@ pub struct Report {
     pub scenarios: Vec<ScenarioRow>,
     pub minimality: Minimality,
     /// Live runs only.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
 }
 
