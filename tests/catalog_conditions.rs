@@ -81,3 +81,29 @@ fn a_grant_behind_a_condition_is_found() {
         );
     }
 }
+
+/// Conditions with several values, wildcards that equality reads literally, policy
+/// variables and several clauses on one key do not hide a grant from the probe either
+/// (shapes found by review that once passed as conformant).
+#[test]
+fn tricky_conditions_do_not_hide_grants() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seed_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/dkp-bootstrapper");
+    let seed = std::fs::read_to_string(seed_dir.join("template.yaml")).unwrap();
+    for (name, condition) in [
+        ("several-values", "{StringEquals: {aws:TagKeys: ['env*', environment]}}"),
+        ("variable-default", "{StringEquals: {aws:TagKeys: \"${ec2:CreateAction, 'environment'}\"}}"),
+        ("two-clauses-one-key", "{StringLike: {aws:TagKeys: 'env*'}, StringNotEquals: {aws:TagKeys: envx}}"),
+    ] {
+        // The statement also grants ec2:DeleteTags, which the contract needs, so that
+        // dropping it is noticed; what it adds beyond that must be found.
+        let statement = format!("        - Action: ['???:*Tag*']\n          Condition: {condition}\n          Effect: Allow\n          Resource: ['*']\n        Version: 2012-10-17\n      Roles:");
+        let text = seed.replacen("          - ec2:DeleteTags\n", "", 1).replacen("        Version: 2012-10-17\n      Roles:", &statement, 1);
+        let template = tmp.path().join(format!("{name}.yaml"));
+        std::fs::write(&template, text).unwrap();
+        let (code, report) = check(&seed_dir, &template, &tmp.path().join(name));
+        assert_eq!(code, 1, "{name}: not conformant");
+        let unexpected: Vec<&str> = report["minimality"]["catalog"]["unexpected"].as_array().unwrap().iter().map(|u| u["action"].as_str().unwrap()).collect();
+        assert!(unexpected.contains(&"iam:TagRole"), "{name}: iam:TagRole is found: {unexpected:?}");
+    }
+}

@@ -77,24 +77,114 @@ pub(crate) fn policy_resources(policies: &[Policy], target: &Target) -> BTreeSet
     out
 }
 
-/// The contexts every action is probed with: none at all, and one per statement with a
-/// Condition that satisfies that statement's every clause (a value inside each CIDR, past
-/// each numeric or date bound, present for `Null: false`…), so a grant hidden behind a
-/// condition is found too.
+/// The contexts every action is probed with: none at all, and for each statement with a
+/// Condition one that satisfies every clause of it (a value inside each CIDR, past each
+/// numeric or date bound, present for `Null: false`, policy variables given values…),
+/// found by trying each clause's candidate values per key and keeping a combination the
+/// statement's own clauses accept. Statements for which none is found are returned
+/// apart: their grants cannot be probed, and the caller must not call them absent.
 pub(crate) fn policy_contexts(policies: &[Policy]) -> Vec<Context> {
+    contexts_and_unsatisfied(policies).0
+}
+
+/// See [`policy_contexts`]; also the conditioned statements no context satisfies.
+pub(crate) fn contexts_and_unsatisfied(policies: &[Policy]) -> (Vec<Context>, Vec<crate::policy::StatementId>) {
     let mut out = vec![Context::new()];
-    for s in policies.iter().flat_map(|p| &p.statements).filter(|s| !s.conditions.is_empty()) {
-        let mut ctx = Context::new();
-        for c in &s.conditions {
-            if let Some(value) = c.values.iter().find_map(|v| satisfying_value(c.operator.kind, &v.text)) {
-                ctx.insert(&c.key, vec![value]);
+    let mut unsatisfied = Vec::new();
+    for (p, policy) in policies.iter().enumerate() {
+        for (i, s) in policy.statements.iter().enumerate() {
+            if s.conditions.is_empty() {
+                continue;
+            }
+            match satisfying_context(s) {
+                Some(ctx) if !out.contains(&ctx) => out.push(ctx),
+                Some(_) => {}
+                None => unsatisfied.push(crate::policy::StatementId { policy: p, statement: i }),
             }
         }
-        if !out.contains(&ctx) {
-            out.push(ctx);
+    }
+    (out, unsatisfied)
+}
+
+/// Policy-variable names in a value (`${aws:username}`; not `${*}`, `${?}`, `${$}`), with
+/// their defaults.
+fn variables_in(text: &str) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let inner = after[..end].trim();
+        if !matches!(inner, "*" | "?" | "$") {
+            match inner.split_once(',') {
+                Some((k, d)) => out.push((k.trim().to_string(), Some(d.trim().trim_matches('\'').to_string()))),
+                None => out.push((inner.to_string(), None)),
+            }
         }
+        rest = &after[end + 1..];
     }
     out
+}
+
+/// A context under which every clause of the statement holds, if the candidates find one.
+fn satisfying_context(statement: &crate::policy::Statement) -> Option<Context> {
+    // Variables without a default get a value; with one, they are left to the default.
+    let mut base: BTreeMap<String, String> = BTreeMap::new();
+    for c in &statement.conditions {
+        for v in &c.values {
+            for (key, default) in variables_in(&v.text) {
+                if default.is_none() {
+                    base.entry(key).or_insert_with(|| "example".into());
+                }
+            }
+        }
+    }
+    let bind = |text: &str| -> String {
+        let mut bound = text.to_string();
+        for (key, default) in variables_in(text) {
+            let value = base.get(&key).cloned().or(default).unwrap_or_default();
+            let pattern = match text.find(&format!("${{{key}")) {
+                Some(at) => text[at..].split_once('}').map(|(head, _)| format!("{head}}}")).unwrap_or_default(),
+                None => continue,
+            };
+            bound = bound.replace(&pattern, &value);
+        }
+        bound
+    };
+    // Candidate values per key (None = the key absent), from every value of every clause.
+    let mut candidates: BTreeMap<String, Vec<Option<String>>> = BTreeMap::new();
+    for c in &statement.conditions {
+        let entry = candidates.entry(c.key.to_ascii_lowercase()).or_default();
+        for v in &c.values {
+            let value = satisfying_value(c.operator.kind, &bind(&v.text));
+            if !entry.contains(&value) {
+                entry.push(value);
+            }
+        }
+        if !entry.contains(&None) {
+            entry.push(None);
+        }
+    }
+    let keys: Vec<(&String, &Vec<Option<String>>)> = candidates.iter().collect();
+    let total: usize = keys.iter().map(|(_, v)| v.len()).product();
+    // Enumerate combinations (bounded: a statement with more is reported unsatisfied).
+    for n in 0..total.min(4096) {
+        let mut ctx = Context::new();
+        for (k, v) in &base {
+            ctx.insert(k, vec![v.clone()]);
+        }
+        let mut rest = n;
+        for (key, values) in &keys {
+            if let Some(value) = &values[rest % values.len()] {
+                ctx.insert(key, vec![value.clone()]);
+            }
+            rest /= values.len();
+        }
+        if statement.conditions.iter().all(|c| crate::policy::condition::clause_holds(&c.operator, &c.key, &c.values, &ctx)) {
+            return Some(ctx);
+        }
+    }
+    None
 }
 
 /// A request value that satisfies `kind` against the policy value `text`; `None` when
@@ -102,10 +192,13 @@ pub(crate) fn policy_contexts(policies: &[Policy]) -> Vec<Context> {
 fn satisfying_value(kind: OpKind, text: &str) -> Option<String> {
     use OpKind::*;
     let literal = || text.replace('*', "example").replace('?', "x");
+    let verbatim = || text.to_string();
     let number = |delta: f64| text.trim().parse::<f64>().ok().map(|n| format!("{}", n + delta));
     let date = |delta: f64| crate::policy::condition::parse_date(text).map(|d| format!("{}", d + delta));
     Some(match kind {
-        StringEquals | StringEqualsIgnoreCase | StringLike | ArnEquals | ArnLike | BinaryEquals | Bool => literal(),
+        // Equality compares literally: a `*` in the value is a star.
+        StringEquals | StringEqualsIgnoreCase | BinaryEquals | Bool => verbatim(),
+        StringLike | ArnEquals | ArnLike => literal(),
         StringNotEquals | StringNotEqualsIgnoreCase | StringNotLike | ArnNotEquals | ArnNotLike => {
             format!("not-{}", literal())
         }
@@ -169,7 +262,7 @@ pub fn probe(
 ) -> CatalogProbe {
     let mut result = CatalogProbe::default();
     let resources = policy_resources(policies, target);
-    let contexts = policy_contexts(policies);
+    let (contexts, unsatisfied) = contexts_and_unsatisfied(policies);
     let allow_items: Vec<_> =
         policies.iter().flat_map(|p| &p.statements).filter(|s| s.effect == Effect::Allow).map(|s| &s.action).collect();
     // Resource types each contract action is exercised on, from the allowed checks.
@@ -187,6 +280,27 @@ pub fn probe(
                 types.extend(a.action.resources.iter().map(|r| r.resource_type.clone()));
             } else {
                 types.extend(catalog.classify(&a, &resource));
+            }
+        }
+    }
+    // Conditioned grants no probe context reaches: every action they name that the
+    // contract does not need counts as granted (they cannot be shown not to be).
+    for id in &unsatisfied {
+        let statement = &policies[id.policy].statements[id.statement];
+        if statement.effect != Effect::Allow {
+            continue;
+        }
+        for action in catalog.actions() {
+            let full = action.full_name();
+            let named = statement.action.items.iter().any(|i| i.pattern.matches(&full)) != statement.action.negated;
+            if named && !contract.contains(&full.to_ascii_lowercase()) && !result.unexpected.iter().any(|u| u.action == full) {
+                let loc = statement.action.items.iter().find(|i| i.pattern.matches(&full)).map(|i| i.loc.clone()).unwrap_or_else(|| statement.loc.clone());
+                result.unexpected.push(UnexpectedGrant {
+                    action: full,
+                    resource: "(under a Condition no probe could satisfy)".into(),
+                    statements: vec![StatementRef::new(policies, *id)],
+                    loc,
+                });
             }
         }
     }
