@@ -155,10 +155,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         run::enforce(&gate, &deployed);
         mark_work("read back", &mut since);
         let mut ids = HashMap::new();
-        run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created).await?;
-        if let Ok(mut known) = fixture_ids.lock() {
-            known.clone_from(&ids);
-        }
+        run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created, &fixture_ids).await?;
         mark_work("fixtures", &mut since);
         let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;

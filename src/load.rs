@@ -97,6 +97,34 @@ impl Loaded {
     }
 }
 
+/// Every call a live run would send must be writable by the wire models: a misspelt
+/// member or operation is bad input now, not a skipped call later.
+fn check_inputs(profile: &Profile, target: &Target) -> Result<(), ScenarioError> {
+    let calls = profile
+        .scenarios
+        .iter()
+        .filter(|s| s.synthetic.is_none())
+        .map(|s| (&s.id, &s.service, &s.operation, &s.input, &s.loc))
+        .chain(profile.fixtures.iter().map(|f| (&f.id, &f.service, &f.operation, &f.input, &f.loc)));
+    for (id, service, operation, input, loc) in calls {
+        let fail = |message: String| ScenarioError { loc: loc.clone(), message };
+        let model = crate::wire::models()
+            .service(service)
+            .ok_or_else(|| fail(format!("`{id}`: the harness has no wire model for service `{service}`")))?;
+        if !model.has_operation(operation) {
+            return Err(fail(format!(
+                "`{id}`: the harness cannot send `{service}:{operation}` (no wire model); if no live run can make this call, mark it `synthetic` with the reason"
+            )));
+        }
+        let concrete: serde_json::Value =
+            serde_json::from_str(&crate::scenario::substitute(&input.to_string(), target))
+                .unwrap_or_else(|_| input.clone());
+        crate::wire::serialize(model, operation, &concrete)
+            .map_err(|e| fail(format!("`{id}`: input does not fit `{service}:{operation}`: {e}")))?;
+    }
+    Ok(())
+}
+
 /// A file the profile names could not be read: say where it is named.
 fn named(e: LoadError, loc: &crate::loc::Loc) -> LoadError {
     match e {
@@ -116,6 +144,7 @@ pub fn load(source: &ProfileSource, template_override: Option<&Path>, target: &T
         profile.scenarios.extend(parse_scenarios(&text, &file, catalog)?);
     }
     validate_profile(&profile)?;
+    check_inputs(&profile, target)?;
 
     let (template_text, template_label) = match template_override {
         Some(path) => (

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use crate::analysis::{Finding, FindingKind, Severity, verdict_of};
 use crate::exec::{Answer, Client, Credentials, ExecError};
 use crate::gate::deny::is_denial_code;
-use crate::gate::server::{Gate, GateOptions, GateRecord, GateVerdict, SCENARIO_HEADER, Subject, UNSERVED_LOOKUP};
+use crate::gate::server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
 use crate::policy::{Policy, PolicyKind, parse_policy};
 use crate::report::{BackendAnswer, Environment, Report};
 use crate::scenario::{Expect, Fixture, Profile, Scenario, substitute};
@@ -292,13 +292,18 @@ pub async fn run_fixtures(
     ids: &mut HashMap<String, String>,
     target: &Target,
     created: &Mutex<Vec<Fixture>>,
+    shared_ids: &Mutex<HashMap<String, String>>,
 ) -> Result<(), RunError> {
     for f in fixtures {
         let input = concrete_input(&f.input, ids, target);
         let body = session.admin_ok(&format!("fixture {}", f.id), &f.service, &f.operation, input).await?;
         record_produced(&f.produces, &body, ids);
+        // Kept as each fixture lands, so a teardown after a later failure can undo it.
         if let Ok(mut done) = created.lock() {
             done.push(f.clone());
+        }
+        if let Ok(mut known) = shared_ids.lock() {
+            known.clone_from(ids);
         }
     }
     Ok(())
@@ -613,11 +618,8 @@ impl LiveResult {
 ///   A backend error after authorization (a missing resource…) is recorded, not a verdict.
 fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateRecord>) -> LiveResult {
     let answer = match answer {
-        // A call the harness cannot even write (an API its wire models lack) is not a
-        // verdict on the policy: skipped, with the reason.
-        Err(e @ (ExecError::Serialize { .. } | ExecError::UnknownService(_))) => {
-            return LiveResult::skipped(&s.id, format!("the harness cannot send this call: {e}"));
-        }
+        // Inputs are checked against the wire models when the profile loads, so a call
+        // that cannot be written now is the harness's fault.
         Err(e) => return LiveResult::error(&s.id, e.to_string()),
         Ok(a) => a,
     };
@@ -650,7 +652,7 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
             );
             live("denied", "gate", None, Some(note))
         }
-        GateVerdict::Rejected if record.reason.as_deref().is_some_and(|r| r.contains(UNSERVED_LOOKUP)) => {
+        GateVerdict::Rejected if record.refusal == Some(Refusal::UnservedLookup) => {
             let why = record.reason.clone().unwrap_or_default();
             LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, format!("not decided: {why}")) }
         }
@@ -661,6 +663,11 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                 ..LiveResult::error(&s.id, format!("the gate did not evaluate this call: {why}"))
             }
         }
+        // The gate forwarded, but the upstream never answered (the gate's own 502).
+        GateVerdict::Forwarded if record.reason.is_some() => LiveResult {
+            gate: Some(record.clone()),
+            ..LiveResult::error(&s.id, format!("the gate allowed it but {}", record.reason.clone().unwrap_or_default()))
+        },
         GateVerdict::Forwarded => {
             if let Some(reason) = unserved(&answer) {
                 return match s.expect {
@@ -671,7 +678,22 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                 };
             }
             match &answer.error {
-                Some((code, _)) if is_denial_code(code) => live("denied", "service", Some(backend), None),
+                // The gate — the decider on these targets — allowed it; a denial behind it
+                // is not the policy's answer: a mismatch for a deny scenario, an error for an
+                // allow scenario (the harness and the backend disagree).
+                Some((code, _)) if is_denial_code(code) => match s.expect {
+                    Expect::Deny => live(
+                        "allowed",
+                        "gate",
+                        Some(backend),
+                        Some("the gate let it through; the backend then denied it".into()),
+                    ),
+                    Expect::Allow => LiveResult {
+                        gate: Some(record.clone()),
+                        backend: Some(backend),
+                        ..LiveResult::error(&s.id, "the gate allowed it but the backend denied it".into())
+                    },
+                },
                 Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
                     gate: Some(record.clone()),
                     ..LiveResult::error(

@@ -97,13 +97,24 @@ fn tricky_conditions_do_not_hide_grants() {
     ] {
         // The statement also grants ec2:DeleteTags, which the contract needs, so that
         // dropping it is noticed; what it adds beyond that must be found.
-        let statement = format!("        - Action: ['???:*Tag*']\n          Condition: {condition}\n          Effect: Allow\n          Resource: ['*']\n        Version: 2012-10-17\n      Roles:");
-        let text = seed.replacen("          - ec2:DeleteTags\n", "", 1).replacen("        Version: 2012-10-17\n      Roles:", &statement, 1);
+        let statement = format!(
+            "        - Action: ['???:*Tag*']\n          Condition: {condition}\n          Effect: Allow\n          Resource: ['*']\n        Version: 2012-10-17\n      Roles:"
+        );
+        let text = seed.replacen("          - ec2:DeleteTags\n", "", 1).replacen(
+            "        Version: 2012-10-17\n      Roles:",
+            &statement,
+            1,
+        );
         let template = tmp.path().join(format!("{name}.yaml"));
         std::fs::write(&template, text).unwrap();
         let (code, report) = check(&seed_dir, &template, &tmp.path().join(name));
         assert_eq!(code, 1, "{name}: not conformant");
-        let unexpected: Vec<&str> = report["minimality"]["catalog"]["unexpected"].as_array().unwrap().iter().map(|u| u["action"].as_str().unwrap()).collect();
+        let unexpected: Vec<&str> = report["minimality"]["catalog"]["unexpected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["action"].as_str().unwrap())
+            .collect();
         assert!(unexpected.contains(&"iam:TagRole"), "{name}: iam:TagRole is found: {unexpected:?}");
     }
 }

@@ -87,12 +87,10 @@ fn derivation_agrees_with_declared_checks() {
             continue;
         }
         let input: serde_json::Value = serde_json::from_str(&substitute(&s.input.to_string(), &target)).unwrap();
+        let derivation = derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory);
+        assert!(derivation.unresolved.is_empty(), "{}: {:?}", s.id, derivation.unresolved);
         let derived: BTreeSet<(String, String)> =
-            derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory)
-                .unwrap_or_else(|e| panic!("{}: {e}", s.id))
-                .into_iter()
-                .map(|d| (d.action, d.resource))
-                .collect();
+            derivation.checks.into_iter().map(|d| (d.action, d.resource)).collect();
         let declared: BTreeSet<(String, String)> =
             s.checks.iter().map(|c| (c.action.clone(), c.rendered(&target).0)).collect();
         // Service-linked-role creation depends on the account's state, not the request.
@@ -134,7 +132,9 @@ fn derived_contexts_agree_with_declared_ones() {
     let mut report = Vec::new();
     for s in loaded.profile.scenarios.iter().filter(|s| s.synthetic.is_none()) {
         let input: serde_json::Value = serde_json::from_str(&substitute(&s.input.to_string(), &target)).unwrap();
-        let derived = derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory).unwrap();
+        let derivation = derive(Catalog::embedded(), &s.service, &s.operation, &input, &target, &SeedDirectory);
+        assert!(derivation.unresolved.is_empty(), "{}: {:?}", s.id, derivation.unresolved);
+        let derived = derivation.checks;
         for c in &s.checks {
             let (resource, _) = c.rendered(&target);
             let Some(d) = derived.iter().find(|d| d.action == c.action && d.resource == resource) else { continue };

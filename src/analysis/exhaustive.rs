@@ -180,7 +180,11 @@ fn satisfying_context(statement: &crate::policy::Statement) -> Option<Context> {
             }
             rest /= values.len();
         }
-        if statement.conditions.iter().all(|c| crate::policy::condition::clause_holds(&c.operator, &c.key, &c.values, &ctx)) {
+        if statement
+            .conditions
+            .iter()
+            .all(|c| crate::policy::condition::clause_holds(&c.operator, &c.key, &c.values, &ctx))
+        {
             return Some(ctx);
         }
     }
@@ -293,8 +297,17 @@ pub fn probe(
         for action in catalog.actions() {
             let full = action.full_name();
             let named = statement.action.items.iter().any(|i| i.pattern.matches(&full)) != statement.action.negated;
-            if named && !contract.contains(&full.to_ascii_lowercase()) && !result.unexpected.iter().any(|u| u.action == full) {
-                let loc = statement.action.items.iter().find(|i| i.pattern.matches(&full)).map(|i| i.loc.clone()).unwrap_or_else(|| statement.loc.clone());
+            if named
+                && !contract.contains(&full.to_ascii_lowercase())
+                && !result.unexpected.iter().any(|u| u.action == full)
+            {
+                let loc = statement
+                    .action
+                    .items
+                    .iter()
+                    .find(|i| i.pattern.matches(&full))
+                    .map(|i| i.loc.clone())
+                    .unwrap_or_else(|| statement.loc.clone());
                 result.unexpected.push(UnexpectedGrant {
                     action: full,
                     resource: "(under a Condition no probe could satisfy)".into(),

@@ -225,7 +225,30 @@ pub fn derive(
     input: &Value,
     target: &Target,
     dir: &dyn Directory,
-) -> Result<Vec<Derived>, String> {
+) -> Derivation {
+    let mut unresolved: Vec<String> = Vec::new();
+    let checks = derive_into(catalog, service, operation, input, target, dir, &mut unresolved);
+    Derivation { checks, unresolved }
+}
+
+/// What a request implies: the checks the gate could derive, and what it could not
+/// resolve (an instance profile, a launch template, a group…). The gate denies when a
+/// derived check is denied, and otherwise refuses when anything is unresolved.
+#[derive(Clone, Debug, Default)]
+pub struct Derivation {
+    pub checks: Vec<Derived>,
+    pub unresolved: Vec<String>,
+}
+
+fn derive_into(
+    catalog: &Catalog,
+    service: &str,
+    operation: &str,
+    input: &Value,
+    target: &Target,
+    dir: &dyn Directory,
+    unresolved: &mut Vec<String>,
+) -> Vec<Derived> {
     let action = format!("{service}:{operation}");
     let arn_prefix = format!("arn:{}:{}:{}:{}", target.partition, service, target.region, target.account_id);
     let mut out: Vec<Derived> = Vec::new();
@@ -264,7 +287,8 @@ pub fn derive(
                 .unwrap_or_default();
             groups.dedup();
             if groups.is_empty() {
-                return Err(format!("{operation} names no group (no Tags[].ResourceId): nothing to check it against"));
+                unresolved
+                    .push(format!("{operation} names no group (no Tags[].ResourceId): nothing to check it against"));
             }
             groups
                 .iter()
@@ -293,13 +317,18 @@ pub fn derive(
         }
         ("autoscaling", "TerminateInstanceInAutoScalingGroup") => {
             let instance = str_of(input, "InstanceId").unwrap_or_default();
-            let group = dir
-                .instance_group(instance)
-                .ok_or_else(|| format!("instance `{instance}` belongs to no Auto Scaling group the emulator knows, so the group the action is on cannot be named"))?;
-            vec![
-                dir.auto_scaling_group_arn(&group)
-                    .unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{group}")),
-            ]
+            match dir.instance_group(instance) {
+                Some(group) => vec![
+                    dir.auto_scaling_group_arn(&group)
+                        .unwrap_or_else(|| format!("{arn_prefix}:autoScalingGroup:*:autoScalingGroupName/{group}")),
+                ],
+                None => {
+                    unresolved.push(format!(
+                        "instance `{instance}` belongs to no Auto Scaling group the emulator knows, so the group the action is on cannot be named"
+                    ));
+                    Vec::new()
+                }
+            }
         }
         ("ec2", "RunInstances") => {
             let mut r = catalog_resources(catalog, &action, input, target);
@@ -314,7 +343,7 @@ pub fn derive(
             let mut ids = Vec::new();
             collect_strings(input.get("Resources").unwrap_or(&Value::Null), &mut ids);
             if ids.is_empty() {
-                return Err(format!("{operation} names no resource: nothing to check it against"));
+                unresolved.push(format!("{operation} names no resource: nothing to check it against"));
             }
             ids.iter().map(|id| format!("{arn_prefix}:{}/{id}", ec2_type_of_id(id))).collect()
         }
@@ -375,11 +404,60 @@ pub fn derive(
             if let Some(profile) =
                 input.get("IamInstanceProfile").and_then(|p| str_of(p, "Arn").or_else(|| str_of(p, "Name")))
             {
-                out.push(pass_role(dir, profile)?);
+                match pass_role(dir, profile) {
+                    Ok(c) => out.push(c),
+                    Err(e) => unresolved.push(e),
+                }
             }
             let spot = input.get("InstanceMarketOptions").and_then(|m| str_of(m, "MarketType")) == Some("spot");
             if spot {
                 out.extend(slr_if_missing(dir, "spot.amazonaws.com", target));
+            }
+            // A launch template supplies what the request leaves out: its profile's role is
+            // passed, its image, groups and key are used, its tags are created.
+            if let Some(lt) = input.get("LaunchTemplate") {
+                let key =
+                    str_of(lt, "LaunchTemplateId").or_else(|| str_of(lt, "LaunchTemplateName")).unwrap_or_default();
+                let version = str_of(lt, "Version").unwrap_or("$Default");
+                let ec2 = format!("arn:{}:ec2:{}:{}", target.partition, target.region, target.account_id);
+                let run = |r: String| check("ec2:RunInstances", r, BTreeMap::new(), true);
+                match dir.launch_template(key, version) {
+                    Err(e) => unresolved.push(format!("launch template `{key}` version `{version}`: {e}")),
+                    Ok(info) => {
+                        out.push(run(format!("{ec2}:launch-template/{}", info.id)));
+                        if input.get("ImageId").is_none() {
+                            if let Some(image) = &info.image_id {
+                                out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
+                            }
+                        }
+                        info.security_group_ids.iter().for_each(|g| out.push(run(format!("{ec2}:security-group/{g}"))));
+                        if let Some(k) = info.key_name.as_ref().filter(|_| input.get("KeyName").is_none()) {
+                            out.push(run(format!("{ec2}:key-pair/{k}")));
+                        }
+                        for (rtype, tags) in &info.tag_specifications {
+                            let mut ctx = tag_context(tags);
+                            ctx.insert("ec2:CreateAction".into(), vec!["RunInstances".into()]);
+                            out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
+                        }
+                        if let Some(profile) =
+                            info.instance_profile.as_ref().filter(|_| input.get("IamInstanceProfile").is_none())
+                        {
+                            match pass_role(dir, profile) {
+                                Ok(c) => out.push(c),
+                                Err(e) => unresolved.push(e),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        ("autoscaling", "CreateLaunchConfiguration") => {
+            // A launch configuration with a profile passes its role, as a launch does.
+            if let Some(profile) = str_of(input, "IamInstanceProfile") {
+                match pass_role(dir, profile) {
+                    Ok(c) => out.push(c),
+                    Err(e) => unresolved.push(e),
+                }
             }
         }
         ("iam", "AddRoleToInstanceProfile") => {
@@ -413,25 +491,28 @@ pub fn derive(
                 let version = str_of(lt, "Version").unwrap_or("$Default");
                 // What the instances get comes from the template: without it, the checks
                 // it implies (PassRole above all) cannot be known, so the gate refuses.
-                let info = dir
-                    .launch_template(key, version)
-                    .map_err(|e| format!("launch template `{key}` version `{version}`: {e}"))?;
-                {
-                    out.push(run(format!("{ec2}:launch-template/{}", info.id)));
-                    if let Some(image) = &info.image_id {
-                        out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
-                    }
-                    info.security_group_ids.iter().for_each(|g| out.push(run(format!("{ec2}:security-group/{g}"))));
-                    if let Some(k) = &info.key_name {
-                        out.push(run(format!("{ec2}:key-pair/{k}")));
-                    }
-                    for (rtype, tags) in &info.tag_specifications {
-                        let mut ctx = tag_context(tags);
-                        ctx.insert("ec2:CreateAction".into(), vec!["RunInstances".into()]);
-                        out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
-                    }
-                    if let Some(profile) = &info.instance_profile {
-                        out.push(pass_role(dir, profile)?);
+                match dir.launch_template(key, version) {
+                    Err(e) => unresolved.push(format!("launch template `{key}` version `{version}`: {e}")),
+                    Ok(info) => {
+                        out.push(run(format!("{ec2}:launch-template/{}", info.id)));
+                        if let Some(image) = &info.image_id {
+                            out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
+                        }
+                        info.security_group_ids.iter().for_each(|g| out.push(run(format!("{ec2}:security-group/{g}"))));
+                        if let Some(k) = &info.key_name {
+                            out.push(run(format!("{ec2}:key-pair/{k}")));
+                        }
+                        for (rtype, tags) in &info.tag_specifications {
+                            let mut ctx = tag_context(tags);
+                            ctx.insert("ec2:CreateAction".into(), vec!["RunInstances".into()]);
+                            out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
+                        }
+                        if let Some(profile) = &info.instance_profile {
+                            match pass_role(dir, profile) {
+                                Ok(c) => out.push(c),
+                                Err(e) => unresolved.push(e),
+                            }
+                        }
                     }
                 }
             }
@@ -480,16 +561,40 @@ pub fn derive(
                     "elasticloadbalancing" => "elasticloadbalancing:AddTags",
                     "autoscaling" => "autoscaling:CreateOrUpdateTags",
                     "secretsmanager" => "secretsmanager:TagResource",
-                    _ => continue,
+                    other => {
+                        unresolved.push(format!("tagging a `{other}` resource needs that service's own permission, which the gate does not model"));
+                        continue;
+                    }
                 };
                 out.push(check(tag_action, arn, tag_context(&tags), true));
+            }
+        }
+        ("tag", "UntagResources") => {
+            let mut arns = Vec::new();
+            collect_strings(input.get("ResourceARNList").unwrap_or(&Value::Null), &mut arns);
+            let mut keys = Vec::new();
+            collect_strings(input.get("TagKeys").unwrap_or(&Value::Null), &mut keys);
+            let ctx =
+                if keys.is_empty() { BTreeMap::new() } else { BTreeMap::from([("aws:TagKeys".to_string(), keys)]) };
+            for arn in arns {
+                let untag_action = match arn.split(':').nth(2).unwrap_or_default() {
+                    "ec2" => "ec2:DeleteTags",
+                    "elasticloadbalancing" => "elasticloadbalancing:RemoveTags",
+                    "autoscaling" => "autoscaling:DeleteTags",
+                    "secretsmanager" => "secretsmanager:UntagResource",
+                    other => {
+                        unresolved.push(format!("untagging a `{other}` resource needs that service's own permission, which the gate does not model"));
+                        continue;
+                    }
+                };
+                out.push(check(untag_action, arn, ctx.clone(), true));
             }
         }
         _ => {}
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    out
 }
 
 fn pass_role(dir: &dyn Directory, profile: &str) -> Result<Derived, String> {
@@ -556,6 +661,14 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    impl Derivation {
+        /// The checks, asserting nothing was left unresolved.
+        fn complete(self) -> Vec<Derived> {
+            assert!(self.unresolved.is_empty(), "{:?}", self.unresolved);
+            self.checks
+        }
+    }
+
     struct Fixed;
     impl Directory for Fixed {
         fn instance_profile_role(&self, profile: &str) -> Option<String> {
@@ -600,7 +713,7 @@ mod tests {
             &Target::default(),
             &Fixed,
         )
-        .unwrap();
+        .complete();
         let ar = actions_resources(&d);
         assert!(
             ar.contains(&("ec2:CreateSubnet".into(), "arn:aws:ec2:us-west-2:000000000000:subnet/*".into())),
@@ -626,7 +739,7 @@ mod tests {
             &Target::default(),
             &Fixed,
         )
-        .unwrap();
+        .complete();
         let ar = actions_resources(&d);
         for r in [
             "instance/*",
@@ -650,7 +763,7 @@ mod tests {
     fn implicit_checks_of_asg_elb_secret_and_slr() {
         let cat = Catalog::embedded();
         let t = Target::default();
-        let asg = derive(cat, "autoscaling", "CreateAutoScalingGroup", &json!({"AutoScalingGroupName": "g", "LaunchTemplate": {"LaunchTemplateId": "lt-1"}, "VPCZoneIdentifier": "subnet-1,subnet-2", "MinSize": 1, "MaxSize": 1}), &t, &Fixed).unwrap();
+        let asg = derive(cat, "autoscaling", "CreateAutoScalingGroup", &json!({"AutoScalingGroupName": "g", "LaunchTemplate": {"LaunchTemplateId": "lt-1"}, "VPCZoneIdentifier": "subnet-1,subnet-2", "MinSize": 1, "MaxSize": 1}), &t, &Fixed).complete();
         let ar = actions_resources(&asg);
         assert!(
             ar.contains(&(
@@ -670,7 +783,7 @@ mod tests {
             &t,
             &Fixed,
         )
-        .unwrap();
+        .complete();
         assert!(actions_resources(&elb).contains(&(
             "elasticloadbalancing:AddTags".into(),
             "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/lb".into()
@@ -684,7 +797,7 @@ mod tests {
             &t,
             &Fixed,
         )
-        .unwrap();
+        .complete();
         assert_eq!(
             actions_resources(&secret),
             [
@@ -700,7 +813,7 @@ mod tests {
         );
         let slr =
             derive(cat, "iam", "CreateServiceLinkedRole", &json!({"AWSServiceName": "spot.amazonaws.com"}), &t, &Fixed)
-                .unwrap();
+                .complete();
         assert_eq!(
             slr[0].resource,
             "arn:aws:iam::000000000000:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot"
@@ -709,8 +822,45 @@ mod tests {
     }
 
     #[test]
+    fn an_unresolved_profile_keeps_the_other_checks() {
+        struct NoProfiles;
+        impl Directory for NoProfiles {
+            fn instance_profile_role(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn launch_template(&self, _: &str, _: &str) -> Result<LaunchTemplateInfo, String> {
+                Err("unknown".into())
+            }
+            fn service_linked_role_exists(&self, _: &str) -> bool {
+                true
+            }
+            fn auto_scaling_group_arn(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn association_resources(&self, _: &str) -> Vec<String> {
+                Vec::new()
+            }
+            fn instance_group(&self, _: &str) -> Option<String> {
+                None
+            }
+        }
+        let d = derive(
+            Catalog::embedded(),
+            "ec2",
+            "RunInstances",
+            &json!({"ImageId": "ami-1", "MinCount": 1, "MaxCount": 1, "IamInstanceProfile": {"Name": "ghost"}, "LaunchTemplate": {"LaunchTemplateId": "lt-9"}}),
+            &Target::default(),
+            &NoProfiles,
+        );
+        // What could be derived stays (the gate can still deny on it); what could not is named.
+        assert!(d.checks.iter().any(|c| c.action == "ec2:RunInstances" && c.resource.ends_with(":instance/*")));
+        assert_eq!(d.unresolved.len(), 2, "{:?}", d.unresolved);
+        assert!(d.unresolved.iter().any(|u| u.contains("ghost")) && d.unresolved.iter().any(|u| u.contains("lt-9")));
+    }
+
+    #[test]
     fn actions_without_resource_types_are_star() {
-        let d = derive(Catalog::embedded(), "ec2", "DescribeVpcs", &json!({}), &Target::default(), &Fixed).unwrap();
+        let d = derive(Catalog::embedded(), "ec2", "DescribeVpcs", &json!({}), &Target::default(), &Fixed).complete();
         assert_eq!(actions_resources(&d), [("ec2:DescribeVpcs".to_string(), "*".to_string())]);
     }
 }

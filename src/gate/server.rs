@@ -81,6 +81,28 @@ pub enum GateVerdict {
     Rejected,
 }
 
+/// Why the gate refused to evaluate a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Unknown service or operation, or a body the wire model cannot read.
+    Unreadable,
+    /// Parameters in the URL, which the gate does not evaluate.
+    QueryString,
+    /// A key that is neither the harness's nor one issued for the role under test.
+    UnknownCaller,
+    /// A role other than the one whose policies the gate holds.
+    NotSubject,
+    /// Something the checks depend on could not be looked up.
+    Unresolved,
+    /// As `Unresolved`, because the backend does not serve the lookup.
+    UnservedLookup,
+    /// The request implies no check the gate knows how to derive.
+    NoChecks,
+    /// The derivation failed inside the gate.
+    Internal,
+}
+
 /// Everything the gate did with one request.
 #[derive(Clone, Debug, Serialize)]
 pub struct GateRecord {
@@ -94,6 +116,9 @@ pub struct GateRecord {
     pub verdict: GateVerdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Set when the verdict is `Rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -239,6 +264,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         checks: Vec::new(),
         verdict: GateVerdict::PassedThrough,
         reason: None,
+        refusal: None,
         status: None,
         error_code: None,
         decision_us: 0,
@@ -251,35 +277,43 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         let request_id = format!("iam-conformance-gate-{seq}");
         // Refuses what the gate cannot evaluate: recorded, and answered as the service
         // denies, since what cannot be evaluated cannot be allowed.
-        let refuse = |reason: String, mut record: GateRecord| {
+        let refuse = |kind: Refusal, reason: String, mut record: GateRecord| {
             record.verdict = GateVerdict::Rejected;
+            record.refusal = Some(kind);
             record.reason = Some(reason.clone());
             record.decision_us = micros(received);
             push(&state, record);
             let d = denial(protocol, &format!("iam-conformance gate: {reason}"), &request_id, None);
             Ok(response(d.status, &d.headers, Bytes::from(d.body)))
         };
-        let outcome = match (&parsed, &caller) {
-            (None, _) => Err(format!(
-                "no wire model for signing service `{signing_service}`; the gate cannot evaluate this request"
-            )),
-            (Some(Err(e)), _) => Err(format!("cannot read the request: {e}")),
-            (_, Caller::Unknown(k)) => Err(format!(
-                "unknown access key `{k}` (neither the harness's nor one AssumeRole issued through the gate)"
-            )),
-            _ => Ok(()),
-        };
-        if let Err(reason) = outcome {
-            return refuse(reason, record);
-        }
         let role_arn = match &caller {
             Caller::Role(arn) => arn.clone(),
             _ => String::new(),
         };
-        let policies: Vec<Policy> = match &options.subject {
-            Some(s) if s.role_arn == role_arn => s.policies.clone(),
-            _ => Vec::new(),
+        let subject = options.subject.as_ref().filter(|s| s.role_arn == role_arn);
+        let outcome = match (&parsed, &caller) {
+            (None, _) => Err((
+                Refusal::Unreadable,
+                format!("no wire model for signing service `{signing_service}`; the gate cannot evaluate this request"),
+            )),
+            (Some(Err(e)), _) => Err((Refusal::Unreadable, format!("cannot read the request: {e}"))),
+            // What is evaluated must be all the request says.
+            _ if parts.uri.query().is_some_and(|q| !q.is_empty()) => {
+                Err((Refusal::QueryString, "parameters in the URL are not evaluated; send them in the body".into()))
+            }
+            (_, Caller::Unknown(k)) => Err((
+                Refusal::UnknownCaller,
+                format!("unknown access key `{k}` (neither the harness's nor one AssumeRole issued through the gate)"),
+            )),
+            _ if subject.is_none() => {
+                Err((Refusal::NotSubject, format!("`{role_arn}` is not the role whose policies this gate holds")))
+            }
+            _ => Ok(()),
         };
+        if let Err((kind, reason)) = outcome {
+            return refuse(kind, reason, record);
+        }
+        let policies: Vec<Policy> = subject.map(|s| s.policies.clone()).unwrap_or_default();
         let unserved = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let directory = UpstreamDirectory {
             client: state.client.clone(),
@@ -290,18 +324,19 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         let target = options.target.clone();
         let catalog = state.catalog;
         let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
-        let derived =
+        let derivation =
             match tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await {
-                Ok(Ok(d)) if !d.is_empty() => d,
-                Ok(Ok(_)) => {
-                    return refuse(format!("no authorization check could be derived for {prefix}:{operation}"), record);
-                }
-                Ok(Err(reason)) if unserved.load(std::sync::atomic::Ordering::Relaxed) => {
-                    return refuse(format!("{reason} ({UNSERVED_LOOKUP})"), record);
-                }
-                Ok(Err(reason)) => return refuse(reason, record),
-                Err(e) => return refuse(format!("derivation failed: {e}"), record),
+                Ok(d) => d,
+                Err(e) => return refuse(Refusal::Internal, format!("derivation failed: {e}"), record),
             };
+        if derivation.checks.is_empty() && derivation.unresolved.is_empty() {
+            return refuse(
+                Refusal::NoChecks,
+                format!("no authorization check could be derived for {prefix}:{operation}"),
+                record,
+            );
+        }
+        let derived = derivation.checks;
         let mut first_denied: Option<(Derived, Outcome)> = None;
         for check in derived {
             let mut ctx = Context::new();
@@ -341,6 +376,16 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             record.error_code = Some(d.code.clone());
             push(&state, record);
             return Ok(response(d.status, &d.headers, Bytes::from(d.body)));
+        }
+        // Every derived check allowed, but not everything could be derived: refuse.
+        if !derivation.unresolved.is_empty() {
+            let unserved = unserved.load(std::sync::atomic::Ordering::Relaxed);
+            let kind = if unserved { Refusal::UnservedLookup } else { Refusal::Unresolved };
+            let mut reason = derivation.unresolved.join("; ");
+            if unserved {
+                reason.push_str(" (the backend cannot serve the gate's lookup)");
+            }
+            return refuse(kind, reason, record);
         }
         record.verdict = GateVerdict::Forwarded;
     }
@@ -426,9 +471,6 @@ struct UpstreamDirectory {
     unserved: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// Added to a refusal's reason when a lookup was not served; `run` reads it.
-pub const UNSERVED_LOOKUP: &str = "the backend cannot serve the gate's lookup";
-
 impl UpstreamDirectory {
     /// Answers found once are kept for the gate's lifetime: an instance profile's role and
     /// a service-linked role's existence do not change within a run. Misses are not kept.
@@ -460,11 +502,10 @@ impl UpstreamDirectory {
 
 impl Directory for UpstreamDirectory {
     fn instance_profile_role(&self, profile: &str) -> Option<String> {
+        // Not cached: a profile's role can change during a run (Add/RemoveRoleFromInstanceProfile).
         let name = profile.rsplit('/').next().unwrap_or(profile);
-        self.cached(format!("instance-profile:{name}"), || {
-            let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
-            crate::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
-        })
+        let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
+        crate::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
     }
 
     fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String> {

@@ -197,9 +197,9 @@ pub fn validate_value(kind: OpKind, text: &str, variables: bool) -> Result<(), &
         | NumericLessThan
         | NumericLessThanEquals
         | NumericGreaterThan
-        | NumericGreaterThanEquals => text.trim().parse::<f64>().is_ok(),
+        | NumericGreaterThanEquals => is_decimal(text.trim()),
         DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
-            parse_date(text).is_some()
+            is_decimal(text.trim()) || is_calendar_date(text.trim())
         }
         Bool | Null => text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false"),
         IpAddress | NotIpAddress => {
@@ -226,6 +226,39 @@ pub fn validate_value(kind: OpKind, text: &str, variables: bool) -> Result<(), &
         }
         _ => "a number",
     })
+}
+
+/// A plain decimal number (`-12`, `3.5`): no exponent, infinity or NaN.
+fn is_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "0"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An ISO 8601 date or date-time whose fields are in range (`2026-02-31` is not).
+fn is_calendar_date(text: &str) -> bool {
+    let (date, time) = match text.split_once(['T', 't']) {
+        Some((d, t)) => (d, Some(t)),
+        None => (text, None),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    let [y, m, d] = parts.as_slice() else { return false };
+    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) else { return false };
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&m) || d == 0 || d > days[(m - 1) as usize] {
+        return false;
+    }
+    let Some(time) = time else { return true };
+    let clock = time.trim_end_matches(['Z', 'z']);
+    let clock = clock.split(['+']).next().unwrap_or(clock);
+    let clock = if clock.len() > 8 && clock.as_bytes()[8] == b'-' { &clock[..8] } else { clock };
+    let hms: Vec<&str> = clock.split(':').collect();
+    let field = |i: usize, max: f64| hms.get(i).is_none_or(|v| v.parse::<f64>().is_ok_and(|n| (0.0..max).contains(&n)));
+    !hms.is_empty() && field(0, 24.0) && field(1, 60.0) && field(2, 61.0) && parse_date(text).is_some()
 }
 
 /// Every operator name the parser accepts, for error messages.
@@ -340,6 +373,15 @@ pub fn clause_holds(op: &Operator, key: &str, values: &[ConditionValue], ctx: &C
             SetQualifier::None => op.kind.is_negated(),
         };
     };
+    // A policy variable the request cannot supply makes the clause fail, negated or not
+    // (AWS: an unresolvable variable leaves the statement not applying).
+    let unbound = |v: &ConditionValue| match &v.pattern {
+        Some(p) => p.has_variable() && p.bind(&|k: &str| ctx.single(k)).is_none(),
+        None => v.bound(ctx).is_none(),
+    };
+    if values.iter().any(unbound) {
+        return false;
+    }
     let base = op.kind.positive().unwrap_or(op.kind);
     let negated = op.kind.is_negated();
     // One request value passes when it matches some policy value (or, negated, none).
@@ -579,6 +621,7 @@ mod tests {
         assert!(holds("NumericLessThan", "n", &["${limit}"], &n));
         assert!(!holds("NumericGreaterThan", "n", &["${limit}"], &n));
         assert!(!holds("NumericLessThan", "n", &["${missing}"], &n), "an unbound variable matches nothing");
+        assert!(!holds("StringNotEquals", "owner", &["${missing}"], &c), "not even under a negated operator");
     }
 
     #[test]
@@ -590,6 +633,23 @@ mod tests {
         assert!(Operator::parse("StringLikes").is_none());
         assert!(Operator::parse("NullIfExists").is_none());
         assert!(Operator::parse("stringlike").is_none());
+        for (kind, bad) in [
+            (OpKind::NumericLessThan, "inf"),
+            (OpKind::NumericEquals, "NaN"),
+            (OpKind::NumericEquals, "1e3"),
+            (OpKind::DateLessThan, "2026-02-31T00:00:00Z"),
+            (OpKind::DateLessThan, "2026-01-01T99:00:00Z"),
+        ] {
+            assert!(validate_value(kind, bad, true).is_err(), "{bad}");
+        }
+        for (kind, good) in [
+            (OpKind::NumericLessThan, "-3.5"),
+            (OpKind::DateLessThan, "2024-02-29T23:59:59Z"),
+            (OpKind::DateLessThan, "1700000000"),
+            (OpKind::DateEquals, "2026-01-31"),
+        ] {
+            assert!(validate_value(kind, good, true).is_ok(), "{good}");
+        }
     }
 
     #[test]

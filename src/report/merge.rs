@@ -31,8 +31,8 @@ pub fn merge(reports: Vec<(String, Report)>) -> Result<Report, String> {
             ));
         }
         let (a, b) = (&r.subject, &first.subject);
-        if (&a.profile, &a.template, &a.role, &a.account_id, &a.region)
-            != (&b.profile, &b.template, &b.role, &b.account_id, &b.region)
+        if (&a.profile, &a.template, &a.template_digest, &a.role, &a.account_id, &a.region)
+            != (&b.profile, &b.template, &b.template_digest, &b.role, &b.account_id, &b.region)
         {
             return Err(format!("`{label}` checks another profile, template, role or target than `{first_label}`"));
         }

@@ -48,6 +48,10 @@ pub struct SubjectInfo {
     pub account_id: String,
     pub region: String,
     pub partition: String,
+    /// A digest of the template's content (not its path), so reports of different
+    /// templates are never taken for one.
+    #[serde(default)]
+    pub template_digest: String,
 }
 
 impl SubjectInfo {
@@ -61,6 +65,13 @@ impl SubjectInfo {
             account_id: target.account_id.clone(),
             region: target.region.clone(),
             partition: target.partition.clone(),
+            template_digest: {
+                let text = loaded.template.root.to_json().to_string();
+                let hash = text
+                    .bytes()
+                    .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+                format!("{hash:016x}")
+            },
         }
     }
 }
