@@ -157,7 +157,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         let mut ids = HashMap::new();
         run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created, &fixture_ids).await?;
         mark_work("fixtures", &mut since);
-        let creds = run::assume(&session, &deployed.role_arn, probes, &target).await?;
+        let creds = run::assume(&session, &gate, &deployed.role_arn, probes, &target).await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
         mark_work("assume", &mut since);
         let (results, ids) = run::run_scenarios(

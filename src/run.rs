@@ -205,6 +205,7 @@ fn percent_decode(text: &str) -> String {
 /// call that must be allowed is and one that must be denied is (IAM propagation).
 pub async fn assume(
     session: &Session,
+    gate: &Gate,
     role_arn: &str,
     probes: (&Scenario, &Scenario),
     target: &Target,
@@ -231,14 +232,28 @@ pub async fn assume(
                 secret_access_key: get("SecretAccessKey"),
                 session_token: Some(get("SessionToken")),
             };
-            let allowed = call_scenario(session, &creds, probes.0, &HashMap::new(), target, "readiness-probe").await;
-            let denied = call_scenario(session, &creds, probes.1, &HashMap::new(), target, "readiness-probe").await;
+            // The gate's own records say whether the role behaves: the allowed probe
+            // evaluated and forwarded, the denied probe evaluated and denied (a refusal
+            // proves nothing).
+            let tag = format!("readiness-probe-{attempt}");
+            let (allow_tag, deny_tag) = (format!("{tag}-allow"), format!("{tag}-deny"));
+            let allowed = call_scenario(session, &creds, probes.0, &HashMap::new(), target, &allow_tag).await;
+            let denied = call_scenario(session, &creds, probes.1, &HashMap::new(), target, &deny_tag).await;
+            let verdict_of = |t: &str| {
+                gate.records()
+                    .into_iter()
+                    .rev()
+                    .find(|r| r.scenario.as_deref() == Some(t))
+                    .map(|r| (r.verdict, r.reason.is_none()))
+            };
+            let allow_ok = allowed.is_ok() && verdict_of(&allow_tag) == Some((GateVerdict::Forwarded, true));
+            let deny_ok = denied.is_ok() && matches!(verdict_of(&deny_tag), Some((GateVerdict::Denied, _)));
+            if allow_ok && deny_ok {
+                return Ok(creds);
+            }
             let is_denied = |r: &Result<Answer, ExecError>| {
                 r.as_ref().ok().and_then(|a| a.error.as_ref()).is_some_and(|(c, _)| is_denial_code(c))
             };
-            if !is_denied(&allowed) && is_denied(&denied) {
-                return Ok(creds);
-            }
             last = format!(
                 "probe `{}` denied: {}, probe `{}` denied: {}",
                 probes.0.id,

@@ -51,6 +51,23 @@ fn seed_profile_runs_live_on_moto() {
             assert!(r["note"].as_str().is_some_and(|n| !n.is_empty()), "a skipped row says why: {r}");
         }
     }
+    // Exactly what moto cannot serve and what no live run sends is skipped: nothing else
+    // may quietly drop out of the run.
+    let mut skipped: Vec<&str> = rows.iter().filter(|r| r["observed"] == "skipped").map(|r| r["id"].as_str().unwrap()).collect();
+    skipped.sort_unstable();
+    assert_eq!(
+        skipped,
+        [
+            "autoscaling.describe-instance-refreshes",
+            "autoscaling.start-instance-refresh",
+            "deny.asg.create-or-update-tags-launch-configuration-arn",
+            "deny.asg.delete-launch-configuration-arn",
+            "deny.asg.update-launch-configuration-arn",
+            "ec2.delete-launch-template-versions",
+            "near-miss.elb.create-target-group",
+        ],
+        "{stdout}"
+    );
     // The gate decided the near-misses and PassRole boundaries itself.
     for id in
         ["near-miss.ec2.create-volume", "deny.passrole.bootstrapper-role", "deny.secrets.create-shared-prefix-no-slash"]
