@@ -53,7 +53,8 @@ fn seed_profile_runs_live_on_moto() {
     }
     // Exactly what moto cannot serve and what no live run sends is skipped: nothing else
     // may quietly drop out of the run.
-    let mut skipped: Vec<&str> = rows.iter().filter(|r| r["observed"] == "skipped").map(|r| r["id"].as_str().unwrap()).collect();
+    let mut skipped: Vec<&str> =
+        rows.iter().filter(|r| r["observed"] == "skipped").map(|r| r["id"].as_str().unwrap()).collect();
     skipped.sort_unstable();
     assert_eq!(
         skipped,

@@ -404,60 +404,21 @@ fn derive_into(
             if let Some(profile) =
                 input.get("IamInstanceProfile").and_then(|p| str_of(p, "Arn").or_else(|| str_of(p, "Name")))
             {
-                match pass_role(dir, profile) {
-                    Ok(c) => out.push(c),
-                    Err(e) => unresolved.push(e),
-                }
+                push_pass_role(dir, profile, &mut out, unresolved);
             }
             let spot = input.get("InstanceMarketOptions").and_then(|m| str_of(m, "MarketType")) == Some("spot");
             if spot {
                 out.extend(slr_if_missing(dir, "spot.amazonaws.com", target));
             }
-            // A launch template supplies what the request leaves out: its profile's role is
-            // passed, its image, groups and key are used, its tags are created.
+            // A launch template supplies what the request leaves out.
             if let Some(lt) = input.get("LaunchTemplate") {
-                let key =
-                    str_of(lt, "LaunchTemplateId").or_else(|| str_of(lt, "LaunchTemplateName")).unwrap_or_default();
-                let version = str_of(lt, "Version").unwrap_or("$Default");
-                let ec2 = format!("arn:{}:ec2:{}:{}", target.partition, target.region, target.account_id);
-                let run = |r: String| check("ec2:RunInstances", r, BTreeMap::new(), true);
-                match dir.launch_template(key, version) {
-                    Err(e) => unresolved.push(format!("launch template `{key}` version `{version}`: {e}")),
-                    Ok(info) => {
-                        out.push(run(format!("{ec2}:launch-template/{}", info.id)));
-                        if input.get("ImageId").is_none() {
-                            if let Some(image) = &info.image_id {
-                                out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
-                            }
-                        }
-                        info.security_group_ids.iter().for_each(|g| out.push(run(format!("{ec2}:security-group/{g}"))));
-                        if let Some(k) = info.key_name.as_ref().filter(|_| input.get("KeyName").is_none()) {
-                            out.push(run(format!("{ec2}:key-pair/{k}")));
-                        }
-                        for (rtype, tags) in &info.tag_specifications {
-                            let mut ctx = tag_context(tags);
-                            ctx.insert("ec2:CreateAction".into(), vec!["RunInstances".into()]);
-                            out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
-                        }
-                        if let Some(profile) =
-                            info.instance_profile.as_ref().filter(|_| input.get("IamInstanceProfile").is_none())
-                        {
-                            match pass_role(dir, profile) {
-                                Ok(c) => out.push(c),
-                                Err(e) => unresolved.push(e),
-                            }
-                        }
-                    }
-                }
+                push_launch_template(dir, lt, input, target, &mut out, unresolved);
             }
         }
         ("autoscaling", "CreateLaunchConfiguration") => {
             // A launch configuration with a profile passes its role, as a launch does.
             if let Some(profile) = str_of(input, "IamInstanceProfile") {
-                match pass_role(dir, profile) {
-                    Ok(c) => out.push(c),
-                    Err(e) => unresolved.push(e),
-                }
+                push_pass_role(dir, profile, &mut out, unresolved);
             }
         }
         ("iam", "AddRoleToInstanceProfile") => {
@@ -478,8 +439,6 @@ fn derive_into(
                     .and_then(|m| m.get("LaunchTemplate"))
                     .and_then(|l| l.get("LaunchTemplateSpecification"))
             }) {
-                let key =
-                    str_of(lt, "LaunchTemplateId").or_else(|| str_of(lt, "LaunchTemplateName")).unwrap_or_default();
                 let ec2 = format!("arn:{}:ec2:{}:{}", target.partition, target.region, target.account_id);
                 let run = |r: String| check("ec2:RunInstances", r, BTreeMap::new(), true);
                 out.push(run(format!("{ec2}:instance/*")));
@@ -488,33 +447,9 @@ fn derive_into(
                 let mut subnets = Vec::new();
                 collect_strings(input.get("VPCZoneIdentifier").unwrap_or(&Value::Null), &mut subnets);
                 subnets.iter().for_each(|s| out.push(run(format!("{ec2}:subnet/{s}"))));
-                let version = str_of(lt, "Version").unwrap_or("$Default");
                 // What the instances get comes from the template: without it, the checks
                 // it implies (PassRole above all) cannot be known, so the gate refuses.
-                match dir.launch_template(key, version) {
-                    Err(e) => unresolved.push(format!("launch template `{key}` version `{version}`: {e}")),
-                    Ok(info) => {
-                        out.push(run(format!("{ec2}:launch-template/{}", info.id)));
-                        if let Some(image) = &info.image_id {
-                            out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
-                        }
-                        info.security_group_ids.iter().for_each(|g| out.push(run(format!("{ec2}:security-group/{g}"))));
-                        if let Some(k) = &info.key_name {
-                            out.push(run(format!("{ec2}:key-pair/{k}")));
-                        }
-                        for (rtype, tags) in &info.tag_specifications {
-                            let mut ctx = tag_context(tags);
-                            ctx.insert("ec2:CreateAction".into(), vec!["RunInstances".into()]);
-                            out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
-                        }
-                        if let Some(profile) = &info.instance_profile {
-                            match pass_role(dir, profile) {
-                                Ok(c) => out.push(c),
-                                Err(e) => unresolved.push(e),
-                            }
-                        }
-                    }
-                }
+                push_launch_template(dir, lt, &Value::Null, target, &mut out, unresolved);
             }
             if operation == "CreateAutoScalingGroup" {
                 out.extend(slr_if_missing(dir, "autoscaling.amazonaws.com", target));
@@ -595,6 +530,54 @@ fn derive_into(
     out.sort();
     out.dedup();
     out
+}
+
+/// Adds the PassRole of an instance profile's role, or notes why it cannot be named.
+fn push_pass_role(dir: &dyn Directory, profile: &str, out: &mut Vec<Derived>, unresolved: &mut Vec<String>) {
+    match pass_role(dir, profile) {
+        Ok(c) => out.push(c),
+        Err(e) => unresolved.push(e),
+    }
+}
+
+/// What the instances launched from a template imply: RunInstances on the template and
+/// on the image, groups and key it supplies, CreateTags for its tags, PassRole for its
+/// profile's role. `given` names the members the request sets itself (they win).
+fn push_launch_template(
+    dir: &dyn Directory,
+    lt: &Value,
+    given: &Value,
+    target: &Target,
+    out: &mut Vec<Derived>,
+    unresolved: &mut Vec<String>,
+) {
+    let key = str_of(lt, "LaunchTemplateId").or_else(|| str_of(lt, "LaunchTemplateName")).unwrap_or_default();
+    let version = str_of(lt, "Version").unwrap_or("$Default");
+    let ec2 = format!("arn:{}:ec2:{}:{}", target.partition, target.region, target.account_id);
+    let run = |r: String| check("ec2:RunInstances", r, BTreeMap::new(), true);
+    let info = match dir.launch_template(key, version) {
+        Ok(info) => info,
+        Err(e) => {
+            unresolved.push(format!("launch template `{key}` version `{version}`: {e}"));
+            return;
+        }
+    };
+    out.push(run(format!("{ec2}:launch-template/{}", info.id)));
+    if let Some(image) = info.image_id.as_ref().filter(|_| given.get("ImageId").is_none()) {
+        out.push(run(format!("arn:{}:ec2:{}::image/{image}", target.partition, target.region)));
+    }
+    info.security_group_ids.iter().for_each(|g| out.push(run(format!("{ec2}:security-group/{g}"))));
+    if let Some(k) = info.key_name.as_ref().filter(|_| given.get("KeyName").is_none()) {
+        out.push(run(format!("{ec2}:key-pair/{k}")));
+    }
+    for (rtype, tags) in &info.tag_specifications {
+        let mut ctx = tag_context(tags);
+        ctx.insert("ec2:CreateAction".into(), vec!["RunInstances".into()]);
+        out.push(check("ec2:CreateTags", format!("{ec2}:{rtype}/*"), ctx, true));
+    }
+    if let Some(profile) = info.instance_profile.as_ref().filter(|_| given.get("IamInstanceProfile").is_none()) {
+        push_pass_role(dir, profile, out, unresolved);
+    }
 }
 
 fn pass_role(dir: &dyn Directory, profile: &str) -> Result<Derived, String> {
