@@ -77,7 +77,8 @@ impl SubjectInfo {
 }
 
 /// One scenario as reported. `observed` is one of allowed/denied/error/skipped and
-/// `decided_by` one of service/gate/model; `check` only ever produces model decisions.
+/// `decided_by` one of service/gate/model/none (none: nothing decided it, an error);
+/// `check` only ever produces model decisions.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ScenarioRow {
     pub id: String,
