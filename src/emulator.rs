@@ -103,42 +103,24 @@ impl Emulator {
     /// Starts moto server from `venv` on a free port and waits until it answers.
     pub async fn start_moto(venv: &Path, log_dir: &Path) -> Result<Emulator, EmulatorError> {
         let port = free_port()?;
-        let program = venv.join("bin/moto_server");
         std::fs::create_dir_all(log_dir).map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let mut command = Command::new(venv.join("bin/moto_server"));
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
         let log = log_dir.join(format!("moto-{port}.log"));
-        let log_file = std::fs::File::create(&log).map_err(|e| EmulatorError::Io(e.to_string()))?;
-        let err_file = log_file.try_clone().map_err(|e| EmulatorError::Io(e.to_string()))?;
-        let child = Command::new(&program)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(err_file)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| EmulatorError::Start { program: program.display().to_string(), message: e.to_string() })?;
-        let mut emulator = Emulator {
-            name: format!("moto {MOTO_VERSION}"),
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-            child: Some(child),
-        };
-        emulator.wait_ready("/moto-api/", Duration::from_secs(30)).await?;
-        Ok(emulator)
+        Emulator::launch(command, format!("moto {MOTO_VERSION}"), port, log, "/moto-api/", Duration::from_secs(30))
+            .await
     }
 
     /// Starts the open-source LocalStack runtime on the host (no Docker), confined to a
     /// data directory of its own, and waits for its health endpoint.
     pub async fn start_localstack(venv: &Path, data_dir: &Path) -> Result<Emulator, EmulatorError> {
         let port = free_port()?;
-        let program = venv.join("bin/python");
         let root = data_dir.join(format!("localstack-{port}"));
         std::fs::create_dir_all(&root).map_err(|e| EmulatorError::Io(e.to_string()))?;
-        let log = data_dir.join(format!("localstack-{port}.log"));
-        let log_file = std::fs::File::create(&log).map_err(|e| EmulatorError::Io(e.to_string()))?;
-        let err_file = log_file.try_clone().map_err(|e| EmulatorError::Io(e.to_string()))?;
         // Settings from the research notes (emulators.md): without OVERRIDE_IN_DOCKER=0
         // it writes under /var/lib, /etc and /tmp.
-        let child = Command::new(&program)
+        let mut command = Command::new(venv.join("bin/python"));
+        command
             .args(["-m", "localstack.runtime.main"])
             .env("OVERRIDE_IN_DOCKER", "0")
             .env("FILESYSTEM_ROOT", &root)
@@ -147,20 +129,34 @@ impl Emulator {
             .env("PERSISTENCE", "0")
             .env("SKIP_SSL_CERT_DOWNLOAD", "1")
             .env("DISABLE_EVENTS", "1")
-            .env("DNS_ADDRESS", "0")
+            .env("DNS_ADDRESS", "0");
+        let log = data_dir.join(format!("localstack-{port}.log"));
+        let name = format!("LocalStack {LOCALSTACK_VERSION} (open-source runtime)");
+        Emulator::launch(command, name, port, log, "/_localstack/health", Duration::from_secs(90)).await
+    }
+
+    /// Spawns an emulator's process with its output in `log`, on `port`, and waits until
+    /// `health` answers 200 (the process is killed if the handle is dropped).
+    async fn launch(
+        mut command: Command,
+        name: String,
+        port: u16,
+        log: PathBuf,
+        health: &str,
+        limit: Duration,
+    ) -> Result<Emulator, EmulatorError> {
+        let log_file = std::fs::File::create(&log).map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let err_file = log_file.try_clone().map_err(|e| EmulatorError::Io(e.to_string()))?;
+        let program = command.as_std().get_program().to_string_lossy().into_owned();
+        let child = command
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(err_file)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| EmulatorError::Start { program: program.display().to_string(), message: e.to_string() })?;
-        let mut emulator = Emulator {
-            name: format!("LocalStack {LOCALSTACK_VERSION} (open-source runtime)"),
-            endpoint: format!("http://127.0.0.1:{port}"),
-            log,
-            child: Some(child),
-        };
-        emulator.wait_ready("/_localstack/health", Duration::from_secs(90)).await?;
+            .map_err(|e| EmulatorError::Start { program, message: e.to_string() })?;
+        let mut emulator = Emulator { name, endpoint: format!("http://127.0.0.1:{port}"), log, child: Some(child) };
+        emulator.wait_ready(health, limit).await?;
         Ok(emulator)
     }
 
