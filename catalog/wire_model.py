@@ -56,10 +56,29 @@ EXTRA_OPERATIONS = {
         "CreateInstanceProfile", "AddRoleToInstanceProfile", "DeleteRole",
         "DeleteInstanceProfile", "RemoveRoleFromInstanceProfile", "DetachRolePolicy",
         "DeletePolicy", "CreateServiceLinkedRole",
+        # --target aws: the simulator oracle, a user's attached policies, sweep.
+        "SimulatePrincipalPolicy", "ListAttachedUserPolicies", "ListUserPolicies",
+        "ListGroupsForUser", "DeleteServiceLinkedRole", "ListRoleTags", "ListRoles", "TagRole",
+        "GetServiceLinkedRoleDeletionStatus",
     ],
-    "sts": ["AssumeRole", "GetCallerIdentity"],
-    "ec2": ["DescribeLaunchTemplateVersions", "DescribeInstances", "CreateKeyPair", "DeleteKeyPair", "DeleteVolume", "DescribeImages", "DescribeRouteTables", "DescribeAddresses"],
-    "autoscaling": ["DescribeAutoScalingInstances", "DescribeAutoScalingGroups"],
+    "sts": ["AssumeRole", "GetCallerIdentity", "DecodeAuthorizationMessage"],
+    "ec2": [
+        "DescribeLaunchTemplateVersions", "DescribeInstances", "CreateKeyPair", "DeleteKeyPair",
+        "DeleteVolume", "DescribeImages", "DescribeRouteTables", "DescribeAddresses",
+        # --target aws: tagging what a run creates, and sweep.
+        "CreateTags", "DescribeVpcs", "DescribeSubnets", "DescribeInternetGateways",
+        "DescribeNatGateways", "DescribeSecurityGroups", "DescribeLaunchTemplates",
+        "DescribeVolumes", "DescribeKeyPairs", "DeleteLaunchTemplate", "DetachInternetGateway",
+        "DeleteInternetGateway", "DeleteNatGateway", "ReleaseAddress", "DisassociateAddress",
+        "DeleteRouteTable", "DisassociateRouteTable", "DeleteSubnet", "DeleteSecurityGroup",
+        "DeleteVpc", "TerminateInstances",
+    ],
+    "autoscaling": [
+        "DescribeAutoScalingInstances", "DescribeAutoScalingGroups", "CreateOrUpdateTags",
+        "DeleteAutoScalingGroup",
+    ],
+    "elasticloadbalancing": ["DescribeLoadBalancers", "DescribeTags", "AddTags", "DeleteLoadBalancer"],
+    "secretsmanager": ["ListSecrets", "TagResource", "DeleteSecret", "DescribeSecret"],
 }
 
 SCALAR_TYPES = {"string", "integer", "long", "boolean", "float", "double", "timestamp", "blob"}

@@ -47,6 +47,9 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print the template rendered for a target as JSON (what a deploy sends).
     Render(RenderArgs),
+    /// Find and delete what `run --target aws` left in an account, by its tags, in
+    /// dependency order. Needs the same allow-list as the run.
+    Sweep(SweepArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -90,6 +93,29 @@ pub enum TargetKind {
     /// LocalStack: `--endpoint` if given, else the open-source runtime on the host,
     /// installed into a cached venv (Python >= 3.12) and started by the harness.
     Localstack,
+    /// A real sandbox account: AWS decides. Needs an allow-list (`--allow-account` or
+    /// IAM_CONFORMANCE_ALLOWED_ACCOUNTS); credentials come from the standard chain.
+    Aws,
+}
+
+/// `--target aws`: how calls are made.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunMode {
+    /// EC2 calls that accept it are sent with DryRun (AWS authorizes and stops); the rest live.
+    DryRun,
+    /// Every call is made for real.
+    Live,
+}
+
+/// `--target aws`: whose credentials act under the policy.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Principal {
+    /// The administrator deploys the stack and assumes its role.
+    Assume,
+    /// Run on an EC2 instance launched with the stack's instance profile (metadata credentials).
+    InstanceProfile,
+    /// Access keys of an IAM user the stack's managed policy is attached to (`--user-profile`).
+    User,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -120,6 +146,58 @@ pub struct RunArgs {
     /// (moto 123456789012, LocalStack 000000000000).
     #[arg(long)]
     pub account_id: Option<String>,
+    #[arg(long, default_value = "us-west-2")]
+    pub region: String,
+    /// `--target aws`: an account the run may touch (repeatable; also
+    /// IAM_CONFORMANCE_ALLOWED_ACCOUNTS). Without one nothing is called.
+    #[arg(long = "allow-account")]
+    pub allow_accounts: Vec<String>,
+    /// `--target aws`: dry-run (EC2 DryRun wherever accepted, the rest live) or live.
+    #[arg(long, value_enum, default_value = "dry-run")]
+    pub mode: RunMode,
+    /// `--target aws`: refuse the run when its estimated cost is above this many US dollars.
+    #[arg(long)]
+    pub max_cost: Option<String>,
+    /// `--target aws`: whose credentials act under the policy.
+    #[arg(long, value_enum, default_value = "assume")]
+    pub principal: Principal,
+    /// `--target aws`: the named profile of the administrator's credentials (default: the standard chain).
+    #[arg(long)]
+    pub aws_profile: Option<String>,
+    /// `--principal user`: the named profile holding the user's access keys.
+    #[arg(long)]
+    pub user_profile: Option<String>,
+    /// `--principal instance-profile|user`: the deployed stack to use (neither deployed nor deleted by the run).
+    #[arg(long)]
+    pub stack: Option<String>,
+    /// `--target aws`: expiry tagged on everything the run creates (`sweep --older-than` also uses it).
+    #[arg(long, default_value = "6h")]
+    pub expires_in: String,
+    /// `--target aws`: do not consult the policy simulator (iam:SimulatePrincipalPolicy).
+    #[arg(long)]
+    pub no_simulate: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SweepArgs {
+    /// Delete what this run left (its `iam-conformance:run-id` tag).
+    #[arg(long, conflicts_with = "older_than", required_unless_present = "older_than")]
+    pub run_id: Option<String>,
+    /// Delete what runs older than this left, or whatever has expired (e.g. 6h, 30m, 2d).
+    #[arg(long)]
+    pub older_than: Option<String>,
+    /// List what would be deleted, and the calls, without deleting anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// An account the sweep may touch (repeatable; also IAM_CONFORMANCE_ALLOWED_ACCOUNTS).
+    #[arg(long = "allow-account")]
+    pub allow_accounts: Vec<String>,
+    /// The named profile of the administrator's credentials (default: the standard chain).
+    #[arg(long)]
+    pub aws_profile: Option<String>,
+    /// Send every call to this URL (an emulator) instead of AWS's endpoints.
+    #[arg(long)]
+    pub endpoint: Option<String>,
     #[arg(long, default_value = "us-west-2")]
     pub region: String,
 }
@@ -203,6 +281,10 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             Ok(rt) => rt.block_on(crate::cli_run::gate(&args, out, err)),
             Err(e) => fail(err, &format!("failed to start the async runtime: {e}")),
         },
+        Command::Sweep(args) => match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(rt) => rt.block_on(crate::cli_aws::sweep(&args, out, err)),
+            Err(e) => fail(err, &format!("failed to start the async runtime: {e}")),
+        },
     }
 }
 
@@ -225,7 +307,7 @@ impl RunClock {
 }
 
 /// Civil date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
     let doe = z - era * 146_097;

@@ -23,7 +23,11 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     let default_account = match args.target {
         TargetKind::Moto => "123456789012",
         TargetKind::Localstack => "000000000000",
+        TargetKind::Aws => return crate::cli_aws::run(args, clock, out, err).await,
     };
+    if let Some(flag) = aws_only_flag(args) {
+        return fail(err, &format!("{flag} applies to --target aws only"));
+    }
     let account_id = args.account_id.clone().unwrap_or_else(|| default_account.to_string());
     let target = match target_of(&TargetArgs { account_id, region: args.region.clone() }) {
         Ok(t) => crate::template::render::Target {
@@ -71,7 +75,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
                         Err(e) => Err(e),
                     }
                 }
-                TargetKind::Localstack => {
+                TargetKind::Localstack | TargetKind::Aws => {
                     // The LocalStack image (with LOCALSTACK_AUTH_TOKEN) through Docker is
                     // not implemented: say so when an engine answers, rather than use it silently.
                     if std::os::unix::net::UnixStream::connect("/var/run/docker.sock").is_ok() {
@@ -104,7 +108,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     };
     let emulator_services = match args.target {
         TargetKind::Localstack => crate::emulator::localstack_services(&endpoint).await,
-        TargetKind::Moto => Default::default(),
+        TargetKind::Moto | TargetKind::Aws => Default::default(),
     };
     let gate = match run::start_gate(&endpoint, &target).await {
         Ok(g) => g,
@@ -113,7 +117,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     let _ = writeln!(out, "  gate       {} → {endpoint}", gate.url);
     let session = Arc::new(Session {
         client: Client::default(),
-        url: gate.url.clone(),
+        endpoints: run::Endpoints::One(gate.url.clone()),
         region: target.region.clone(),
         admin: admin_credentials(),
     });
@@ -157,7 +161,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         let mut ids = HashMap::new();
         run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created, &fixture_ids).await?;
         mark_work("fixtures", &mut since);
-        let creds = run::assume(&session, &gate, &deployed.role_arn, probes, &target).await?;
+        let creds =
+            run::assume(&session, Some(&gate), &deployed.role_arn, probes, &target, std::time::Duration::from_secs(90))
+                .await?;
         let enforces = run::service_enforces_iam(&session.client, &endpoint, &target, &creds, probes.1).await;
         mark_work("assume", &mut since);
         let (results, ids) = run::run_scenarios(
@@ -167,8 +173,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             ids,
             &target,
             args.concurrency,
-            &gate,
+            Some(&gate),
             shard,
+            &run::CallOptions::default(),
             &progress,
         )
         .await;
@@ -178,6 +185,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     let outcome = tokio::select! {
         r = work => Some(r),
         _ = tokio::signal::ctrl_c() => None,
+        _ = run::sigterm() => None,
     };
     if terminal_out {
         println!();
@@ -258,6 +266,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         target: match (&args.endpoint, args.target) {
             (Some(_), TargetKind::Moto) => "moto (external endpoint)".into(),
             (Some(_), TargetKind::Localstack) => "LocalStack (external endpoint)".into(),
+            (_, TargetKind::Aws) => "AWS".into(),
             (None, TargetKind::Moto) => format!("moto {}", crate::emulator::MOTO_VERSION),
             (None, TargetKind::Localstack) => {
                 format!("LocalStack {} (open-source runtime)", crate::emulator::LOCALSTACK_VERSION)
@@ -293,6 +302,24 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     report.exit_code
 }
 
+/// The first `--target aws` option given to an emulator run, if any (they would be ignored).
+fn aws_only_flag(args: &RunArgs) -> Option<&'static str> {
+    use crate::cli::{Principal, RunMode};
+    [
+        (!args.allow_accounts.is_empty(), "--allow-account"),
+        (args.mode != RunMode::DryRun, "--mode"),
+        (args.max_cost.is_some(), "--max-cost"),
+        (args.principal != Principal::Assume, "--principal"),
+        (args.aws_profile.is_some(), "--aws-profile"),
+        (args.user_profile.is_some(), "--user-profile"),
+        (args.stack.is_some(), "--stack"),
+        (args.no_simulate, "--no-simulate"),
+    ]
+    .into_iter()
+    .find(|(given, _)| *given)
+    .map(|(_, flag)| flag)
+}
+
 /// `gate`: serve until Ctrl-C.
 pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let target = match target_of(&TargetArgs { account_id: args.account_id.clone(), region: args.region.clone() }) {
@@ -324,7 +351,7 @@ pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         Some(arn) => {
             let session = Session {
                 client: Client::default(),
-                url: gate.url.clone(),
+                endpoints: run::Endpoints::One(gate.url.clone()),
                 region: target.region.clone(),
                 admin: admin_credentials(),
             };

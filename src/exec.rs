@@ -9,6 +9,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use aws_sigv4::sign::v4;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as HyperClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -89,10 +90,11 @@ pub fn service_error(
     }
 }
 
-/// An HTTP client for AWS-style endpoints (plain HTTP: emulators and the gate).
+/// An HTTP client for AWS-style endpoints: plain HTTP for emulators and the gate, HTTPS
+/// for AWS itself.
 #[derive(Clone)]
 pub struct Client {
-    http: HyperClient<HttpConnector, Full<Bytes>>,
+    http: HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
 }
 
@@ -104,7 +106,21 @@ impl Default for Client {
 
 impl Client {
     pub fn new(timeout: Duration) -> Client {
-        Client { http: HyperClient::builder(TokioExecutor::new()).build_http(), timeout }
+        // Without the system's root certificates only plain HTTP works; that is all an
+        // emulator needs, and a call to AWS then fails with a clear connection error.
+        let connector = match hyper_rustls::HttpsConnectorBuilder::new().with_native_roots() {
+            Ok(b) => b.https_or_http().enable_http1().build(),
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth(),
+                )
+                .https_or_http()
+                .enable_http1()
+                .build(),
+        };
+        Client { http: HyperClient::builder(TokioExecutor::new()).build(connector), timeout }
     }
 
     /// Serializes, signs and sends one call. `extra_headers` are added after signing

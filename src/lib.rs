@@ -5,8 +5,10 @@
 //! what its callers hand it; the command-line shell reads files and writes reports.
 
 pub mod analysis;
+pub mod aws;
 pub mod catalog;
 pub mod cli;
+pub mod cli_aws;
 pub mod cli_run;
 pub mod emulator;
 pub mod exec;

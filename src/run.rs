@@ -89,20 +89,58 @@ pub struct Deployed {
     pub policies: Vec<Policy>,
 }
 
-/// The calls of a run against one endpoint (the gate).
+/// Where a run's calls go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoints {
+    /// One URL serves every service: an emulator, or the gate in front of one.
+    One(String),
+    /// AWS's own regional endpoints (IAM's is global), over HTTPS.
+    Aws,
+}
+
+/// The calls of a run: the administrator's credentials and where to send them.
 pub struct Session {
     pub client: Client,
-    pub url: String,
+    pub endpoints: Endpoints,
     pub region: String,
     pub admin: Credentials,
 }
 
 impl Session {
-    pub async fn admin(&self, service: &str, operation: &str, input: Value) -> Result<Answer, ExecError> {
-        self.client.call(&self.url, &self.region, &self.admin, service, operation, &input, &[]).await
+    /// The URL `service`'s calls go to.
+    pub fn url(&self, service: &str) -> String {
+        match &self.endpoints {
+            Endpoints::One(url) => url.clone(),
+            Endpoints::Aws => crate::aws::endpoint(service, &self.region),
+        }
     }
 
-    async fn admin_ok(&self, what: &str, service: &str, operation: &str, input: Value) -> Result<String, RunError> {
+    /// The region a call to `service` is signed for (IAM's global endpoint signs as us-east-1).
+    pub fn signing_region(&self, service: &str) -> String {
+        match (&self.endpoints, service) {
+            (Endpoints::Aws, "iam") => "us-east-1".to_string(),
+            _ => self.region.clone(),
+        }
+    }
+
+    /// One call with explicit credentials.
+    pub async fn call(
+        &self,
+        creds: &Credentials,
+        service: &str,
+        operation: &str,
+        input: &Value,
+        extra_headers: &[(&str, &str)],
+    ) -> Result<Answer, ExecError> {
+        let (url, region) = (self.url(service), self.signing_region(service));
+        self.client.call(&url, &region, creds, service, operation, input, extra_headers).await
+    }
+
+    pub async fn admin(&self, service: &str, operation: &str, input: Value) -> Result<Answer, ExecError> {
+        self.call(&self.admin, service, operation, &input, &[]).await
+    }
+
+    pub async fn admin_ok(&self, what: &str, service: &str, operation: &str, input: Value) -> Result<String, RunError> {
         let a = self.admin(service, operation, input).await.map_err(|e| step(what, e.to_string()))?;
         match &a.error {
             None => Ok(a.body),
@@ -115,14 +153,21 @@ impl Session {
 
 /// Deploys the rendered template and waits for the stack.
 pub async fn deploy(session: &Session, stack: &str, template_json: &str) -> Result<(), RunError> {
-    session
-        .admin_ok(
-            "deploy",
-            "cloudformation",
-            "CreateStack",
-            serde_json::json!({"StackName": stack, "TemplateBody": template_json, "Capabilities": ["CAPABILITY_NAMED_IAM"]}),
-        )
-        .await?;
+    deploy_with(session, stack, template_json, None).await
+}
+
+/// Deploys with stack tags (a JSON list of `{Key, Value}`), and waits for the stack.
+pub async fn deploy_with(
+    session: &Session,
+    stack: &str,
+    template_json: &str,
+    tags: Option<Value>,
+) -> Result<(), RunError> {
+    let mut input = serde_json::json!({"StackName": stack, "TemplateBody": template_json, "Capabilities": ["CAPABILITY_NAMED_IAM"]});
+    if let Some(tags) = tags {
+        input["Tags"] = tags;
+    }
+    session.admin_ok("deploy", "cloudformation", "CreateStack", input).await?;
     let started = Instant::now();
     loop {
         let body = session
@@ -203,35 +248,71 @@ fn percent_decode(text: &str) -> String {
 
 /// Assumes the role through the gate (so the gate learns its keys), then waits until one
 /// call that must be allowed is and one that must be denied is (IAM propagation).
+///
+/// Without a gate (`--target aws`) AWS's own answers decide: the allowed probe answers
+/// without a denial, the denied probe with one. IAM is eventually consistent, so a new
+/// role's AssumeRole and permissions are retried with backoff for up to `patience`.
 pub async fn assume(
     session: &Session,
-    gate: &Gate,
+    gate: Option<&Gate>,
     role_arn: &str,
     probes: (&Scenario, &Scenario),
     target: &Target,
+    patience: Duration,
+) -> Result<Credentials, RunError> {
+    become_role(session, gate, &CredentialSource::AssumeRole(role_arn.to_string()), probes, target, patience).await
+}
+
+/// Where the role's credentials come from.
+#[derive(Clone, Debug)]
+pub enum CredentialSource {
+    /// The administrator assumes the role.
+    AssumeRole(String),
+    /// Credentials that already act under the policy (an instance profile's, a user's).
+    Given(Credentials),
+}
+
+/// Obtains the role's credentials and waits until they behave (see `assume`).
+pub async fn become_role(
+    session: &Session,
+    gate: Option<&Gate>,
+    source: &CredentialSource,
+    probes: (&Scenario, &Scenario),
+    target: &Target,
+    patience: Duration,
 ) -> Result<Credentials, RunError> {
     let what = "assume role";
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
     let mut last = String::new();
     let mut attempt = 0u64;
-    while started.elapsed() < Duration::from_secs(90) {
+    while started.elapsed() < patience {
         attempt += 1;
-        let answer = session
-            .admin(
-                "sts",
-                "AssumeRole",
-                serde_json::json!({"RoleArn": role_arn, "RoleSessionName": "iam-conformance", "DurationSeconds": 3600}),
-            )
-            .await
-            .map_err(|e| step(what, e.to_string()))?;
-        if answer.error.is_none() {
-            let get = |n: &str| crate::xml::first(&answer.body, n).unwrap_or_default();
-            let creds = Credentials {
-                access_key_id: get("AccessKeyId"),
-                secret_access_key: get("SecretAccessKey"),
-                session_token: Some(get("SessionToken")),
-            };
+        let obtained = match source {
+            CredentialSource::Given(creds) => Ok(creds.clone()),
+            CredentialSource::AssumeRole(role_arn) => {
+                let answer = session
+                    .admin(
+                        "sts",
+                        "AssumeRole",
+                        serde_json::json!({"RoleArn": role_arn, "RoleSessionName": "iam-conformance", "DurationSeconds": 3600}),
+                    )
+                    .await
+                    .map_err(|e| step(what, e.to_string()))?;
+                match &answer.error {
+                    None => {
+                        let get = |n: &str| crate::xml::first(&answer.body, n).unwrap_or_default();
+                        Ok(Credentials {
+                            access_key_id: get("AccessKeyId"),
+                            secret_access_key: get("SecretAccessKey"),
+                            session_token: Some(get("SessionToken")),
+                        })
+                    }
+                    Some((code, message)) => Err(format!("AssumeRole answered {code}: {message}")),
+                }
+            }
+        };
+        if let Ok(creds) = obtained {
             // The gate's own records say whether the role behaves: the allowed probe
             // evaluated and forwarded, the denied probe evaluated and denied (a refusal
             // proves nothing).
@@ -239,21 +320,29 @@ pub async fn assume(
             let (allow_tag, deny_tag) = (format!("{tag}-allow"), format!("{tag}-deny"));
             let allowed = call_scenario(session, &creds, probes.0, &HashMap::new(), target, &allow_tag).await;
             let denied = call_scenario(session, &creds, probes.1, &HashMap::new(), target, &deny_tag).await;
-            let verdict_of = |t: &str| {
-                gate.records()
-                    .into_iter()
-                    .rev()
-                    .find(|r| r.scenario.as_deref() == Some(t))
-                    .map(|r| (r.verdict, r.reason.is_none()))
-            };
-            let allow_ok = allowed.is_ok() && verdict_of(&allow_tag) == Some((GateVerdict::Forwarded, true));
-            let deny_ok = denied.is_ok() && matches!(verdict_of(&deny_tag), Some((GateVerdict::Denied, _)));
-            if allow_ok && deny_ok {
-                return Ok(creds);
-            }
             let is_denied = |r: &Result<Answer, ExecError>| {
                 r.as_ref().ok().and_then(|a| a.error.as_ref()).is_some_and(|(c, _)| is_denial_code(c))
             };
+            let (allow_ok, deny_ok) = match gate {
+                Some(gate) => {
+                    let verdict_of = |t: &str| {
+                        gate.records()
+                            .into_iter()
+                            .rev()
+                            .find(|r| r.scenario.as_deref() == Some(t))
+                            .map(|r| (r.verdict, r.reason.is_none()))
+                    };
+                    (
+                        allowed.is_ok() && verdict_of(&allow_tag) == Some((GateVerdict::Forwarded, true)),
+                        denied.is_ok() && matches!(verdict_of(&deny_tag), Some((GateVerdict::Denied, _))),
+                    )
+                }
+                // AWS decides: an answer without an error for the one, a denial for the other.
+                None => (allowed.as_ref().is_ok_and(|a| a.error.is_none()), is_denied(&denied)),
+            };
+            if allow_ok && deny_ok {
+                return Ok(creds);
+            }
             last = format!(
                 "probe `{}` denied: {}, probe `{}` denied: {}",
                 probes.0.id,
@@ -261,15 +350,15 @@ pub async fn assume(
                 probes.1.id,
                 is_denied(&denied)
             );
-        } else if let Some((code, message)) = &answer.error {
-            last = format!("AssumeRole answered {code}: {message}");
+        } else if let Err(why) = obtained {
+            last = why;
         }
         // Exponential backoff with jitter from the clock's low bits.
         let jitter = Duration::from_millis((Instant::now().elapsed().subsec_nanos() as u64 + attempt * 37) % 150);
         tokio::time::sleep(delay + jitter).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
-    Err(step(what, format!("the role did not behave within 90 s: {last}")))
+    Err(step(what, format!("the role did not behave within {} s: {last}", patience.as_secs())))
 }
 
 /// Replaces example ids by the real ones and the `${AWS::…}` variables.
@@ -294,10 +383,7 @@ async fn call_scenario(
     tag: &str,
 ) -> Result<Answer, ExecError> {
     let input = concrete_input(&s.input, ids, target);
-    session
-        .client
-        .call(&session.url, &session.region, creds, &s.service, &s.operation, &input, &[(SCENARIO_HEADER, tag)])
-        .await
+    session.call(creds, &s.service, &s.operation, &input, &[(SCENARIO_HEADER, tag)]).await
 }
 
 /// Runs the fixtures with the administrator's credentials, recording what they produce.
@@ -417,8 +503,9 @@ pub async fn run_scenarios(
     ids: HashMap<String, String>,
     target: &Target,
     concurrency: usize,
-    gate: &Gate,
+    gate: Option<&Gate>,
     shard: Option<Shard>,
+    options: &CallOptions,
     progress: &(dyn Fn(usize, usize, &LiveResult) + Sync),
 ) -> (Vec<LiveResult>, HashMap<String, String>) {
     let ids = Arc::new(Mutex::new(ids));
@@ -437,6 +524,8 @@ pub async fn run_scenarios(
         }
     }
     let mut running: HashSet<String> = HashSet::new();
+    // Scenarios sent as EC2 dry runs (`--mode dry-run`).
+    let mut dry_runs: HashSet<String> = HashSet::new();
     let mut tasks: JoinSet<Call> = JoinSet::new();
     let mut task_ids: HashMap<tokio::task::Id, String> = HashMap::new();
     let total = pending.len();
@@ -473,18 +562,34 @@ pub async fn run_scenarios(
                     continue;
                 }
                 running.insert(id.clone());
-                let (session, creds, ids, target, s) =
-                    (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone());
+                let (session, creds, ids, target, s, options) =
+                    (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone(), options.clone());
+                // A dry run of a create produces nothing its dependants could use.
+                let dry_run = options.dry_run && crate::aws::accepts_dry_run(&s.service, &s.operation);
+                let dry_needs: Vec<String> =
+                    s.needs.iter().filter(|n| dry_runs.contains(n.as_str())).cloned().collect();
+                if dry_run {
+                    dry_runs.insert(id.clone());
+                }
                 let handle = tasks.spawn(async move {
                     let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
+                    let mut s = s;
+                    if dry_run && let Value::Object(input) = &mut s.input {
+                        input.insert("DryRun".into(), Value::Bool(true));
+                    }
                     let answer = call_scenario(&session, &creds, &s, &known, &target, &s.id).await;
+                    let mut produced = Vec::new();
                     if let Ok(a) = &answer
                         && a.error.is_none()
                         && let Ok(mut m) = ids.lock()
                     {
                         record_produced(&s.produces, &a.body, &mut m);
+                        produced = s.produces.keys().filter_map(|example| m.get(example).cloned()).collect();
                     }
-                    Call { answer }
+                    // What the role created carries the run's tags, so a sweep finds it
+                    // even if this run is killed before its teardown.
+                    let tag_failures = tag_created(&session, &options, &produced).await;
+                    Call { answer, dry_run, dry_needs, tag_failures }
                 });
                 task_ids.insert(handle.id(), id);
             }
@@ -520,10 +625,20 @@ pub async fn run_scenarios(
         };
         running.remove(&id);
         let s = &scenarios[&id];
-        let record = gate.records().into_iter().rev().find(|r| r.scenario.as_deref() == Some(id.as_str()));
-        let live = match call {
-            Some(call) => resolve(s, call.answer, record),
-            None => LiveResult::error(&id, "the call's task failed (a bug in the harness)".into()),
+        let live = match (call, gate) {
+            (Some(call), Some(gate)) => {
+                let record = gate.records().into_iter().rev().find(|r| r.scenario.as_deref() == Some(id.as_str()));
+                resolve(s, call.answer, record)
+            }
+            (Some(call), None) => {
+                let mut live = resolve_direct(s, call.answer, call.dry_run, &call.dry_needs);
+                if !call.tag_failures.is_empty() {
+                    let note = format!("not tagged for sweep: {}", call.tag_failures.join("; "));
+                    live.note = Some(live.note.map(|n| format!("{n}; {note}")).unwrap_or(note));
+                }
+                live
+            }
+            (None, _) => LiveResult::error(&id, "the call's task failed (a bug in the harness)".into()),
         };
         progress(finished.len() + 1, total, &live);
         finished.insert(id, live);
@@ -539,7 +654,9 @@ pub async fn run_scenarios(
 /// the calls after it: they run and say for themselves what the backend answers.
 fn need_failed(r: &LiveResult, expect: Expect) -> bool {
     match r.observed {
-        "allowed" => r.backend.as_ref().is_some_and(|b| b.code.is_some()),
+        // An EC2 dry run that was authorized created nothing, but its dependants are still
+        // sent: AWS says for each whether it can decide without the missing resource.
+        "allowed" => r.backend.as_ref().is_some_and(|b| b.code.as_deref().is_some_and(|c| c != "DryRunOperation")),
         // A denial probe that was denied did what it is there for.
         "denied" => expect != Expect::Deny,
         "skipped" => r.note.as_deref().is_some_and(|n| n.starts_with("prerequisite")),
@@ -594,9 +711,56 @@ pub fn required_by(profile: &Profile, shard: Option<Shard>) -> HashSet<String> {
     required
 }
 
+/// Tags resources a scenario created with the run's tags (administrator's credentials);
+/// returns what could not be tagged.
+async fn tag_created(session: &Session, options: &CallOptions, produced: &[String]) -> Vec<String> {
+    let mut failures = Vec::new();
+    let Some((run_id, expires)) = &options.tags else { return failures };
+    for id in produced {
+        let Some(kind) = crate::aws::sweep::kind_of(id) else { continue };
+        let Some((service, operation, input)) = crate::aws::sweep::tag_call(kind, id, run_id, expires) else {
+            continue;
+        };
+        match session.admin(service, operation, input).await {
+            Ok(a) if a.error.is_none() => {}
+            Ok(a) => failures.push(format!(
+                "{id}: {service}:{operation} answered {}",
+                a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()
+            )),
+            Err(e) => failures.push(format!("{id}: {e}")),
+        }
+    }
+    failures
+}
+
+/// Resolves when the process receives SIGTERM (never, where there is no such signal).
+pub async fn sigterm() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending::<()>().await,
+    }
+}
+
 /// What one scenario task brings back.
 struct Call {
     answer: Result<Answer, ExecError>,
+    /// Sent with EC2's `DryRun` flag.
+    dry_run: bool,
+    /// Prerequisites that were only dry runs (their ids do not exist).
+    dry_needs: Vec<String>,
+    /// Created resources the administrator could not tag.
+    tag_failures: Vec<String>,
+}
+
+/// How scenario calls are made beyond the call itself.
+#[derive(Clone, Debug, Default)]
+pub struct CallOptions {
+    /// Send EC2 calls that accept it with `DryRun` (`--mode dry-run`).
+    pub dry_run: bool,
+    /// Tag what each call creates with (run id, expiry), with the administrator's credentials.
+    pub tags: Option<(String, String)>,
 }
 
 impl LiveResult {
@@ -717,6 +881,67 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                     )
                 },
                 _ => live("allowed", "gate", Some(backend), None),
+            }
+        }
+    }
+}
+
+/// Reads one call AWS itself decided (`--target aws`, no gate):
+/// - a denial code → denied, decided by AWS;
+/// - `DryRunOperation` → allowed (EC2 checked authorization and stopped there);
+/// - no error → allowed;
+/// - an authentication failure → error (the harness is at fault);
+/// - any other error → skipped: AWS answered before or after deciding, and its answer does
+///   not say which (a dry-run prerequisite's id that does not exist, a quota…).
+fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool, dry_needs: &[String]) -> LiveResult {
+    let answer = match answer {
+        Err(e) => return LiveResult::error(&s.id, e.to_string()),
+        Ok(a) => a,
+    };
+    let backend = BackendAnswer {
+        status: answer.status,
+        code: answer.error.as_ref().map(|(c, _)| c.clone()),
+        message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
+    };
+    let live = |observed, note: Option<String>| LiveResult {
+        id: s.id.clone(),
+        observed,
+        decided_by: "aws",
+        backend: Some(backend.clone()),
+        note,
+        gate: None,
+    };
+    if let Some(reason) = unserved(&answer) {
+        return LiveResult { backend: Some(backend.clone()), ..LiveResult::skipped(&s.id, reason) };
+    }
+    match &answer.error {
+        None => live("allowed", None),
+        Some((code, _)) if is_denial_code(code) => live("denied", None),
+        Some((code, _)) if code == "DryRunOperation" => {
+            live("allowed", Some("EC2 dry run: authorized, nothing was done".into()))
+        }
+        Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
+            backend: Some(backend.clone()),
+            ..LiveResult::error(
+                &s.id,
+                format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault"),
+            )
+        },
+        Some((code, message)) => {
+            let why = if dry_needs.is_empty() {
+                String::new()
+            } else {
+                format!(" (it uses what dry run(s) {} would have created)", dry_needs.join(", "))
+            };
+            let dry = if dry_run { " to the dry run" } else { "" };
+            LiveResult {
+                backend: Some(backend.clone()),
+                ..LiveResult::skipped(
+                    &s.id,
+                    format!(
+                        "not decided: AWS answered{dry} {code}: {message}{why}, which does not say whether the call was authorized"
+                    ),
+                )
             }
         }
     }
@@ -977,4 +1202,67 @@ pub async fn start_gate(upstream: &str, target: &Target) -> Result<Gate, RunErro
 /// Hands the read-back role to the gate.
 pub fn enforce(gate: &Gate, deployed: &Deployed) {
     gate.set_subject(Subject { role_arn: deployed.role_arn.clone(), policies: deployed.policies.clone() });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::Protocol;
+
+    /// An answer as the client builds it from a replayed status and body.
+    fn answer(protocol: Protocol, status: u16, body: &str) -> Result<Answer, ExecError> {
+        let error = crate::exec::service_error(protocol, status, &[], body);
+        Ok(Answer { status, body: body.to_string(), headers: Vec::new(), error })
+    }
+
+    fn scenario() -> Scenario {
+        let target = Target::default();
+        let loaded = crate::load::load(&crate::load::ProfileSource::Embedded, None, &target).expect("seed loads");
+        loaded.profile.scenarios[0].clone()
+    }
+
+    // Denial shapes as each protocol writes them (research notes, "How each service says
+    // denied"; EC2's encoded message shortened).
+    const EC2_DENIED: &str = "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation. Encoded authorization failure message: AbCd</Message></Error></Errors><RequestID>r</RequestID></Response>";
+    const EC2_DRY_RUN: &str = "<Response><Errors><Error><Code>DryRunOperation</Code><Message>Request would have succeeded, but DryRun flag is set.</Message></Error></Errors><RequestID>r</RequestID></Response>";
+    const EC2_NOT_FOUND: &str = "<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code><Message>The vpc ID 'vpc-0a1b2c3d4e5f60001' does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>";
+    const EC2_AUTH: &str = "<Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors><RequestID>r</RequestID></Response>";
+    const QUERY_DENIED: &str = "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/dkp-bootstrapper-role/x is not authorized to perform: elasticloadbalancing:DeleteLoadBalancerPolicy</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+    const JSON_DENIED: &str = "{\"__type\":\"AccessDeniedException\",\"Message\":\"User: arn:aws:sts::123456789012:assumed-role/dkp-bootstrapper-role/x is not authorized to perform: secretsmanager:CreateSecret\"}";
+
+    #[test]
+    fn aws_answers_are_read_per_protocol() {
+        let s = scenario();
+        let cases: Vec<(Result<Answer, ExecError>, bool, &str)> = vec![
+            (answer(Protocol::Ec2, 200, "<R/>"), false, "allowed"),
+            (answer(Protocol::Ec2, 403, EC2_DENIED), false, "denied"),
+            (answer(Protocol::Ec2, 412, EC2_DRY_RUN), true, "allowed"),
+            (answer(Protocol::Query, 403, QUERY_DENIED), false, "denied"),
+            (answer(Protocol::Json, 400, JSON_DENIED), false, "denied"),
+            (answer(Protocol::Ec2, 401, EC2_AUTH), false, "error"),
+            (answer(Protocol::Ec2, 400, EC2_NOT_FOUND), false, "skipped"),
+        ];
+        for (a, dry, expected) in cases {
+            let shown = format!("{a:?}");
+            let r = resolve_direct(&s, a, dry, &[]);
+            assert_eq!(r.observed, expected, "{shown}\n{r:?}");
+            if expected == "allowed" || expected == "denied" {
+                assert_eq!(r.decided_by, "aws", "{r:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_that_decides_nothing_says_why() {
+        let s = scenario();
+        let r = resolve_direct(&s, answer(Protocol::Ec2, 400, EC2_NOT_FOUND), true, &["ec2.create-vpc".to_string()]);
+        assert_eq!(r.observed, "skipped");
+        let note = r.note.unwrap();
+        assert!(note.contains("InvalidVpcID.NotFound") && note.contains("ec2.create-vpc"), "{note}");
+        let r = resolve_direct(&s, answer(Protocol::Ec2, 403, EC2_DRY_RUN), true, &[]);
+        assert!(r.note.unwrap().contains("dry run"));
+        // The encoded message stays on the answer, for decoding.
+        let r = resolve_direct(&s, answer(Protocol::Ec2, 403, EC2_DENIED), false, &[]);
+        assert!(r.backend.unwrap().message.unwrap().contains("Encoded authorization failure message: AbCd"));
+    }
 }

@@ -178,6 +178,9 @@ pub enum FindingKind {
     SkippedScenario,
     /// Live: the call could not be made or the harness is broken (auth failure, no answer).
     HarnessError,
+    /// `--target aws`: AWS's policy simulator disagrees with our model or with AWS's live
+    /// answer (one of the three readings of AWS is wrong).
+    OracleDisagreement,
 }
 
 impl FindingKind {
@@ -196,6 +199,7 @@ impl FindingKind {
             FindingKind::CheckMismatch => "check_mismatch",
             FindingKind::SkippedScenario => "skipped_scenario",
             FindingKind::HarnessError => "harness_error",
+            FindingKind::OracleDisagreement => "oracle_disagreement",
         }
     }
 }

@@ -214,6 +214,14 @@ impl ServiceModel {
         self.operations.contains_key(operation)
     }
 
+    /// Whether the operation's input has a top-level member of this name (`DryRun`…).
+    pub fn input_has_member(&self, operation: &str, member: &str) -> bool {
+        self.operations
+            .get(operation)
+            .and_then(|op| op.input.as_ref())
+            .is_some_and(|input| self.shape(input).members.contains_key(member))
+    }
+
     /// The operation names in the model, sorted.
     pub fn operations(&self) -> impl Iterator<Item = &str> {
         self.operations.keys().map(String::as_str)

@@ -1,0 +1,120 @@
+//! Which accounts a run may touch. The allow-list comes from `--allow-account`
+//! (repeatable) and `IAM_CONFORMANCE_ALLOWED_ACCOUNTS` (comma or space separated); with
+//! none given nothing is called at all, and the caller's account (STS GetCallerIdentity,
+//! the first call) must be on it before any other call is made.
+
+use std::collections::BTreeSet;
+
+/// The environment variable that adds accounts to the allow-list.
+pub const ALLOWED_ACCOUNTS_ENV: &str = "IAM_CONFORMANCE_ALLOWED_ACCOUNTS";
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    #[error(
+        "no account is allowed: pass --allow-account ID (repeatable) or set {ALLOWED_ACCOUNTS_ENV}; nothing was called"
+    )]
+    NoAllowList,
+    #[error("{source_name}: `{value}` is not an AWS account id (12 digits)")]
+    BadAccountId { source_name: String, value: String },
+    #[error(
+        "the credentials belong to account {account} ({arn}), which is not on the allow-list ({allowed}); nothing else was called"
+    )]
+    NotAllowed { account: String, arn: String, allowed: String },
+}
+
+/// The accounts a run may touch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowList {
+    accounts: BTreeSet<String>,
+}
+
+impl AllowList {
+    /// Builds the allow-list from the flags and the environment variable's value.
+    pub fn new(flags: &[String], env: Option<&str>) -> Result<AllowList, GuardError> {
+        let mut accounts = BTreeSet::new();
+        for value in flags {
+            accounts.insert(account_id("--allow-account", value)?);
+        }
+        for value in env.unwrap_or_default().split([',', ' ', '\n', '\t']).filter(|v| !v.trim().is_empty()) {
+            accounts.insert(account_id(ALLOWED_ACCOUNTS_ENV, value)?);
+        }
+        if accounts.is_empty() {
+            return Err(GuardError::NoAllowList);
+        }
+        Ok(AllowList { accounts })
+    }
+
+    /// From the flags and the process environment.
+    pub fn from_env(flags: &[String]) -> Result<AllowList, GuardError> {
+        AllowList::new(flags, std::env::var(ALLOWED_ACCOUNTS_ENV).ok().as_deref())
+    }
+
+    /// Admits the caller GetCallerIdentity named, or says why not.
+    pub fn admit(&self, account: &str, arn: &str) -> Result<(), GuardError> {
+        if self.accounts.contains(account) {
+            Ok(())
+        } else {
+            Err(GuardError::NotAllowed {
+                account: account.to_string(),
+                arn: arn.to_string(),
+                allowed: self.accounts.iter().cloned().collect::<Vec<_>>().join(", "),
+            })
+        }
+    }
+}
+
+fn account_id(source_name: &str, value: &str) -> Result<String, GuardError> {
+    let v = value.trim();
+    if v.len() == 12 && v.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(v.to_string())
+    } else {
+        Err(GuardError::BadAccountId { source_name: source_name.to_string(), value: v.to_string() })
+    }
+}
+
+/// The account and ARN in a GetCallerIdentity answer (query protocol XML).
+pub fn caller_identity(body: &str) -> Option<(String, String)> {
+    let account = crate::xml::first(body, "Account")?;
+    let arn = crate::xml::first(body, "Arn")?;
+    Some((account, arn))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_flag_and_no_variable_refuses() {
+        assert_eq!(AllowList::new(&[], None), Err(GuardError::NoAllowList));
+        assert_eq!(AllowList::new(&[], Some(" , ")), Err(GuardError::NoAllowList));
+    }
+
+    #[test]
+    fn flags_and_variable_combine() {
+        let list = AllowList::new(&["111122223333".into()], Some("444455556666, 777788889999")).unwrap();
+        for a in ["111122223333", "444455556666", "777788889999"] {
+            assert!(list.admit(a, "arn").is_ok(), "{a}");
+        }
+        let refused = list.admit("123456789012", "arn:aws:iam::123456789012:user/x").unwrap_err();
+        assert!(refused.to_string().contains("123456789012"), "{refused}");
+        assert!(refused.to_string().contains("111122223333, 444455556666, 777788889999"), "{refused}");
+    }
+
+    #[test]
+    fn malformed_ids_name_where_they_came_from() {
+        let e = AllowList::new(&["12345".into()], None).unwrap_err();
+        assert_eq!(e, GuardError::BadAccountId { source_name: "--allow-account".into(), value: "12345".into() });
+        let e = AllowList::new(&[], Some("111122223333,abc")).unwrap_err();
+        assert!(e.to_string().starts_with(ALLOWED_ACCOUNTS_ENV), "{e}");
+    }
+
+    #[test]
+    fn reads_get_caller_identity() {
+        let body = "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam::111122223333:user/ci</Arn><UserId>AIDA</UserId><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>";
+        assert_eq!(
+            caller_identity(body),
+            Some(("111122223333".to_string(), "arn:aws:iam::111122223333:user/ci".to_string()))
+        );
+        assert_eq!(caller_identity("<Error/>"), None);
+    }
+}

@@ -1,0 +1,1709 @@
+//! `sweep`: finds what runs on a real account left behind and deletes it in dependency
+//! order. Everything a run creates carries two tags, [`RUN_ID_TAG`] (the run id,
+//! `YYYYMMDDTHHMMSSZ-<hex pid>`) and [`EXPIRES_TAG`] (RFC 3339 UTC); a run killed before
+//! its teardown leaves tagged resources, and `sweep` selects them by run id or by age.
+//!
+//! The pure parts — which resources a selector picks and in which order they go
+//! ([`plan`]), how a run tags what it creates ([`tag_call`]), which calls delete a
+//! resource ([`deletion_calls`]), how each service's listing is read — are separate from
+//! the two effectful ones, [`find`] and [`delete`].
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::run::{Endpoints, Session};
+use crate::xml;
+
+/// The tag whose value is the id of the run that created the resource.
+pub const RUN_ID_TAG: &str = "iam-conformance:run-id";
+/// The tag whose value is the RFC 3339 UTC time after which the resource may be swept.
+pub const EXPIRES_TAG: &str = "iam-conformance:expires";
+
+/// What a run creates. The declaration order is the deletion order: each kind goes
+/// before everything it depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Kind {
+    AutoScalingGroup,
+    LoadBalancer,
+    Instance,
+    NatGateway,
+    Address,
+    RouteTable,
+    InternetGateway,
+    Subnet,
+    SecurityGroup,
+    Vpc,
+    LaunchTemplate,
+    KeyPair,
+    Volume,
+    Secret,
+    ServiceLinkedRole,
+    Stack,
+}
+
+impl Kind {
+    /// Every kind, in deletion order.
+    pub const ALL: [Kind; 16] = [
+        Kind::AutoScalingGroup,
+        Kind::LoadBalancer,
+        Kind::Instance,
+        Kind::NatGateway,
+        Kind::Address,
+        Kind::RouteTable,
+        Kind::InternetGateway,
+        Kind::Subnet,
+        Kind::SecurityGroup,
+        Kind::Vpc,
+        Kind::LaunchTemplate,
+        Kind::KeyPair,
+        Kind::Volume,
+        Kind::Secret,
+        Kind::ServiceLinkedRole,
+        Kind::Stack,
+    ];
+
+    /// A name for reports ("internet gateway").
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::AutoScalingGroup => "Auto Scaling group",
+            Kind::LoadBalancer => "load balancer",
+            Kind::Instance => "instance",
+            Kind::NatGateway => "NAT gateway",
+            Kind::Address => "Elastic IP address",
+            Kind::RouteTable => "route table",
+            Kind::InternetGateway => "internet gateway",
+            Kind::Subnet => "subnet",
+            Kind::SecurityGroup => "security group",
+            Kind::Vpc => "VPC",
+            Kind::LaunchTemplate => "launch template",
+            Kind::KeyPair => "key pair",
+            Kind::Volume => "volume",
+            Kind::Secret => "secret",
+            Kind::ServiceLinkedRole => "service-linked role",
+            Kind::Stack => "CloudFormation stack",
+        }
+    }
+
+    /// The service whose API creates, tags and deletes this kind.
+    pub fn service(self) -> &'static str {
+        match self {
+            Kind::AutoScalingGroup => "autoscaling",
+            Kind::LoadBalancer => "elasticloadbalancing",
+            Kind::Secret => "secretsmanager",
+            Kind::ServiceLinkedRole => "iam",
+            Kind::Stack => "cloudformation",
+            _ => "ec2",
+        }
+    }
+}
+
+/// A resource carrying [`RUN_ID_TAG`], as [`find`] listed it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Tagged {
+    pub kind: Kind,
+    /// The id deletion takes: the EC2 id (`vpc-…`, `eipalloc-…`), the load balancer's or
+    /// Auto Scaling group's name, the secret's ARN, the service-linked role's ARN, the
+    /// stack's name.
+    pub id: String,
+    /// The value of [`RUN_ID_TAG`]; `None` when the service matched the tag key but did
+    /// not show its value (moto's launch templates tagged after creation).
+    pub run_id: Option<String>,
+    /// The value of [`EXPIRES_TAG`], if present.
+    pub expires: Option<String>,
+    /// What must be undone before the delete: an internet gateway's VPCs, a route table's
+    /// association ids, an Elastic IP address's association id.
+    pub attached_to: Vec<String>,
+    /// A key pair's name: it is deleted by name (moto ignores `KeyPairId` in
+    /// DeleteKeyPair and answers success; names are unique per region on AWS too).
+    pub name: Option<String>,
+}
+
+/// Which tagged resources a sweep deletes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selector {
+    /// Those of one run.
+    RunId(String),
+    /// Those of runs started longer ago than this, or whose expiry has passed.
+    OlderThan(Duration),
+}
+
+/// Reads a `--older-than` value: whole numbers with a unit, `s`, `m`, `h` or `d`,
+/// optionally combined (`90s`, `30m`, `6h`, `2d`, `1h30m`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = |why: &str| format!("--older-than `{text}`: {why} (expected a duration such as 90s, 30m, 6h or 2d)");
+    if text.is_empty() {
+        return Err(bad("empty value"));
+    }
+    let mut total: u64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(bad("a number must come before each unit"));
+        }
+        let number: u64 = rest[..digits].parse().map_err(|_| bad("number too large"))?;
+        rest = &rest[digits..];
+        let unit = rest.chars().next().ok_or_else(|| bad("missing unit"))?;
+        let seconds = match unit {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            _ => return Err(bad(&format!("unknown unit `{unit}`"))),
+        };
+        rest = &rest[unit.len_utf8()..];
+        total = number.checked_mul(seconds).and_then(|s| total.checked_add(s)).ok_or_else(|| bad("too long"))?;
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// When a run started, from its id (`20261128T193150Z-1a2b`).
+pub fn run_started(run_id: &str) -> Option<SystemTime> {
+    let (stamp, pid) = run_id.split_once('-')?;
+    if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    let b = stamp.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let n = |range: std::ops::Range<usize>| -> Option<u32> {
+        let s = stamp.get(range)?;
+        if s.chars().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None }
+    };
+    to_system_time(n(0..4)?, n(4..6)?, n(6..8)?, n(9..11)?, n(11..13)?, n(13..15)?, 0)
+}
+
+/// Reads an RFC 3339 time (`2026-11-28T23:31:50Z`, fractional seconds and `±HH:MM`
+/// offsets accepted).
+pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let n = |range: std::ops::Range<usize>| -> Option<u32> {
+        let s = text.get(range)?;
+        if s.chars().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None }
+    };
+    let mut rest = &text[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset: i64 = match rest {
+        "Z" | "z" => 0,
+        _ => {
+            let rb = rest.as_bytes();
+            if rb.len() != 6 || !matches!(rb[0], b'+' | b'-') || rb[3] != b':' {
+                return None;
+            }
+            let part =
+                |s: &str| -> Option<i64> { if s.chars().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None } };
+            let (h, m) = (part(&rest[1..3])?, part(&rest[4..6])?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let sign = if rb[0] == b'-' { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    // A time at +02:00 is two hours earlier in UTC.
+    to_system_time(n(0..4)?, n(5..7)?, n(8..10)?, n(11..13)?, n(14..16)?, n(17..19)?, -offset)
+}
+
+/// An RFC 3339 UTC time to the second (`2026-11-28T23:31:50Z`), as [`EXPIRES_TAG`] holds.
+pub fn format_timestamp(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let (h, mi, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+fn to_system_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, shift: i64) -> Option<SystemTime> {
+    let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&mo) || d == 0 || d > month_days[mo as usize - 1] || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let secs =
+        days_from_civil(i64::from(y), mo, d) * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s) + shift;
+    Some(UNIX_EPOCH + Duration::from_secs(u64::try_from(secs).ok()?))
+}
+
+/// Days since 1970-01-01 of a civil date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Civil date of a day count since 1970-01-01 (the inverse of [`days_from_civil`]).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// Whether `OlderThan` can date a resource at all: its run id or its expiry parses.
+fn dated(t: &Tagged) -> bool {
+    t.run_id.as_deref().and_then(run_started).is_some() || t.expires.as_deref().and_then(parse_timestamp).is_some()
+}
+
+/// The resources `OlderThan` can never select: neither their run id nor their expiry
+/// parses (the caller reports them instead of deleting them).
+pub fn undated(found: &[Tagged]) -> Vec<&Tagged> {
+    found.iter().filter(|t| !dated(t)).collect()
+}
+
+fn selected(t: &Tagged, selector: &Selector, now: SystemTime) -> bool {
+    match selector {
+        Selector::RunId(id) => t.run_id.as_deref() == Some(id.as_str()),
+        Selector::OlderThan(age) => {
+            let expired = t.expires.as_deref().and_then(parse_timestamp).is_some_and(|e| e <= now);
+            let old = match (t.run_id.as_deref().and_then(run_started), now.checked_sub(*age)) {
+                (Some(started), Some(cutoff)) => started < cutoff,
+                _ => false,
+            };
+            expired || old
+        }
+    }
+}
+
+/// Pure: what to delete and in which order. `OlderThan` selects a resource whose run
+/// id's timestamp is older than `now - d`, or whose expiry has passed; a resource with
+/// neither parseable is left alone (see [`undated`]). The result is in deletion order
+/// (the order of [`Kind`], then by id), each resource once.
+pub fn plan(found: &[Tagged], selector: &Selector, now: SystemTime) -> Vec<Tagged> {
+    let mut out: Vec<Tagged> = found.iter().filter(|t| selected(t, selector, now)).cloned().collect();
+    out.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    out.dedup_by(|a, b| a.kind == b.kind && a.id == b.id);
+    out
+}
+
+fn tag_list(run_id: &str, expires: &str) -> Value {
+    json!([{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": EXPIRES_TAG, "Value": expires}])
+}
+
+/// The name of an IAM role from its ARN (`…:role/aws-service-role/<service>/<name>`),
+/// or the text itself when it is a name already.
+fn role_name(id: &str) -> &str {
+    if id.starts_with("arn:") { id.rsplit('/').next().unwrap_or(id) } else { id }
+}
+
+/// Pure: how to tag a resource the run just created: (service, operation, input). EC2
+/// `CreateTags` on the id; classic ELB `AddTags`; Auto Scaling `CreateOrUpdateTags`
+/// (propagated to the instances the group launches); Secrets Manager `TagResource`; IAM
+/// `TagRole` for a service-linked role. A stack is tagged by `CreateStack`: `None`.
+pub fn tag_call(kind: Kind, id: &str, run_id: &str, expires: &str) -> Option<(&'static str, &'static str, Value)> {
+    let tags = tag_list(run_id, expires);
+    Some(match kind {
+        Kind::AutoScalingGroup => {
+            let tags: Vec<Value> = [(RUN_ID_TAG, run_id), (EXPIRES_TAG, expires)]
+                .iter()
+                .map(|(k, v)| {
+                    json!({"ResourceId": id, "ResourceType": "auto-scaling-group", "Key": k, "Value": v,
+                           "PropagateAtLaunch": true})
+                })
+                .collect();
+            ("autoscaling", "CreateOrUpdateTags", json!({"Tags": tags}))
+        }
+        Kind::LoadBalancer => ("elasticloadbalancing", "AddTags", json!({"LoadBalancerNames": [id], "Tags": tags})),
+        Kind::Secret => ("secretsmanager", "TagResource", json!({"SecretId": id, "Tags": tags})),
+        Kind::ServiceLinkedRole => ("iam", "TagRole", json!({"RoleName": role_name(id), "Tags": tags})),
+        Kind::Stack => return None,
+        _ => ("ec2", "CreateTags", json!({"Resources": [id], "Tags": tags})),
+    })
+}
+
+/// Pure: the kind of an id or ARN a create call produced (`vpc-`, `subnet-`, `igw-`,
+/// `nat-`, `eipalloc-`, `rtb-`, `sg-`, `i-`, `lt-`, `vol-`, `key-`, a secret's ARN, a
+/// service-linked role's ARN); `None` for anything else (names, other ids and ARNs).
+pub fn kind_of(id: &str) -> Option<Kind> {
+    if let Some(rest) = id.strip_prefix("arn:") {
+        // arn:partition:service:region:account:resource
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        let [_, service, _, _, resource] = parts.as_slice() else { return None };
+        return match *service {
+            "secretsmanager" if resource.strip_prefix("secret:").is_some_and(|n| !n.is_empty()) => Some(Kind::Secret),
+            "iam" if resource.strip_prefix("role/aws-service-role/").is_some_and(|n| n.contains('/')) => {
+                Some(Kind::ServiceLinkedRole)
+            }
+            _ => None,
+        };
+    }
+    let (prefix, suffix) = id.split_once('-')?;
+    if suffix.is_empty() || !suffix.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some(match prefix {
+        "vpc" => Kind::Vpc,
+        "subnet" => Kind::Subnet,
+        "igw" => Kind::InternetGateway,
+        "nat" => Kind::NatGateway,
+        "eipalloc" => Kind::Address,
+        "rtb" => Kind::RouteTable,
+        "sg" => Kind::SecurityGroup,
+        "i" => Kind::Instance,
+        "lt" => Kind::LaunchTemplate,
+        "vol" => Kind::Volume,
+        "key" => Kind::KeyPair,
+        _ => return None,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading the services' listings (pure).
+
+/// The elements directly inside `body` (not nested deeper): (local name, inner text).
+fn children(body: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while let Some(lt) = body[pos..].find('<') {
+        let open = pos + lt;
+        let Some(gt) = body[open..].find('>') else { break };
+        let tag = &body[open + 1..open + gt];
+        pos = open + gt + 1;
+        if tag.starts_with(['/', '?', '!']) {
+            continue;
+        }
+        let full = tag.trim_end_matches('/').split_whitespace().next().unwrap_or_default();
+        let name = full.rsplit(':').next().unwrap_or(full);
+        if tag.ends_with('/') {
+            out.push((name, ""));
+            continue;
+        }
+        let Some(inner) = xml::section(&body[open..], name) else { break };
+        out.push((name, inner));
+        let inner_end = inner.as_ptr() as usize - body.as_ptr() as usize + inner.len();
+        match body[inner_end..].find('>') {
+            Some(close) => pos = inner_end + close + 1,
+            None => break,
+        }
+    }
+    out
+}
+
+/// The inner text of the first direct child named `name` (case-insensitive).
+fn child<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+    children(body).into_iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, inner)| inner)
+}
+
+/// The text of the first direct child named `name`, if it holds text.
+fn child_text(body: &str, name: &str) -> Option<String> {
+    child(body, name).filter(|inner| !inner.contains('<')).map(|inner| xml::unescape(inner.trim()))
+}
+
+/// The members of a list element (`<item>` in EC2, `<member>` in query services).
+fn members(list: &str) -> Vec<&str> {
+    children(list)
+        .into_iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("item") || n.eq_ignore_ascii_case("member"))
+        .map(|(_, inner)| inner)
+        .collect()
+}
+
+/// The items of the list `path` (a chain of direct children) under `body`.
+fn list_at<'a>(body: &'a str, path: &[&str]) -> Vec<&'a str> {
+    let mut at = body;
+    for name in path {
+        match child(at, name) {
+            Some(inner) => at = inner,
+            None => return Vec::new(),
+        }
+    }
+    members(at)
+}
+
+/// The response's result element: `<XResponse>` for EC2, `<XResponse><XResult>` for
+/// the query services.
+fn result_of<'a>(body: &'a str, operation: &str) -> &'a str {
+    let response = xml::section(body, &format!("{operation}Response")).unwrap_or(body);
+    xml::section(response, &format!("{operation}Result")).unwrap_or(response)
+}
+
+/// The values of our two tags in a tag list (`tagSet` / `Tags`): `None` when the list
+/// does not hold [`RUN_ID_TAG`].
+fn our_tags(item: &str, list: &str) -> Option<(String, Option<String>)> {
+    let mut run_id = None;
+    let mut expires = None;
+    for tag in child(item, list).map(members).unwrap_or_default() {
+        let key = child_text(tag, "Key").unwrap_or_default();
+        let value = child_text(tag, "Value").unwrap_or_default();
+        if key == RUN_ID_TAG {
+            run_id = Some(value);
+        } else if key == EXPIRES_TAG {
+            expires = Some(value);
+        }
+    }
+    Some((run_id?, expires))
+}
+
+/// How one EC2 kind is listed.
+struct Ec2Listing {
+    kind: Kind,
+    operation: &'static str,
+    /// `Filters`, except `Filter` for DescribeNatGateways.
+    filter_member: &'static str,
+    set: &'static str,
+    id: &'static str,
+}
+
+const EC2_LISTINGS: &[Ec2Listing] = &[
+    Ec2Listing { kind: Kind::Instance, operation: "DescribeInstances", filter_member: "Filters", set: "", id: "" },
+    Ec2Listing {
+        kind: Kind::NatGateway,
+        operation: "DescribeNatGateways",
+        filter_member: "Filter",
+        set: "natGatewaySet",
+        id: "natGatewayId",
+    },
+    Ec2Listing {
+        kind: Kind::Address,
+        operation: "DescribeAddresses",
+        filter_member: "Filters",
+        set: "addressesSet",
+        id: "allocationId",
+    },
+    Ec2Listing {
+        kind: Kind::RouteTable,
+        operation: "DescribeRouteTables",
+        filter_member: "Filters",
+        set: "routeTableSet",
+        id: "routeTableId",
+    },
+    Ec2Listing {
+        kind: Kind::InternetGateway,
+        operation: "DescribeInternetGateways",
+        filter_member: "Filters",
+        set: "internetGatewaySet",
+        id: "internetGatewayId",
+    },
+    Ec2Listing {
+        kind: Kind::Subnet,
+        operation: "DescribeSubnets",
+        filter_member: "Filters",
+        set: "subnetSet",
+        id: "subnetId",
+    },
+    Ec2Listing {
+        kind: Kind::SecurityGroup,
+        operation: "DescribeSecurityGroups",
+        filter_member: "Filters",
+        set: "securityGroupInfo",
+        id: "groupId",
+    },
+    Ec2Listing { kind: Kind::Vpc, operation: "DescribeVpcs", filter_member: "Filters", set: "vpcSet", id: "vpcId" },
+    Ec2Listing {
+        kind: Kind::LaunchTemplate,
+        operation: "DescribeLaunchTemplates",
+        filter_member: "Filters",
+        set: "launchTemplates",
+        id: "launchTemplateId",
+    },
+    Ec2Listing {
+        kind: Kind::KeyPair,
+        operation: "DescribeKeyPairs",
+        filter_member: "Filters",
+        set: "keySet",
+        id: "keyPairId",
+    },
+    Ec2Listing {
+        kind: Kind::Volume,
+        operation: "DescribeVolumes",
+        filter_member: "Filters",
+        set: "volumeSet",
+        id: "volumeId",
+    },
+];
+
+/// Reads one page of an EC2 listing: the tagged resources and the next page's token.
+///
+/// `vouched`: the service applied the `tag-key` filter, so every item carries the tag
+/// even when its tag set does not show it (moto lists a launch template with the tags
+/// it was created with only); such an item is kept with no run id. Otherwise an item
+/// must show the tag.
+fn read_ec2(kind: Kind, body: &str, vouched: bool) -> (Vec<Tagged>, Option<String>) {
+    let listing = EC2_LISTINGS.iter().find(|l| l.kind == kind).expect("every EC2 kind has a listing");
+    let root = result_of(body, listing.operation);
+    let items: Vec<&str> = if kind == Kind::Instance {
+        list_at(root, &["reservationSet"]).into_iter().flat_map(|r| list_at(r, &["instancesSet"])).collect()
+    } else {
+        list_at(root, &[listing.set])
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let id = match kind {
+            Kind::Instance => child_text(item, "instanceId"),
+            _ => child_text(item, listing.id),
+        };
+        let Some(id) = id.filter(|i| !i.is_empty()) else { continue };
+        let (run_id, expires) = match our_tags(item, "tagSet") {
+            Some((run_id, expires)) => (Some(run_id), expires),
+            None if vouched => (None, None),
+            None => continue,
+        };
+        let mut attached_to = Vec::new();
+        match kind {
+            Kind::Instance => {
+                let state = child(item, "instanceState").and_then(|s| child_text(s, "name")).unwrap_or_default();
+                if state == "terminated" {
+                    continue;
+                }
+            }
+            Kind::NatGateway
+                if child_text(item, "state").as_deref() == Some("deleted") => {
+                    continue;
+                }
+            Kind::Volume => {
+                if matches!(child_text(item, "status").as_deref(), Some("deleted")) {
+                    continue;
+                }
+            }
+            Kind::Address => {
+                attached_to.extend(child_text(item, "associationId").filter(|a| !a.is_empty()));
+            }
+            Kind::InternetGateway => {
+                for a in list_at(item, &["attachmentSet"]) {
+                    attached_to.extend(child_text(a, "vpcId").filter(|v| !v.is_empty()));
+                }
+            }
+            Kind::RouteTable => {
+                let associations = list_at(item, &["associationSet"]);
+                // The main route table goes with its VPC; it cannot be deleted itself.
+                if associations.iter().any(|a| child_text(a, "main").as_deref() == Some("true")) {
+                    continue;
+                }
+                for a in associations {
+                    let state = child(a, "associationState").and_then(|s| child_text(s, "state"));
+                    if matches!(state.as_deref(), Some("disassociated" | "disassociating")) {
+                        continue;
+                    }
+                    attached_to.extend(child_text(a, "routeTableAssociationId").filter(|v| !v.is_empty()));
+                }
+            }
+            Kind::SecurityGroup
+                // A VPC's default group goes with its VPC.
+                if child_text(item, "groupName").as_deref() == Some("default") => {
+                    continue;
+                }
+            _ => {}
+        }
+        let name = if kind == Kind::KeyPair { child_text(item, "keyName").filter(|n| !n.is_empty()) } else { None };
+        out.push(Tagged { kind, id, run_id, expires, attached_to, name });
+    }
+    (out, child_text(root, "nextToken").filter(|t| !t.is_empty()))
+}
+
+/// Reads one page of DescribeLoadBalancers: the names and the next marker.
+fn read_load_balancers(body: &str) -> (Vec<String>, Option<String>) {
+    let root = result_of(body, "DescribeLoadBalancers");
+    let names =
+        list_at(root, &["LoadBalancerDescriptions"]).into_iter().filter_map(|m| child_text(m, "LoadBalancerName"));
+    (names.collect(), child_text(root, "NextMarker").filter(|t| !t.is_empty()))
+}
+
+/// Reads classic ELB DescribeTags: the load balancers carrying [`RUN_ID_TAG`].
+fn read_load_balancer_tags(body: &str) -> Vec<Tagged> {
+    let root = result_of(body, "DescribeTags");
+    list_at(root, &["TagDescriptions"])
+        .into_iter()
+        .filter_map(|m| {
+            let id = child_text(m, "LoadBalancerName")?;
+            let (run_id, expires) = our_tags(m, "Tags")?;
+            Some(Tagged {
+                kind: Kind::LoadBalancer,
+                id,
+                run_id: Some(run_id),
+                expires,
+                attached_to: Vec::new(),
+                name: None,
+            })
+        })
+        .collect()
+}
+
+/// Reads one page of DescribeAutoScalingGroups.
+fn read_auto_scaling_groups(body: &str) -> (Vec<Tagged>, Option<String>) {
+    let root = result_of(body, "DescribeAutoScalingGroups");
+    let groups = list_at(root, &["AutoScalingGroups"]).into_iter().filter_map(|m| {
+        let id = child_text(m, "AutoScalingGroupName")?;
+        let (run_id, expires) = our_tags(m, "Tags")?;
+        Some(Tagged {
+            kind: Kind::AutoScalingGroup,
+            id,
+            run_id: Some(run_id),
+            expires,
+            attached_to: Vec::new(),
+            name: None,
+        })
+    });
+    (groups.collect(), child_text(root, "NextToken").filter(|t| !t.is_empty()))
+}
+
+/// Reads one page of ListSecrets (JSON).
+fn read_secrets(body: &str) -> Result<(Vec<Tagged>, Option<String>), String> {
+    let json: Value =
+        serde_json::from_str(body).map_err(|e| format!("ListSecrets answered with unreadable JSON: {e}"))?;
+    let mut out = Vec::new();
+    for secret in json.get("SecretList").and_then(Value::as_array).into_iter().flatten() {
+        let Some(arn) = secret.get("ARN").and_then(Value::as_str) else { continue };
+        let tag = |key: &str| {
+            secret.get("Tags").and_then(Value::as_array).into_iter().flatten().find_map(|t| {
+                (t.get("Key").and_then(Value::as_str) == Some(key))
+                    .then(|| t.get("Value").and_then(Value::as_str).unwrap_or_default().to_string())
+            })
+        };
+        let Some(run_id) = tag(RUN_ID_TAG) else { continue };
+        out.push(Tagged {
+            kind: Kind::Secret,
+            id: arn.to_string(),
+            run_id: Some(run_id),
+            expires: tag(EXPIRES_TAG),
+            attached_to: Vec::new(),
+            name: None,
+        });
+    }
+    let next = json.get("NextToken").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
+    Ok((out, next))
+}
+
+/// Reads one page of IAM ListRoles: (name, ARN) of each role, and the next marker.
+fn read_roles(body: &str) -> (Vec<(String, String)>, Option<String>) {
+    let root = result_of(body, "ListRoles");
+    let roles = list_at(root, &["Roles"])
+        .into_iter()
+        .filter_map(|m| Some((child_text(m, "RoleName")?, child_text(m, "Arn")?)))
+        .collect();
+    let truncated = child_text(root, "IsTruncated").as_deref() == Some("true");
+    (roles, child_text(root, "Marker").filter(|m| truncated && !m.is_empty()))
+}
+
+/// Reads one page of DescribeStacks: the tagged stacks that still exist.
+fn read_stacks(body: &str) -> (Vec<Tagged>, Option<String>) {
+    let root = result_of(body, "DescribeStacks");
+    let stacks = list_at(root, &["Stacks"]).into_iter().filter_map(|m| {
+        if child_text(m, "StackStatus").as_deref() == Some("DELETE_COMPLETE") {
+            return None;
+        }
+        let id = child_text(m, "StackName")?;
+        let (run_id, expires) = our_tags(m, "Tags")?;
+        Some(Tagged { kind: Kind::Stack, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None })
+    });
+    (stacks.collect(), child_text(root, "NextToken").filter(|t| !t.is_empty()))
+}
+
+// ---------------------------------------------------------------------------------------
+// find (effectful).
+
+/// Pages are bounded so that a service repeating a token cannot loop forever.
+const MAX_PAGES: usize = 1000;
+
+/// One call that must succeed; the error names the call.
+async fn answer(session: &Session, service: &str, operation: &str, input: Value) -> Result<String, String> {
+    let a = session.admin(service, operation, input).await.map_err(|e| format!("{service}:{operation}: {e}"))?;
+    match a.error {
+        None => Ok(a.body),
+        Some((code, message)) => Err(format!("{service}:{operation} answered {} {code}: {message}", a.status)),
+    }
+}
+
+/// Whether an error says the service does not implement a filter (moto's answer for
+/// filters it lacks; AWS implements every documented one).
+fn filter_unsupported(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    lower.contains("filter") && (lower.contains("not been implemented") || lower.contains("notimplemented"))
+}
+
+async fn find_ec2(session: &Session, listing: &Ec2Listing) -> Result<Vec<Tagged>, String> {
+    let filter = json!([{"Name": "tag-key", "Values": [RUN_ID_TAG]}]);
+    let mut vouched = true;
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut input = serde_json::Map::new();
+        if vouched {
+            input.insert(listing.filter_member.into(), filter.clone());
+        }
+        if let Some(t) = &token {
+            input.insert("NextToken".into(), Value::String(t.clone()));
+        }
+        let body = match answer(session, "ec2", listing.operation, Value::Object(input)).await {
+            Ok(body) => body,
+            // Without the filter, every item is listed and must show the tag itself.
+            Err(e) if vouched && token.is_none() && filter_unsupported(&e) => {
+                vouched = false;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let (items, next) = read_ec2(listing.kind, &body, vouched);
+        out.extend(items);
+        match next {
+            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
+            _ => return Ok(out),
+        }
+    }
+    Ok(out)
+}
+
+async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, String> {
+    let mut names = Vec::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let input = match &marker {
+            Some(m) => json!({"Marker": m}),
+            None => json!({}),
+        };
+        let (page, next) =
+            read_load_balancers(&answer(session, "elasticloadbalancing", "DescribeLoadBalancers", input).await?);
+        names.extend(page);
+        match next {
+            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
+            _ => break,
+        }
+    }
+    let mut out = Vec::new();
+    for chunk in names.chunks(20) {
+        let body = answer(session, "elasticloadbalancing", "DescribeTags", json!({"LoadBalancerNames": chunk})).await?;
+        out.extend(read_load_balancer_tags(&body));
+    }
+    Ok(out)
+}
+
+async fn find_auto_scaling_groups(session: &Session) -> Result<Vec<Tagged>, String> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    let mut filtered = true;
+    for _ in 0..MAX_PAGES {
+        let mut input = serde_json::Map::new();
+        if filtered {
+            input.insert("Filters".into(), json!([{"Name": "tag-key", "Values": [RUN_ID_TAG]}]));
+        }
+        if let Some(t) = &token {
+            input.insert("NextToken".into(), Value::String(t.clone()));
+        }
+        let body = match answer(session, "autoscaling", "DescribeAutoScalingGroups", Value::Object(input)).await {
+            Ok(body) => body,
+            Err(e) if filtered && token.is_none() && filter_unsupported(&e) => {
+                filtered = false;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let (groups, next) = read_auto_scaling_groups(&body);
+        out.extend(groups);
+        match next {
+            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+async fn find_secrets(session: &Session) -> Result<Vec<Tagged>, String> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        // The tag-key filter matches by prefix: `read_secrets` keeps exact keys only.
+        let mut input = json!({"Filters": [{"Key": "tag-key", "Values": [RUN_ID_TAG]}]});
+        if let Some(t) = &token {
+            input["NextToken"] = Value::String(t.clone());
+        }
+        let (secrets, next) = read_secrets(&answer(session, "secretsmanager", "ListSecrets", input).await?)?;
+        out.extend(secrets);
+        match next {
+            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+async fn find_service_linked_roles(session: &Session) -> Result<Vec<Tagged>, String> {
+    let mut roles = Vec::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut input = json!({"PathPrefix": "/aws-service-role/"});
+        if let Some(m) = &marker {
+            input["Marker"] = Value::String(m.clone());
+        }
+        let (page, next) = read_roles(&answer(session, "iam", "ListRoles", input).await?);
+        roles.extend(page);
+        match next {
+            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
+            _ => break,
+        }
+    }
+    let mut out = Vec::new();
+    for (name, arn) in roles {
+        // ListRoles does not show tags; ListRoleTags does (up to 50 tags a role, one page).
+        let body = answer(session, "iam", "ListRoleTags", json!({"RoleName": name})).await?;
+        let root = result_of(&body, "ListRoleTags");
+        if let Some((run_id, expires)) = our_tags(root, "Tags") {
+            out.push(Tagged {
+                kind: Kind::ServiceLinkedRole,
+                id: arn,
+                run_id: Some(run_id),
+                expires,
+                attached_to: vec![],
+                name: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, String> {
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let input = match &token {
+            Some(t) => json!({"NextToken": t}),
+            None => json!({}),
+        };
+        let (stacks, next) = read_stacks(&answer(session, "cloudformation", "DescribeStacks", input).await?);
+        out.extend(stacks);
+        match next {
+            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// Effectful: every resource carrying [`RUN_ID_TAG`] in the session's region (and IAM's
+/// service-linked roles), listed per service: EC2 Describe* with a `tag-key` filter
+/// (instances that are terminated, NAT gateways and volumes that are deleted, main route
+/// tables and default security groups are left out: they are gone or go with their
+/// VPC), classic ELB DescribeLoadBalancers + DescribeTags, Auto Scaling
+/// DescribeAutoScalingGroups with a `tag-key` filter, ListSecrets with a `tag-key`
+/// filter, IAM ListRoles under `/aws-service-role/` + ListRoleTags, CloudFormation
+/// DescribeStacks. The first listing that fails fails the whole search (a sweep must not
+/// act on a partial picture); the error names the call.
+pub async fn find(session: &Session) -> Result<Vec<Tagged>, String> {
+    let mut out = find_auto_scaling_groups(session).await?;
+    out.extend(find_load_balancers(session).await?);
+    for listing in EC2_LISTINGS {
+        out.extend(find_ec2(session, listing).await?);
+    }
+    out.extend(find_secrets(session).await?);
+    out.extend(find_service_linked_roles(session).await?);
+    out.extend(find_stacks(session).await?);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// delete.
+
+/// One API call of a deletion.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    pub service: &'static str,
+    pub operation: &'static str,
+    pub input: Value,
+    /// `ec2:DetachInternetGateway igw-…/vpc-…`: what reports and dry runs show.
+    pub label: String,
+}
+
+fn call(service: &'static str, operation: &'static str, what: &str, input: Value) -> Call {
+    Call { service, operation, input, label: format!("{service}:{operation} {what}") }
+}
+
+/// Pure: the calls that delete one resource, in order: detaches and disassociations
+/// first (an internet gateway from each VPC, a route table's associations, an address's
+/// association), then the delete itself (an Auto Scaling group with `ForceDelete`, a
+/// secret with `ForceDeleteWithoutRecovery`).
+pub fn deletion_calls(t: &Tagged) -> Vec<Call> {
+    let id = t.id.as_str();
+    match t.kind {
+        Kind::AutoScalingGroup => vec![call(
+            "autoscaling",
+            "DeleteAutoScalingGroup",
+            id,
+            json!({"AutoScalingGroupName": id, "ForceDelete": true}),
+        )],
+        Kind::LoadBalancer => {
+            vec![call("elasticloadbalancing", "DeleteLoadBalancer", id, json!({"LoadBalancerName": id}))]
+        }
+        Kind::Instance => vec![call("ec2", "TerminateInstances", id, json!({"InstanceIds": [id]}))],
+        Kind::NatGateway => vec![call("ec2", "DeleteNatGateway", id, json!({"NatGatewayId": id}))],
+        Kind::Address => {
+            let mut calls: Vec<Call> = t
+                .attached_to
+                .iter()
+                .map(|a| call("ec2", "DisassociateAddress", &format!("{id}/{a}"), json!({"AssociationId": a})))
+                .collect();
+            calls.push(call("ec2", "ReleaseAddress", id, json!({"AllocationId": id})));
+            calls
+        }
+        Kind::RouteTable => {
+            let mut calls: Vec<Call> = t
+                .attached_to
+                .iter()
+                .map(|a| call("ec2", "DisassociateRouteTable", &format!("{id}/{a}"), json!({"AssociationId": a})))
+                .collect();
+            calls.push(call("ec2", "DeleteRouteTable", id, json!({"RouteTableId": id})));
+            calls
+        }
+        Kind::InternetGateway => {
+            let mut calls: Vec<Call> = t
+                .attached_to
+                .iter()
+                .map(|vpc| {
+                    call(
+                        "ec2",
+                        "DetachInternetGateway",
+                        &format!("{id}/{vpc}"),
+                        json!({"InternetGatewayId": id, "VpcId": vpc}),
+                    )
+                })
+                .collect();
+            calls.push(call("ec2", "DeleteInternetGateway", id, json!({"InternetGatewayId": id})));
+            calls
+        }
+        Kind::Subnet => vec![call("ec2", "DeleteSubnet", id, json!({"SubnetId": id}))],
+        Kind::SecurityGroup => vec![call("ec2", "DeleteSecurityGroup", id, json!({"GroupId": id}))],
+        Kind::Vpc => vec![call("ec2", "DeleteVpc", id, json!({"VpcId": id}))],
+        Kind::LaunchTemplate => vec![call("ec2", "DeleteLaunchTemplate", id, json!({"LaunchTemplateId": id}))],
+        Kind::KeyPair => match &t.name {
+            Some(name) => vec![call("ec2", "DeleteKeyPair", name, json!({"KeyName": name}))],
+            None => vec![call("ec2", "DeleteKeyPair", id, json!({"KeyPairId": id}))],
+        },
+        Kind::Volume => vec![call("ec2", "DeleteVolume", id, json!({"VolumeId": id}))],
+        Kind::Secret => vec![call(
+            "secretsmanager",
+            "DeleteSecret",
+            id,
+            json!({"SecretId": id, "ForceDeleteWithoutRecovery": true}),
+        )],
+        Kind::ServiceLinkedRole => {
+            let name = role_name(id);
+            vec![call("iam", "DeleteServiceLinkedRole", name, json!({"RoleName": name}))]
+        }
+        Kind::Stack => vec![call("cloudformation", "DeleteStack", id, json!({"StackName": id}))],
+    }
+}
+
+/// How one resource's deletion went.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Deletion {
+    pub kind: Kind,
+    pub id: String,
+    /// The calls made (or, in a dry run, that would be made), in order, as
+    /// `ec2:DetachInternetGateway igw-…/vpc-…`.
+    pub calls: Vec<String>,
+    pub result: Result<(), String>,
+}
+
+/// How long a sweep waits for what AWS deletes asynchronously, and whether it retries
+/// calls refused because a dependant is still going away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patience {
+    /// The longest wait for one step (a group of deletions, one retried call).
+    pub limit: Duration,
+    /// Between two polls or retries.
+    pub interval: Duration,
+    /// Retry `DependencyViolation` and the like until `limit` (on AWS, a deleted load
+    /// balancer's or instance's network interfaces linger for minutes).
+    pub retry_dependencies: bool,
+}
+
+impl Patience {
+    /// Five minutes, polling every 10 s, with retries, on AWS; 30 s, polling every
+    /// 200 ms, without retries, on an emulator (which deletes synchronously).
+    pub fn for_session(session: &Session) -> Patience {
+        match session.endpoints {
+            Endpoints::Aws => Patience {
+                limit: Duration::from_secs(300),
+                interval: Duration::from_secs(10),
+                retry_dependencies: true,
+            },
+            Endpoints::One(_) => Patience {
+                limit: Duration::from_secs(30),
+                interval: Duration::from_millis(200),
+                retry_dependencies: false,
+            },
+        }
+    }
+}
+
+/// Whether a failed call means its work is already done: the resource or association
+/// is gone, the gateway is not attached.
+fn already_done(code: &str, message: &str) -> bool {
+    code.contains("NotFound")
+        || matches!(code, "NoSuchEntity" | "ResourceNotFoundException" | "Gateway.NotAttached")
+        || (code == "ValidationError" && {
+            let m = message.to_ascii_lowercase();
+            m.contains("not found") || m.contains("does not exist")
+        })
+}
+
+fn throttled(code: &str) -> bool {
+    matches!(code, "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
+}
+
+fn dependency(code: &str) -> bool {
+    matches!(code, "DependencyViolation" | "VolumeInUse" | "ResourceInUse" | "InvalidIPAddress.InUse")
+}
+
+/// Makes one call, retrying throttling (and, if `patience` says so, dependency errors)
+/// until `patience.limit`. `Ok(body)` also when the work was already done.
+async fn make(session: &Session, c: &Call, patience: &Patience) -> Result<String, String> {
+    let deadline = Instant::now() + patience.limit;
+    loop {
+        let a =
+            session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
+        let Some((code, message)) = a.error else { return Ok(a.body) };
+        if already_done(&code, &message) {
+            return Ok(String::new());
+        }
+        let retry = throttled(&code) || (patience.retry_dependencies && dependency(&code));
+        if !retry || Instant::now() + patience.interval > deadline {
+            return Err(format!("{} answered {} {code}: {message}", c.label, a.status));
+        }
+        tokio::time::sleep(patience.interval).await;
+    }
+}
+
+/// Deletes one resource (and, for a service-linked role and a stack, waits for the
+/// asynchronous deletion to finish, since its outcome is only known then).
+async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, patience: &Patience) -> Deletion {
+    let planned = deletion_calls(t);
+    let mut done = Deletion { kind: t.kind, id: t.id.clone(), calls: Vec::new(), result: Ok(()) };
+    if dry_run {
+        done.calls = planned.into_iter().map(|c| c.label).collect();
+        return done;
+    }
+    let mut last_body = String::new();
+    for c in &planned {
+        done.calls.push(c.label.clone());
+        match make(session, c, patience).await {
+            Ok(body) => last_body = body,
+            Err(e) => {
+                done.result = Err(e);
+                return done;
+            }
+        }
+    }
+    done.result = match t.kind {
+        Kind::ServiceLinkedRole => match xml::first(&last_body, "DeletionTaskId") {
+            Some(task) => wait_role_deleted(session, &task, patience).await,
+            None => Ok(()), // already gone
+        },
+        Kind::Stack => wait_stack_deleted(session, &t.id, patience).await,
+        _ => Ok(()),
+    };
+    done
+}
+
+async fn wait_role_deleted(session: &Session, task: &str, patience: &Patience) -> Result<(), String> {
+    let deadline = Instant::now() + patience.limit;
+    let mut status = String::new();
+    while Instant::now() < deadline {
+        let body =
+            answer(session, "iam", "GetServiceLinkedRoleDeletionStatus", json!({"DeletionTaskId": task})).await?;
+        status = xml::first(&body, "Status").unwrap_or_default();
+        match status.as_str() {
+            "SUCCEEDED" => return Ok(()),
+            "FAILED" => {
+                let reason = xml::first(&body, "Reason").unwrap_or_default();
+                let users = xml::texts(&body, "Resource").join(", ");
+                return Err(format!("deletion task {task} failed: {reason} {users}").trim_end().to_string());
+            }
+            _ => tokio::time::sleep(patience.interval).await,
+        }
+    }
+    Err(format!("deletion task {task} still {status} after {} s", patience.limit.as_secs()))
+}
+
+async fn wait_stack_deleted(session: &Session, stack: &str, patience: &Patience) -> Result<(), String> {
+    let deadline = Instant::now() + patience.limit;
+    let mut status = String::new();
+    while Instant::now() < deadline {
+        let a = session
+            .admin("cloudformation", "DescribeStacks", json!({"StackName": stack}))
+            .await
+            .map_err(|e| format!("cloudformation:DescribeStacks {stack}: {e}"))?;
+        if let Some((code, message)) = &a.error {
+            if already_done(code, message) {
+                return Ok(());
+            }
+            return Err(format!("cloudformation:DescribeStacks {stack} answered {} {code}: {message}", a.status));
+        }
+        status = xml::first(&a.body, "StackStatus").unwrap_or_default();
+        match status.as_str() {
+            "" | "DELETE_COMPLETE" => return Ok(()),
+            "DELETE_FAILED" => {
+                let reason = xml::first(&a.body, "StackStatusReason").unwrap_or_default();
+                return Err(format!("stack {stack} DELETE_FAILED: {reason}"));
+            }
+            _ => tokio::time::sleep(patience.interval).await,
+        }
+    }
+    Err(format!("stack {stack} still {status} after {} s", patience.limit.as_secs()))
+}
+
+/// The ids among `ids` that are still there (with their state), for the kinds AWS
+/// deletes asynchronously and whose dependants must wait: Auto Scaling groups (gone),
+/// instances (terminated), NAT gateways (deleted).
+async fn still_there(session: &Session, kind: Kind, ids: &[String]) -> Result<Vec<(String, String)>, String> {
+    let (service, operation, input) = match kind {
+        Kind::AutoScalingGroup => ("autoscaling", "DescribeAutoScalingGroups", json!({"AutoScalingGroupNames": ids})),
+        Kind::Instance => ("ec2", "DescribeInstances", json!({"InstanceIds": ids})),
+        Kind::NatGateway => ("ec2", "DescribeNatGateways", json!({"NatGatewayIds": ids})),
+        _ => return Ok(Vec::new()),
+    };
+    let a = session.admin(service, operation, input).await.map_err(|e| format!("{service}:{operation}: {e}"))?;
+    if let Some((code, message)) = &a.error {
+        // EC2 answers NotFound when every id is gone.
+        if already_done(code, message) {
+            return Ok(Vec::new());
+        }
+        return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
+    }
+    let root = result_of(&a.body, operation);
+    let mut out = Vec::new();
+    match kind {
+        Kind::AutoScalingGroup => {
+            for g in list_at(root, &["AutoScalingGroups"]) {
+                let name = child_text(g, "AutoScalingGroupName").unwrap_or_default();
+                let status = child_text(g, "Status").unwrap_or_else(|| "present".into());
+                out.push((name, status));
+            }
+        }
+        Kind::Instance => {
+            for r in list_at(root, &["reservationSet"]) {
+                for i in list_at(r, &["instancesSet"]) {
+                    let id = child_text(i, "instanceId").unwrap_or_default();
+                    let state = child(i, "instanceState").and_then(|s| child_text(s, "name")).unwrap_or_default();
+                    if state != "terminated" {
+                        out.push((id, state));
+                    }
+                }
+            }
+        }
+        _ => {
+            for n in list_at(root, &["natGatewaySet"]) {
+                let id = child_text(n, "natGatewayId").unwrap_or_default();
+                let state = child_text(n, "state").unwrap_or_default();
+                if state != "deleted" && state != "failed" {
+                    out.push((id, state));
+                }
+            }
+        }
+    }
+    out.retain(|(id, _)| ids.contains(id));
+    Ok(out)
+}
+
+/// Waits until the deletions of `group` (one kind) are finished where AWS deletes
+/// asynchronously; a resource still there at the limit gets an error.
+async fn wait_group(session: &Session, group: &mut [Deletion], patience: &Patience) {
+    let Some(kind) = group.first().map(|d| d.kind) else { return };
+    if !matches!(kind, Kind::AutoScalingGroup | Kind::Instance | Kind::NatGateway) {
+        return;
+    }
+    let ids: Vec<String> = group.iter().filter(|d| d.result.is_ok()).map(|d| d.id.clone()).collect();
+    if ids.is_empty() {
+        return;
+    }
+    let deadline = Instant::now() + patience.limit;
+    loop {
+        let pending = match still_there(session, kind, &ids).await {
+            Ok(p) => p,
+            Err(e) => {
+                for d in group.iter_mut().filter(|d| d.result.is_ok()) {
+                    d.result = Err(format!("could not confirm the deletion: {e}"));
+                }
+                return;
+            }
+        };
+        if pending.is_empty() {
+            return;
+        }
+        if Instant::now() + patience.interval > deadline {
+            for (id, state) in pending {
+                if let Some(d) = group.iter_mut().find(|d| d.id == id && d.result.is_ok()) {
+                    d.result = Err(format!("{} {id} still {state} after {} s", kind.label(), patience.limit.as_secs()));
+                }
+            }
+            return;
+        }
+        tokio::time::sleep(patience.interval).await;
+    }
+}
+
+/// Effectful: deletes the plan in its order (see [`plan`]) with [`deletion_calls`],
+/// waiting with [`Patience::for_session`]; see [`delete_with`].
+pub async fn delete(session: &Session, plan: &[Tagged], dry_run: bool) -> Vec<Deletion> {
+    delete_with(session, plan, dry_run, &Patience::for_session(session)).await
+}
+
+/// Deletes the plan in its order, one [`Deletion`] per resource. After each run of one
+/// kind, waits (bounded by `patience`) where AWS deletes asynchronously before
+/// dependants: Auto Scaling groups gone, instances terminated, NAT gateways deleted; a
+/// service-linked role's deletion task and a stack's deletion are followed to their end.
+/// A call whose resource is already gone counts as done. A failure is recorded and the
+/// sweep goes on. With `dry_run` no call at all is made, and each deletion lists the
+/// calls it would make.
+pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, patience: &Patience) -> Vec<Deletion> {
+    let mut out: Vec<Deletion> = Vec::with_capacity(plan.len());
+    let mut start = 0;
+    while start < plan.len() {
+        let kind = plan[start].kind;
+        let end = start + plan[start..].iter().take_while(|t| t.kind == kind).count();
+        let first = out.len();
+        for t in &plan[start..end] {
+            out.push(delete_one(session, t, dry_run, patience).await);
+        }
+        if !dry_run {
+            wait_group(session, &mut out[first..], patience).await;
+        }
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tagged(kind: Kind, id: &str, run_id: Option<&str>, expires: Option<&str>) -> Tagged {
+        Tagged {
+            kind,
+            id: id.into(),
+            run_id: run_id.map(str::to_string),
+            expires: expires.map(str::to_string),
+            attached_to: Vec::new(),
+            name: None,
+        }
+    }
+
+    fn at(text: &str) -> SystemTime {
+        parse_timestamp(text).unwrap()
+    }
+
+    const RUN: &str = "20261128T193150Z-1a2b";
+    const OTHER: &str = "20261127T080000Z-ff";
+
+    #[test]
+    fn plan_orders_by_dependency_whatever_order_find_returns() {
+        // Every kind, listed in reverse and interleaved with a second resource of each.
+        let mut found = Vec::new();
+        for (i, kind) in Kind::ALL.iter().rev().enumerate() {
+            found.push(tagged(*kind, &format!("b-{i}"), Some(RUN), None));
+            found.insert(0, tagged(*kind, &format!("a-{i}"), Some(RUN), None));
+        }
+        let planned = plan(&found, &Selector::RunId(RUN.into()), at("2026-11-28T20:00:00Z"));
+        assert_eq!(planned.len(), 32);
+        let kinds: Vec<Kind> = planned.iter().map(|t| t.kind).collect();
+        let mut sorted = kinds.clone();
+        sorted.sort();
+        assert_eq!(kinds, sorted);
+        assert_eq!(kinds.first(), Some(&Kind::AutoScalingGroup));
+        assert_eq!(kinds.last(), Some(&Kind::Stack));
+        // The dependency facts the order encodes.
+        let pos = |k: Kind| kinds.iter().position(|x| *x == k).unwrap();
+        assert!(pos(Kind::AutoScalingGroup) < pos(Kind::Instance));
+        assert!(pos(Kind::LaunchTemplate) > pos(Kind::AutoScalingGroup));
+        assert!(pos(Kind::NatGateway) < pos(Kind::Address));
+        assert!(pos(Kind::InternetGateway) < pos(Kind::Vpc));
+        assert!(pos(Kind::RouteTable) < pos(Kind::Subnet));
+        assert!(pos(Kind::Subnet) < pos(Kind::SecurityGroup));
+        assert!(pos(Kind::SecurityGroup) < pos(Kind::Vpc));
+        assert!(pos(Kind::Instance) < pos(Kind::Volume));
+        assert_eq!(Kind::ALL.to_vec(), {
+            let mut all = Kind::ALL.to_vec();
+            all.sort();
+            all
+        });
+    }
+
+    #[test]
+    fn plan_lists_each_resource_once() {
+        let t = tagged(Kind::Vpc, "vpc-1", Some(RUN), None);
+        let planned = plan(&[t.clone(), t.clone()], &Selector::RunId(RUN.into()), SystemTime::now());
+        assert_eq!(planned, [t]);
+    }
+
+    #[test]
+    fn run_id_selects_only_that_run() {
+        let found = [
+            tagged(Kind::Vpc, "vpc-mine", Some(RUN), Some("2020-01-01T00:00:00Z")),
+            tagged(Kind::Vpc, "vpc-other", Some(OTHER), Some("2020-01-01T00:00:00Z")),
+            tagged(Kind::Subnet, "subnet-prefix", Some("20261128T193150Z-1a2"), None),
+            tagged(Kind::Secret, "arn:unknown", None, None),
+            tagged(Kind::Subnet, "subnet-mine", Some(RUN), None),
+        ];
+        let planned = plan(&found, &Selector::RunId(RUN.into()), at("2026-11-28T20:00:00Z"));
+        let ids: Vec<&str> = planned.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["subnet-mine", "vpc-mine"]);
+    }
+
+    #[test]
+    fn older_than_selects_by_expiry_or_run_start() {
+        let now = at("2026-11-28T20:00:00Z");
+        let six_hours = Selector::OlderThan(Duration::from_secs(6 * 3600));
+        let cases = [
+            // (run id, expires, selected, why)
+            (Some("20261128T190000Z-1"), Some("2026-11-28T19:59:59Z"), true, "expiry passed, run young"),
+            (Some("20261128T190000Z-1"), Some("2026-11-28T20:00:00Z"), true, "expiry is now"),
+            (Some("20261128T130000Z-1"), Some("2026-11-29T00:00:00Z"), true, "run older than 6 h, expiry ahead"),
+            (Some("20261128T130000Z-1"), None, true, "run older than 6 h, no expiry"),
+            (Some("20261128T140000Z-1"), None, false, "run exactly 6 h old is not older"),
+            (Some("20261128T190000Z-1"), Some("2026-11-28T23:00:00Z"), false, "young and not expired"),
+            (Some("garbage"), Some("2026-11-29T00:00:00Z"), false, "run id unparseable, expiry ahead"),
+            (Some("garbage"), Some("2026-11-28T12:00:00+02:00"), true, "run id unparseable, expiry passed"),
+            (Some("garbage"), Some("tomorrow"), false, "neither parseable"),
+            (None, None, false, "no tags readable"),
+            (Some("20261128T130000Z-1"), Some("never"), true, "expiry unparseable, run old"),
+            (Some("20261128T190000Z-1"), Some("never"), false, "expiry unparseable, run young"),
+        ];
+        for (run_id, expires, want, why) in cases {
+            let t = tagged(Kind::Vpc, "vpc-1", run_id, expires);
+            assert_eq!(!plan(&[t], &six_hours, now).is_empty(), want, "{why}");
+        }
+        let found: Vec<Tagged> =
+            cases.iter().map(|(r, e, _, why)| tagged(Kind::Vpc, why, r.as_deref(), e.as_deref())).collect();
+        let undated: Vec<&str> = undated(&found).iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(undated, ["neither parseable", "no tags readable"]);
+    }
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("6h", 6 * 3600),
+            ("30m", 1800),
+            ("2d", 2 * 86_400),
+            ("90s", 90),
+            ("1h30m", 5400),
+            ("0s", 0),
+            ("1d12h", 129_600),
+        ];
+        for (text, secs) in ok {
+            assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)), "{text}");
+        }
+        for text in ["", "6", "h", "6x", "-1h", "6 h", "1.5h", "6H", "99999999999999999999s", "h6"] {
+            let e = parse_duration(text).unwrap_err();
+            assert!(e.contains("--older-than") && e.contains(&format!("`{text}`")), "{text}: {e}");
+        }
+        assert!(parse_duration("6x").unwrap_err().contains("unknown unit `x`"));
+    }
+
+    #[test]
+    fn kinds_of_ids() {
+        let cases = [
+            ("vpc-0a1b2c3d4e5f67890", Some(Kind::Vpc)),
+            ("subnet-0123abcd", Some(Kind::Subnet)),
+            ("igw-0123abcd", Some(Kind::InternetGateway)),
+            ("nat-0123abcd", Some(Kind::NatGateway)),
+            ("eipalloc-0123abcd", Some(Kind::Address)),
+            ("rtb-0123abcd", Some(Kind::RouteTable)),
+            ("sg-0123abcd", Some(Kind::SecurityGroup)),
+            ("i-0123abcd", Some(Kind::Instance)),
+            ("lt-0123abcd", Some(Kind::LaunchTemplate)),
+            ("vol-0123abcd", Some(Kind::Volume)),
+            ("key-0123abcd", Some(Kind::KeyPair)),
+            (
+                "arn:aws:secretsmanager:us-west-2:123456789012:secret:aws.cluster.x-k8s.io/abc-1-AbCdEf",
+                Some(Kind::Secret),
+            ),
+            (
+                "arn:aws:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+                Some(Kind::ServiceLinkedRole),
+            ),
+            ("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:x-AbCdEf", Some(Kind::Secret)),
+            // Not ours.
+            ("vpce-0123abcd", None),
+            ("eipassoc-0123abcd", None),
+            ("rtbassoc-0123abcd", None),
+            ("eni-0123abcd", None),
+            ("ami-0123abcd", None),
+            ("sg-", None),
+            ("key-pair-name", None),
+            ("my-cluster-apiserver", None),
+            ("vpc", None),
+            ("", None),
+            ("arn:aws:iam::123456789012:role/controllers.cluster-api-provider-aws.sigs.k8s.io", None),
+            ("arn:aws:iam::123456789012:role/aws-service-role/", None),
+            ("arn:aws:secretsmanager:us-west-2:123456789012:secret:", None),
+            ("arn:aws:cloudformation:us-west-2:123456789012:stack/s/1", None),
+            ("arn:aws:ec2:us-west-2:123456789012:vpc/vpc-0123abcd", None),
+        ];
+        for (id, want) in cases {
+            assert_eq!(kind_of(id), want, "{id}");
+        }
+    }
+
+    /// The input serializes against the wire model (member names and types are right).
+    fn serializes(service: &str, operation: &str, input: &Value) {
+        let model = crate::wire::models().service(service).unwrap_or_else(|| panic!("no model for {service}"));
+        crate::wire::serialize(model, operation, input)
+            .unwrap_or_else(|e| panic!("{service}:{operation} {input}: {e}"));
+    }
+
+    #[test]
+    fn tag_calls_have_each_services_shape() {
+        let expires = "2026-11-28T23:31:50Z";
+        let tags = json!([{"Key": RUN_ID_TAG, "Value": RUN}, {"Key": EXPIRES_TAG, "Value": expires}]);
+        for kind in Kind::ALL {
+            let Some((service, operation, input)) = tag_call(kind, "x-1", RUN, expires) else {
+                assert_eq!(kind, Kind::Stack);
+                continue;
+            };
+            assert_eq!(service, kind.service(), "{kind:?}");
+            serializes(service, operation, &input);
+        }
+        assert_eq!(
+            tag_call(Kind::Vpc, "vpc-1", RUN, expires),
+            Some(("ec2", "CreateTags", json!({"Resources": ["vpc-1"], "Tags": tags})))
+        );
+        assert_eq!(
+            tag_call(Kind::LoadBalancer, "lb", RUN, expires),
+            Some(("elasticloadbalancing", "AddTags", json!({"LoadBalancerNames": ["lb"], "Tags": tags})))
+        );
+        let arn = "arn:aws:secretsmanager:us-west-2:1:secret:s-AbCdEf";
+        assert_eq!(
+            tag_call(Kind::Secret, arn, RUN, expires),
+            Some(("secretsmanager", "TagResource", json!({"SecretId": arn, "Tags": tags})))
+        );
+        let role = "arn:aws:iam::1:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling";
+        assert_eq!(
+            tag_call(Kind::ServiceLinkedRole, role, RUN, expires),
+            Some(("iam", "TagRole", json!({"RoleName": "AWSServiceRoleForAutoScaling", "Tags": tags})))
+        );
+        let (_, op, input) = tag_call(Kind::AutoScalingGroup, "g", RUN, expires).unwrap();
+        assert_eq!(op, "CreateOrUpdateTags");
+        assert_eq!(
+            input["Tags"][0],
+            json!({"ResourceId": "g", "ResourceType": "auto-scaling-group", "Key": RUN_ID_TAG, "Value": RUN,
+                   "PropagateAtLaunch": true})
+        );
+        assert_eq!(input["Tags"][1]["Key"], EXPIRES_TAG);
+        assert_eq!(tag_call(Kind::Stack, "s", RUN, expires), None);
+    }
+
+    #[test]
+    fn deletion_calls_detach_first_and_serialize() {
+        for kind in Kind::ALL {
+            let mut t = tagged(kind, "x-1", Some(RUN), None);
+            t.attached_to = vec!["a-1".into(), "a-2".into()];
+            let calls = deletion_calls(&t);
+            assert!(!calls.is_empty());
+            for c in &calls {
+                assert_eq!(c.service, kind.service(), "{kind:?}");
+                assert!(c.label.starts_with(&format!("{}:{} ", c.service, c.operation)), "{}", c.label);
+                serializes(c.service, c.operation, &c.input);
+            }
+        }
+        let mut igw = tagged(Kind::InternetGateway, "igw-1", Some(RUN), None);
+        igw.attached_to = vec!["vpc-1".into()];
+        let labels: Vec<String> = deletion_calls(&igw).into_iter().map(|c| c.label).collect();
+        assert_eq!(labels, ["ec2:DetachInternetGateway igw-1/vpc-1", "ec2:DeleteInternetGateway igw-1"]);
+        let mut rtb = tagged(Kind::RouteTable, "rtb-1", Some(RUN), None);
+        rtb.attached_to = vec!["rtbassoc-1".into(), "rtbassoc-2".into()];
+        let labels: Vec<String> = deletion_calls(&rtb).into_iter().map(|c| c.label).collect();
+        assert_eq!(
+            labels,
+            [
+                "ec2:DisassociateRouteTable rtb-1/rtbassoc-1",
+                "ec2:DisassociateRouteTable rtb-1/rtbassoc-2",
+                "ec2:DeleteRouteTable rtb-1"
+            ]
+        );
+        let mut eip = tagged(Kind::Address, "eipalloc-1", Some(RUN), None);
+        eip.attached_to = vec!["eipassoc-1".into()];
+        let calls = deletion_calls(&eip);
+        assert_eq!(calls[0].input, json!({"AssociationId": "eipassoc-1"}));
+        assert_eq!(calls[1].input, json!({"AllocationId": "eipalloc-1"}));
+        let mut key = tagged(Kind::KeyPair, "key-1", Some(RUN), None);
+        assert_eq!(deletion_calls(&key)[0].input, json!({"KeyPairId": "key-1"}));
+        key.name = Some("sweep-key".into());
+        let calls = deletion_calls(&key);
+        assert_eq!(
+            (calls[0].label.as_str(), &calls[0].input),
+            ("ec2:DeleteKeyPair sweep-key", &json!({"KeyName": "sweep-key"}))
+        );
+        serializes("ec2", "DeleteKeyPair", &calls[0].input);
+        let asg = deletion_calls(&tagged(Kind::AutoScalingGroup, "g", None, None));
+        assert_eq!(asg[0].input, json!({"AutoScalingGroupName": "g", "ForceDelete": true}));
+        let secret = deletion_calls(&tagged(Kind::Secret, "arn:s", None, None));
+        assert_eq!(secret[0].input, json!({"SecretId": "arn:s", "ForceDeleteWithoutRecovery": true}));
+        let role = "arn:aws:iam::1:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForELB";
+        let slr = deletion_calls(&tagged(Kind::ServiceLinkedRole, role, None, None));
+        assert_eq!(slr[0].input, json!({"RoleName": "AWSServiceRoleForELB"}));
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(run_started(RUN), parse_timestamp("2026-11-28T19:31:50Z"));
+        assert!(run_started(RUN).is_some());
+        for bad in ["20261128T193150Z", "20261128T193150Z-", "20261128T193150Z-xyz", "20261328T193150Z-1", "x-1"] {
+            assert_eq!(run_started(bad), None, "{bad}");
+        }
+        let t = at("2026-11-28T23:31:50Z");
+        assert_eq!(format_timestamp(t), "2026-11-28T23:31:50Z");
+        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 1_795_908_710);
+        assert_eq!(parse_timestamp("2026-11-29T01:31:50.123+02:00"), Some(t));
+        assert_eq!(parse_timestamp("2026-11-28T20:31:50-03:00"), Some(t));
+        assert_eq!(format_timestamp(at("2024-02-29T00:00:00Z")), "2024-02-29T00:00:00Z");
+        for bad in ["2026-11-28", "2026-11-28T23:31:50", "2026-02-30T00:00:00Z", "2026-11-28T24:00:00Z", "soon"] {
+            assert_eq!(parse_timestamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_ec2_listings() {
+        let body = r#"<?xml version="1.0"?><DescribeRouteTablesResponse xmlns="x"><requestId>r</requestId>
+<routeTableSet>
+ <item><routeTableId>rtb-main</routeTableId><associationSet><item><routeTableAssociationId>rtbassoc-m</routeTableAssociationId><routeTableId>rtb-main</routeTableId><main>true</main></item></associationSet>
+  <tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+ <item><routeTableId>rtb-1</routeTableId><vpcId>vpc-1</vpcId>
+  <associationSet><item><routeTableAssociationId>rtbassoc-1</routeTableAssociationId><routeTableId>rtb-1</routeTableId><subnetId>subnet-1</subnetId><main>false</main><associationState><state>associated</state></associationState></item>
+   <item><routeTableAssociationId>rtbassoc-2</routeTableAssociationId><main>false</main><associationState><state>disassociated</state></associationState></item></associationSet>
+  <tagSet><item><key>Name</key><value>n</value></item><item><key>iam-conformance:expires</key><value>E</value></item><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+ <item><routeTableId>rtb-untagged</routeTableId><tagSet/></item>
+</routeTableSet><nextToken>tok</nextToken></DescribeRouteTablesResponse>"#;
+        let (items, next) = read_ec2(Kind::RouteTable, body, false);
+        assert_eq!(
+            items,
+            [Tagged {
+                kind: Kind::RouteTable,
+                id: "rtb-1".into(),
+                run_id: Some("R".into()),
+                expires: Some("E".into()),
+                attached_to: vec!["rtbassoc-1".into()],
+                name: None,
+            }]
+        );
+        assert_eq!(next.as_deref(), Some("tok"));
+        // Vouched for by the service's filter: the untagged-looking item is kept, undated.
+        let (items, _) = read_ec2(Kind::RouteTable, body, true);
+        assert_eq!(
+            items.iter().map(|t| (t.id.as_str(), t.run_id.is_some())).collect::<Vec<_>>(),
+            [("rtb-1", true), ("rtb-untagged", false)]
+        );
+
+        let igw = r#"<DescribeInternetGatewaysResponse><internetGatewaySet><item><internetGatewayId>igw-1</internetGatewayId>
+<attachmentSet><item><vpcId>vpc-1</vpcId><state>available</state></item></attachmentSet>
+<tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item></internetGatewaySet></DescribeInternetGatewaysResponse>"#;
+        let (items, next) = read_ec2(Kind::InternetGateway, igw, true);
+        assert_eq!(items[0].attached_to, ["vpc-1"]);
+        assert_eq!(next, None);
+
+        let instances = r#"<DescribeInstancesResponse><reservationSet><item><reservationId>r-1</reservationId><instancesSet>
+<item><instanceId>i-1</instanceId><instanceState><code>16</code><name>running</name></instanceState>
+ <networkInterfaceSet><item><networkInterfaceId>eni-1</networkInterfaceId><tagSet/></item></networkInterfaceSet>
+ <tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+<item><instanceId>i-2</instanceId><instanceState><code>48</code><name>terminated</name></instanceState>
+ <tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+</instancesSet></item></reservationSet></DescribeInstancesResponse>"#;
+        let (items, _) = read_ec2(Kind::Instance, instances, true);
+        assert_eq!(items.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["i-1"]);
+
+        let addresses = r#"<DescribeAddressesResponse><addressesSet><item><publicIp>1.2.3.4</publicIp><allocationId>eipalloc-1</allocationId>
+<associationId>eipassoc-1</associationId><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+<item><allocationId>eipalloc-2</allocationId><associationId/><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+</addressesSet></DescribeAddressesResponse>"#;
+        let (items, _) = read_ec2(Kind::Address, addresses, true);
+        assert_eq!(items[0].attached_to, ["eipassoc-1"]);
+        assert!(items[1].attached_to.is_empty());
+
+        let groups = r#"<DescribeSecurityGroupsResponse><securityGroupInfo>
+<item><groupId>sg-d</groupId><groupName>default</groupName><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+<item><groupId>sg-1</groupId><groupName>g</groupName><ipPermissions><item><groups><item><groupId>sg-2</groupId></item></groups></item></ipPermissions><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+</securityGroupInfo></DescribeSecurityGroupsResponse>"#;
+        let (items, _) = read_ec2(Kind::SecurityGroup, groups, true);
+        assert_eq!(items.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["sg-1"]);
+    }
+
+    #[test]
+    fn reads_query_and_json_listings() {
+        let lbs = r#"<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancerDescriptions>
+<member><LoadBalancerName>a</LoadBalancerName><ListenerDescriptions><member><Listener><Protocol>TCP</Protocol></Listener></member></ListenerDescriptions></member>
+<member><LoadBalancerName>b</LoadBalancerName></member></LoadBalancerDescriptions><NextMarker>m</NextMarker>
+</DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"#;
+        assert_eq!(read_load_balancers(lbs), (vec!["a".to_string(), "b".to_string()], Some("m".to_string())));
+
+        let tags = r#"<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>
+<member><LoadBalancerName>a</LoadBalancerName><Tags><member><Key>iam-conformance:run-id</Key><Value>R</Value></member></Tags></member>
+<member><LoadBalancerName>b</LoadBalancerName><Tags><member><Key>other</Key><Value>R</Value></member></Tags></member>
+</TagDescriptions></DescribeTagsResult></DescribeTagsResponse>"#;
+        assert_eq!(read_load_balancer_tags(tags), [tagged(Kind::LoadBalancer, "a", Some("R"), None)]);
+
+        let asgs = r#"<DescribeAutoScalingGroupsResponse><DescribeAutoScalingGroupsResult><AutoScalingGroups>
+<member><AutoScalingGroupName>g</AutoScalingGroupName><Instances><member><InstanceId>i-1</InstanceId></member></Instances>
+<Tags><member><ResourceId>g</ResourceId><Key>iam-conformance:run-id</Key><Value>R</Value></member><member><Key>iam-conformance:expires</Key><Value>E</Value></member></Tags></member>
+</AutoScalingGroups></DescribeAutoScalingGroupsResult></DescribeAutoScalingGroupsResponse>"#;
+        assert_eq!(
+            read_auto_scaling_groups(asgs),
+            (vec![tagged(Kind::AutoScalingGroup, "g", Some("R"), Some("E"))], None)
+        );
+
+        let secrets = json!({"SecretList": [
+            {"ARN": "arn:s1", "Tags": [{"Key": RUN_ID_TAG, "Value": "R"}, {"Key": EXPIRES_TAG, "Value": "E"}]},
+            {"ARN": "arn:s2", "Tags": [{"Key": "iam-conformance:run-id-not", "Value": "R"}]},
+            {"ARN": "arn:s3"}
+        ], "NextToken": "n"});
+        assert_eq!(
+            read_secrets(&secrets.to_string()).unwrap(),
+            (vec![tagged(Kind::Secret, "arn:s1", Some("R"), Some("E"))], Some("n".to_string()))
+        );
+        assert!(read_secrets("<html>").is_err());
+
+        let roles = r#"<ListRolesResponse><ListRolesResult><IsTruncated>true</IsTruncated><Marker>m</Marker><Roles>
+<member><Path>/aws-service-role/autoscaling.amazonaws.com/</Path><RoleName>AWSServiceRoleForAutoScaling</RoleName><Arn>arn:r</Arn><Tags><member><Key>k</Key></member></Tags></member>
+</Roles></ListRolesResult></ListRolesResponse>"#;
+        assert_eq!(
+            read_roles(roles),
+            (vec![("AWSServiceRoleForAutoScaling".to_string(), "arn:r".to_string())], Some("m".to_string()))
+        );
+
+        let stacks = r#"<DescribeStacksResponse><DescribeStacksResult><Stacks>
+<member><StackName>s1</StackName><StackStatus>CREATE_COMPLETE</StackStatus><Parameters><member><ParameterKey>iam-conformance:run-id</ParameterKey></member></Parameters>
+<Tags><member><Key>iam-conformance:run-id</Key><Value>R</Value></member></Tags></member>
+<member><StackName>s2</StackName><StackStatus>DELETE_COMPLETE</StackStatus><Tags><member><Key>iam-conformance:run-id</Key><Value>R</Value></member></Tags></member>
+<member><StackName>s3</StackName><StackStatus>CREATE_COMPLETE</StackStatus></member>
+</Stacks></DescribeStacksResult></DescribeStacksResponse>"#;
+        assert_eq!(read_stacks(stacks), (vec![tagged(Kind::Stack, "s1", Some("R"), None)], None));
+    }
+
+    #[test]
+    fn children_are_direct_only() {
+        let body = "<a>1</a><b><a>2</a></b><c/><d x=\"1\">t&amp;u</d>";
+        let names: Vec<(&str, &str)> = children(body);
+        assert_eq!(names, [("a", "1"), ("b", "<a>2</a>"), ("c", ""), ("d", "t&amp;u")]);
+        assert_eq!(child_text(body, "D").as_deref(), Some("t&u"));
+        assert_eq!(child_text(body, "b"), None);
+    }
+
+    #[test]
+    fn gone_resources_count_as_done() {
+        assert!(already_done("InvalidVpcID.NotFound", ""));
+        assert!(already_done("InvalidAssociationID.NotFound", ""));
+        assert!(already_done("NatGatewayNotFound", ""));
+        assert!(already_done("InvalidLaunchTemplateName.NotFoundException", ""));
+        assert!(already_done("NoSuchEntity", ""));
+        assert!(already_done("ResourceNotFoundException", ""));
+        assert!(already_done("Gateway.NotAttached", ""));
+        assert!(already_done("ValidationError", "AutoScalingGroup name not found - AutoScalingGroup 'g1' not found"));
+        assert!(already_done("ValidationError", "Stack with id s does not exist"));
+        assert!(!already_done("ValidationError", "1 validation error detected"));
+        assert!(!already_done("DependencyViolation", "has dependencies"));
+        assert!(!already_done("UnauthorizedOperation", ""));
+    }
+}

@@ -1,0 +1,667 @@
+//! `run --target aws`: a real sandbox account, where AWS itself decides every call.
+//!
+//! Order of events, each a guard for the next: the allow-list must be given (else nothing
+//! is called); the inputs must load; the cost estimate must fit `--max-cost`; the
+//! credentials' account (STS GetCallerIdentity, the first call) must be on the
+//! allow-list. Only then is anything created, and everything created carries the run id
+//! and an expiry so `iam-conformance sweep` finds what a killed run left.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::aws::authz::{self, SimDecision, SimulatedCheck};
+use crate::aws::cost::{self, Mode};
+use crate::aws::guard::{AllowList, caller_identity};
+use crate::aws::sweep::{self, EXPIRES_TAG, RUN_ID_TAG, Selector};
+use crate::catalog::Catalog;
+use crate::cli::{Principal, RunArgs, RunClock, RunMode, fail, source_of, write_reports};
+use crate::exec::{Client, Credentials};
+use crate::load::{Loaded, load};
+use crate::report::{Environment, Report, RunInfo, SubjectInfo, terminal};
+use crate::run::{self, Deployed, Endpoints, LiveResult, Session};
+use crate::template::render::{RefMode, Target, render};
+
+/// How long a new role may take to behave (IAM propagation; seen up to a minute).
+const PROPAGATION_PATIENCE: Duration = Duration::from_secs(180);
+
+/// The administrator's credentials from the standard chain (environment, shared profile
+/// or `--aws-profile`, SSO, web identity, container and instance metadata).
+pub async fn chain_credentials(profile: Option<&str>, region: &str) -> Result<Credentials, String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string()));
+    if let Some(p) = profile {
+        loader = loader.profile_name(p);
+    }
+    let config = loader.load().await;
+    let provider = config.credentials_provider().ok_or("no credentials provider is configured")?;
+    let c = provider.provide_credentials().await.map_err(|e| {
+        format!(
+            "no credentials from the standard chain{}: {}",
+            profile.map(|p| format!(" (profile `{p}`)")).unwrap_or_default(),
+            error_chain(&e)
+        )
+    })?;
+    Ok(Credentials {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: c.secret_access_key().to_string(),
+        session_token: c.session_token().map(str::to_string),
+    })
+}
+
+/// The instance profile's credentials, from the instance metadata service only.
+async fn instance_credentials() -> Result<Credentials, String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let provider = aws_config::imds::credentials::ImdsCredentialsProvider::builder().build();
+    let c = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| format!("no credentials from the instance metadata service: {}", error_chain(&e)))?;
+    Ok(Credentials {
+        access_key_id: c.access_key_id().to_string(),
+        secret_access_key: c.secret_access_key().to_string(),
+        session_token: c.session_token().map(str::to_string),
+    })
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Who the credentials belong to (account, ARN): the first call of every AWS command.
+pub async fn who_am_i(session: &Session, creds: &Credentials) -> Result<(String, String), String> {
+    let answer = session
+        .call(creds, "sts", "GetCallerIdentity", &serde_json::json!({}), &[])
+        .await
+        .map_err(|e| format!("sts:GetCallerIdentity failed: {e}"))?;
+    if let Some((code, message)) = &answer.error {
+        return Err(format!("sts:GetCallerIdentity answered {} {code}: {message}", answer.status));
+    }
+    caller_identity(&answer.body).ok_or_else(|| "sts:GetCallerIdentity answered without Account and Arn".to_string())
+}
+
+/// Connects as the administrator and admits the account, or says why not. Shared by
+/// `run --target aws` and `sweep`. Nothing but GetCallerIdentity is called before the
+/// account is admitted.
+pub async fn connect(
+    allow: &AllowList,
+    endpoint: Option<&str>,
+    region: &str,
+    aws_profile: Option<&str>,
+) -> Result<(Session, String, String), String> {
+    let admin = chain_credentials(aws_profile, region).await?;
+    let session = Session {
+        client: Client::default(),
+        endpoints: match endpoint {
+            Some(url) => Endpoints::One(url.to_string()),
+            None => Endpoints::Aws,
+        },
+        region: region.to_string(),
+        admin,
+    };
+    let (account, arn) = who_am_i(&session, &session.admin).await?;
+    allow.admit(&account, &arn).map_err(|e| e.to_string())?;
+    Ok((session, account, arn))
+}
+
+/// RFC 3339 (UTC, seconds) of a time.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (y, m, d) = crate::cli::civil_from_days((secs / 86_400) as i64);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs % 86_400 / 3600, secs % 3600 / 60, secs % 60)
+}
+
+/// `run --target aws`.
+pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    // 1. The allow-list, before anything else.
+    let allow = match AllowList::from_env(&args.allow_accounts) {
+        Ok(a) => a,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    // 2. The inputs, checked with a placeholder account (no call is needed to find them bad).
+    if args.region.starts_with("cn-") || args.region.starts_with("us-gov-") {
+        return fail(err, &format!("--region `{}`: only the aws partition is supported", args.region));
+    }
+    let shard = match args.shard.as_deref().map(run::Shard::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => return fail(err, &e),
+    };
+    let expires_in = match sweep::parse_duration(&args.expires_in) {
+        Ok(d) => d,
+        Err(e) => return fail(err, &e.replace("--older-than", "--expires-in")),
+    };
+    let max_cost = match args.max_cost.as_deref().map(cost::parse_max_cost).transpose() {
+        Ok(m) => m,
+        Err(e) => return fail(err, &e),
+    };
+    let placeholder = Target { region: args.region.clone(), ..Target::default() };
+    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &placeholder) {
+        Ok(l) => l,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    if run::probes(&loaded.profile).is_none() {
+        return fail(
+            err,
+            "the profile needs an allowed and a denied Describe scenario without prerequisites to prove the role is ready",
+        );
+    }
+    let needs_stack = args.principal != Principal::Assume;
+    if needs_stack && args.stack.is_none() {
+        return fail(err, "--principal instance-profile and user run against a deployed stack: pass --stack NAME");
+    }
+    if args.principal == Principal::User && args.user_profile.is_none() {
+        return fail(err, "--principal user needs --user-profile NAME: the profile holding the user's access keys");
+    }
+    if args.principal == Principal::InstanceProfile && args.aws_profile.is_none() {
+        return fail(
+            err,
+            "--principal instance-profile needs --aws-profile NAME for the administrator's calls (read back, fixtures, teardown): on the instance the standard chain would give the role itself",
+        );
+    }
+
+    // 3. The cost, before any call.
+    let mode = match args.mode {
+        RunMode::Live => Mode::Live,
+        RunMode::DryRun => Mode::DryRun,
+    };
+    let estimate = cost::estimate(&loaded.profile, mode, &crate::aws::accepts_dry_run);
+    let _ = write!(out, "{}", estimate.render());
+    if let Some(max) = max_cost
+        && estimate.refuses(max)
+    {
+        let unknown = if estimate.unknown.is_empty() {
+            String::new()
+        } else {
+            format!(" (prices unknown for: {})", estimate.unknown.join(", "))
+        };
+        return fail(
+            err,
+            &format!(
+                "the estimated cost, up to ${:.2}{unknown}, is above --max-cost ${max:.2}; nothing was called",
+                estimate.total_usd
+            ),
+        );
+    }
+
+    // 4. Credentials, and the account they belong to.
+    let (session, account, admin_arn) =
+        match connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await {
+            Ok(c) => c,
+            Err(e) => return fail(err, &e),
+        };
+    let _ = writeln!(out, "iam-conformance run: account {account} as {admin_arn} ({} mode)", mode_name(args.mode));
+    let subject_creds = match args.principal {
+        Principal::Assume => None,
+        Principal::InstanceProfile => match instance_credentials().await {
+            Ok(c) => Some(c),
+            Err(e) => return fail(err, &e),
+        },
+        Principal::User => match chain_credentials(args.user_profile.as_deref(), &args.region).await {
+            Ok(c) => Some(c),
+            Err(e) => return fail(err, &e),
+        },
+    };
+    let target = Target {
+        account_id: account.clone(),
+        region: args.region.clone(),
+        stack_name: args
+            .stack
+            .clone()
+            .unwrap_or_else(|| format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase())),
+        ..Target::default()
+    };
+    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
+        Ok(l) => l,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    let probes = run::probes(&loaded.profile).expect("checked above with the same profile");
+    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(err, &format!("failed to create report directory `{}`: {e}", dir.display()));
+    }
+    let deploy_json = match render(&loaded.template, &target, RefMode::KeepResourceRefs) {
+        Ok(n) => n.to_json().to_string(),
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    let proof = loaded.prove(&target);
+    let expires = rfc3339(SystemTime::now() + expires_in);
+    let tags = (clock.run_id.clone(), expires.clone());
+    let session = Arc::new(session);
+
+    let run_started = Instant::now();
+    let created: Mutex<Vec<crate::scenario::Fixture>> = Mutex::new(Vec::new());
+    let fixture_ids: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
+    let lines: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+    let progress_lines = Arc::clone(&lines);
+    let progress = move |done: usize, total: usize, r: &LiveResult| {
+        if let Ok(mut l) = progress_lines.lock() {
+            l.push(format!("  [{done:>3}/{total}] {:<60} {} ({})", r.id, r.observed, r.decided_by));
+        }
+    };
+    let stack = target.stack_name.clone();
+    let work = async {
+        if args.principal == Principal::Assume {
+            deploy_tagged(&session, &stack, &deploy_json, &tags).await?;
+        } else {
+            stack_exists(&session, &stack).await?;
+        }
+        let (role_arn, policies) = run::read_back(&session, &loaded.role.role.name).await?;
+        let deployed = Deployed { stack: stack.clone(), role_arn, policies };
+        if let (Principal::User, Some(creds)) = (args.principal, &subject_creds) {
+            user_holds_only(&session, creds, &deployed).await?;
+        }
+        if let (Principal::InstanceProfile, Some(creds)) = (args.principal, &subject_creds) {
+            instance_is_role(&session, creds, &deployed).await?;
+        }
+        let mut ids = HashMap::new();
+        run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created, &fixture_ids).await?;
+        tag_fixtures(&session, &loaded, &ids, &tags).await;
+        let source = match &subject_creds {
+            None => run::CredentialSource::AssumeRole(deployed.role_arn.clone()),
+            Some(c) => run::CredentialSource::Given(c.clone()),
+        };
+        let creds = run::become_role(&session, None, &source, probes, &target, PROPAGATION_PATIENCE).await?;
+        let options = run::CallOptions { dry_run: args.mode == RunMode::DryRun, tags: Some(tags.clone()) };
+        let (results, ids) = run::run_scenarios(
+            Arc::clone(&session),
+            creds,
+            &loaded.profile,
+            ids,
+            &target,
+            args.concurrency,
+            None,
+            shard,
+            &options,
+            &progress,
+        )
+        .await;
+        Ok::<_, run::RunError>((deployed, results, ids))
+    };
+    let outcome = tokio::select! {
+        r = work => Some(r),
+        _ = tokio::signal::ctrl_c() => None,
+        _ = run::sigterm() => None,
+    };
+    for l in lines.lock().map(|l| l.clone()).unwrap_or_default() {
+        let _ = writeln!(out, "{l}");
+    }
+
+    // Oracles and decoding need the results and the role; teardown comes after them.
+    let mut extra = Vec::new();
+    let mut outcome = outcome;
+    if let Some(Ok((deployed, results, _))) = outcome.as_mut() {
+        decode_denials(&session, results).await;
+        if !args.no_simulate {
+            extra = simulate(&session, &deployed.role_arn, &proof.scenarios, results).await;
+        }
+    }
+
+    // Teardown on every path out: fixtures in reverse, what the role created (found by
+    // the run's tag), then the stack the run deployed.
+    let mut left = Vec::new();
+    if !args.keep {
+        let made = created.lock().map(|c| c.clone()).unwrap_or_default();
+        let known = fixture_ids.lock().map(|k| k.clone()).unwrap_or_default();
+        match sweep::find(&session).await {
+            Ok(found) => {
+                let mut plan = sweep::plan(&found, &Selector::RunId(clock.run_id.clone()), SystemTime::now());
+                // The stack goes last, by DeleteStack below (its tag also names this run).
+                plan.retain(|t| t.kind != sweep::Kind::Stack);
+                for d in sweep::delete(&session, &plan, false).await {
+                    if let Err(e) = d.result {
+                        left.push(format!("{} {}: {e}", kind_name(d.kind), d.id));
+                    }
+                }
+            }
+            Err(e) => left.push(format!("could not list what the run tagged: {e}")),
+        }
+        left.extend(run::undo_fixtures(&session, &made, &known, &target).await);
+        if args.principal == Principal::Assume {
+            let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
+        }
+        if !left.is_empty() {
+            let _ = writeln!(
+                err,
+                "warning: the teardown left: {}. `iam-conformance sweep --run-id {}` retries.",
+                left.join("; "),
+                clock.run_id
+            );
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "  kept       everything the run created, tagged {RUN_ID_TAG}={} ({EXPIRES_TAG}={expires})",
+            clock.run_id
+        );
+    }
+    let run_seconds = run_started.elapsed().as_secs_f64();
+
+    let (deployed, results, ids) = match outcome {
+        None => return fail(err, "interrupted: the run's resources were torn down and no report was written"),
+        Some(Err(e)) => return fail(err, &e.to_string()),
+        Some(Ok(r)) => r,
+    };
+    let mut findings = proof.findings.clone();
+    findings.extend(extra);
+    let catalog = Catalog::embedded();
+    let report = Report::new(
+        proof,
+        RunInfo::new(&clock.run_id, "run", &clock.generated_at),
+        SubjectInfo {
+            policies: deployed.policies.iter().map(|p| p.name.clone()).collect(),
+            ..SubjectInfo::of(&loaded, &target)
+        },
+        catalog.source.clone(),
+    );
+    let environment = Environment {
+        target: format!(
+            "AWS account {account}, {} ({} mode, principal: {})",
+            target.region,
+            mode_name(args.mode),
+            principal_name(args.principal)
+        ),
+        service_enforces_iam: Some(true),
+        emulator_services: Default::default(),
+        endpoint: args.endpoint.clone().unwrap_or_else(|| "AWS regional endpoints (HTTPS)".into()),
+        gate: "none: AWS decides".into(),
+        iam_decided_by: "aws".into(),
+        stack: deployed.stack.clone(),
+        role_arn: deployed.role_arn.clone(),
+        skipped: 0,
+        errors: 0,
+        shard,
+        gate_requests: 0,
+        gate_decision_ms: 0.0,
+        gate_request_ms: 0.0,
+        scenario_seconds: 0.0,
+        phase_seconds: Vec::new(),
+        run_seconds,
+    };
+    let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile, shard);
+    if let Err(e) = write_reports(&dir, &report) {
+        return fail(err, &e);
+    }
+    let _ = write!(out, "{}", terminal::render(&report));
+    let _ = writeln!(out, "  reports    {}", dir.display());
+    report.exit_code
+}
+
+fn mode_name(mode: RunMode) -> &'static str {
+    match mode {
+        RunMode::Live => "live",
+        RunMode::DryRun => "dry-run",
+    }
+}
+
+fn principal_name(p: Principal) -> &'static str {
+    match p {
+        Principal::Assume => "assumed role",
+        Principal::InstanceProfile => "instance profile",
+        Principal::User => "IAM user",
+    }
+}
+
+pub fn kind_name(kind: sweep::Kind) -> String {
+    kind.label().to_string()
+}
+
+/// Deploys the stack with the run's tags (CloudFormation passes stack tags on to the
+/// resources it creates that take tags).
+async fn deploy_tagged(
+    session: &Session,
+    stack: &str,
+    template_json: &str,
+    (run_id, expires): &(String, String),
+) -> Result<(), run::RunError> {
+    let tags = serde_json::json!([{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": EXPIRES_TAG, "Value": expires}]);
+    run::deploy_with(session, stack, template_json, Some(tags)).await
+}
+
+async fn stack_exists(session: &Session, stack: &str) -> Result<(), run::RunError> {
+    session
+        .admin_ok(
+            &format!("stack `{stack}` (--stack)"),
+            "cloudformation",
+            "DescribeStacks",
+            serde_json::json!({"StackName": stack}),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// `--principal user`: the keys are the user's, and the user holds the template's managed
+/// policy and nothing else (anything more would be granted beside the policy under test).
+async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), run::RunError> {
+    let what = "user principal";
+    let (_, arn) = who_am_i(session, creds).await.map_err(|e| run::RunError::Step { step: what.into(), message: e })?;
+    let Some(name) = arn.split(":user/").nth(1).map(|p| p.rsplit('/').next().unwrap_or(p).to_string()) else {
+        return Err(run::RunError::Step {
+            step: what.into(),
+            message: format!("--user-profile's keys are {arn}, not an IAM user's"),
+        });
+    };
+    let attached =
+        session.admin_ok(what, "iam", "ListAttachedUserPolicies", serde_json::json!({"UserName": name})).await?;
+    let names = crate::xml::texts(&attached, "PolicyName");
+    let inline = crate::xml::texts(
+        &session.admin_ok(what, "iam", "ListUserPolicies", serde_json::json!({"UserName": name})).await?,
+        "member",
+    );
+    let groups = crate::xml::texts(
+        &session.admin_ok(what, "iam", "ListGroupsForUser", serde_json::json!({"UserName": name})).await?,
+        "GroupName",
+    );
+    let expected: Vec<String> = deployed.policies.iter().map(|p| p.name.clone()).collect();
+    let extra: Vec<&String> = names.iter().filter(|n| !expected.iter().any(|e| e.ends_with(n.as_str()))).collect();
+    if names.is_empty() || !extra.is_empty() || !inline.is_empty() || !groups.is_empty() {
+        return Err(run::RunError::Step {
+            step: what.into(),
+            message: format!(
+                "user `{name}` must hold exactly the template's managed policy: attached {names:?}, inline {inline:?}, groups {groups:?}; anything more would be granted beside the policy under test"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// `--principal instance-profile`: the metadata credentials act as the deployed role.
+async fn instance_is_role(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), run::RunError> {
+    let (_, arn) = who_am_i(session, creds)
+        .await
+        .map_err(|e| run::RunError::Step { step: "instance principal".into(), message: e })?;
+    let role_name = deployed.role_arn.rsplit('/').next().unwrap_or_default();
+    if !arn.contains(&format!(":assumed-role/{role_name}/")) {
+        return Err(run::RunError::Step {
+            step: "instance principal".into(),
+            message: format!(
+                "the instance's credentials are {arn}, not the role `{role_name}`: launch it with the stack's instance profile"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Tags what the fixtures produced (the administrator made them; a sweep must find them).
+async fn tag_fixtures(
+    session: &Session,
+    loaded: &Loaded,
+    ids: &HashMap<String, String>,
+    (run_id, expires): &(String, String),
+) {
+    for f in &loaded.profile.fixtures {
+        for example in f.produces.keys() {
+            let Some(id) = ids.get(example) else { continue };
+            let Some(kind) = sweep::kind_of(id) else { continue };
+            if let Some((service, operation, input)) = sweep::tag_call(kind, id, run_id, expires) {
+                let _ = session.admin(service, operation, input).await;
+            }
+        }
+    }
+}
+
+/// Decodes the encoded authorization message of each EC2 denial (administrator's
+/// sts:DecodeAuthorizationMessage) into the scenario's note.
+async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
+    for r in results.iter_mut().filter(|r| r.observed == "denied") {
+        let Some(message) = r.backend.as_ref().and_then(|b| b.message.clone()) else { continue };
+        let Some(encoded) = authz::encoded_message(&message) else { continue };
+        let decoded = match session.admin("sts", "DecodeAuthorizationMessage", authz::decode_input(encoded)).await {
+            Ok(a) if a.error.is_none() => authz::parse_decoded(&a.body).map(|d| d.summary()),
+            Ok(a) => Err(format!(
+                "sts:DecodeAuthorizationMessage answered {}",
+                a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+        let text = match decoded {
+            Ok(summary) => summary,
+            Err(e) => format!("the authorization message could not be decoded: {e}"),
+        };
+        r.note = Some(r.note.take().map(|n| format!("{n}; {text}")).unwrap_or(text));
+    }
+}
+
+/// The third oracle: AWS's policy simulator on each scenario's declared checks, against
+/// our model (per check) and AWS's live answer (per scenario). A disagreement means one
+/// of the three readings of AWS is wrong: the verdict cannot be trusted until it is
+/// explained, so it is undecided. An administrator who may not simulate gets one note.
+async fn simulate(
+    session: &Session,
+    role_arn: &str,
+    scenarios: &[crate::analysis::ScenarioResult],
+    results: &[LiveResult],
+) -> Vec<crate::analysis::Finding> {
+    use crate::analysis::{Finding, FindingKind, Severity};
+    let live: HashMap<&str, &LiveResult> = results.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut findings = Vec::new();
+    for row in scenarios {
+        let mut sim_allowed = true;
+        for c in &row.checks {
+            let check =
+                SimulatedCheck { action: c.action.clone(), resource: c.resource.clone(), context: c.context.clone() };
+            let answer = session.admin("iam", "SimulatePrincipalPolicy", authz::simulate_input(role_arn, &check)).await;
+            let sims = match answer {
+                Ok(a) if a.error.is_none() => authz::parse_simulation(&a.body),
+                Ok(a) => Err(a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()),
+                Err(e) => Err(e.to_string()),
+            };
+            let sim = match sims {
+                Ok(s) if !s.is_empty() => s[0].clone(),
+                Ok(_) => continue,
+                Err(e) => {
+                    findings.push(Finding {
+                        kind: FindingKind::SkippedScenario,
+                        severity: Severity::Info,
+                        message: format!(
+                            "the policy simulator was not consulted: iam:SimulatePrincipalPolicy failed ({e})"
+                        ),
+                        action: None,
+                        resource: None,
+                        loc: None,
+                        scenario: None,
+                    });
+                    return findings;
+                }
+            };
+            sim_allowed &= sim.decision == SimDecision::Allowed;
+            if let Some(why) = authz::disagreement(c.outcome.is_allowed(), None, sim.decision) {
+                findings.push(Finding {
+                    kind: FindingKind::OracleDisagreement,
+                    severity: Severity::Undecided,
+                    message: format!("scenario `{}`, {} on `{}`: {why}", row.id, c.action, c.resource),
+                    action: Some(c.action.clone()),
+                    resource: Some(c.resource.clone()),
+                    loc: Some(c.loc.clone()),
+                    scenario: Some(row.id.clone()),
+                });
+            }
+        }
+        let live_allowed = live.get(row.id.as_str()).and_then(|l| match l.observed {
+            "allowed" => Some(true),
+            "denied" => Some(false),
+            _ => None,
+        });
+        if let Some(live_allowed) = live_allowed
+            && live_allowed != sim_allowed
+        {
+            let sim = if sim_allowed { SimDecision::Allowed } else { SimDecision::ImplicitDeny };
+            let model_allowed = row.checks.iter().all(|c| c.outcome.is_allowed());
+            if let Some(why) = authz::disagreement(model_allowed, Some(live_allowed), sim) {
+                findings.push(Finding {
+                    kind: FindingKind::OracleDisagreement,
+                    severity: Severity::Undecided,
+                    message: format!("scenario `{}`: {why}", row.id),
+                    action: None,
+                    resource: None,
+                    loc: None,
+                    scenario: Some(row.id.clone()),
+                });
+            }
+        }
+    }
+    findings
+}
+
+/// `sweep`: finds what runs left by their tags and deletes it in dependency order.
+pub async fn sweep(args: &crate::cli::SweepArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let allow = match AllowList::from_env(&args.allow_accounts) {
+        Ok(a) => a,
+        Err(e) => return fail(err, &e.to_string()),
+    };
+    let selector = match (&args.run_id, &args.older_than) {
+        (Some(id), _) => Selector::RunId(id.clone()),
+        (None, Some(text)) => match sweep::parse_duration(text) {
+            Ok(d) => Selector::OlderThan(d),
+            Err(e) => return fail(err, &e),
+        },
+        (None, None) => return fail(err, "sweep needs --run-id ID or --older-than DURATION"),
+    };
+    let (session, account, arn) =
+        match connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await {
+            Ok(c) => c,
+            Err(e) => return fail(err, &e),
+        };
+    let found = match sweep::find(&session).await {
+        Ok(f) => f,
+        Err(e) => return fail(err, &format!("could not list tagged resources: {e}")),
+    };
+    let plan = sweep::plan(&found, &selector, SystemTime::now());
+    let _ = writeln!(
+        out,
+        "iam-conformance sweep: account {account} ({}) as {arn}: {} tagged, {} selected{}",
+        args.region,
+        found.len(),
+        plan.len(),
+        if args.dry_run { " (dry run: nothing is deleted)" } else { "" }
+    );
+    let deletions = sweep::delete(&session, &plan, args.dry_run).await;
+    let mut failed = 0;
+    for d in &deletions {
+        let status = match &d.result {
+            Ok(()) if args.dry_run => "would delete".to_string(),
+            Ok(()) => "deleted".to_string(),
+            Err(e) => {
+                failed += 1;
+                format!("FAILED: {e}")
+            }
+        };
+        let _ = writeln!(out, "  {:<18} {:<50} {status}", kind_name(d.kind), d.id);
+        for c in &d.calls {
+            let _ = writeln!(out, "      {c}");
+        }
+    }
+    if failed > 0 {
+        return fail(err, &format!("{failed} of {} resources could not be deleted", deletions.len()));
+    }
+    crate::cli::EXIT_CONFORMANT
+}

@@ -1,0 +1,485 @@
+//! `sweep` against a real moto server: resources of one run (tagged the way a run tags
+//! them, with `tag_call`), of another run and untagged ones; `find` + `plan` + a dry run
+//! that deletes nothing, then a real sweep that deletes exactly the run's resources, in
+//! dependency order. Talks only to 127.0.0.1 and stops the moto it starts by its PID.
+
+use std::collections::BTreeSet;
+
+use iam_conformance::aws::sweep::{self, Kind, Selector, Tagged};
+use iam_conformance::emulator::{Emulator, cache_dir, ensure_moto};
+use iam_conformance::exec::{Answer, Client, Credentials};
+use iam_conformance::run::{Endpoints, Session};
+use iam_conformance::xml;
+use serde_json::{Value, json};
+
+const RUN: &str = "20261128T193150Z-1a2b";
+const OTHER_RUN: &str = "20261128T180000Z-ff";
+const EXPIRES: &str = "2026-11-28T23:31:50Z";
+
+async fn start_moto(logs: &std::path::Path) -> Emulator {
+    let venv = ensure_moto(&cache_dir()).await.expect("moto installs (or is cached)");
+    Emulator::start_moto(&venv, logs).await.expect("moto starts")
+}
+
+fn session(endpoint: &str) -> Session {
+    Session {
+        client: Client::default(),
+        endpoints: Endpoints::One(endpoint.to_string()),
+        region: "us-east-1".into(),
+        admin: Credentials {
+            access_key_id: "AKIAIOSFODNN7EXAMPLE".into(),
+            secret_access_key: "sweep-test-secret".into(),
+            session_token: None,
+        },
+    }
+}
+
+async fn call(s: &Session, service: &str, operation: &str, input: Value) -> Answer {
+    s.admin(service, operation, input).await.unwrap_or_else(|e| panic!("{service}:{operation}: {e}"))
+}
+
+/// A call that must succeed; its body.
+async fn ok(s: &Session, service: &str, operation: &str, input: Value) -> String {
+    let a = call(s, service, operation, input).await;
+    assert!(a.error.is_none(), "{service}:{operation} failed: {:?}\n{}", a.error, a.body);
+    a.body
+}
+
+fn text(body: &str, name: &str) -> String {
+    xml::first(body, name).unwrap_or_else(|| panic!("no <{name}> in {body}"))
+}
+
+/// Tags a resource the way a run does.
+async fn tag(s: &Session, kind: Kind, id: &str, run_id: &str) {
+    let (service, operation, input) = sweep::tag_call(kind, id, run_id, EXPIRES).expect("the kind is tagged by a call");
+    ok(s, service, operation, input).await;
+}
+
+fn tags(run_id: &str) -> Value {
+    json!([{"Key": sweep::RUN_ID_TAG, "Value": run_id}, {"Key": sweep::EXPIRES_TAG, "Value": EXPIRES}])
+}
+
+async fn vpc(s: &Session, cidr: &str) -> String {
+    text(&ok(s, "ec2", "CreateVpc", json!({"CidrBlock": cidr})).await, "vpcId")
+}
+
+async fn subnet(s: &Session, vpc: &str, cidr: &str) -> String {
+    let body =
+        ok(s, "ec2", "CreateSubnet", json!({"VpcId": vpc, "CidrBlock": cidr, "AvailabilityZone": "us-east-1a"})).await;
+    text(&body, "subnetId")
+}
+
+async fn secret(s: &Session, name: &str) -> String {
+    let body = ok(s, "secretsmanager", "CreateSecret", json!({"Name": name, "SecretString": "x"})).await;
+    let json: Value = serde_json::from_str(&body).unwrap();
+    json["ARN"].as_str().unwrap().to_string()
+}
+
+/// What the run under sweep created.
+struct RunResources {
+    vpc: String,
+    subnet: String,
+    group: String,
+    igw: String,
+    route_table: String,
+    association: String,
+    address: String,
+    nat_address: String,
+    nat: String,
+    launch_template: String,
+    key_pair: String,
+    key_name: String,
+    volume: String,
+    instance: String,
+    load_balancer: String,
+    asg: String,
+    secret: String,
+    role_name: String,
+    role_arn: String,
+    stack: String,
+}
+
+impl RunResources {
+    fn expected(&self) -> BTreeSet<(Kind, String)> {
+        [
+            (Kind::AutoScalingGroup, &self.asg),
+            (Kind::LoadBalancer, &self.load_balancer),
+            (Kind::Instance, &self.instance),
+            (Kind::NatGateway, &self.nat),
+            (Kind::Address, &self.address),
+            (Kind::Address, &self.nat_address),
+            (Kind::RouteTable, &self.route_table),
+            (Kind::InternetGateway, &self.igw),
+            (Kind::Subnet, &self.subnet),
+            (Kind::SecurityGroup, &self.group),
+            (Kind::Vpc, &self.vpc),
+            (Kind::LaunchTemplate, &self.launch_template),
+            (Kind::KeyPair, &self.key_pair),
+            (Kind::Volume, &self.volume),
+            (Kind::Secret, &self.secret),
+            (Kind::ServiceLinkedRole, &self.role_arn),
+            (Kind::Stack, &self.stack),
+        ]
+        .into_iter()
+        .map(|(k, id)| (k, id.clone()))
+        .collect()
+    }
+}
+
+/// Everything a run can leave behind, each resource tagged with `tag_call` right after
+/// its creation (the launch template also at creation: see below).
+async fn create_run(s: &Session, run: &str) -> RunResources {
+    let vpc = vpc(s, "10.0.0.0/16").await;
+    tag(s, Kind::Vpc, &vpc, run).await;
+    let subnet = subnet(s, &vpc, "10.0.1.0/24").await;
+    tag(s, Kind::Subnet, &subnet, run).await;
+    let body = ok(
+        s,
+        "ec2",
+        "CreateSecurityGroup",
+        json!({"GroupName": "sweep-nodes", "Description": "sweep test", "VpcId": vpc}),
+    )
+    .await;
+    let group = text(&body, "groupId");
+    tag(s, Kind::SecurityGroup, &group, run).await;
+    let igw = text(&ok(s, "ec2", "CreateInternetGateway", json!({})).await, "internetGatewayId");
+    tag(s, Kind::InternetGateway, &igw, run).await;
+    ok(s, "ec2", "AttachInternetGateway", json!({"InternetGatewayId": igw, "VpcId": vpc})).await;
+    let route_table = text(&ok(s, "ec2", "CreateRouteTable", json!({"VpcId": vpc})).await, "routeTableId");
+    tag(s, Kind::RouteTable, &route_table, run).await;
+    ok(
+        s,
+        "ec2",
+        "CreateRoute",
+        json!({"RouteTableId": route_table, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw}),
+    )
+    .await;
+    let body = ok(s, "ec2", "AssociateRouteTable", json!({"RouteTableId": route_table, "SubnetId": subnet})).await;
+    let association = text(&body, "associationId");
+    let address = text(&ok(s, "ec2", "AllocateAddress", json!({"Domain": "vpc"})).await, "allocationId");
+    tag(s, Kind::Address, &address, run).await;
+    let nat_address = text(&ok(s, "ec2", "AllocateAddress", json!({"Domain": "vpc"})).await, "allocationId");
+    tag(s, Kind::Address, &nat_address, run).await;
+    let body = ok(s, "ec2", "CreateNatGateway", json!({"SubnetId": subnet, "AllocationId": nat_address})).await;
+    let nat = text(&body, "natGatewayId");
+    tag(s, Kind::NatGateway, &nat, run).await;
+    // moto lists a launch template with the tags it was created with only (CreateTags
+    // on it is recorded — the tag-key filter matches it — but DescribeLaunchTemplates
+    // does not show them), so the template is also tagged at creation, as a run on AWS
+    // may do; `tag_call` is still applied as for every other kind.
+    let body = ok(
+        s,
+        "ec2",
+        "CreateLaunchTemplate",
+        json!({
+            "LaunchTemplateName": "sweep-lt",
+            "LaunchTemplateData": {"InstanceType": "t3.micro"},
+            "TagSpecifications": [{"ResourceType": "launch-template", "Tags": tags(run)}]
+        }),
+    )
+    .await;
+    let launch_template = text(&body, "launchTemplateId");
+    tag(s, Kind::LaunchTemplate, &launch_template, run).await;
+    let key_pair = text(&ok(s, "ec2", "CreateKeyPair", json!({"KeyName": "sweep-key"})).await, "keyPairId");
+    tag(s, Kind::KeyPair, &key_pair, run).await;
+    let body = ok(s, "ec2", "CreateVolume", json!({"AvailabilityZone": "us-east-1a", "Size": 1})).await;
+    let volume = text(&body, "volumeId");
+    tag(s, Kind::Volume, &volume, run).await;
+    let image = text(&ok(s, "ec2", "DescribeImages", json!({"Owners": ["amazon"]})).await, "imageId");
+    let body = ok(
+        s,
+        "ec2",
+        "RunInstances",
+        json!({"ImageId": image, "MinCount": 1, "MaxCount": 1, "InstanceType": "t3.micro", "SubnetId": subnet,
+               "SecurityGroupIds": [group]}),
+    )
+    .await;
+    let instance = text(&body, "instanceId");
+    tag(s, Kind::Instance, &instance, run).await;
+    let load_balancer = "sweep-apiserver".to_string();
+    ok(
+        s,
+        "elasticloadbalancing",
+        "CreateLoadBalancer",
+        json!({"LoadBalancerName": load_balancer, "Subnets": [subnet], "SecurityGroups": [group],
+               "Listeners": [{"Protocol": "TCP", "LoadBalancerPort": 6443, "InstancePort": 6443}]}),
+    )
+    .await;
+    tag(s, Kind::LoadBalancer, &load_balancer, run).await;
+    let asg = "sweep-nodes".to_string();
+    ok(
+        s,
+        "autoscaling",
+        "CreateAutoScalingGroup",
+        json!({"AutoScalingGroupName": asg, "MinSize": 0, "MaxSize": 1, "DesiredCapacity": 0,
+               "VPCZoneIdentifier": subnet,
+               "LaunchTemplate": {"LaunchTemplateId": launch_template, "Version": "$Latest"}}),
+    )
+    .await;
+    tag(s, Kind::AutoScalingGroup, &asg, run).await;
+    let secret = secret(s, "aws.cluster.x-k8s.io/sweep-run").await;
+    tag(s, Kind::Secret, &secret, run).await;
+    let body = ok(s, "iam", "CreateServiceLinkedRole", json!({"AWSServiceName": "autoscaling.amazonaws.com"})).await;
+    let role_arn = text(&body, "Arn");
+    let role_name = text(&body, "RoleName");
+    assert_eq!(sweep::kind_of(&role_arn), Some(Kind::ServiceLinkedRole), "{role_arn}");
+    tag(s, Kind::ServiceLinkedRole, &role_arn, run).await;
+    let stack = "sweep-stack".to_string();
+    assert_eq!(sweep::tag_call(Kind::Stack, &stack, run, EXPIRES), None, "a stack is tagged by CreateStack");
+    let template = json!({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}});
+    ok(
+        s,
+        "cloudformation",
+        "CreateStack",
+        json!({"StackName": stack, "TemplateBody": template.to_string(), "Tags": tags(run)}),
+    )
+    .await;
+    // Every produced id is recognised for tagging by kind.
+    for (kind, id) in [
+        (Kind::Vpc, &vpc),
+        (Kind::Subnet, &subnet),
+        (Kind::SecurityGroup, &group),
+        (Kind::InternetGateway, &igw),
+        (Kind::RouteTable, &route_table),
+        (Kind::Address, &address),
+        (Kind::NatGateway, &nat),
+        (Kind::LaunchTemplate, &launch_template),
+        (Kind::KeyPair, &key_pair),
+        (Kind::Volume, &volume),
+        (Kind::Instance, &instance),
+        (Kind::Secret, &secret),
+    ] {
+        assert_eq!(sweep::kind_of(id), Some(kind), "{id}");
+    }
+    RunResources {
+        vpc,
+        subnet,
+        group,
+        igw,
+        route_table,
+        association,
+        address,
+        nat_address,
+        nat,
+        launch_template,
+        key_pair,
+        key_name: "sweep-key".into(),
+        volume,
+        instance,
+        load_balancer,
+        asg,
+        secret,
+        role_name,
+        role_arn,
+        stack,
+    }
+}
+
+fn of_run<'a>(found: &'a [Tagged], run: &str) -> Vec<&'a Tagged> {
+    found.iter().filter(|t| t.run_id.as_deref() == Some(run)).collect()
+}
+
+fn ids(found: &[&Tagged]) -> BTreeSet<(Kind, String)> {
+    found.iter().map(|t| (t.kind, t.id.clone())).collect()
+}
+
+fn sorted(mut found: Vec<Tagged>) -> Vec<Tagged> {
+    found.sort_by(|a, b| (a.kind, &a.id).cmp(&(b.kind, &b.id)));
+    found
+}
+
+/// The answer says the resource does not exist (not some other failure).
+fn assert_gone(a: &Answer, what: &str) {
+    let (code, message) = a.error.as_ref().unwrap_or_else(|| panic!("{what} still exists:\n{}", a.body));
+    let gone = code.contains("NotFound")
+        || code == "NoSuchEntity"
+        || code == "ResourceNotFoundException"
+        || (code == "ValidationError" && message.contains("does not exist"));
+    assert!(gone, "{what}: expected a not-found answer, got {code}: {message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
+    let logs = tempfile::tempdir().unwrap();
+    let mut moto = start_moto(logs.path()).await;
+    let s = session(&moto.endpoint);
+
+    let mine = create_run(&s, RUN).await;
+    // Another run's resources, and untagged ones.
+    let other_vpc = vpc(&s, "10.1.0.0/16").await;
+    tag(&s, Kind::Vpc, &other_vpc, OTHER_RUN).await;
+    let other_subnet = subnet(&s, &other_vpc, "10.1.1.0/24").await;
+    tag(&s, Kind::Subnet, &other_subnet, OTHER_RUN).await;
+    let other_secret = secret(&s, "aws.cluster.x-k8s.io/sweep-other").await;
+    tag(&s, Kind::Secret, &other_secret, OTHER_RUN).await;
+    let untagged_vpc = vpc(&s, "10.2.0.0/16").await;
+    let untagged_secret = secret(&s, "aws.cluster.x-k8s.io/sweep-untagged").await;
+    let others: BTreeSet<(Kind, String)> =
+        [(Kind::Vpc, other_vpc.clone()), (Kind::Subnet, other_subnet.clone()), (Kind::Secret, other_secret.clone())]
+            .into_iter()
+            .collect();
+
+    // find: exactly the two runs' resources, with both tags and what deletion needs.
+    let found = sweep::find(&s).await.expect("find lists every service");
+    assert_eq!(ids(&of_run(&found, RUN)), mine.expected(), "{found:#?}");
+    assert_eq!(ids(&of_run(&found, OTHER_RUN)), others, "{found:#?}");
+    assert_eq!(of_run(&found, RUN).len() + of_run(&found, OTHER_RUN).len(), found.len(), "{found:#?}");
+    assert!(!found.iter().any(|t| t.id == untagged_vpc || t.id == untagged_secret), "{found:#?}");
+    for t in &found {
+        assert_eq!(t.expires.as_deref(), Some(EXPIRES), "{t:?}");
+    }
+    let get = |kind: Kind, id: &str| found.iter().find(|t| t.kind == kind && t.id == id).unwrap().clone();
+    assert_eq!(get(Kind::InternetGateway, &mine.igw).attached_to, [mine.vpc.clone()]);
+    assert_eq!(get(Kind::RouteTable, &mine.route_table).attached_to, [mine.association.clone()]);
+    assert!(get(Kind::Address, &mine.address).attached_to.is_empty());
+    assert_eq!(get(Kind::KeyPair, &mine.key_pair).name.as_deref(), Some("sweep-key"));
+    assert_eq!(get(Kind::Address, &mine.nat_address).attached_to.len(), 1, "the NAT gateway's address is associated");
+
+    // plan: only this run, in dependency order.
+    let planned = sweep::plan(&found, &Selector::RunId(RUN.into()), std::time::SystemTime::now());
+    assert_eq!(ids(&planned.iter().collect::<Vec<_>>()), mine.expected());
+    let kinds: Vec<Kind> = planned.iter().map(|t| t.kind).collect();
+    assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{kinds:?}");
+
+    // The calls, in the order a sweep makes them.
+    let mut addresses = [mine.address.clone(), mine.nat_address.clone()];
+    addresses.sort();
+    let nat_association = get(Kind::Address, &mine.nat_address).attached_to[0].clone();
+    let mut expected_calls = vec![
+        format!("autoscaling:DeleteAutoScalingGroup {}", mine.asg),
+        format!("elasticloadbalancing:DeleteLoadBalancer {}", mine.load_balancer),
+        format!("ec2:TerminateInstances {}", mine.instance),
+        format!("ec2:DeleteNatGateway {}", mine.nat),
+    ];
+    for a in &addresses {
+        if *a == mine.nat_address {
+            expected_calls.push(format!("ec2:DisassociateAddress {a}/{nat_association}"));
+        }
+        expected_calls.push(format!("ec2:ReleaseAddress {a}"));
+    }
+    expected_calls.extend([
+        format!("ec2:DisassociateRouteTable {}/{}", mine.route_table, mine.association),
+        format!("ec2:DeleteRouteTable {}", mine.route_table),
+        format!("ec2:DetachInternetGateway {}/{}", mine.igw, mine.vpc),
+        format!("ec2:DeleteInternetGateway {}", mine.igw),
+        format!("ec2:DeleteSubnet {}", mine.subnet),
+        format!("ec2:DeleteSecurityGroup {}", mine.group),
+        format!("ec2:DeleteVpc {}", mine.vpc),
+        format!("ec2:DeleteLaunchTemplate {}", mine.launch_template),
+        format!("ec2:DeleteKeyPair {}", mine.key_name),
+        format!("ec2:DeleteVolume {}", mine.volume),
+        format!("secretsmanager:DeleteSecret {}", mine.secret),
+        format!("iam:DeleteServiceLinkedRole {}", mine.role_name),
+        format!("cloudformation:DeleteStack {}", mine.stack),
+    ]);
+
+    // Dry run: the calls are listed, nothing is deleted.
+    let dry = sweep::delete(&s, &planned, true).await;
+    assert_eq!(dry.len(), planned.len());
+    for (d, t) in dry.iter().zip(&planned) {
+        assert_eq!((d.kind, &d.id), (t.kind, &t.id));
+        assert_eq!(d.result, Ok(()), "{d:?}");
+    }
+    let dry_calls: Vec<String> = dry.iter().flat_map(|d| d.calls.clone()).collect();
+    assert_eq!(dry_calls, expected_calls);
+    let after_dry_run = sweep::find(&s).await.expect("find after the dry run");
+    assert_eq!(sorted(after_dry_run), sorted(found.clone()), "a dry run deletes nothing");
+
+    // The sweep itself.
+    let done = sweep::delete(&s, &planned, false).await;
+    for d in &done {
+        assert_eq!(d.result, Ok(()), "{d:#?}");
+    }
+    let made: Vec<String> = done.iter().flat_map(|d| d.calls.clone()).collect();
+    assert_eq!(made, expected_calls, "the calls made are those the dry run listed");
+
+    // Exactly the run's resources are gone; the other run's and the untagged ones stay.
+    let after = sweep::find(&s).await.expect("find after the sweep");
+    assert!(of_run(&after, RUN).is_empty(), "{after:#?}");
+    assert_eq!(ids(&of_run(&after, OTHER_RUN)), others);
+    assert_eq!(after.len(), others.len(), "{after:#?}");
+
+    let ec2_gone = [
+        ("DescribeVpcs", json!({"VpcIds": [mine.vpc]})),
+        ("DescribeSubnets", json!({"SubnetIds": [mine.subnet]})),
+        ("DescribeSecurityGroups", json!({"GroupIds": [mine.group]})),
+        ("DescribeInternetGateways", json!({"InternetGatewayIds": [mine.igw]})),
+        ("DescribeRouteTables", json!({"RouteTableIds": [mine.route_table]})),
+        ("DescribeAddresses", json!({"AllocationIds": [mine.address]})),
+        ("DescribeAddresses", json!({"AllocationIds": [mine.nat_address]})),
+        ("DescribeLaunchTemplates", json!({"LaunchTemplateIds": [mine.launch_template]})),
+        ("DescribeKeyPairs", json!({"KeyPairIds": [mine.key_pair]})),
+        ("DescribeVolumes", json!({"VolumeIds": [mine.volume]})),
+    ];
+    for (operation, input) in ec2_gone {
+        let a = call(&s, "ec2", operation, input.clone()).await;
+        // AWS answers NotFound for an unknown id; moto's DescribeLaunchTemplates answers
+        // an empty list.
+        let id = input.as_object().unwrap().values().next().unwrap()[0].as_str().unwrap().to_string();
+        if a.error.is_some() || a.body.contains(&id) {
+            assert_gone(&a, &format!("ec2:{operation} {input}"));
+        }
+    }
+    let body = ok(&s, "ec2", "DescribeInstances", json!({"InstanceIds": [mine.instance]})).await;
+    assert_eq!(xml::first(xml::section(&body, "instanceState").unwrap(), "name").as_deref(), Some("terminated"));
+    let body = ok(&s, "ec2", "DescribeNatGateways", json!({"NatGatewayIds": [mine.nat]})).await;
+    assert_eq!(xml::first(&body, "state").as_deref(), Some("deleted"));
+    let body = ok(&s, "autoscaling", "DescribeAutoScalingGroups", json!({"AutoScalingGroupNames": [mine.asg]})).await;
+    assert_eq!(xml::first(&body, "AutoScalingGroupName"), None, "{body}");
+    let a =
+        call(&s, "elasticloadbalancing", "DescribeLoadBalancers", json!({"LoadBalancerNames": [mine.load_balancer]}))
+            .await;
+    assert_gone(&a, "load balancer");
+    assert_gone(&call(&s, "secretsmanager", "DescribeSecret", json!({"SecretId": mine.secret})).await, "secret");
+    assert_gone(&call(&s, "iam", "GetRole", json!({"RoleName": mine.role_name})).await, "service-linked role");
+    assert_gone(&call(&s, "cloudformation", "DescribeStacks", json!({"StackName": mine.stack})).await, "stack");
+
+    let body = ok(&s, "ec2", "DescribeVpcs", json!({"VpcIds": [other_vpc, untagged_vpc]})).await;
+    assert_eq!(xml::texts(&body, "vpcId").len(), 2, "{body}");
+    ok(&s, "ec2", "DescribeSubnets", json!({"SubnetIds": [other_subnet]})).await;
+    ok(&s, "secretsmanager", "DescribeSecret", json!({"SecretId": other_secret})).await;
+    ok(&s, "secretsmanager", "DescribeSecret", json!({"SecretId": untagged_secret})).await;
+
+    moto.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_deletion_is_recorded_and_the_sweep_goes_on() {
+    let logs = tempfile::tempdir().unwrap();
+    let mut moto = start_moto(logs.path()).await;
+    let s = session(&moto.endpoint);
+
+    // A tagged VPC that still holds an untagged subnet cannot be deleted.
+    let blocked = vpc(&s, "10.0.0.0/16").await;
+    tag(&s, Kind::Vpc, &blocked, RUN).await;
+    let foreign = subnet(&s, &blocked, "10.0.1.0/24").await;
+    let secret = secret(&s, "aws.cluster.x-k8s.io/sweep-after-failure").await;
+    tag(&s, Kind::Secret, &secret, RUN).await;
+    let found = sweep::find(&s).await.expect("find");
+    let mut planned = sweep::plan(&found, &Selector::RunId(RUN.into()), std::time::SystemTime::now());
+    assert_eq!(planned.iter().map(|t| t.kind).collect::<Vec<_>>(), [Kind::Vpc, Kind::Secret]);
+    // A resource that is already gone (deleted by hand since `find`) counts as deleted.
+    let gone = Tagged {
+        kind: Kind::Subnet,
+        id: "subnet-0123456789abcdef0".into(),
+        run_id: Some(RUN.into()),
+        expires: None,
+        attached_to: vec![],
+        name: None,
+    };
+    planned.insert(0, gone);
+
+    let done = sweep::delete(&s, &planned, false).await;
+    assert_eq!(done.len(), 3);
+    assert_eq!(done[0].result, Ok(()), "{:?}", done[0]);
+    let failure = done[1].result.as_ref().expect_err("the VPC still has a subnet");
+    assert!(failure.contains("ec2:DeleteVpc") && failure.contains("DependencyViolation"), "{failure}");
+    assert_eq!(done[2].result, Ok(()), "{:?}", done[2]);
+    assert_eq!(done[2].calls, [format!("secretsmanager:DeleteSecret {secret}")]);
+
+    ok(&s, "ec2", "DescribeSubnets", json!({"SubnetIds": [foreign]})).await;
+    ok(&s, "ec2", "DescribeVpcs", json!({"VpcIds": [blocked]})).await;
+    assert_gone(&call(&s, "secretsmanager", "DescribeSecret", json!({"SecretId": secret})).await, "secret");
+
+    moto.stop().await;
+}
