@@ -312,19 +312,28 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     if !args.keep {
         let made = created.lock().map(|c| c.clone()).unwrap_or_default();
         let known = fixture_ids.lock().map(|k| k.clone()).unwrap_or_default();
+        let mut swept = std::collections::HashSet::new();
         match sweep::find(&session).await {
             Ok(found) => {
                 let mut plan = sweep::plan(&found, &Selector::RunId(clock.run_id.clone()), SystemTime::now());
                 // The stack goes last, by DeleteStack below (its tag also names this run).
                 plan.retain(|t| t.kind != sweep::Kind::Stack);
                 for d in sweep::delete(&session, &plan, false).await {
-                    if let Err(e) = d.result {
-                        left.push(format!("{} {}: {e}", kind_name(d.kind), d.id));
+                    match d.result {
+                        Ok(()) => {
+                            swept.insert(d.id);
+                        }
+                        Err(e) => left.push(format!("{} {}: {e}", kind_name(d.kind), d.id)),
                     }
                 }
             }
             Err(e) => left.push(format!("could not list what the run tagged: {e}")),
         }
+        // Fixtures the sweep already removed (they carry the run's tag) are not undone twice.
+        let made: Vec<_> = made
+            .into_iter()
+            .filter(|f| !f.produces.keys().any(|example| known.get(example).is_some_and(|id| swept.contains(id))))
+            .collect();
         left.extend(run::undo_fixtures(&session, &made, &known, &target).await);
         if args.principal == Principal::Assume {
             let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
@@ -439,11 +448,30 @@ async fn stack_exists(session: &Session, stack: &str) -> Result<(), run::RunErro
         .map(|_| ())
 }
 
+/// Who the subject's credentials are (their ARN), refusing credentials of another account
+/// than the administrator's (only that one was admitted).
+async fn same_account(
+    session: &Session,
+    creds: &Credentials,
+    deployed: &Deployed,
+    what: &str,
+) -> Result<String, run::RunError> {
+    let fail = |message: String| run::RunError::Step { step: what.into(), message };
+    let (account, arn) = who_am_i(session, creds).await.map_err(fail)?;
+    let admitted = deployed.role_arn.split(':').nth(4).unwrap_or_default();
+    if account != admitted {
+        return Err(fail(format!(
+            "the credentials are {arn}, of account {account}, not of the admitted account {admitted}; nothing was called with them"
+        )));
+    }
+    Ok(arn)
+}
+
 /// `--principal user`: the keys are the user's, and the user holds the template's managed
 /// policy and nothing else (anything more would be granted beside the policy under test).
 async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), run::RunError> {
     let what = "user principal";
-    let (_, arn) = who_am_i(session, creds).await.map_err(|e| run::RunError::Step { step: what.into(), message: e })?;
+    let arn = same_account(session, creds, deployed, what).await?;
     let Some(name) = arn.split(":user/").nth(1).map(|p| p.rsplit('/').next().unwrap_or(p).to_string()) else {
         return Err(run::RunError::Step {
             step: what.into(),
@@ -476,9 +504,7 @@ async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Depl
 
 /// `--principal instance-profile`: the metadata credentials act as the deployed role.
 async fn instance_is_role(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), run::RunError> {
-    let (_, arn) = who_am_i(session, creds)
-        .await
-        .map_err(|e| run::RunError::Step { step: "instance principal".into(), message: e })?;
+    let arn = same_account(session, creds, deployed, "instance principal").await?;
     let role_name = deployed.role_arn.rsplit('/').next().unwrap_or_default();
     if !arn.contains(&format!(":assumed-role/{role_name}/")) {
         return Err(run::RunError::Step {

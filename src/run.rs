@@ -916,6 +916,19 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
     }
     match &answer.error {
         None => live("allowed", None),
+        // A denial of a call that names what dry runs never created may come from the
+        // missing resource (conditions on its tags, a role AWS cannot resolve), not from
+        // the policy: it proves nothing either way.
+        Some((code, message)) if is_denial_code(code) && !dry_needs.is_empty() => LiveResult {
+            backend: Some(backend.clone()),
+            ..LiveResult::skipped(
+                &s.id,
+                format!(
+                    "not decided: AWS denied it ({code}: {message}), but it uses what dry run(s) {} would have created, so the denial may come from the missing resource",
+                    dry_needs.join(", ")
+                ),
+            )
+        },
         Some((code, _)) if is_denial_code(code) => live("denied", None),
         Some((code, _)) if code == "DryRunOperation" => {
             live("allowed", Some("EC2 dry run: authorized, nothing was done".into()))
@@ -1259,6 +1272,10 @@ mod tests {
         assert_eq!(r.observed, "skipped");
         let note = r.note.unwrap();
         assert!(note.contains("InvalidVpcID.NotFound") && note.contains("ec2.create-vpc"), "{note}");
+        // A denial of a call built on dry runs is not the policy's answer.
+        let r = resolve_direct(&s, answer(Protocol::Query, 403, QUERY_DENIED), false, &["lt".to_string()]);
+        assert_eq!(r.observed, "skipped");
+        assert!(r.note.unwrap().contains("may come from the missing resource"));
         let r = resolve_direct(&s, answer(Protocol::Ec2, 403, EC2_DRY_RUN), true, &[]);
         assert!(r.note.unwrap().contains("dry run"));
         // The encoded message stays on the answer, for decoding.

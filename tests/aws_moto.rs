@@ -7,7 +7,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
+use iam_conformance::aws::sweep::{self, Kind};
 use iam_conformance::emulator::{Emulator, cache_dir, ensure_moto, free_port};
+use iam_conformance::exec::{Client, Credentials};
+use iam_conformance::run::{Endpoints, Session};
 use serde_json::Value;
 
 struct Gate(Child);
@@ -19,18 +22,19 @@ impl Drop for Gate {
     }
 }
 
-/// Starts `iam-conformance gate` in front of `upstream`; returns it, its URL and the
-/// administrator key it lets pass.
-fn start_gate(upstream: &str) -> (Gate, String, String) {
+/// Starts `iam-conformance gate` in front of `upstream`, enforcing `template` (default:
+/// the seed's); returns it, its URL and the administrator key it lets pass.
+fn start_gate(upstream: &str, template: Option<&std::path::Path>) -> (Gate, String, String) {
     let port = free_port().unwrap();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_iam-conformance"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iam-conformance"));
+    command
         .args(["gate", "--upstream", upstream, "--listen", &listen, "--account-id", "123456789012"])
-        .args(["--region", "us-west-2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+        .args(["--region", "us-west-2"]);
+    if let Some(t) = template {
+        command.arg("--template").arg(t);
+    }
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
     let key = first
@@ -42,24 +46,25 @@ fn start_gate(upstream: &str) -> (Gate, String, String) {
     (Gate(child), format!("http://{listen}"), key)
 }
 
-#[test]
-fn the_aws_path_runs_the_seed_against_an_enforcing_stand_in() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
-    let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
-    let (_gate, url, admin_key) = start_gate(&moto.endpoint);
-    let dir = tmp.path().join("reports");
+/// Runs `run --target aws` with the gate at `url` standing in for AWS.
+fn run_aws(
+    url: &str,
+    admin_key: &str,
+    home: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Output, Value, String) {
+    let dir = home.join(format!("reports-{}", extra.join("-")));
     let out = Command::new(env!("CARGO_BIN_EXE_iam-conformance"))
-        .args(["run", "--target", "aws", "--mode", "live", "--endpoint", &url, "--region", "us-west-2"])
+        .args(["run", "--target", "aws", "--endpoint", url, "--region", "us-west-2"])
         .args(["--allow-account", "123456789012", "--report-dir", dir.to_str().unwrap()])
+        .args(extra)
         .env_remove("IAM_CONFORMANCE_ALLOWED_ACCOUNTS")
         .env_remove("AWS_PROFILE")
-        .env("HOME", tmp.path())
-        .env("AWS_CONFIG_FILE", tmp.path().join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", tmp.path().join("no-credentials"))
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_ACCESS_KEY_ID", &admin_key)
+        .env("AWS_ACCESS_KEY_ID", admin_key)
         .env("AWS_SECRET_ACCESS_KEY", "any")
         .output()
         .unwrap();
@@ -69,6 +74,36 @@ fn the_aws_path_runs_the_seed_against_an_enforcing_stand_in() {
         &std::fs::read_to_string(dir.join("report.json")).unwrap_or_else(|_| panic!("report written\n{shown}")),
     )
     .unwrap();
+    (out, report, shown)
+}
+
+/// What is still tagged in moto (the administrator's view, straight to moto).
+fn tagged_left(rt: &tokio::runtime::Runtime, moto: &str) -> Vec<(Kind, String)> {
+    let session = Session {
+        client: Client::default(),
+        endpoints: Endpoints::One(moto.to_string()),
+        region: "us-west-2".into(),
+        admin: Credentials {
+            access_key_id: "AKIAMOTOADMIN0000001".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        },
+    };
+    rt.block_on(sweep::find(&session))
+        .expect("moto lists tagged resources")
+        .into_iter()
+        .map(|t| (t.kind, t.id))
+        .collect()
+}
+
+#[test]
+fn the_aws_path_runs_the_seed_against_an_enforcing_stand_in() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
+    let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
+    let (_gate, url, admin_key) = start_gate(&moto.endpoint, None);
+    let (out, report, shown) = run_aws(&url, &admin_key, tmp.path(), &["--mode", "live"]);
     let env = &report["environment"];
     assert_eq!(env["iam_decided_by"], "aws", "{shown}");
     assert!(env["target"].as_str().unwrap().contains("AWS account 123456789012"), "{env}");
@@ -105,5 +140,69 @@ fn the_aws_path_runs_the_seed_against_an_enforcing_stand_in() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("the teardown left"), "{shown}");
     assert!(stdout.contains("account 123456789012"), "{shown}");
     assert_eq!(out.status.code(), Some(report["exit_code"].as_i64().unwrap() as i32), "{shown}");
+    assert_eq!(report["verdict"], "conformant", "{shown}");
+    // What the role and the fixtures created was tagged with the run id, and the teardown
+    // removed all of it. moto never deletes the stack (DeleteStack answers 409 while its
+    // managed policy is attached), so the stack alone may remain.
+    let left: Vec<(Kind, String)> =
+        tagged_left(&rt, &moto.endpoint).into_iter().filter(|(k, _)| *k != Kind::Stack).collect();
+    assert!(left.is_empty(), "tagged resources left after the teardown: {left:?}\n{shown}");
+    drop(moto);
+}
+
+#[test]
+fn a_grant_the_stand_in_lacks_makes_the_run_red_and_names_the_call() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // The stand-in enforces the seed without ec2:DescribeVpcs: as if AWS denied it.
+    let seed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/dkp-bootstrapper/template.yaml"))
+            .unwrap();
+    assert!(seed.contains("          - ec2:DescribeVpcs\n"));
+    let narrower = tmp.path().join("narrower.yaml");
+    std::fs::write(&narrower, seed.replace("          - ec2:DescribeVpcs\n", "")).unwrap();
+    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
+    let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
+    let (_gate, url, admin_key) = start_gate(&moto.endpoint, Some(&narrower));
+    let (out, report, shown) = run_aws(&url, &admin_key, tmp.path(), &["--mode", "live", "--no-simulate"]);
+    assert_eq!(out.status.code(), Some(1), "{shown}");
+    assert_eq!(report["verdict"], "nonconformant", "{shown}");
+    let row = report["scenarios"].as_array().unwrap().iter().find(|r| r["id"] == "ec2.describe-vpcs").expect("row");
+    assert_eq!(row["observed"], "denied", "{row}");
+    assert_eq!(row["decided_by"], "aws", "{row}");
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings.iter().any(|f| f["kind"] == "live_mismatch" && f["scenario"] == "ec2.describe-vpcs"),
+        "{findings:#?}"
+    );
+    drop(moto);
+}
+
+#[test]
+fn dry_run_mode_sends_ec2_calls_with_dry_run() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
+    let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
+    let (_gate, url, admin_key) = start_gate(&moto.endpoint, None);
+    let (out, report, shown) = run_aws(&url, &admin_key, tmp.path(), &["--no-simulate"]);
+    assert!(report["environment"]["target"].as_str().unwrap().contains("dry-run mode"), "{shown}");
+    let rows = report["scenarios"].as_array().unwrap();
+    let row = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap_or_else(|| panic!("no row {id}"));
+    // An allowed create answered DryRunOperation: allowed by AWS, nothing made. (moto
+    // honours DryRun on CreateInternetGateway; it ignores it on CreateVpc.)
+    let igw = row("ec2.create-internet-gateway");
+    assert_eq!(igw["observed"], "allowed", "{igw}\n{shown}");
+    assert_eq!(igw["backend"]["code"], "DryRunOperation", "{igw}");
+    assert!(igw["note"].as_str().unwrap_or_default().contains("dry run"), "{igw}");
+    // A denied EC2 call is denied whether dry or not.
+    for r in rows.iter().filter(|r| r["expect"] == "deny" && r["service"] == "ec2" && r["observed"] != "skipped") {
+        assert_eq!(r["observed"], "denied", "{r}");
+    }
+    // Calls whose prerequisites were only dry runs are not passed off as decided.
+    for r in rows.iter().filter(|r| r["observed"] == "skipped") {
+        assert!(r["note"].as_str().is_some_and(|n| !n.is_empty()), "{r}");
+    }
+    assert_ne!(out.status.code(), Some(1), "dry-run answers make no false failure\n{shown}");
     drop(moto);
 }

@@ -33,9 +33,9 @@ pub fn render(report: &Report) -> String {
     );
     let decided = match &report.environment {
         Some(e) => format!(
-            "live on {} (allow/deny decided by the {}), with the static proof",
+            "live on {} (allow/deny decided by {}), with the static proof",
             escape(&e.target),
-            escape(&e.iam_decided_by)
+            escape(&super::decider_words(&e.iam_decided_by))
         ),
         None => "static proof from the template (decided by the policy model)".into(),
     };

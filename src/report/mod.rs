@@ -114,6 +114,14 @@ pub struct BackendAnswer {
     pub message: Option<String>,
 }
 
+/// Who decided allow/deny, in words: "the gate", "the service", "AWS".
+pub fn decider_words(decided_by: &str) -> String {
+    match decided_by {
+        "aws" => "AWS".to_string(),
+        other => format!("the {other}"),
+    }
+}
+
 /// Where a live run ran and who decided allow/deny there.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Environment {

@@ -30,7 +30,7 @@ pub fn render(report: &Report) -> String {
         Some(env) => {
             let _ = writeln!(
                 out,
-                "  scenarios  {} passed, {} failed, {} skipped, {} errors ({} allow, {} deny) on {}, allow/deny decided by the {}",
+                "  scenarios  {} passed, {} failed, {} skipped, {} errors ({} allow, {} deny) on {}, allow/deny decided by {}",
                 c.scenarios_passed,
                 c.scenarios_failed,
                 env.skipped,
@@ -38,7 +38,7 @@ pub fn render(report: &Report) -> String {
                 c.allow_scenarios,
                 c.deny_scenarios,
                 env.target,
-                env.iam_decided_by
+                super::decider_words(&env.iam_decided_by)
             );
         }
     }
