@@ -537,7 +537,7 @@ async fn tag_fixtures(
 
 /// Decodes the encoded authorization message of each EC2 denial (administrator's
 /// sts:DecodeAuthorizationMessage) into the scenario's note.
-async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
+pub async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
     for r in results.iter_mut().filter(|r| r.observed == "denied") {
         let Some(message) = r.backend.as_ref().and_then(|b| b.message.clone()) else { continue };
         let Some(encoded) = authz::encoded_message(&message) else { continue };
@@ -561,7 +561,7 @@ async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
 /// our model (per check) and AWS's live answer (per scenario). A disagreement means one
 /// of the three readings of AWS is wrong: the verdict cannot be trusted until it is
 /// explained, so it is undecided. An administrator who may not simulate gets one note.
-async fn simulate(
+pub async fn simulate(
     session: &Session,
     role_arn: &str,
     scenarios: &[crate::analysis::ScenarioResult],

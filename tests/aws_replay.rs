@@ -106,3 +106,126 @@ fn a_role_that_never_behaves_is_an_error_naming_what_it_saw() {
     assert!(text.contains("did not behave within 2 s"), "{text}");
     assert!(text.contains(&format!("probe `{}` denied: true", allow.id)), "{text}");
 }
+
+/// The STS answer carrying a decoded message (the JSON XML-escaped, as STS sends it).
+fn decoded(json: &str) -> Canned {
+    let escaped = json.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    Canned::xml(
+        200,
+        &format!(
+            "<DecodeAuthorizationMessageResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><DecodeAuthorizationMessageResult><DecodedMessage>{escaped}</DecodedMessage></DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DecodeAuthorizationMessageResponse>"
+        ),
+    )
+}
+
+fn denied_result(id: &str, message: &str) -> run::LiveResult {
+    run::LiveResult {
+        id: id.into(),
+        observed: "denied",
+        decided_by: "aws",
+        backend: Some(iam_conformance::report::BackendAnswer {
+            status: 403,
+            code: Some("UnauthorizedOperation".into()),
+            message: Some(message.into()),
+        }),
+        note: None,
+        gate: None,
+    }
+}
+
+#[test]
+fn encoded_ec2_denials_are_decoded_into_the_note() {
+    let replay = Replay::start(vec![(
+        "DecodeAuthorizationMessage",
+        vec![
+            decoded(
+                r#"{"allowed":false,"explicitDeny":false,"matchedStatements":{"items":[]},"failures":{"items":[]},"context":{"principal":{"id":"AROA:x","arn":"arn:aws:sts::123456789012:assumed-role/dkp-bootstrapper-role/x"},"action":"ec2:CreateVolume","resource":"arn:aws:ec2:us-west-2:123456789012:volume/*","conditions":{"items":[{"key":"ec2:VolumeSize","values":{"items":[{"value":"8"}]}}]}}}"#,
+            ),
+            Canned::xml(
+                403,
+                "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not authorized to perform: sts:DecodeAuthorizationMessage</Message></Error></ErrorResponse>",
+            ),
+        ],
+    )]);
+    let mut results = vec![
+        denied_result(
+            "a",
+            "You are not authorized to perform this operation. Encoded authorization failure message: QUJD",
+        ),
+        // A denial without an encoded message is left alone (and costs no call).
+        denied_result("b", "You are not authorized to perform this operation."),
+        denied_result(
+            "c",
+            "You are not authorized to perform this operation. Encoded authorization failure message: REVG",
+        ),
+    ];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(iam_conformance::cli_aws::decode_denials(&session(&replay.url), &mut results));
+    let a = results[0].note.clone().unwrap_or_default();
+    assert!(a.starts_with("AWS decoded: ec2:CreateVolume on arn:aws:ec2:us-west-2:123456789012:volume/*"), "{a}");
+    assert!(a.contains("implicit deny") && a.contains("ec2:VolumeSize=8"), "{a}");
+    assert_eq!(results[1].note, None);
+    let c = results[2].note.clone().unwrap_or_default();
+    assert!(c.contains("could not be decoded") && c.contains("AccessDenied"), "{c}");
+    let received = replay.received();
+    assert_eq!(received.len(), 2, "{received:?}");
+    assert!(received[0].body.contains("EncodedMessage=QUJD"), "{:?}", received[0]);
+    // Decoding is the administrator's call, not the role's.
+    assert!(received.iter().all(|r| r.access_key == "AKIAREPLAYADMIN00001"));
+}
+
+/// A SimulatePrincipalPolicy answer deciding every check the same way.
+fn simulated(decision: &str) -> Canned {
+    Canned::xml(
+        200,
+        &format!(
+            "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>ec2:Any</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>{decision}</EvalDecision><MatchedStatements/><MissingContextValues/></member></EvaluationResults></SimulatePrincipalPolicyResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></SimulatePrincipalPolicyResponse>"
+        ),
+    )
+}
+
+#[test]
+fn the_simulator_oracle_reports_each_disagreement() {
+    let (loaded, target) = seed();
+    let proof = loaded.prove(&target);
+    let model_denied = proof.scenarios.iter().flat_map(|s| &s.checks).filter(|c| !c.outcome.is_allowed()).count();
+    assert!(model_denied > 0);
+    // A simulator that allows everything disagrees with the model on exactly its denied checks.
+    let replay = Replay::start(vec![("SimulatePrincipalPolicy", vec![simulated("allowed")])]);
+    let allow_id = proof.scenarios.iter().find(|s| s.checks.iter().all(|c| c.outcome.is_allowed())).unwrap().id.clone();
+    // Live, AWS denied an allowed scenario: simulator and model agree, live is the odd one out.
+    let live = vec![denied_result(&allow_id, "denied")];
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let findings = rt.block_on(iam_conformance::cli_aws::simulate(
+        &session(&replay.url),
+        "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
+        &proof.scenarios,
+        &live,
+    ));
+    let per_check = findings.iter().filter(|f| f.action.is_some()).count();
+    assert_eq!(per_check, model_denied, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.kind.as_str() == "oracle_disagreement"));
+    let live_finding: Vec<_> =
+        findings.iter().filter(|f| f.action.is_none() && f.scenario.as_deref() == Some(allow_id.as_str())).collect();
+    assert_eq!(live_finding.len(), 1, "{findings:#?}");
+    let checks = proof.scenarios.iter().map(|s| s.checks.len()).sum::<usize>();
+    assert_eq!(replay.received().len(), checks, "one simulation per declared check");
+
+    // An administrator who may not simulate: one note, no disagreement.
+    let replay = Replay::start(vec![(
+        "SimulatePrincipalPolicy",
+        vec![Canned::xml(
+            403,
+            "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not authorized to perform: iam:SimulatePrincipalPolicy</Message></Error></ErrorResponse>",
+        )],
+    )]);
+    let findings = rt.block_on(iam_conformance::cli_aws::simulate(
+        &session(&replay.url),
+        "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
+        &proof.scenarios,
+        &[],
+    ));
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert!(findings[0].message.contains("not consulted") && findings[0].message.contains("AccessDenied"));
+    assert_eq!(replay.received().len(), 1);
+}
