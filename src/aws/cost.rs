@@ -218,7 +218,14 @@ impl Estimate {
 
     /// Plain-text table for the terminal: each item, its price, its source, the total, the notes.
     pub fn render(&self) -> String {
-        let header = ["source", "what", "count", "$/hour", "hours", "USD", "billed", "price source"];
+        let header = ["source", "what", "count", "$/hour", "hours", "USD", "billed", "price"];
+        // Each price source once, below the table; rows refer to it by number.
+        let mut sources: Vec<&str> = Vec::new();
+        for i in &self.items {
+            if !sources.contains(&i.price_source.as_str()) {
+                sources.push(&i.price_source);
+            }
+        }
         let rows: Vec<[String; 8]> = self
             .items
             .iter()
@@ -231,7 +238,7 @@ impl Estimate {
                     format!("{}", i.hours),
                     i.usd.map_or_else(|| "unknown".to_string(), |u| format!("{u:.4}")),
                     if i.only_if_policy_wrong { "if policy wrong" } else { "always" }.to_string(),
-                    i.price_source.clone(),
+                    format!("[{}]", sources.iter().position(|x| *x == i.price_source).unwrap_or(0) + 1),
                 ]
             })
             .collect();
@@ -269,6 +276,12 @@ impl Estimate {
             out.push_str(&line(&header.map(String::from)));
             for row in &rows {
                 out.push_str(&line(row));
+            }
+        }
+        if !sources.is_empty() {
+            out.push_str("\nprices:\n");
+            for (n, source) in sources.iter().enumerate() {
+                out.push_str(&format!("  [{}] {source}\n", n + 1));
             }
         }
         let always = self.always_usd();

@@ -43,6 +43,18 @@ mod tests {
     }
 
     #[test]
+    fn fifty_of_the_seeds_fifty_two_ec2_actions_accept_dry_run() {
+        let template = include_str!("../../scenarios/dkp-bootstrapper/template.yaml");
+        let mut actions: Vec<&str> =
+            template.lines().filter_map(|l| l.trim().strip_prefix("- ec2:")).map(str::trim).collect();
+        actions.sort_unstable();
+        actions.dedup();
+        let without: Vec<&str> = actions.iter().copied().filter(|a| !accepts_dry_run("ec2", a)).collect();
+        assert_eq!(actions.len(), 52);
+        assert_eq!(without, ["ModifySubnetAttribute", "ModifyVpcAttribute"]);
+    }
+
+    #[test]
     fn endpoints_follow_the_aws_partition_naming() {
         assert_eq!(endpoint("ec2", "us-west-2"), "https://ec2.us-west-2.amazonaws.com/");
         assert_eq!(endpoint("iam", "eu-west-1"), "https://iam.amazonaws.com/");
