@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -27,24 +28,34 @@ use crate::template::render::{RefMode, Target, render};
 /// How long a new role may take to behave (IAM propagation; seen up to a minute).
 const PROPAGATION_PATIENCE: Duration = Duration::from_secs(180);
 
-/// The administrator's credentials from the standard chain (environment, shared profile
-/// or `--aws-profile`, SSO, web identity, container and instance metadata).
+/// Credentials from a named profile alone (`--aws-profile`, `--user-profile`): no
+/// fallback to the environment or instance metadata, so a misspelt name fails instead of
+/// silently acting as someone else. A profile that assumes a role or uses SSO makes those
+/// calls to obtain its credentials. Without a name: the standard chain (environment,
+/// shared default profile, SSO, web identity, container and instance metadata).
 pub async fn chain_credentials(profile: Option<&str>, region: &str) -> Result<Credentials, String> {
     use aws_credential_types::provider::ProvideCredentials;
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(region.to_string()));
-    if let Some(p) = profile {
-        loader = loader.profile_name(p);
-    }
-    let config = loader.load().await;
-    let provider = config.credentials_provider().ok_or("no credentials provider is configured")?;
-    let c = provider.provide_credentials().await.map_err(|e| {
-        format!(
-            "no credentials from the standard chain{}: {}",
-            profile.map(|p| format!(" (profile `{p}`)")).unwrap_or_default(),
-            error_chain(&e)
-        )
-    })?;
+    let region = aws_config::Region::new(region.to_string());
+    let c = match profile {
+        Some(name) => {
+            let conf = aws_config::provider_config::ProviderConfig::default().with_region(Some(region));
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .configure(&conf)
+                .profile_name(name)
+                .build()
+                .provide_credentials()
+                .await
+                .map_err(|e| format!("no credentials from profile `{name}`: {}", error_chain(&e)))?
+        }
+        None => {
+            let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region).load().await;
+            let provider = config.credentials_provider().ok_or("no credentials provider is configured")?;
+            provider
+                .provide_credentials()
+                .await
+                .map_err(|e| format!("no credentials from the standard chain: {}", error_chain(&e)))?
+        }
+    };
     Ok(Credentials {
         access_key_id: c.access_key_id().to_string(),
         secret_access_key: c.secret_access_key().to_string(),
@@ -121,6 +132,21 @@ pub fn rfc3339(t: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs % 86_400 / 3600, secs % 3600 / 60, secs % 60)
 }
 
+/// A region name of the `aws` partition (it goes into endpoint host names).
+pub fn check_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let shaped = parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if !shaped {
+        return Err(format!("--region `{region}` is not a region name such as us-west-2"));
+    }
+    if region.starts_with("cn-") || region.starts_with("us-gov-") || region.starts_with("us-iso") {
+        return Err(format!("--region `{region}`: only the aws partition is supported"));
+    }
+    Ok(())
+}
+
 /// `run --target aws`.
 pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     // 1. The allow-list, before anything else.
@@ -129,8 +155,8 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Err(e) => return fail(err, &e.to_string()),
     };
     // 2. The inputs, checked with a placeholder account (no call is needed to find them bad).
-    if args.region.starts_with("cn-") || args.region.starts_with("us-gov-") {
-        return fail(err, &format!("--region `{}`: only the aws partition is supported", args.region));
+    if let Err(e) = check_region(&args.region) {
+        return fail(err, &e);
     }
     let shard = match args.shard.as_deref().map(run::Shard::parse).transpose() {
         Ok(s) => s,
@@ -140,6 +166,10 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Ok(d) => d,
         Err(e) => return fail(err, &e.replace("--older-than", "--expires-in")),
     };
+    let Some(expiry) = SystemTime::now().checked_add(expires_in).filter(|t| rfc3339(*t).len() == 20) else {
+        return fail(err, &format!("--expires-in `{}` is too far in the future", args.expires_in));
+    };
+    let expires = rfc3339(expiry);
     let max_cost = match args.max_cost.as_deref().map(cost::parse_max_cost).transpose() {
         Ok(m) => m,
         Err(e) => return fail(err, &e),
@@ -156,6 +186,18 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         );
     }
     let needs_stack = args.principal != Principal::Assume;
+    if !needs_stack && args.stack.is_some() {
+        return fail(
+            err,
+            "--stack names a deployed stack for --principal instance-profile or user; with --principal assume the run deploys (and deletes) its own",
+        );
+    }
+    if args.account_id.is_some() {
+        return fail(
+            err,
+            "--account-id does not apply to --target aws: the account is the credentials' (and must be allowed)",
+        );
+    }
     if needs_stack && args.stack.is_none() {
         return fail(err, "--principal instance-profile and user run against a deployed stack: pass --stack NAME");
     }
@@ -211,6 +253,22 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             Err(e) => return fail(err, &e),
         },
     };
+    // The simulator simulates a user's own policies (`--principal user`), else the role's.
+    let subject_arn = match (&subject_creds, args.principal) {
+        (Some(creds), Principal::User) => match who_am_i(&session, creds).await {
+            Ok((_, arn)) => Some(arn),
+            Err(e) => return fail(err, &e),
+        },
+        _ => None,
+    };
+    if let Some(creds) = &subject_creds
+        && creds.access_key_id == session.admin.access_key_id
+    {
+        return fail(
+            err,
+            "the principal's credentials are the administrator's: the policy under test would not be what decides",
+        );
+    }
     let target = Target {
         account_id: account.clone(),
         region: args.region.clone(),
@@ -234,7 +292,6 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Err(e) => return fail(err, &e.to_string()),
     };
     let proof = loaded.prove(&target);
-    let expires = rfc3339(SystemTime::now() + expires_in);
     let tags = (clock.run_id.clone(), expires.clone());
     let session = Arc::new(session);
 
@@ -249,6 +306,8 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         }
     };
     let stack = target.stack_name.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let scenarios_started = AtomicBool::new(false);
     let work = async {
         if args.principal == Principal::Assume {
             deploy_tagged(&session, &stack, &deploy_json, &tags).await?;
@@ -265,13 +324,28 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         }
         let mut ids = HashMap::new();
         run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created, &fixture_ids).await?;
-        tag_fixtures(&session, &loaded, &ids, &tags).await;
+        let untagged = tag_fixtures(&session, &loaded, &ids, &tags).await;
+        if !untagged.is_empty()
+            && let Ok(mut l) = lines.lock()
+        {
+            l.push(format!(
+                "  warning: fixtures not tagged for sweep (teardown still undoes them): {}",
+                untagged.join("; ")
+            ));
+        }
         let source = match &subject_creds {
             None => run::CredentialSource::AssumeRole(deployed.role_arn.clone()),
             Some(c) => run::CredentialSource::Given(c.clone()),
         };
         let creds = run::become_role(&session, None, &source, probes, &target, PROPAGATION_PATIENCE).await?;
-        let options = run::CallOptions { dry_run: args.mode == RunMode::DryRun, tags: Some(tags.clone()) };
+        let options = run::CallOptions {
+            dry_run: args.mode == RunMode::DryRun,
+            tags: Some(tags.clone()),
+            // AWS's asynchronous deletes can take minutes; an emulator's do not.
+            retry: retry_for(args.endpoint.is_some(), Duration::from_secs(300)),
+            stop: Some(Arc::clone(&stop)),
+        };
+        scenarios_started.store(true, Ordering::SeqCst);
         let (results, ids) = run::run_scenarios(
             Arc::clone(&session),
             creds,
@@ -287,10 +361,26 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         .await;
         Ok::<_, run::RunError>((deployed, results, ids))
     };
+    // A signal before the scenarios start drops the work at once (what it made is tracked
+    // or tagged); during the scenarios, no new call starts and the calls under way finish,
+    // so nothing is created without its tag; a second signal drops them too.
+    tokio::pin!(work);
+    let mut interrupted = false;
     let outcome = tokio::select! {
-        r = work => Some(r),
-        _ = tokio::signal::ctrl_c() => None,
-        _ = run::sigterm() => None,
+        r = &mut work => Some(r),
+        _ = signal() => {
+            interrupted = true;
+            if scenarios_started.load(Ordering::SeqCst) {
+                stop.store(true, Ordering::SeqCst);
+                let _ = writeln!(out, "iam-conformance run: interrupted; letting the calls under way finish, then tearing down");
+                tokio::select! {
+                    r = &mut work => Some(r),
+                    _ = signal() => None,
+                }
+            } else {
+                None
+            }
+        }
     };
     for l in lines.lock().map(|l| l.clone()).unwrap_or_default() {
         let _ = writeln!(out, "{l}");
@@ -299,10 +389,18 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     // Oracles and decoding need the results and the role; teardown comes after them.
     let mut extra = Vec::new();
     let mut outcome = outcome;
-    if let Some(Ok((deployed, results, _))) = outcome.as_mut() {
-        decode_denials(&session, results).await;
-        if !args.no_simulate {
-            extra = simulate(&session, &deployed.role_arn, &proof.scenarios, results).await;
+    if !interrupted && let Some(Ok((deployed, results, _))) = outcome.as_mut() {
+        let source_arn = subject_arn.clone().unwrap_or_else(|| deployed.role_arn.clone());
+        let oracles = async {
+            decode_denials(&session, results).await;
+            if !args.no_simulate {
+                let retry = retry_for(args.endpoint.is_some(), Duration::from_secs(120));
+                extra = simulate(&session, retry, &source_arn, &proof.scenarios, results).await;
+            }
+        };
+        tokio::select! {
+            _ = oracles => {}
+            _ = signal() => interrupted = true,
         }
     }
 
@@ -335,8 +433,22 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             .filter(|f| !f.produces.keys().any(|example| known.get(example).is_some_and(|id| swept.contains(id))))
             .collect();
         left.extend(run::undo_fixtures(&session, &made, &known, &target).await);
+        // Only the stack this run deployed (`--stack` is refused with `--principal assume`),
+        // waiting until AWS has deleted it.
         if args.principal == Principal::Assume {
-            let _ = session.admin("cloudformation", "DeleteStack", serde_json::json!({"StackName": stack})).await;
+            let ours = sweep::Tagged {
+                kind: sweep::Kind::Stack,
+                id: stack.clone(),
+                run_id: Some(clock.run_id.clone()),
+                expires: Some(expires.clone()),
+                attached_to: Vec::new(),
+                name: None,
+            };
+            for d in sweep::delete(&session, &[ours], false).await {
+                if let Err(e) = d.result {
+                    left.push(format!("{} {}: {e}", kind_name(d.kind), d.id));
+                }
+            }
         }
         if !left.is_empty() {
             let _ = writeln!(
@@ -355,6 +467,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     }
     let run_seconds = run_started.elapsed().as_secs_f64();
 
+    if interrupted {
+        return fail(err, "interrupted: the run's resources were torn down and no report was written");
+    }
     let (deployed, results, ids) = match outcome {
         None => return fail(err, "interrupted: the run's resources were torn down and no report was written"),
         Some(Err(e)) => return fail(err, &e.to_string()),
@@ -424,6 +539,24 @@ pub fn kind_name(kind: sweep::Kind) -> String {
     kind.label().to_string()
 }
 
+/// Retrying on AWS (throttling, 5xx, "not yet" answers) for up to `patience`; against an
+/// `--endpoint` (an emulator) only "not yet" answers, for a short while.
+fn retry_for(endpoint_given: bool, patience: Duration) -> run::Retry {
+    if endpoint_given {
+        run::Retry { patience: Duration::from_secs(10), first_wait: Duration::from_millis(500), server_errors: false }
+    } else {
+        run::Retry { patience, first_wait: Duration::from_secs(2), server_errors: true }
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn signal() {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = run::sigterm() => {}
+    }
+}
+
 /// Deploys the stack with the run's tags (CloudFormation passes stack tags on to the
 /// resources it creates that take tags).
 async fn deploy_tagged(
@@ -480,7 +613,26 @@ async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Depl
     };
     let attached =
         session.admin_ok(what, "iam", "ListAttachedUserPolicies", serde_json::json!({"UserName": name})).await?;
-    let names = crate::xml::texts(&attached, "PolicyName");
+    let mut names = crate::xml::texts(&attached, "PolicyArn");
+    names.sort();
+    // The role's managed policies, by ARN: what the user must hold, exactly.
+    let role_name = deployed.role_arn.rsplit('/').next().unwrap_or_default();
+    let role_attached =
+        session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    let mut expected = crate::xml::texts(&role_attached, "PolicyArn");
+    expected.sort();
+    let role_inline = crate::xml::texts(
+        &session.admin_ok(what, "iam", "ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?,
+        "member",
+    );
+    if !role_inline.is_empty() {
+        return Err(run::RunError::Step {
+            step: what.into(),
+            message: format!(
+                "the role has inline policies {role_inline:?}, which a user cannot hold: use --principal assume"
+            ),
+        });
+    }
     let inline = crate::xml::texts(
         &session.admin_ok(what, "iam", "ListUserPolicies", serde_json::json!({"UserName": name})).await?,
         "member",
@@ -489,13 +641,11 @@ async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Depl
         &session.admin_ok(what, "iam", "ListGroupsForUser", serde_json::json!({"UserName": name})).await?,
         "GroupName",
     );
-    let expected: Vec<String> = deployed.policies.iter().map(|p| p.name.clone()).collect();
-    let extra: Vec<&String> = names.iter().filter(|n| !expected.iter().any(|e| e.ends_with(n.as_str()))).collect();
-    if names.is_empty() || !extra.is_empty() || !inline.is_empty() || !groups.is_empty() {
+    if names.is_empty() || names != expected || !inline.is_empty() || !groups.is_empty() {
         return Err(run::RunError::Step {
             step: what.into(),
             message: format!(
-                "user `{name}` must hold exactly the template's managed policy: attached {names:?}, inline {inline:?}, groups {groups:?}; anything more would be granted beside the policy under test"
+                "user `{name}` must hold exactly the stack's managed policies {expected:?}: it has attached {names:?}, inline {inline:?}, groups {groups:?}; anything more would be granted beside the policy under test"
             ),
         });
     }
@@ -523,16 +673,24 @@ async fn tag_fixtures(
     loaded: &Loaded,
     ids: &HashMap<String, String>,
     (run_id, expires): &(String, String),
-) {
+) -> Vec<String> {
+    let mut failed = Vec::new();
     for f in &loaded.profile.fixtures {
         for example in f.produces.keys() {
             let Some(id) = ids.get(example) else { continue };
             let Some(kind) = sweep::kind_of(id) else { continue };
             if let Some((service, operation, input)) = sweep::tag_call(kind, id, run_id, expires) {
-                let _ = session.admin(service, operation, input).await;
+                match session.admin(service, operation, input).await {
+                    Ok(a) if a.error.is_none() => {}
+                    Ok(a) => {
+                        failed.push(format!("{id}: {}", a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()))
+                    }
+                    Err(e) => failed.push(format!("{id}: {e}")),
+                }
             }
         }
     }
+    failed
 }
 
 /// Decodes the encoded authorization message of each EC2 denial (administrator's
@@ -563,6 +721,7 @@ pub async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
 /// explained, so it is undecided. An administrator who may not simulate gets one note.
 pub async fn simulate(
     session: &Session,
+    retry: run::Retry,
     role_arn: &str,
     scenarios: &[crate::analysis::ScenarioResult],
     results: &[LiveResult],
@@ -575,30 +734,33 @@ pub async fn simulate(
         for c in &row.checks {
             let check =
                 SimulatedCheck { action: c.action.clone(), resource: c.resource.clone(), context: c.context.clone() };
-            let answer = session.admin("iam", "SimulatePrincipalPolicy", authz::simulate_input(role_arn, &check)).await;
+            // Throttling is waited out: some 300 simulations in a row are likely to meet it.
+            let input = authz::simulate_input(role_arn, &check);
+            let answer =
+                run::call_until_settled(retry, || session.admin("iam", "SimulatePrincipalPolicy", input.clone())).await;
             let sims = match answer {
                 Ok(a) if a.error.is_none() => authz::parse_simulation(&a.body),
                 Ok(a) => Err(a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()),
                 Err(e) => Err(e.to_string()),
             };
-            let sim = match sims {
-                Ok(s) if !s.is_empty() => s[0].clone(),
-                Ok(_) => continue,
-                Err(e) => {
-                    findings.push(Finding {
-                        kind: FindingKind::SkippedScenario,
-                        severity: Severity::Info,
-                        message: format!(
-                            "the policy simulator was not consulted: iam:SimulatePrincipalPolicy failed ({e})"
-                        ),
-                        action: None,
-                        resource: None,
-                        loc: None,
-                        scenario: None,
-                    });
-                    return findings;
-                }
-            };
+            let sim =
+                match sims.and_then(|s| s.into_iter().next().ok_or("the simulator answered without a result".into())) {
+                    Ok(sim) => sim,
+                    Err(e) => {
+                        findings.push(Finding {
+                            kind: FindingKind::SkippedScenario,
+                            severity: Severity::Info,
+                            message: format!(
+                                "the policy simulator was not consulted: iam:SimulatePrincipalPolicy failed ({e})"
+                            ),
+                            action: None,
+                            resource: None,
+                            loc: None,
+                            scenario: None,
+                        });
+                        return findings;
+                    }
+                };
             sim_allowed &= sim.decision == SimDecision::Allowed;
             if let Some(why) = authz::disagreement(c.outcome.is_allowed(), None, sim.decision) {
                 findings.push(Finding {
@@ -652,6 +814,9 @@ pub async fn sweep(args: &crate::cli::SweepArgs, out: &mut dyn Write, err: &mut 
         },
         (None, None) => return fail(err, "sweep needs --run-id ID or --older-than DURATION"),
     };
+    if let Err(e) = check_region(&args.region) {
+        return fail(err, &e);
+    }
     let (session, account, arn) =
         match connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await {
             Ok(c) => c,
@@ -670,6 +835,16 @@ pub async fn sweep(args: &crate::cli::SweepArgs, out: &mut dyn Write, err: &mut 
         plan.len(),
         if args.dry_run { " (dry run: nothing is deleted)" } else { "" }
     );
+    if matches!(selector, Selector::OlderThan(_)) {
+        for t in sweep::undated(&found) {
+            let _ = writeln!(
+                out,
+                "  {:<18} {:<50} left alone: neither its run id nor its expiry can be read",
+                t.kind.label(),
+                t.id
+            );
+        }
+    }
     let deletions = sweep::delete(&session, &plan, args.dry_run).await;
     let mut failed = 0;
     for d in &deletions {

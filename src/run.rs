@@ -183,7 +183,11 @@ pub async fn deploy_with(
             _ if started.elapsed() > Duration::from_secs(300) => {
                 return Err(step("deploy", format!("stack {stack} still {status} after 300 s")));
             }
-            _ => tokio::time::sleep(Duration::from_millis(250)).await,
+            // Quick on an emulator, gentle on AWS's DescribeStacks rate.
+            _ => {
+                tokio::time::sleep(Duration::from_millis(250).max(started.elapsed() / 10).min(Duration::from_secs(5)))
+                    .await
+            }
         }
     }
 }
@@ -535,6 +539,11 @@ pub async fn run_scenarios(
         loop {
             let mut settled = false;
             let mut i = 0;
+            if options.stop.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
+                for id in pending.drain(..) {
+                    finished.insert(id.clone(), LiveResult::skipped(&id, "not run: the run was interrupted".into()));
+                }
+            }
             while i < pending.len() && running.len() < concurrency.max(1) {
                 let id = pending[i].clone();
                 let s = &scenarios[&id];
@@ -566,9 +575,11 @@ pub async fn run_scenarios(
                     (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone(), options.clone());
                 // A dry run of a create produces nothing its dependants could use.
                 let dry_run = options.dry_run && crate::aws::accepts_dry_run(&s.service, &s.operation);
+                // Transitively: a live call on top of a dry run's missing resource passes the
+                // taint on to what needs it.
                 let dry_needs: Vec<String> =
                     s.needs.iter().filter(|n| dry_runs.contains(n.as_str())).cloned().collect();
-                if dry_run {
+                if dry_run || !dry_needs.is_empty() {
                     dry_runs.insert(id.clone());
                 }
                 let handle = tasks.spawn(async move {
@@ -577,14 +588,24 @@ pub async fn run_scenarios(
                     if dry_run && let Value::Object(input) = &mut s.input {
                         input.insert("DryRun".into(), Value::Bool(true));
                     }
-                    let answer = call_scenario(&session, &creds, &s, &known, &target, &s.id).await;
-                    let mut produced = Vec::new();
+                    let answer = call_until_settled(options.retry, || {
+                        call_scenario(&session, &creds, &s, &known, &target, &s.id)
+                    })
+                    .await;
+                    let mut produced: Vec<(crate::aws::sweep::Kind, String)> = Vec::new();
                     if let Ok(a) = &answer
                         && a.error.is_none()
                         && let Ok(mut m) = ids.lock()
                     {
                         record_produced(&s.produces, &a.body, &mut m);
-                        produced = s.produces.keys().filter_map(|example| m.get(example).cloned()).collect();
+                        produced = s
+                            .produces
+                            .keys()
+                            .filter_map(|example| m.get(example).cloned())
+                            .filter_map(|id| crate::aws::sweep::kind_of(&id).map(|k| (k, id)))
+                            .collect();
+                        let input = concrete_input(&s.input, &known, &target);
+                        produced.extend(crate::aws::created_named(&s.service, &s.operation, &input, &a.body));
                     }
                     // What the role created carries the run's tags, so a sweep finds it
                     // even if this run is killed before its teardown.
@@ -713,12 +734,15 @@ pub fn required_by(profile: &Profile, shard: Option<Shard>) -> HashSet<String> {
 
 /// Tags resources a scenario created with the run's tags (administrator's credentials);
 /// returns what could not be tagged.
-async fn tag_created(session: &Session, options: &CallOptions, produced: &[String]) -> Vec<String> {
+async fn tag_created(
+    session: &Session,
+    options: &CallOptions,
+    produced: &[(crate::aws::sweep::Kind, String)],
+) -> Vec<String> {
     let mut failures = Vec::new();
     let Some((run_id, expires)) = &options.tags else { return failures };
-    for id in produced {
-        let Some(kind) = crate::aws::sweep::kind_of(id) else { continue };
-        let Some((service, operation, input)) = crate::aws::sweep::tag_call(kind, id, run_id, expires) else {
+    for (kind, id) in produced {
+        let Some((service, operation, input)) = crate::aws::sweep::tag_call(*kind, id, run_id, expires) else {
             continue;
         };
         match session.admin(service, operation, input).await {
@@ -761,6 +785,67 @@ pub struct CallOptions {
     pub dry_run: bool,
     /// Tag what each call creates with (run id, expiry), with the administrator's credentials.
     pub tags: Option<(String, String)>,
+    /// Retrying a call AWS answers with "not yet" (`BUSY_CODES`, throttling, a 5xx): on
+    /// AWS a delete right after the deletes it depends on waits for them to finish.
+    pub retry: Retry,
+    /// Set on Ctrl-C/SIGTERM: no new call starts; the calls under way finish (and tag what
+    /// they create), the rest are reported as not run.
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// Answers that mean "not yet, something this depends on is still going away" — AWS
+/// deletes asynchronously (a subnet while its instances terminate, a group while it scales).
+pub const BUSY_CODES: &[&str] = &[
+    "DependencyViolation",
+    "ResourceInUse",
+    "ScalingActivityInProgress",
+    "IncorrectState",
+    "InvalidGroup.InUse",
+    // Throttling, as each service names it.
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "RequestThrottled",
+];
+
+/// When to make a call again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retry {
+    /// Stop retrying once this much time has passed. Zero: never retry.
+    pub patience: Duration,
+    /// The first wait; each next one doubles, up to ten times this.
+    pub first_wait: Duration,
+    /// Also retry 5xx answers (AWS's transient errors; an emulator's 500 means it cannot
+    /// serve the call, which no retry changes).
+    pub server_errors: bool,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { patience: Duration::ZERO, first_wait: Duration::from_secs(2), server_errors: false }
+    }
+}
+
+/// Makes a call, and again with backoff while the answer is a `BUSY_CODES` error (or a
+/// 5xx, if asked), within the retry's patience. The last answer is returned whatever it is.
+pub async fn call_until_settled<F, Fut>(retry: Retry, mut call: F) -> Result<Answer, ExecError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Answer, ExecError>>,
+{
+    let started = Instant::now();
+    let mut delay = retry.first_wait.min(retry.patience);
+    loop {
+        let answer = call().await;
+        let busy = matches!(&answer, Ok(a) if (retry.server_errors && a.status >= 500)
+            || a.error.as_ref().is_some_and(|(c, _)| BUSY_CODES.contains(&c.as_str())));
+        if !busy || started.elapsed() + delay > retry.patience {
+            return answer;
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(retry.first_wait * 10);
+    }
 }
 
 impl LiveResult {
@@ -930,6 +1015,13 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
             )
         },
         Some((code, _)) if is_denial_code(code) => live("denied", None),
+        // An answer worded as a denial under another code is read as one: Auto Scaling
+        // says "You are not authorized to use launch template: lt-…" when the caller may
+        // not launch from it (seen with AccessDenied in ansible-collections/community.aws
+        // #831); an allow scenario answered so must fail, not be passed over.
+        Some((code, message)) if reads_as_denial(message) => {
+            live("denied", Some(format!("AWS answered {code}, worded as a denial: {message}")))
+        }
         Some((code, _)) if code == "DryRunOperation" => {
             live("allowed", Some("EC2 dry run: authorized, nothing was done".into()))
         }
@@ -940,24 +1032,35 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
                 format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault"),
             )
         },
+        // Built on dry runs: expected not to decide — skipped, with AWS's words.
+        Some((code, message)) if !dry_needs.is_empty() => LiveResult {
+            backend: Some(backend.clone()),
+            ..LiveResult::skipped(
+                &s.id,
+                format!(
+                    "not decided: AWS answered {code}: {message} (it uses what dry run(s) {} would have created)",
+                    dry_needs.join(", ")
+                ),
+            )
+        },
+        // Otherwise nothing explains it: undecided, for someone to look at.
         Some((code, message)) => {
-            let why = if dry_needs.is_empty() {
-                String::new()
-            } else {
-                format!(" (it uses what dry run(s) {} would have created)", dry_needs.join(", "))
-            };
             let dry = if dry_run { " to the dry run" } else { "" };
             LiveResult {
                 backend: Some(backend.clone()),
-                ..LiveResult::skipped(
+                ..LiveResult::error(
                     &s.id,
-                    format!(
-                        "not decided: AWS answered{dry} {code}: {message}{why}, which does not say whether the call was authorized"
-                    ),
+                    format!("AWS answered{dry} {code}: {message}, which does not say whether the call was authorized"),
                 )
             }
         }
     }
+}
+
+/// Whether an error message says, in AWS's usual words, that the caller lacks a permission.
+fn reads_as_denial(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("not authorized to") || m.contains("is not authorized")
 }
 
 /// Merges the live results into a report built from the static proof, with the
@@ -1241,6 +1344,9 @@ mod tests {
     const EC2_NOT_FOUND: &str = "<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code><Message>The vpc ID 'vpc-0a1b2c3d4e5f60001' does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>";
     const EC2_AUTH: &str = "<Response><Errors><Error><Code>AuthFailure</Code><Message>AWS was not able to validate the provided access credentials</Message></Error></Errors><RequestID>r</RequestID></Response>";
     const QUERY_DENIED: &str = "<ErrorResponse xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/dkp-bootstrapper-role/x is not authorized to perform: elasticloadbalancing:DeleteLoadBalancerPolicy</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+    // Auto Scaling's wording when the caller may not launch from a launch template,
+    // under a non-denial code: read as a denial by its words.
+    const ASG_LAUNCH_TEMPLATE: &str = "<ErrorResponse xmlns=\"http://autoscaling.amazonaws.com/doc/2011-01-01/\"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>You are not authorized to use launch template: lt-0a1b2c3d4e5f60015</Message></Error><RequestId>r</RequestId></ErrorResponse>";
     const JSON_DENIED: &str = "{\"__type\":\"AccessDeniedException\",\"Message\":\"User: arn:aws:sts::123456789012:assumed-role/dkp-bootstrapper-role/x is not authorized to perform: secretsmanager:CreateSecret\"}";
 
     #[test]
@@ -1253,7 +1359,8 @@ mod tests {
             (answer(Protocol::Query, 403, QUERY_DENIED), false, "denied"),
             (answer(Protocol::Json, 400, JSON_DENIED), false, "denied"),
             (answer(Protocol::Ec2, 401, EC2_AUTH), false, "error"),
-            (answer(Protocol::Ec2, 400, EC2_NOT_FOUND), false, "skipped"),
+            (answer(Protocol::Ec2, 400, EC2_NOT_FOUND), false, "error"),
+            (answer(Protocol::Query, 400, ASG_LAUNCH_TEMPLATE), false, "denied"),
         ];
         for (a, dry, expected) in cases {
             let shown = format!("{a:?}");
@@ -1263,6 +1370,42 @@ mod tests {
                 assert_eq!(r.decided_by, "aws", "{r:?}");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn busy_answers_are_retried_until_they_settle_or_patience_runs_out() {
+        let busy = "<Response><Errors><Error><Code>DependencyViolation</Code><Message>The subnet 'subnet-1' has dependencies and cannot be deleted.</Message></Error></Errors><RequestID>r</RequestID></Response>";
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        // Busy twice, then done.
+        let ms = Duration::from_millis;
+        let retry = |patience| Retry { patience: ms(patience), first_wait: ms(20), server_errors: true };
+        let a = call_until_settled(retry(6000), || {
+            let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move { if n < 2 { answer(Protocol::Ec2, 400, busy) } else { answer(Protocol::Ec2, 200, "<R/>") } }
+        })
+        .await
+        .unwrap();
+        assert!(a.error.is_none());
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+        // Always busy: the last answer comes back once patience is spent.
+        calls.store(0, std::sync::atomic::Ordering::SeqCst);
+        let a = call_until_settled(retry(100), || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { answer(Protocol::Ec2, 400, busy) }
+        })
+        .await
+        .unwrap();
+        assert_eq!(a.error.unwrap().0, "DependencyViolation");
+        let n = calls.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((2..=4).contains(&n), "waits of 20 ms and 40 ms fit in 100 ms, 80 ms more does not: {n} calls");
+        // Any other error, and zero patience, are answered at once.
+        calls.store(0, std::sync::atomic::Ordering::SeqCst);
+        let _ = call_until_settled(retry(0), || {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async { answer(Protocol::Ec2, 400, busy) }
+        })
+        .await;
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[test]

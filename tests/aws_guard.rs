@@ -129,6 +129,15 @@ fn bad_aws_options_are_refused_with_exit_2() {
         (vec!["--principal", "user"], "--stack"),
         (vec!["--principal", "user", "--stack", "s"], "--user-profile"),
         (vec!["--principal", "instance-profile", "--stack", "s"], "--aws-profile"),
+        // A run that assumes deploys and deletes its own stack: never one named by hand.
+        (vec!["--stack", "someone-elses-stack"], "--stack"),
+        (vec!["--account-id", "123456789012"], "--account-id"),
+        (vec!["--region", "us-west-2.evil.example"], "--region"),
+        (vec!["--region", "cn-north-1"], "aws partition"),
+        (vec!["--expires-in", "99999999999999999s"], "--expires-in"),
+        // A named profile that does not exist fails; it does not fall back to the
+        // environment's keys (which would be someone else).
+        (vec!["--aws-profile", "no-such-profile"], "no-such-profile"),
     ];
     for (extra, says) in cases {
         let mut args =

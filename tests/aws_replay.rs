@@ -198,6 +198,7 @@ fn the_simulator_oracle_reports_each_disagreement() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let findings = rt.block_on(iam_conformance::cli_aws::simulate(
         &session(&replay.url),
+        iam_conformance::run::Retry::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         &proof.scenarios,
         &live,
@@ -221,6 +222,7 @@ fn the_simulator_oracle_reports_each_disagreement() {
     )]);
     let findings = rt.block_on(iam_conformance::cli_aws::simulate(
         &session(&replay.url),
+        iam_conformance::run::Retry::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         &proof.scenarios,
         &[],

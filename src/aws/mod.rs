@@ -26,9 +26,87 @@ pub fn accepts_dry_run(service: &str, operation: &str) -> bool {
     service == "ec2" && crate::wire::models().service("ec2").is_some_and(|m| m.input_has_member(operation, "DryRun"))
 }
 
+/// What a successful create call made that is known by name or by an ARN in its answer
+/// rather than by an EC2 id (those come from the scenario's `produces`): a load balancer
+/// or Auto Scaling group (its name, from the input), a secret (its ARN), a service-linked
+/// role (its ARN). The run tags these too, so teardown and `sweep` find them.
+pub fn created_named(
+    service: &str,
+    operation: &str,
+    input: &serde_json::Value,
+    body: &str,
+) -> Vec<(sweep::Kind, String)> {
+    let field = |name: &str| input.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    let made = match (service, operation) {
+        ("elasticloadbalancing", "CreateLoadBalancer") => {
+            field("LoadBalancerName").map(|n| (sweep::Kind::LoadBalancer, n))
+        }
+        ("autoscaling", "CreateAutoScalingGroup") => {
+            field("AutoScalingGroupName").map(|n| (sweep::Kind::AutoScalingGroup, n))
+        }
+        ("secretsmanager", "CreateSecret") => serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("ARN").and_then(|a| a.as_str()).map(str::to_string))
+            .map(|arn| (sweep::Kind::Secret, arn)),
+        ("iam", "CreateServiceLinkedRole") => {
+            crate::xml::first(body, "Arn").map(|arn| (sweep::Kind::ServiceLinkedRole, arn))
+        }
+        _ => None,
+    };
+    made.into_iter().collect()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{accepts_dry_run, endpoint};
+    use super::{accepts_dry_run, created_named, endpoint, sweep::Kind};
+    use serde_json::json;
+
+    #[test]
+    fn creations_known_by_name_or_arn_are_found() {
+        let cases = [
+            (
+                "elasticloadbalancing",
+                "CreateLoadBalancer",
+                json!({"LoadBalancerName": "dkp-apiserver"}),
+                "",
+                Some((Kind::LoadBalancer, "dkp-apiserver")),
+            ),
+            (
+                "autoscaling",
+                "CreateAutoScalingGroup",
+                json!({"AutoScalingGroupName": "md-0"}),
+                "",
+                Some((Kind::AutoScalingGroup, "md-0")),
+            ),
+            (
+                "secretsmanager",
+                "CreateSecret",
+                json!({"Name": "aws.cluster.x-k8s.io/a"}),
+                r#"{"ARN":"arn:aws:secretsmanager:us-west-2:123456789012:secret:aws.cluster.x-k8s.io/a-AbCdEf","Name":"aws.cluster.x-k8s.io/a"}"#,
+                Some((
+                    Kind::Secret,
+                    "arn:aws:secretsmanager:us-west-2:123456789012:secret:aws.cluster.x-k8s.io/a-AbCdEf",
+                )),
+            ),
+            (
+                "iam",
+                "CreateServiceLinkedRole",
+                json!({"AWSServiceName": "autoscaling.amazonaws.com"}),
+                "<CreateServiceLinkedRoleResponse><CreateServiceLinkedRoleResult><Role><Arn>arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling</Arn></Role></CreateServiceLinkedRoleResult></CreateServiceLinkedRoleResponse>",
+                Some((
+                    Kind::ServiceLinkedRole,
+                    "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+                )),
+            ),
+            ("ec2", "CreateVpc", json!({}), "<vpcId>vpc-1</vpcId>", None),
+            ("secretsmanager", "CreateSecret", json!({}), "not json", None),
+        ];
+        for (service, operation, input, body, expected) in cases {
+            let got = created_named(service, operation, &input, body);
+            let expected: Vec<(Kind, String)> = expected.into_iter().map(|(k, id)| (k, id.to_string())).collect();
+            assert_eq!(got, expected, "{service}:{operation}");
+        }
+    }
 
     #[test]
     fn dry_run_support_comes_from_the_ec2_model() {

@@ -186,7 +186,7 @@ pub fn parse_timestamp(text: &str) -> Option<SystemTime> {
         let s = text.get(range)?;
         if s.chars().all(|c| c.is_ascii_digit()) { s.parse().ok() } else { None }
     };
-    let mut rest = &text[19..];
+    let mut rest = text.get(19..)?;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len());
         if digits == 0 {
