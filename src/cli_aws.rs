@@ -762,6 +762,33 @@ pub async fn simulate(
                     }
                 };
             sim_allowed &= sim.decision == SimDecision::Allowed;
+            // Something beside the policy under test denies it here: AWS's live answer
+            // for it is not the policy's, so the run cannot decide it.
+            let outside: Vec<&String> = sim
+                .matched
+                .iter()
+                .filter(|m| {
+                    m.starts_with("denied by an AWS Organizations SCP")
+                        || m.starts_with("denied by the permissions boundary")
+                })
+                .collect();
+            if !outside.is_empty() {
+                findings.push(Finding {
+                    kind: FindingKind::OracleDisagreement,
+                    severity: Severity::Undecided,
+                    message: format!(
+                        "scenario `{}`, {} on `{}`: the simulator says it is {}, so a live denial is not the policy's answer; run in an account where nothing but the policy decides these actions",
+                        row.id,
+                        c.action,
+                        c.resource,
+                        outside.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" and ")
+                    ),
+                    action: Some(c.action.clone()),
+                    resource: Some(c.resource.clone()),
+                    loc: Some(c.loc.clone()),
+                    scenario: Some(row.id.clone()),
+                });
+            }
             if let Some(why) = authz::disagreement(c.outcome.is_allowed(), None, sim.decision) {
                 findings.push(Finding {
                     kind: FindingKind::OracleDisagreement,

@@ -231,3 +231,28 @@ fn the_simulator_oracle_reports_each_disagreement() {
     assert!(findings[0].message.contains("not consulted") && findings[0].message.contains("AccessDenied"));
     assert_eq!(replay.received().len(), 1);
 }
+
+#[test]
+fn a_denial_by_an_scp_is_not_taken_for_the_policys() {
+    let (loaded, target) = seed();
+    let proof = loaded.prove(&target);
+    let one = &proof.scenarios[..1];
+    let replay = Replay::start(vec![(
+        "SimulatePrincipalPolicy",
+        vec![Canned::xml(
+            200,
+            "<SimulatePrincipalPolicyResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><SimulatePrincipalPolicyResult><IsTruncated>false</IsTruncated><EvaluationResults><member><EvalActionName>ec2:Any</EvalActionName><EvalResourceName>*</EvalResourceName><EvalDecision>explicitDeny</EvalDecision><MatchedStatements/><MissingContextValues/><OrganizationsDecisionDetail><AllowedByOrganizations>false</AllowedByOrganizations></OrganizationsDecisionDetail></member></EvaluationResults></SimulatePrincipalPolicyResult></SimulatePrincipalPolicyResponse>",
+        )],
+    )]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let findings = rt.block_on(iam_conformance::cli_aws::simulate(
+        &session(&replay.url),
+        iam_conformance::run::Retry::default(),
+        "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
+        one,
+        &[],
+    ));
+    let scp: Vec<_> = findings.iter().filter(|f| f.message.contains("Organizations SCP")).collect();
+    assert_eq!(scp.len(), one[0].checks.len(), "{findings:#?}");
+    assert!(scp.iter().all(|f| f.severity == iam_conformance::analysis::Severity::Undecided));
+}
