@@ -324,7 +324,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         }
         let mut ids = HashMap::new();
         run::run_fixtures(&session, &loaded.profile.fixtures, &mut ids, &target, &created, &fixture_ids).await?;
-        let untagged = tag_fixtures(&session, &loaded, &ids, &tags).await;
+        let untagged = tag_fixtures(&session, &loaded, &ids, &target, &tags).await;
         if !untagged.is_empty()
             && let Ok(mut l) = lines.lock()
         {
@@ -672,14 +672,22 @@ async fn tag_fixtures(
     session: &Session,
     loaded: &Loaded,
     ids: &HashMap<String, String>,
+    target: &Target,
     (run_id, expires): &(String, String),
 ) -> Vec<String> {
     let mut failed = Vec::new();
     for f in &loaded.profile.fixtures {
-        for example in f.produces.keys() {
-            let Some(id) = ids.get(example) else { continue };
-            let Some(kind) = sweep::kind_of(id) else { continue };
-            if let Some((service, operation, input)) = sweep::tag_call(kind, id, run_id, expires) {
+        // EC2 ids the fixture produced, and what it made by name (roles, instance profiles).
+        let mut made: Vec<(sweep::Kind, String)> = f
+            .produces
+            .keys()
+            .filter_map(|example| ids.get(example))
+            .filter_map(|id| sweep::kind_of(id).map(|k| (k, id.clone())))
+            .collect();
+        let input = run::concrete_input(&f.input, ids, target);
+        made.extend(crate::aws::created_named(&f.service, &f.operation, &input, ""));
+        for (kind, id) in &made {
+            if let Some((service, operation, input)) = sweep::tag_call(*kind, id, run_id, expires) {
                 match session.admin(service, operation, input).await {
                     Ok(a) if a.error.is_none() => {}
                     Ok(a) => {
