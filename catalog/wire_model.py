@@ -49,7 +49,11 @@ SUPPORTED_PROTOCOLS = ["json", "query", "ec2"]
 # Operations needed besides the ones the scenario files use (the set-up and
 # inspection calls of the HTTP runner).
 EXTRA_OPERATIONS = {
-    "cloudformation": ["CreateStack", "DescribeStacks", "DeleteStack", "DescribeStackEvents"],
+    "cloudformation": [
+        "CreateStack", "DescribeStacks", "DeleteStack", "DescribeStackEvents",
+        # sweep: the roles and instance profiles a tagged stack manages go with it.
+        "ListStackResources",
+    ],
     "iam": [
         "GetRole", "GetInstanceProfile", "ListAttachedRolePolicies", "ListRolePolicies",
         "GetRolePolicy", "GetPolicy", "GetPolicyVersion", "CreateRole",
@@ -60,6 +64,10 @@ EXTRA_OPERATIONS = {
         "SimulatePrincipalPolicy", "ListAttachedUserPolicies", "ListUserPolicies",
         "ListGroupsForUser", "DeleteServiceLinkedRole", "ListRoleTags", "ListRoles", "TagRole",
         "GetServiceLinkedRoleDeletionStatus",
+        # sweep: the roles and instance profiles fixtures create (and the sweep test's
+        # managed policy).
+        "TagInstanceProfile", "ListInstanceProfiles", "ListInstanceProfileTags",
+        "ListInstanceProfilesForRole", "DeleteRolePolicy", "CreatePolicy",
     ],
     "sts": ["AssumeRole", "GetCallerIdentity", "DecodeAuthorizationMessage"],
     "ec2": [

@@ -218,3 +218,72 @@ fn dry_run_mode_sends_ec2_calls_with_dry_run() {
     );
     drop(moto);
 }
+
+#[test]
+fn sigterm_tears_down_and_writes_no_report() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
+    let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
+    let (_gate, url, admin_key) = start_gate(&moto.endpoint, None);
+    let dir = tmp.path().join("reports");
+    let child = Command::new(env!("CARGO_BIN_EXE_iam-conformance"))
+        .args(["run", "--target", "aws", "--mode", "live", "--no-simulate", "--endpoint", &url])
+        .args(["--region", "us-west-2", "--allow-account", "123456789012", "--concurrency", "1"])
+        .arg("--report-dir")
+        .arg(&dir)
+        .env_remove("IAM_CONFORMANCE_ALLOWED_ACCOUNTS")
+        .env_remove("AWS_PROFILE")
+        .env("HOME", tmp.path())
+        .env("AWS_CONFIG_FILE", tmp.path().join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", tmp.path().join("no-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", &admin_key)
+        .env("AWS_SECRET_ACCESS_KEY", "any")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the stack exists the run is under way (deploy, fixtures or scenarios).
+    let session = Session {
+        client: Client::default(),
+        endpoints: Endpoints::One(moto.endpoint.clone()),
+        region: "us-west-2".into(),
+        admin: Credentials {
+            access_key_id: "AKIAMOTOADMIN0000001".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        },
+    };
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(60) {
+        let vpcs = rt
+            .block_on(session.admin(
+                "ec2",
+                "DescribeVpcs",
+                serde_json::json!({"Filters": [{"Name": "tag-key", "Values": [sweep::RUN_ID_TAG]}]}),
+            ))
+            .map(|a| a.body.contains("<vpcId>"))
+            .unwrap_or(false);
+        if vpcs {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let shown =
+        format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"), "{shown}");
+    // The signal came during the scenarios (a run-tagged VPC existed): the calls under
+    // way were let finish before the teardown.
+    assert!(String::from_utf8_lossy(&out.stdout).contains("letting the calls under way finish"), "{shown}");
+    assert!(!dir.join("report.json").exists(), "an interrupted run writes no report\n{shown}");
+    // The teardown ran: nothing the run tagged is left but moto's undeletable stack.
+    let left: Vec<(Kind, String)> =
+        tagged_left(&rt, &moto.endpoint).into_iter().filter(|(k, _)| *k != Kind::Stack).collect();
+    assert!(left.is_empty(), "tagged resources left after SIGTERM: {left:?}\n{shown}");
+    drop(moto);
+}

@@ -1,10 +1,12 @@
 //! `sweep` against a real moto server: resources of one run (tagged the way a run tags
-//! them, with `tag_call`), of another run and untagged ones; `find` + `plan` + a dry run
+//! them, with `tag_call`; the IAM role and instance profile as fixtures make them, named
+//! by `created_named`), of another run and untagged ones; `find` + `plan` + a dry run
 //! that deletes nothing, then a real sweep that deletes exactly the run's resources, in
 //! dependency order. Talks only to 127.0.0.1 and stops the moto it starts by its PID.
 
 use std::collections::BTreeSet;
 
+use iam_conformance::aws::created_named;
 use iam_conformance::aws::sweep::{self, Kind, Selector, Tagged};
 use iam_conformance::emulator::{Emulator, cache_dir, ensure_moto};
 use iam_conformance::exec::{Answer, Client, Credentials};
@@ -69,6 +71,34 @@ async fn subnet(s: &Session, vpc: &str, cidr: &str) -> String {
     text(&body, "subnetId")
 }
 
+/// Trusted by EC2, as the fixtures' roles are.
+const EC2_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+
+/// Makes an IAM role as a fixture does, tagged (as `tag_fixtures` does) with what
+/// `created_named` names, unless `run` is `None`.
+async fn role(s: &Session, name: &str, path: &str, run: Option<&str>) {
+    let input = json!({"RoleName": name, "Path": path, "AssumeRolePolicyDocument": EC2_TRUST});
+    ok(s, "iam", "CreateRole", input.clone()).await;
+    let made = created_named("iam", "CreateRole", &input, "");
+    assert_eq!(made, [(Kind::Role, name.to_string())]);
+    if let Some(run) = run {
+        tag(s, Kind::Role, name, run).await;
+    }
+}
+
+/// Makes an instance profile holding `role` as fixtures do (CreateInstanceProfile +
+/// AddRoleToInstanceProfile), tagged unless `run` is `None`.
+async fn instance_profile(s: &Session, name: &str, path: &str, role: &str, run: Option<&str>) {
+    let input = json!({"InstanceProfileName": name, "Path": path});
+    ok(s, "iam", "CreateInstanceProfile", input.clone()).await;
+    let made = created_named("iam", "CreateInstanceProfile", &input, "");
+    assert_eq!(made, [(Kind::InstanceProfile, name.to_string())]);
+    if let Some(run) = run {
+        tag(s, Kind::InstanceProfile, name, run).await;
+    }
+    ok(s, "iam", "AddRoleToInstanceProfile", json!({"InstanceProfileName": name, "RoleName": role})).await;
+}
+
 async fn secret(s: &Session, name: &str) -> String {
     let body = ok(s, "secretsmanager", "CreateSecret", json!({"Name": name, "SecretString": "x"})).await;
     let json: Value = serde_json::from_str(&body).unwrap();
@@ -94,9 +124,17 @@ struct RunResources {
     load_balancer: String,
     asg: String,
     secret: String,
+    /// A fixture-like role: a managed policy attached, an inline policy, in `profile`.
+    iam_role: String,
+    policy_arn: String,
+    inline_policy: String,
+    profile: String,
     role_name: String,
     role_arn: String,
     stack: String,
+    /// A role the stack made, carrying the run's tags as AWS's propagation of stack tags
+    /// may give it: it goes with the stack, not by itself.
+    stack_role: String,
 }
 
 impl RunResources {
@@ -117,6 +155,8 @@ impl RunResources {
             (Kind::KeyPair, &self.key_pair),
             (Kind::Volume, &self.volume),
             (Kind::Secret, &self.secret),
+            (Kind::InstanceProfile, &self.profile),
+            (Kind::Role, &self.iam_role),
             (Kind::ServiceLinkedRole, &self.role_arn),
             (Kind::Stack, &self.stack),
         ]
@@ -219,6 +259,26 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
     tag(s, Kind::AutoScalingGroup, &asg, run).await;
     let secret = secret(s, "aws.cluster.x-k8s.io/sweep-run").await;
     tag(s, Kind::Secret, &secret, run).await;
+    // As the seed's fixtures: a role trusted by EC2 in an instance profile (under a path,
+    // as pool-a's), both tagged; here also with a managed and an inline policy.
+    let iam_role = "sweep-run-role".to_string();
+    role(s, &iam_role, "/", Some(run)).await;
+    let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeTags", "Resource": "*"}]});
+    let body =
+        ok(s, "iam", "CreatePolicy", json!({"PolicyName": "sweep-run-policy", "PolicyDocument": policy.to_string()}))
+            .await;
+    let policy_arn = text(&body, "Arn");
+    ok(s, "iam", "AttachRolePolicy", json!({"RoleName": iam_role, "PolicyArn": policy_arn})).await;
+    let inline_policy = "sweep-inline".to_string();
+    ok(
+        s,
+        "iam",
+        "PutRolePolicy",
+        json!({"RoleName": iam_role, "PolicyName": inline_policy, "PolicyDocument": policy.to_string()}),
+    )
+    .await;
+    let profile = "sweep-run-profile".to_string();
+    instance_profile(s, &profile, "/team-a/", &iam_role, Some(run)).await;
     let body = ok(s, "iam", "CreateServiceLinkedRole", json!({"AWSServiceName": "autoscaling.amazonaws.com"})).await;
     let role_arn = text(&body, "Arn");
     let role_name = text(&body, "RoleName");
@@ -226,7 +286,13 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
     tag(s, Kind::ServiceLinkedRole, &role_arn, run).await;
     let stack = "sweep-stack".to_string();
     assert_eq!(sweep::tag_call(Kind::Stack, &stack, run, EXPIRES), None, "a stack is tagged by CreateStack");
-    let template = json!({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}});
+    let stack_role = "sweep-stack-role".to_string();
+    let template = json!({"Resources": {
+        "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {
+            "RoleName": stack_role,
+            "AssumeRolePolicyDocument": serde_json::from_str::<Value>(EC2_TRUST).unwrap()}}
+    }});
     ok(
         s,
         "cloudformation",
@@ -234,6 +300,8 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
         json!({"StackName": stack, "TemplateBody": template.to_string(), "Tags": tags(run)}),
     )
     .await;
+    // moto propagates a stack's tags to its EC2 resources only; AWS may to its roles.
+    tag(s, Kind::Role, &stack_role, run).await;
     // Every produced id is recognised for tagging by kind.
     for (kind, id) in [
         (Kind::Vpc, &vpc),
@@ -269,9 +337,14 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
         load_balancer,
         asg,
         secret,
+        iam_role,
+        policy_arn,
+        inline_policy,
+        profile,
         role_name,
         role_arn,
         stack,
+        stack_role,
     }
 }
 
@@ -312,28 +385,45 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     tag(&s, Kind::Subnet, &other_subnet, OTHER_RUN).await;
     let other_secret = secret(&s, "aws.cluster.x-k8s.io/sweep-other").await;
     tag(&s, Kind::Secret, &other_secret, OTHER_RUN).await;
+    let other_role = "sweep-other-role".to_string();
+    role(&s, &other_role, "/", Some(OTHER_RUN)).await;
     let untagged_vpc = vpc(&s, "10.2.0.0/16").await;
     let untagged_secret = secret(&s, "aws.cluster.x-k8s.io/sweep-untagged").await;
-    let others: BTreeSet<(Kind, String)> =
-        [(Kind::Vpc, other_vpc.clone()), (Kind::Subnet, other_subnet.clone()), (Kind::Secret, other_secret.clone())]
-            .into_iter()
-            .collect();
+    let untagged_role = "sweep-untagged-role".to_string();
+    role(&s, &untagged_role, "/", None).await;
+    // An untagged instance profile that holds the run's role: the sweep takes the role
+    // out of it (found by ListInstanceProfilesForRole) and leaves the profile.
+    let untagged_profile = "sweep-untagged-profile".to_string();
+    instance_profile(&s, &untagged_profile, "/", &mine.iam_role, None).await;
+    let others: BTreeSet<(Kind, String)> = [
+        (Kind::Vpc, other_vpc.clone()),
+        (Kind::Subnet, other_subnet.clone()),
+        (Kind::Secret, other_secret.clone()),
+        (Kind::Role, other_role.clone()),
+    ]
+    .into_iter()
+    .collect();
 
     // find: exactly the two runs' resources, with both tags and what deletion needs.
     let found = sweep::find(&s).await.expect("find lists every service");
     assert_eq!(ids(&of_run(&found, RUN)), mine.expected(), "{found:#?}");
     assert_eq!(ids(&of_run(&found, OTHER_RUN)), others, "{found:#?}");
     assert_eq!(of_run(&found, RUN).len() + of_run(&found, OTHER_RUN).len(), found.len(), "{found:#?}");
-    assert!(!found.iter().any(|t| t.id == untagged_vpc || t.id == untagged_secret), "{found:#?}");
+    assert!(
+        !found.iter().any(|t| [&untagged_vpc, &untagged_secret, &untagged_role, &untagged_profile].contains(&&t.id)),
+        "{found:#?}"
+    );
+    assert!(!found.iter().any(|t| t.id == mine.stack_role), "the stack's role goes with the stack: {found:#?}");
     for t in &found {
         assert_eq!(t.expires.as_deref(), Some(EXPIRES), "{t:?}");
     }
     let get = |kind: Kind, id: &str| found.iter().find(|t| t.kind == kind && t.id == id).unwrap().clone();
-    assert_eq!(get(Kind::InternetGateway, &mine.igw).attached_to, [mine.vpc.clone()]);
-    assert_eq!(get(Kind::RouteTable, &mine.route_table).attached_to, [mine.association.clone()]);
+    assert_eq!(get(Kind::InternetGateway, &mine.igw).attached_to, std::slice::from_ref(&mine.vpc));
+    assert_eq!(get(Kind::RouteTable, &mine.route_table).attached_to, std::slice::from_ref(&mine.association));
     assert!(get(Kind::Address, &mine.address).attached_to.is_empty());
     assert_eq!(get(Kind::KeyPair, &mine.key_pair).name.as_deref(), Some("sweep-key"));
     assert_eq!(get(Kind::Address, &mine.nat_address).attached_to.len(), 1, "the NAT gateway's address is associated");
+    assert_eq!(get(Kind::InstanceProfile, &mine.profile).attached_to, std::slice::from_ref(&mine.iam_role));
 
     // plan: only this run, in dependency order.
     let planned = sweep::plan(&found, &Selector::RunId(RUN.into()), std::time::SystemTime::now());
@@ -369,9 +459,36 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
         format!("ec2:DeleteKeyPair {}", mine.key_name),
         format!("ec2:DeleteVolume {}", mine.volume),
         format!("secretsmanager:DeleteSecret {}", mine.secret),
+        format!("iam:RemoveRoleFromInstanceProfile {}/{}", mine.profile, mine.iam_role),
+        format!("iam:DeleteInstanceProfile {}", mine.profile),
+    ]);
+    // What holds the role is listed at delete time: a dry run names the listings, the
+    // sweep makes them and undoes what they list (the tagged profile is gone by then;
+    // the untagged one still holds the role).
+    let after_role = [
+        format!("iam:DeleteRole {}", mine.iam_role),
         format!("iam:DeleteServiceLinkedRole {}", mine.role_name),
         format!("cloudformation:DeleteStack {}", mine.stack),
+    ];
+    let mut expected_dry = expected_calls.clone();
+    expected_dry.extend([
+        format!(
+            "iam:ListInstanceProfilesForRole {} (then iam:RemoveRoleFromInstanceProfile for each it lists)",
+            mine.iam_role
+        ),
+        format!("iam:ListAttachedRolePolicies {} (then iam:DetachRolePolicy for each it lists)", mine.iam_role),
+        format!("iam:ListRolePolicies {} (then iam:DeleteRolePolicy for each it lists)", mine.iam_role),
     ]);
+    expected_dry.extend(after_role.clone());
+    expected_calls.extend([
+        format!("iam:ListInstanceProfilesForRole {}", mine.iam_role),
+        format!("iam:RemoveRoleFromInstanceProfile {}/{untagged_profile}", mine.iam_role),
+        format!("iam:ListAttachedRolePolicies {}", mine.iam_role),
+        format!("iam:DetachRolePolicy {}/{}", mine.iam_role, mine.policy_arn),
+        format!("iam:ListRolePolicies {}", mine.iam_role),
+        format!("iam:DeleteRolePolicy {}/{}", mine.iam_role, mine.inline_policy),
+    ]);
+    expected_calls.extend(after_role);
 
     // Dry run: the calls are listed, nothing is deleted.
     let dry = sweep::delete(&s, &planned, true).await;
@@ -381,7 +498,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
         assert_eq!(d.result, Ok(()), "{d:?}");
     }
     let dry_calls: Vec<String> = dry.iter().flat_map(|d| d.calls.clone()).collect();
-    assert_eq!(dry_calls, expected_calls);
+    assert_eq!(dry_calls, expected_dry);
     let after_dry_run = sweep::find(&s).await.expect("find after the dry run");
     assert_eq!(sorted(after_dry_run), sorted(found.clone()), "a dry run deletes nothing");
 
@@ -391,7 +508,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
         assert_eq!(d.result, Ok(()), "{d:#?}");
     }
     let made: Vec<String> = done.iter().flat_map(|d| d.calls.clone()).collect();
-    assert_eq!(made, expected_calls, "the calls made are those the dry run listed");
+    assert_eq!(made, expected_calls, "the calls made are those the dry run listed, with what the listings found");
 
     // Exactly the run's resources are gone; the other run's and the untagged ones stay.
     let after = sweep::find(&s).await.expect("find after the sweep");
@@ -433,6 +550,18 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     assert_gone(&call(&s, "secretsmanager", "DescribeSecret", json!({"SecretId": mine.secret})).await, "secret");
     assert_gone(&call(&s, "iam", "GetRole", json!({"RoleName": mine.role_name})).await, "service-linked role");
     assert_gone(&call(&s, "cloudformation", "DescribeStacks", json!({"StackName": mine.stack})).await, "stack");
+    assert_gone(&call(&s, "iam", "GetRole", json!({"RoleName": mine.iam_role})).await, "role");
+    assert_gone(
+        &call(&s, "iam", "GetInstanceProfile", json!({"InstanceProfileName": mine.profile})).await,
+        "instance profile",
+    );
+    assert_gone(&call(&s, "iam", "GetRole", json!({"RoleName": mine.stack_role})).await, "the stack's role");
+    // Policies are detached, not deleted: the managed policy stays.
+    ok(&s, "iam", "GetPolicy", json!({"PolicyArn": mine.policy_arn})).await;
+    ok(&s, "iam", "GetRole", json!({"RoleName": other_role})).await;
+    ok(&s, "iam", "GetRole", json!({"RoleName": untagged_role})).await;
+    let body = ok(&s, "iam", "GetInstanceProfile", json!({"InstanceProfileName": untagged_profile})).await;
+    assert_eq!(xml::first(&body, "RoleName"), None, "the run's role left the untagged profile: {body}");
 
     let body = ok(&s, "ec2", "DescribeVpcs", json!({"VpcIds": [other_vpc, untagged_vpc]})).await;
     assert_eq!(xml::texts(&body, "vpcId").len(), 2, "{body}");

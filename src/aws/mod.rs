@@ -27,9 +27,10 @@ pub fn accepts_dry_run(service: &str, operation: &str) -> bool {
 }
 
 /// What a successful create call made that is known by name or by an ARN in its answer
-/// rather than by an EC2 id (those come from the scenario's `produces`): a load balancer
-/// or Auto Scaling group (its name, from the input), a secret (its ARN), a service-linked
-/// role (its ARN). The run tags these too, so teardown and `sweep` find them.
+/// rather than by an EC2 id (those come from the scenario's `produces`): a load balancer,
+/// Auto Scaling group, IAM role or instance profile (its name, from the input), a secret
+/// (its ARN), a service-linked role (its ARN). The run tags these too, so teardown and
+/// `sweep` find them.
 pub fn created_named(
     service: &str,
     operation: &str,
@@ -48,6 +49,8 @@ pub fn created_named(
             .ok()
             .and_then(|v| v.get("ARN").and_then(|a| a.as_str()).map(str::to_string))
             .map(|arn| (sweep::Kind::Secret, arn)),
+        ("iam", "CreateRole") => field("RoleName").map(|n| (sweep::Kind::Role, n)),
+        ("iam", "CreateInstanceProfile") => field("InstanceProfileName").map(|n| (sweep::Kind::InstanceProfile, n)),
         ("iam", "CreateServiceLinkedRole") => {
             crate::xml::first(body, "Arn").map(|arn| (sweep::Kind::ServiceLinkedRole, arn))
         }
@@ -98,6 +101,25 @@ mod tests {
                     "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
                 )),
             ),
+            (
+                "iam",
+                "CreateRole",
+                json!({"RoleName": "nodes.cluster-api-provider-aws.sigs.k8s.io", "Path": "/team-a/",
+                       "AssumeRolePolicyDocument": "{}"}),
+                // The fixture's answer is not read: the name comes from the input.
+                "",
+                Some((Kind::Role, "nodes.cluster-api-provider-aws.sigs.k8s.io")),
+            ),
+            (
+                "iam",
+                "CreateInstanceProfile",
+                json!({"InstanceProfileName": "pool-a.cluster-api-provider-aws.sigs.k8s.io", "Path": "/team-a/"}),
+                "<CreateInstanceProfileResponse><CreateInstanceProfileResult><InstanceProfile><Arn>arn:aws:iam::123456789012:instance-profile/team-a/pool-a.cluster-api-provider-aws.sigs.k8s.io</Arn></InstanceProfile></CreateInstanceProfileResult></CreateInstanceProfileResponse>",
+                Some((Kind::InstanceProfile, "pool-a.cluster-api-provider-aws.sigs.k8s.io")),
+            ),
+            // Without the name (a malformed input), nothing is known to tag.
+            ("iam", "CreateRole", json!({"AssumeRolePolicyDocument": "{}"}), "", None),
+            ("iam", "AddRoleToInstanceProfile", json!({"InstanceProfileName": "p", "RoleName": "r"}), "", None),
             ("ec2", "CreateVpc", json!({}), "<vpcId>vpc-1</vpcId>", None),
             ("secretsmanager", "CreateSecret", json!({}), "not json", None),
         ];

@@ -5,9 +5,10 @@
 //!
 //! The pure parts — which resources a selector picks and in which order they go
 //! ([`plan`]), how a run tags what it creates ([`tag_call`]), which calls delete a
-//! resource ([`deletion_calls`]), how each service's listing is read — are separate from
-//! the two effectful ones, [`find`] and [`delete`].
+//! resource ([`deletion_calls`], [`role_listings`]), how each service's listing is read —
+//! are separate from the two effectful ones, [`find`] and [`delete`].
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
@@ -38,13 +39,17 @@ pub enum Kind {
     KeyPair,
     Volume,
     Secret,
+    /// After the instances that use it; before its roles.
+    InstanceProfile,
+    /// An IAM role that is not service-linked (the fixtures' roles).
+    Role,
     ServiceLinkedRole,
     Stack,
 }
 
 impl Kind {
     /// Every kind, in deletion order.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 18] = [
         Kind::AutoScalingGroup,
         Kind::LoadBalancer,
         Kind::Instance,
@@ -59,6 +64,8 @@ impl Kind {
         Kind::KeyPair,
         Kind::Volume,
         Kind::Secret,
+        Kind::InstanceProfile,
+        Kind::Role,
         Kind::ServiceLinkedRole,
         Kind::Stack,
     ];
@@ -80,6 +87,8 @@ impl Kind {
             Kind::KeyPair => "key pair",
             Kind::Volume => "volume",
             Kind::Secret => "secret",
+            Kind::InstanceProfile => "instance profile",
+            Kind::Role => "IAM role",
             Kind::ServiceLinkedRole => "service-linked role",
             Kind::Stack => "CloudFormation stack",
         }
@@ -91,7 +100,7 @@ impl Kind {
             Kind::AutoScalingGroup => "autoscaling",
             Kind::LoadBalancer => "elasticloadbalancing",
             Kind::Secret => "secretsmanager",
-            Kind::ServiceLinkedRole => "iam",
+            Kind::InstanceProfile | Kind::Role | Kind::ServiceLinkedRole => "iam",
             Kind::Stack => "cloudformation",
             _ => "ec2",
         }
@@ -103,8 +112,8 @@ impl Kind {
 pub struct Tagged {
     pub kind: Kind,
     /// The id deletion takes: the EC2 id (`vpc-…`, `eipalloc-…`), the load balancer's or
-    /// Auto Scaling group's name, the secret's ARN, the service-linked role's ARN, the
-    /// stack's name.
+    /// Auto Scaling group's name, the secret's ARN, the instance profile's name, the
+    /// role's name, the service-linked role's ARN, the stack's name.
     pub id: String,
     /// The value of [`RUN_ID_TAG`]; `None` when the service matched the tag key but did
     /// not show its value (moto's launch templates tagged after creation).
@@ -112,7 +121,8 @@ pub struct Tagged {
     /// The value of [`EXPIRES_TAG`], if present.
     pub expires: Option<String>,
     /// What must be undone before the delete: an internet gateway's VPCs, a route table's
-    /// association ids, an Elastic IP address's association id.
+    /// association ids, an Elastic IP address's association id, an instance profile's
+    /// roles (a role's attachments are listed when it is deleted: see [`role_listings`]).
     pub attached_to: Vec<String>,
     /// A key pair's name: it is deleted by name (moto ignores `KeyPairId` in
     /// DeleteKeyPair and answers success; names are unique per region on AWS too).
@@ -298,16 +308,18 @@ fn tag_list(run_id: &str, expires: &str) -> Value {
     json!([{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": EXPIRES_TAG, "Value": expires}])
 }
 
-/// The name of an IAM role from its ARN (`…:role/aws-service-role/<service>/<name>`),
-/// or the text itself when it is a name already.
-fn role_name(id: &str) -> &str {
+/// The name of an IAM role or instance profile from its ARN
+/// (`…:role/aws-service-role/<service>/<name>`, `…:instance-profile/<path>/<name>`), or the
+/// text itself when it is a name already.
+fn iam_name(id: &str) -> &str {
     if id.starts_with("arn:") { id.rsplit('/').next().unwrap_or(id) } else { id }
 }
 
 /// Pure: how to tag a resource the run just created: (service, operation, input). EC2
 /// `CreateTags` on the id; classic ELB `AddTags`; Auto Scaling `CreateOrUpdateTags`
 /// (propagated to the instances the group launches); Secrets Manager `TagResource`; IAM
-/// `TagRole` for a service-linked role. A stack is tagged by `CreateStack`: `None`.
+/// `TagInstanceProfile` for an instance profile, `TagRole` for a role or a service-linked
+/// role. A stack is tagged by `CreateStack`: `None`.
 pub fn tag_call(kind: Kind, id: &str, run_id: &str, expires: &str) -> Option<(&'static str, &'static str, Value)> {
     let tags = tag_list(run_id, expires);
     Some(match kind {
@@ -323,7 +335,10 @@ pub fn tag_call(kind: Kind, id: &str, run_id: &str, expires: &str) -> Option<(&'
         }
         Kind::LoadBalancer => ("elasticloadbalancing", "AddTags", json!({"LoadBalancerNames": [id], "Tags": tags})),
         Kind::Secret => ("secretsmanager", "TagResource", json!({"SecretId": id, "Tags": tags})),
-        Kind::ServiceLinkedRole => ("iam", "TagRole", json!({"RoleName": role_name(id), "Tags": tags})),
+        Kind::InstanceProfile => {
+            ("iam", "TagInstanceProfile", json!({"InstanceProfileName": iam_name(id), "Tags": tags}))
+        }
+        Kind::Role | Kind::ServiceLinkedRole => ("iam", "TagRole", json!({"RoleName": iam_name(id), "Tags": tags})),
         Kind::Stack => return None,
         _ => ("ec2", "CreateTags", json!({"Resources": [id], "Tags": tags})),
     })
@@ -435,9 +450,11 @@ fn result_of<'a>(body: &'a str, operation: &str) -> &'a str {
     xml::section(response, &format!("{operation}Result")).unwrap_or(response)
 }
 
-/// The values of our two tags in a tag list (`tagSet` / `Tags`): `None` when the list
-/// does not hold [`RUN_ID_TAG`].
-fn our_tags(item: &str, list: &str) -> Option<(String, Option<String>)> {
+/// The values of [`RUN_ID_TAG`] and [`EXPIRES_TAG`] in a tag list, each if present.
+type TagValues = (Option<String>, Option<String>);
+
+/// The values of our two tags in the tag list `list` (`tagSet` / `Tags`) of `item`.
+fn tag_values(item: &str, list: &str) -> TagValues {
     let mut run_id = None;
     let mut expires = None;
     for tag in child(item, list).map(members).unwrap_or_default() {
@@ -449,6 +466,13 @@ fn our_tags(item: &str, list: &str) -> Option<(String, Option<String>)> {
             expires = Some(value);
         }
     }
+    (run_id, expires)
+}
+
+/// The values of our two tags in a tag list (`tagSet` / `Tags`): `None` when the list
+/// does not hold [`RUN_ID_TAG`].
+fn our_tags(item: &str, list: &str) -> Option<(String, Option<String>)> {
+    let (run_id, expires) = tag_values(item, list);
     Some((run_id?, expires))
 }
 
@@ -681,15 +705,100 @@ fn read_secrets(body: &str) -> Result<(Vec<Tagged>, Option<String>), String> {
     Ok((out, next))
 }
 
-/// Reads one page of IAM ListRoles: (name, ARN) of each role, and the next marker.
-fn read_roles(body: &str) -> (Vec<(String, String)>, Option<String>) {
-    let root = result_of(body, "ListRoles");
-    let roles = list_at(root, &["Roles"])
-        .into_iter()
-        .filter_map(|m| Some((child_text(m, "RoleName")?, child_text(m, "Arn")?)))
-        .collect();
+/// The marker of an IAM listing's next page: only while `IsTruncated` is true.
+fn iam_marker(root: &str) -> Option<String> {
     let truncated = child_text(root, "IsTruncated").as_deref() == Some("true");
-    (roles, child_text(root, "Marker").filter(|m| truncated && !m.is_empty()))
+    child_text(root, "Marker").filter(|m| truncated && !m.is_empty())
+}
+
+/// A role or an instance profile as an IAM listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Listed {
+    name: String,
+    arn: String,
+    path: String,
+    /// An instance profile's roles, by name.
+    roles: Vec<String>,
+    /// Our tags, when the listing shows the entity's tags at all (`Some((None, None))`:
+    /// it shows tags, none of ours). AWS's ListRoles and ListInstanceProfiles do not —
+    /// ListRoleTags and ListInstanceProfileTags do —; moto's ListInstanceProfiles does.
+    tags: Option<TagValues>,
+}
+
+/// Which IAM listing: ListRoles or ListInstanceProfiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum IamListing {
+    Roles,
+    InstanceProfiles,
+}
+
+impl IamListing {
+    fn operation(self) -> &'static str {
+        match self {
+            IamListing::Roles => "ListRoles",
+            IamListing::InstanceProfiles => "ListInstanceProfiles",
+        }
+    }
+
+    /// The listing of one entity's tags, and the input member that names the entity.
+    fn tag_listing(self) -> (&'static str, &'static str) {
+        match self {
+            IamListing::Roles => ("ListRoleTags", "RoleName"),
+            IamListing::InstanceProfiles => ("ListInstanceProfileTags", "InstanceProfileName"),
+        }
+    }
+}
+
+/// Reads one page of IAM ListRoles or ListInstanceProfiles, and the next marker.
+fn read_iam_listing(listing: IamListing, body: &str) -> (Vec<Listed>, Option<String>) {
+    let root = result_of(body, listing.operation());
+    let (list, name) = match listing {
+        IamListing::Roles => ("Roles", "RoleName"),
+        IamListing::InstanceProfiles => ("InstanceProfiles", "InstanceProfileName"),
+    };
+    let items = list_at(root, &[list])
+        .into_iter()
+        .filter_map(|m| {
+            let roles = match listing {
+                IamListing::Roles => Vec::new(),
+                IamListing::InstanceProfiles => {
+                    list_at(m, &["Roles"]).into_iter().filter_map(|r| child_text(r, "RoleName")).collect()
+                }
+            };
+            Some(Listed {
+                name: child_text(m, name).filter(|n| !n.is_empty())?,
+                arn: child_text(m, "Arn").unwrap_or_default(),
+                path: child_text(m, "Path").unwrap_or_default(),
+                roles,
+                tags: child(m, "Tags").is_some().then(|| tag_values(m, "Tags")),
+            })
+        })
+        .collect();
+    (items, iam_marker(root))
+}
+
+/// Reads one page of ListRoleTags or ListInstanceProfileTags: our tags, and the next marker.
+fn read_entity_tags(operation: &str, body: &str) -> (TagValues, Option<String>) {
+    let root = result_of(body, operation);
+    (tag_values(root, "Tags"), iam_marker(root))
+}
+
+/// Reads one page of ListStackResources: the roles and instance profiles the stack
+/// manages, by physical id (their names), and the next page's token.
+fn read_stack_resources(body: &str) -> (Vec<(Kind, String)>, Option<String>) {
+    let root = result_of(body, "ListStackResources");
+    let managed = list_at(root, &["StackResourceSummaries"]).into_iter().filter_map(|m| {
+        if child_text(m, "ResourceStatus").as_deref() == Some("DELETE_COMPLETE") {
+            return None;
+        }
+        let kind = match child_text(m, "ResourceType")?.as_str() {
+            "AWS::IAM::Role" => Kind::Role,
+            "AWS::IAM::InstanceProfile" => Kind::InstanceProfile,
+            _ => return None,
+        };
+        Some((kind, child_text(m, "PhysicalResourceId").filter(|p| !p.is_empty())?))
+    });
+    (managed.collect(), child_text(root, "NextToken").filter(|t| !t.is_empty()))
 }
 
 /// Reads one page of DescribeStacks: the tagged stacks that still exist.
@@ -712,13 +821,46 @@ fn read_stacks(body: &str) -> (Vec<Tagged>, Option<String>) {
 /// Pages are bounded so that a service repeating a token cannot loop forever.
 const MAX_PAGES: usize = 1000;
 
-/// One call that must succeed; the error names the call.
-async fn answer(session: &Session, service: &str, operation: &str, input: Value) -> Result<String, String> {
-    let a = session.admin(service, operation, input).await.map_err(|e| format!("{service}:{operation}: {e}"))?;
-    match a.error {
-        None => Ok(a.body),
-        Some((code, message)) => Err(format!("{service}:{operation} answered {} {code}: {message}", a.status)),
+/// How many times a listing call is retried when throttled (waiting 0.5 s, then twice as
+/// long each time: 15.5 s in all): a sweep lists the tags of every IAM role and instance
+/// profile in the account, one call each.
+const THROTTLE_RETRIES: u32 = 5;
+
+/// One listing call; `Ok(None)` when `gone_ok` and its subject is gone (a role deleted
+/// since ListRoles listed it, a stack since DescribeStacks). Throttling is waited out
+/// ([`THROTTLE_RETRIES`]); any other error fails, naming the call.
+async fn listing(
+    session: &Session,
+    service: &str,
+    operation: &str,
+    input: Value,
+    gone_ok: bool,
+) -> Result<Option<String>, String> {
+    let mut wait = Duration::from_millis(500);
+    let mut retries = 0;
+    loop {
+        let a = session
+            .admin(service, operation, input.clone())
+            .await
+            .map_err(|e| format!("{service}:{operation}: {e}"))?;
+        match a.error {
+            None => return Ok(Some(a.body)),
+            Some((code, _)) if throttled(&code) && retries < THROTTLE_RETRIES => {
+                retries += 1;
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Some((code, message)) if gone_ok && already_done(&code, &message) => return Ok(None),
+            Some((code, message)) => {
+                return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
+            }
+        }
     }
+}
+
+/// One call that must succeed (throttling waited out); the error names the call.
+async fn answer(session: &Session, service: &str, operation: &str, input: Value) -> Result<String, String> {
+    Ok(listing(session, service, operation, input, false).await?.unwrap_or_default())
 }
 
 /// Whether an error says the service does not implement a filter (moto's answer for
@@ -833,35 +975,117 @@ async fn find_secrets(session: &Session) -> Result<Vec<Tagged>, String> {
     Ok(out)
 }
 
-async fn find_service_linked_roles(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut roles = Vec::new();
+/// Every role or every instance profile in the account (all paths).
+async fn list_iam(session: &Session, kind: IamListing) -> Result<Vec<Listed>, String> {
+    let mut out = Vec::new();
     let mut marker: Option<String> = None;
     for _ in 0..MAX_PAGES {
-        let mut input = json!({"PathPrefix": "/aws-service-role/"});
-        if let Some(m) = &marker {
-            input["Marker"] = Value::String(m.clone());
-        }
-        let (page, next) = read_roles(&answer(session, "iam", "ListRoles", input).await?);
-        roles.extend(page);
+        let input = match &marker {
+            Some(m) => json!({"Marker": m}),
+            None => json!({}),
+        };
+        let (page, next) = read_iam_listing(kind, &answer(session, "iam", kind.operation(), input).await?);
+        out.extend(page);
         match next {
             Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
             _ => break,
         }
     }
+    Ok(out)
+}
+
+/// Our tags on a role or an instance profile: those its listing showed, else its own
+/// tag listing (ListRoleTags, ListInstanceProfileTags). `None` when it is gone since it
+/// was listed.
+async fn iam_tags(session: &Session, kind: IamListing, entity: &Listed) -> Result<Option<TagValues>, String> {
+    if let Some(tags) = &entity.tags {
+        return Ok(Some(tags.clone()));
+    }
+    let (operation, member) = kind.tag_listing();
+    let (mut run_id, mut expires) = (None, None);
+    let mut marker: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let mut input = json!({});
+        input[member] = Value::String(entity.name.clone());
+        if let Some(m) = &marker {
+            input["Marker"] = Value::String(m.clone());
+        }
+        let Some(body) = listing(session, "iam", operation, input, true).await? else { return Ok(None) };
+        let ((r, e), next) = read_entity_tags(operation, &body);
+        run_id = run_id.or(r);
+        expires = expires.or(e);
+        match next {
+            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
+            _ => break,
+        }
+    }
+    Ok(Some((run_id, expires)))
+}
+
+/// The tagged roles: service-linked ones (under `/aws-service-role/`, by ARN) and others
+/// (by name), except those a stack manages.
+async fn find_roles(session: &Session, stack_managed: &HashSet<(Kind, String)>) -> Result<Vec<Tagged>, String> {
     let mut out = Vec::new();
-    for (name, arn) in roles {
-        // ListRoles does not show tags; ListRoleTags does (up to 50 tags a role, one page).
-        let body = answer(session, "iam", "ListRoleTags", json!({"RoleName": name})).await?;
-        let root = result_of(&body, "ListRoleTags");
-        if let Some((run_id, expires)) = our_tags(root, "Tags") {
-            out.push(Tagged {
-                kind: Kind::ServiceLinkedRole,
-                id: arn,
-                run_id: Some(run_id),
-                expires,
-                attached_to: vec![],
-                name: None,
-            });
+    for role in list_iam(session, IamListing::Roles).await? {
+        let service_linked = role.path.starts_with("/aws-service-role/");
+        if !service_linked && stack_managed.contains(&(Kind::Role, role.name.clone())) {
+            continue;
+        }
+        let Some((Some(run_id), expires)) = iam_tags(session, IamListing::Roles, &role).await? else { continue };
+        let (kind, id) = if service_linked { (Kind::ServiceLinkedRole, role.arn) } else { (Kind::Role, role.name) };
+        out.push(Tagged { kind, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None });
+    }
+    Ok(out)
+}
+
+/// The tagged instance profiles (by name, with their roles), except those a stack manages.
+async fn find_instance_profiles(
+    session: &Session,
+    stack_managed: &HashSet<(Kind, String)>,
+) -> Result<Vec<Tagged>, String> {
+    let mut out = Vec::new();
+    for profile in list_iam(session, IamListing::InstanceProfiles).await? {
+        if stack_managed.contains(&(Kind::InstanceProfile, profile.name.clone())) {
+            continue;
+        }
+        let Some((Some(run_id), expires)) = iam_tags(session, IamListing::InstanceProfiles, &profile).await? else {
+            continue;
+        };
+        out.push(Tagged {
+            kind: Kind::InstanceProfile,
+            id: profile.name,
+            run_id: Some(run_id),
+            expires,
+            attached_to: profile.roles,
+            name: None,
+        });
+    }
+    Ok(out)
+}
+
+/// The roles and instance profiles the stacks manage (ListStackResources). They go with
+/// their stack: DeleteStack deletes them, and a sweep must not delete them behind
+/// CloudFormation's back (a stack's tags, the run's among them, may be propagated to
+/// the resources it creates).
+async fn stack_managed(session: &Session, stacks: &[Tagged]) -> Result<HashSet<(Kind, String)>, String> {
+    let mut out = HashSet::new();
+    for stack in stacks {
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut input = json!({"StackName": stack.id});
+            if let Some(t) = &token {
+                input["NextToken"] = Value::String(t.clone());
+            }
+            // A stack deleted since DescribeStacks manages nothing any more.
+            let Some(body) = listing(session, "cloudformation", "ListStackResources", input, true).await? else {
+                break;
+            };
+            let (managed, next) = read_stack_resources(&body);
+            out.extend(managed);
+            match next {
+                Some(n) if token.as_ref() != Some(&n) => token = Some(n),
+                _ => break,
+            }
         }
     }
     Ok(out)
@@ -886,14 +1110,17 @@ async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, String> {
 }
 
 /// Effectful: every resource carrying [`RUN_ID_TAG`] in the session's region (and IAM's
-/// service-linked roles), listed per service: EC2 Describe* with a `tag-key` filter
-/// (instances that are terminated, NAT gateways and volumes that are deleted, main route
-/// tables and default security groups are left out: they are gone or go with their
-/// VPC), classic ELB DescribeLoadBalancers + DescribeTags, Auto Scaling
+/// roles and instance profiles, which are global), listed per service: EC2 Describe* with
+/// a `tag-key` filter (instances that are terminated, NAT gateways and volumes that are
+/// deleted, main route tables and default security groups are left out: they are gone
+/// or go with their VPC), classic ELB DescribeLoadBalancers + DescribeTags, Auto Scaling
 /// DescribeAutoScalingGroups with a `tag-key` filter, ListSecrets with a `tag-key`
-/// filter, IAM ListRoles under `/aws-service-role/` + ListRoleTags, CloudFormation
-/// DescribeStacks. The first listing that fails fails the whole search (a sweep must not
-/// act on a partial picture); the error names the call.
+/// filter, CloudFormation DescribeStacks, IAM ListInstanceProfiles +
+/// ListInstanceProfileTags and ListRoles (all paths; a role under `/aws-service-role/`
+/// is service-linked) + ListRoleTags. The roles and instance profiles a tagged stack
+/// manages (ListStackResources) are left to the stack. The first listing that fails
+/// fails the whole search (a sweep must not act on a partial picture); the error names
+/// the call. A role, instance profile or stack deleted while being listed is left out.
 pub async fn find(session: &Session) -> Result<Vec<Tagged>, String> {
     let mut out = find_auto_scaling_groups(session).await?;
     out.extend(find_load_balancers(session).await?);
@@ -901,8 +1128,11 @@ pub async fn find(session: &Session) -> Result<Vec<Tagged>, String> {
         out.extend(find_ec2(session, listing).await?);
     }
     out.extend(find_secrets(session).await?);
-    out.extend(find_service_linked_roles(session).await?);
-    out.extend(find_stacks(session).await?);
+    let stacks = find_stacks(session).await?;
+    let managed = stack_managed(session, &stacks).await?;
+    out.extend(find_instance_profiles(session, &managed).await?);
+    out.extend(find_roles(session, &managed).await?);
+    out.extend(stacks);
     Ok(out)
 }
 
@@ -925,8 +1155,9 @@ fn call(service: &'static str, operation: &'static str, what: &str, input: Value
 
 /// Pure: the calls that delete one resource, in order: detaches and disassociations
 /// first (an internet gateway from each VPC, a route table's associations, an address's
-/// association), then the delete itself (an Auto Scaling group with `ForceDelete`, a
-/// secret with `ForceDeleteWithoutRecovery`).
+/// association, an instance profile's roles), then the delete itself (an Auto Scaling
+/// group with `ForceDelete`, a secret with `ForceDeleteWithoutRecovery`). What holds a
+/// role is listed when it is deleted, before these calls: see [`role_listings`].
 pub fn deletion_calls(t: &Tagged) -> Vec<Call> {
     let id = t.id.as_str();
     match t.kind {
@@ -990,12 +1221,91 @@ pub fn deletion_calls(t: &Tagged) -> Vec<Call> {
             id,
             json!({"SecretId": id, "ForceDeleteWithoutRecovery": true}),
         )],
+        Kind::InstanceProfile => {
+            let name = iam_name(id);
+            let mut calls: Vec<Call> = t
+                .attached_to
+                .iter()
+                .map(|role| {
+                    call(
+                        "iam",
+                        "RemoveRoleFromInstanceProfile",
+                        &format!("{name}/{role}"),
+                        json!({"InstanceProfileName": name, "RoleName": role}),
+                    )
+                })
+                .collect();
+            calls.push(call("iam", "DeleteInstanceProfile", name, json!({"InstanceProfileName": name})));
+            calls
+        }
+        Kind::Role => {
+            let name = iam_name(id);
+            vec![call("iam", "DeleteRole", name, json!({"RoleName": name}))]
+        }
         Kind::ServiceLinkedRole => {
-            let name = role_name(id);
+            let name = iam_name(id);
             vec![call("iam", "DeleteServiceLinkedRole", name, json!({"RoleName": name}))]
         }
         Kind::Stack => vec![call("cloudformation", "DeleteStack", id, json!({"StackName": id}))],
     }
+}
+
+/// Pure: the listings that find, when a role is deleted, what holds it — the instance
+/// profiles it is in, its attached managed policies, its inline policies —, in the order
+/// they are undone, each with the operation that undoes what it lists (see
+/// [`role_undo_calls`]). A dry run shows them as such.
+pub fn role_listings(role: &str) -> [(Call, &'static str); 3] {
+    let name = iam_name(role);
+    let input = json!({"RoleName": name});
+    [
+        (call("iam", "ListInstanceProfilesForRole", name, input.clone()), "RemoveRoleFromInstanceProfile"),
+        (call("iam", "ListAttachedRolePolicies", name, input.clone()), "DetachRolePolicy"),
+        (call("iam", "ListRolePolicies", name, input), "DeleteRolePolicy"),
+    ]
+}
+
+/// Pure: from one page of one of the [`role_listings`] of `role`, the calls that undo what
+/// it lists, and whether more pages follow (`IsTruncated`).
+pub fn role_undo_calls(role: &str, listing: &str, body: &str) -> (Vec<Call>, bool) {
+    let name = iam_name(role);
+    let root = result_of(body, listing);
+    let calls = match listing {
+        "ListInstanceProfilesForRole" => list_at(root, &["InstanceProfiles"])
+            .into_iter()
+            .filter_map(|m| child_text(m, "InstanceProfileName"))
+            .map(|profile| {
+                call(
+                    "iam",
+                    "RemoveRoleFromInstanceProfile",
+                    &format!("{name}/{profile}"),
+                    json!({"InstanceProfileName": profile, "RoleName": name}),
+                )
+            })
+            .collect(),
+        "ListAttachedRolePolicies" => list_at(root, &["AttachedPolicies"])
+            .into_iter()
+            .filter_map(|m| child_text(m, "PolicyArn"))
+            .map(|arn| {
+                call("iam", "DetachRolePolicy", &format!("{name}/{arn}"), json!({"RoleName": name, "PolicyArn": arn}))
+            })
+            .collect(),
+        "ListRolePolicies" => list_at(root, &["PolicyNames"])
+            .into_iter()
+            .filter(|m| !m.contains('<'))
+            .map(|m| xml::unescape(m.trim()))
+            .filter(|policy| !policy.is_empty())
+            .map(|policy| {
+                call(
+                    "iam",
+                    "DeleteRolePolicy",
+                    &format!("{name}/{policy}"),
+                    json!({"RoleName": name, "PolicyName": policy}),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    (calls, child_text(root, "IsTruncated").as_deref() == Some("true"))
 }
 
 /// How one resource's deletion went.
@@ -1004,7 +1314,10 @@ pub struct Deletion {
     pub kind: Kind,
     pub id: String,
     /// The calls made (or, in a dry run, that would be made), in order, as
-    /// `ec2:DetachInternetGateway igw-…/vpc-…`.
+    /// `ec2:DetachInternetGateway igw-…/vpc-…`. For a role, the listings of what holds it
+    /// come first, each followed by the calls that undo what it listed; a dry run shows
+    /// each listing as `iam:ListRolePolicies r (then iam:DeleteRolePolicy for each it
+    /// lists)`.
     pub calls: Vec<String>,
     pub result: Result<(), String>,
 }
@@ -1057,7 +1370,11 @@ fn throttled(code: &str) -> bool {
 }
 
 fn dependency(code: &str) -> bool {
-    matches!(code, "DependencyViolation" | "VolumeInUse" | "ResourceInUse" | "InvalidIPAddress.InUse")
+    // IAM's DeleteConflict: a detach just made has not yet reached every reader.
+    matches!(
+        code,
+        "DependencyViolation" | "VolumeInUse" | "ResourceInUse" | "InvalidIPAddress.InUse" | "DeleteConflict"
+    )
 }
 
 /// Makes one call, retrying throttling (and, if `patience` says so, dependency errors)
@@ -1079,13 +1396,54 @@ async fn make(session: &Session, c: &Call, patience: &Patience) -> Result<String
     }
 }
 
+/// Undoes what holds a role: each of [`role_listings`], then the calls that undo what
+/// it lists ([`role_undo_calls`]); a truncated listing is made again from its start
+/// once its first page is undone. Records each call in `calls`.
+async fn undo_role_attachments(
+    session: &Session,
+    role: &str,
+    patience: &Patience,
+    calls: &mut Vec<String>,
+) -> Result<(), String> {
+    for (listing, _) in role_listings(role) {
+        for _ in 0..MAX_PAGES {
+            calls.push(listing.label.clone());
+            // A role already gone lists nothing (`make` answers an empty body).
+            let body = make(session, &listing, patience).await?;
+            let (undo, truncated) = role_undo_calls(role, listing.operation, &body);
+            let progress = !undo.is_empty();
+            for c in &undo {
+                calls.push(c.label.clone());
+                make(session, c, patience).await?;
+            }
+            if !truncated || !progress {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Deletes one resource (and, for a service-linked role and a stack, waits for the
 /// asynchronous deletion to finish, since its outcome is only known then).
 async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, patience: &Patience) -> Deletion {
     let planned = deletion_calls(t);
     let mut done = Deletion { kind: t.kind, id: t.id.clone(), calls: Vec::new(), result: Ok(()) };
     if dry_run {
-        done.calls = planned.into_iter().map(|c| c.label).collect();
+        if t.kind == Kind::Role {
+            done.calls.extend(
+                role_listings(&t.id)
+                    .into_iter()
+                    .map(|(c, undo)| format!("{} (then {}:{undo} for each it lists)", c.label, c.service)),
+            );
+        }
+        done.calls.extend(planned.into_iter().map(|c| c.label));
+        return done;
+    }
+    if t.kind == Kind::Role
+        && let Err(e) = undo_role_attachments(session, &t.id, patience, &mut done.calls).await
+    {
+        done.result = Err(e);
         return done;
     }
     let mut last_body = String::new();
@@ -1257,7 +1615,8 @@ pub async fn delete(session: &Session, plan: &[Tagged], dry_run: bool) -> Vec<De
 /// kind, waits (bounded by `patience`) where AWS deletes asynchronously before
 /// dependants: Auto Scaling groups gone, instances terminated, NAT gateways deleted; a
 /// service-linked role's deletion task and a stack's deletion are followed to their end.
-/// A call whose resource is already gone counts as done. A failure is recorded and the
+/// What holds a role (instance profiles, managed and inline policies) is listed and
+/// undone just before its DeleteRole. A call whose resource is already gone counts as done. A failure is recorded and the
 /// sweep goes on. With `dry_run` no call at all is made, and each deletion lists the
 /// calls it would make.
 pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, patience: &Patience) -> Vec<Deletion> {
@@ -1309,7 +1668,7 @@ mod tests {
             found.insert(0, tagged(*kind, &format!("a-{i}"), Some(RUN), None));
         }
         let planned = plan(&found, &Selector::RunId(RUN.into()), at("2026-11-28T20:00:00Z"));
-        assert_eq!(planned.len(), 32);
+        assert_eq!(planned.len(), 36);
         let kinds: Vec<Kind> = planned.iter().map(|t| t.kind).collect();
         let mut sorted = kinds.clone();
         sorted.sort();
@@ -1326,6 +1685,14 @@ mod tests {
         assert!(pos(Kind::Subnet) < pos(Kind::SecurityGroup));
         assert!(pos(Kind::SecurityGroup) < pos(Kind::Vpc));
         assert!(pos(Kind::Instance) < pos(Kind::Volume));
+        // An instance using a profile goes first; a profile lets go of its roles before
+        // they go; the IAM kinds follow everything EC2, ELB, Auto Scaling, Secrets Manager.
+        assert!(pos(Kind::Instance) < pos(Kind::InstanceProfile));
+        assert!(pos(Kind::InstanceProfile) < pos(Kind::Role));
+        assert!(pos(Kind::Role) < pos(Kind::ServiceLinkedRole));
+        assert!(pos(Kind::Secret) < pos(Kind::InstanceProfile));
+        assert!(pos(Kind::Volume) < pos(Kind::InstanceProfile));
+        assert!(pos(Kind::ServiceLinkedRole) < pos(Kind::Stack));
         assert_eq!(Kind::ALL.to_vec(), {
             let mut all = Kind::ALL.to_vec();
             all.sort();
@@ -1486,6 +1853,20 @@ mod tests {
             tag_call(Kind::ServiceLinkedRole, role, RUN, expires),
             Some(("iam", "TagRole", json!({"RoleName": "AWSServiceRoleForAutoScaling", "Tags": tags})))
         );
+        let role = "nodes.cluster-api-provider-aws.sigs.k8s.io";
+        assert_eq!(
+            tag_call(Kind::Role, role, RUN, expires),
+            Some(("iam", "TagRole", json!({"RoleName": role, "Tags": tags})))
+        );
+        let profile = "pool-a.cluster-api-provider-aws.sigs.k8s.io";
+        assert_eq!(
+            tag_call(Kind::InstanceProfile, profile, RUN, expires),
+            Some(("iam", "TagInstanceProfile", json!({"InstanceProfileName": profile, "Tags": tags})))
+        );
+        assert_eq!(
+            tag_call(Kind::InstanceProfile, &format!("arn:aws:iam::1:instance-profile/team-a/{profile}"), RUN, expires),
+            Some(("iam", "TagInstanceProfile", json!({"InstanceProfileName": profile, "Tags": tags})))
+        );
         let (_, op, input) = tag_call(Kind::AutoScalingGroup, "g", RUN, expires).unwrap();
         assert_eq!(op, "CreateOrUpdateTags");
         assert_eq!(
@@ -1546,6 +1927,76 @@ mod tests {
         let role = "arn:aws:iam::1:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForELB";
         let slr = deletion_calls(&tagged(Kind::ServiceLinkedRole, role, None, None));
         assert_eq!(slr[0].input, json!({"RoleName": "AWSServiceRoleForELB"}));
+
+        let mut profile = tagged(Kind::InstanceProfile, "p", None, None);
+        profile.attached_to = vec!["r".into()];
+        let calls = deletion_calls(&profile);
+        assert_eq!(
+            calls.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
+            ["iam:RemoveRoleFromInstanceProfile p/r", "iam:DeleteInstanceProfile p"]
+        );
+        assert_eq!(calls[0].input, json!({"InstanceProfileName": "p", "RoleName": "r"}));
+        assert_eq!(calls[1].input, json!({"InstanceProfileName": "p"}));
+        // What holds a role is listed at delete time; the pure part is the delete.
+        let calls = deletion_calls(&tagged(Kind::Role, "r", None, None));
+        assert_eq!((calls[0].label.as_str(), &calls[0].input), ("iam:DeleteRole r", &json!({"RoleName": "r"})));
+        assert_eq!(calls.len(), 1);
+    }
+
+    #[test]
+    fn role_attachments_are_listed_then_undone() {
+        let listings = role_listings("r");
+        assert_eq!(
+            listings.iter().map(|(c, undo)| (c.label.as_str(), *undo)).collect::<Vec<_>>(),
+            [
+                ("iam:ListInstanceProfilesForRole r", "RemoveRoleFromInstanceProfile"),
+                ("iam:ListAttachedRolePolicies r", "DetachRolePolicy"),
+                ("iam:ListRolePolicies r", "DeleteRolePolicy"),
+            ]
+        );
+        for (c, _) in &listings {
+            assert_eq!(c.input, json!({"RoleName": "r"}));
+            serializes(c.service, c.operation, &c.input);
+        }
+
+        let profiles = r#"<ListInstanceProfilesForRoleResponse><ListInstanceProfilesForRoleResult><InstanceProfiles>
+<member><Path>/team-a/</Path><InstanceProfileName>p1</InstanceProfileName><Roles><member><RoleName>r</RoleName></member></Roles></member>
+<member><InstanceProfileName>p2</InstanceProfileName></member></InstanceProfiles><IsTruncated>true</IsTruncated><Marker>m</Marker>
+</ListInstanceProfilesForRoleResult></ListInstanceProfilesForRoleResponse>"#;
+        let (calls, truncated) = role_undo_calls("r", "ListInstanceProfilesForRole", profiles);
+        assert!(truncated);
+        assert_eq!(
+            calls.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
+            ["iam:RemoveRoleFromInstanceProfile r/p1", "iam:RemoveRoleFromInstanceProfile r/p2"]
+        );
+        assert_eq!(calls[0].input, json!({"InstanceProfileName": "p1", "RoleName": "r"}));
+
+        let attached = r#"<ListAttachedRolePoliciesResponse><ListAttachedRolePoliciesResult><AttachedPolicies>
+<member><PolicyName>a</PolicyName><PolicyArn>arn:aws:iam::1:policy/a</PolicyArn></member></AttachedPolicies>
+<IsTruncated>false</IsTruncated></ListAttachedRolePoliciesResult></ListAttachedRolePoliciesResponse>"#;
+        let (calls, truncated) = role_undo_calls("r", "ListAttachedRolePolicies", attached);
+        assert!(!truncated);
+        assert_eq!(calls[0].label, "iam:DetachRolePolicy r/arn:aws:iam::1:policy/a");
+        assert_eq!(calls[0].input, json!({"RoleName": "r", "PolicyArn": "arn:aws:iam::1:policy/a"}));
+
+        let inline = r#"<ListRolePoliciesResponse><ListRolePoliciesResult><PolicyNames><member>in&amp;line</member>
+<member>second</member></PolicyNames><IsTruncated>false</IsTruncated></ListRolePoliciesResult></ListRolePoliciesResponse>"#;
+        let (calls, _) = role_undo_calls("r", "ListRolePolicies", inline);
+        assert_eq!(
+            calls.iter().map(|c| c.input.clone()).collect::<Vec<_>>(),
+            [json!({"RoleName": "r", "PolicyName": "in&line"}), json!({"RoleName": "r", "PolicyName": "second"})]
+        );
+        for (listing, body) in [
+            ("ListInstanceProfilesForRole", profiles),
+            ("ListAttachedRolePolicies", attached),
+            ("ListRolePolicies", inline),
+        ] {
+            for c in role_undo_calls("r", listing, body).0 {
+                serializes(c.service, c.operation, &c.input);
+            }
+        }
+        // A role already gone lists nothing (an empty body).
+        assert_eq!(role_undo_calls("r", "ListRolePolicies", ""), (Vec::new(), false));
     }
 
     #[test]
@@ -1666,11 +2117,82 @@ mod tests {
         assert!(read_secrets("<html>").is_err());
 
         let roles = r#"<ListRolesResponse><ListRolesResult><IsTruncated>true</IsTruncated><Marker>m</Marker><Roles>
-<member><Path>/aws-service-role/autoscaling.amazonaws.com/</Path><RoleName>AWSServiceRoleForAutoScaling</RoleName><Arn>arn:r</Arn><Tags><member><Key>k</Key></member></Tags></member>
+<member><Path>/aws-service-role/autoscaling.amazonaws.com/</Path><RoleName>AWSServiceRoleForAutoScaling</RoleName><Arn>arn:r</Arn></member>
+<member><Path>/</Path><RoleName>nodes</RoleName><Arn>arn:aws:iam::1:role/nodes</Arn><AssumeRolePolicyDocument>%7B%7D</AssumeRolePolicyDocument></member>
 </Roles></ListRolesResult></ListRolesResponse>"#;
+        let listed = |name: &str, arn: &str, path: &str, roles: &[&str], tags: Option<TagValues>| Listed {
+            name: name.into(),
+            arn: arn.into(),
+            path: path.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            tags,
+        };
         assert_eq!(
-            read_roles(roles),
-            (vec![("AWSServiceRoleForAutoScaling".to_string(), "arn:r".to_string())], Some("m".to_string()))
+            read_iam_listing(IamListing::Roles, roles),
+            (
+                vec![
+                    listed(
+                        "AWSServiceRoleForAutoScaling",
+                        "arn:r",
+                        "/aws-service-role/autoscaling.amazonaws.com/",
+                        &[],
+                        None
+                    ),
+                    listed("nodes", "arn:aws:iam::1:role/nodes", "/", &[], None),
+                ],
+                Some("m".to_string())
+            )
+        );
+        // A marker without IsTruncated true is no next page.
+        let last = roles.replace("<IsTruncated>true</IsTruncated>", "<IsTruncated>false</IsTruncated>");
+        assert_eq!(read_iam_listing(IamListing::Roles, &last).1, None);
+
+        // moto shows each profile's tags (and its roles' tags, which are not the
+        // profile's); AWS shows none.
+        let profiles = r#"<ListInstanceProfilesResponse><ListInstanceProfilesResult><InstanceProfiles>
+<member><Path>/team-a/</Path><InstanceProfileName>p1</InstanceProfileName><Arn>arn:p1</Arn>
+ <Roles><member><RoleName>r1</RoleName><Tags><member><Key>iam-conformance:run-id</Key><Value>ROLE</Value></member></Tags></member></Roles>
+ <Tags><member><Key>iam-conformance:run-id</Key><Value>R</Value></member><member><Key>iam-conformance:expires</Key><Value>E</Value></member></Tags></member>
+<member><Path>/</Path><InstanceProfileName>p2</InstanceProfileName><Arn>arn:p2</Arn><Roles/><Tags/></member>
+<member><Path>/</Path><InstanceProfileName>p3</InstanceProfileName><Arn>arn:p3</Arn><Roles><member><RoleName>r3</RoleName></member></Roles></member>
+</InstanceProfiles><IsTruncated>false</IsTruncated></ListInstanceProfilesResult></ListInstanceProfilesResponse>"#;
+        assert_eq!(
+            read_iam_listing(IamListing::InstanceProfiles, profiles),
+            (
+                vec![
+                    listed("p1", "arn:p1", "/team-a/", &["r1"], Some((Some("R".into()), Some("E".into())))),
+                    listed("p2", "arn:p2", "/", &[], Some((None, None))),
+                    listed("p3", "arn:p3", "/", &["r3"], None),
+                ],
+                None
+            )
+        );
+
+        let role_tags = r#"<ListRoleTagsResponse><ListRoleTagsResult><Tags>
+<member><Key>iam-conformance:expires</Key><Value>E</Value></member><member><Key>iam-conformance:run-id-x</Key><Value>X</Value></member>
+</Tags><IsTruncated>true</IsTruncated><Marker>t</Marker></ListRoleTagsResult></ListRoleTagsResponse>"#;
+        assert_eq!(read_entity_tags("ListRoleTags", role_tags), ((None, Some("E".into())), Some("t".into())));
+        let profile_tags = r#"<ListInstanceProfileTagsResponse><ListInstanceProfileTagsResult><Tags>
+<member><Key>iam-conformance:run-id</Key><Value>R</Value></member></Tags><IsTruncated>false</IsTruncated>
+</ListInstanceProfileTagsResult></ListInstanceProfileTagsResponse>"#;
+        assert_eq!(read_entity_tags("ListInstanceProfileTags", profile_tags), ((Some("R".into()), None), None));
+
+        let resources = r#"<ListStackResourcesResponse><ListStackResourcesResult><StackResourceSummaries>
+<member><LogicalResourceId>Role</LogicalResourceId><PhysicalResourceId>dkp-bootstrapper-role</PhysicalResourceId><ResourceType>AWS::IAM::Role</ResourceType><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>
+<member><PhysicalResourceId>DKPBootstrapInstanceProfile</PhysicalResourceId><ResourceType>AWS::IAM::InstanceProfile</ResourceType><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>
+<member><PhysicalResourceId>arn:aws:iam::1:policy/dkp-bootstrapper-policy</PhysicalResourceId><ResourceType>AWS::IAM::ManagedPolicy</ResourceType></member>
+<member><PhysicalResourceId>old-role</PhysicalResourceId><ResourceType>AWS::IAM::Role</ResourceType><ResourceStatus>DELETE_COMPLETE</ResourceStatus></member>
+<member><PhysicalResourceId></PhysicalResourceId><ResourceType>AWS::IAM::Role</ResourceType><ResourceStatus>CREATE_IN_PROGRESS</ResourceStatus></member>
+</StackResourceSummaries><NextToken>n</NextToken></ListStackResourcesResult></ListStackResourcesResponse>"#;
+        assert_eq!(
+            read_stack_resources(resources),
+            (
+                vec![
+                    (Kind::Role, "dkp-bootstrapper-role".to_string()),
+                    (Kind::InstanceProfile, "DKPBootstrapInstanceProfile".to_string())
+                ],
+                Some("n".to_string())
+            )
         );
 
         let stacks = r#"<DescribeStacksResponse><DescribeStacksResult><Stacks>
