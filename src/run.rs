@@ -1035,6 +1035,11 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
                 format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault"),
             )
         },
+        // The scenario says this answer comes after authorization (and why).
+        Some((code, message)) if s.authorized_when.contains_key(code) => live(
+            "allowed",
+            Some(format!("AWS answered {code}: {message}; authorized, because {}", s.authorized_when[code])),
+        ),
         // Built on dry runs: expected not to decide — skipped, with AWS's words.
         Some((code, message)) if !dry_needs.is_empty() => LiveResult {
             backend: Some(backend.clone()),
@@ -1409,6 +1414,18 @@ mod tests {
         })
         .await;
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_declared_after_authorization_answer_is_allowed() {
+        let mut s = scenario();
+        let taken = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidInput</Code><Message>Service role name AWSServiceRoleForAutoScaling has been taken in this account, please try a different suffix.</Message></Error><RequestId>r</RequestId></ErrorResponse>";
+        // Undeclared: nothing says whether it was authorized.
+        assert_eq!(resolve_direct(&s, answer(Protocol::Query, 400, taken), false, &[]).observed, "error");
+        s.authorized_when.insert("InvalidInput".into(), "the role exists; IAM checks authorization first".into());
+        let r = resolve_direct(&s, answer(Protocol::Query, 400, taken), false, &[]);
+        assert_eq!((r.observed, r.decided_by), ("allowed", "aws"));
+        assert!(r.note.unwrap().contains("has been taken"));
     }
 
     #[test]

@@ -163,6 +163,8 @@ struct ScenarioRaw {
     #[serde(default)]
     synthetic: Option<String>,
     #[serde(default)]
+    authorized_when: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
     check: Vec<CheckRaw>,
 }
 
@@ -231,6 +233,10 @@ pub struct Scenario {
     /// Set for a probe of the static model that no real request can make; a live run
     /// reports it as skipped with this reason.
     pub synthetic: Option<String>,
+    /// Error codes that, answered by AWS itself, mean the call was authorized and the
+    /// operation then refused (a service-linked role that already exists), each with why.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorized_when: BTreeMap<String, String>,
     pub checks: Vec<Check>,
     #[serde(skip)]
     pub loc: Loc,
@@ -432,6 +438,21 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
             }
             None => serde_json::Value::Object(Default::default()),
         };
+        let mut authorized_when = BTreeMap::new();
+        for (code, why) in &s.authorized_when {
+            if crate::gate::deny::is_denial_code(code) {
+                return Err(lines.error(
+                    why.span(),
+                    format!("authorized_when `{code}`: a denial code cannot mean the call was authorized"),
+                ));
+            }
+            if why.get_ref().trim().is_empty() {
+                return Err(
+                    lines.error(why.span(), format!("authorized_when `{code}` needs a reason (and its source)"))
+                );
+            }
+            authorized_when.insert(code.clone(), why.get_ref().clone());
+        }
         out.push(Scenario {
             id: id.clone(),
             service: s.service.into_inner(),
@@ -444,6 +465,7 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
             input,
             produces: s.produces,
             synthetic: s.synthetic,
+            authorized_when,
             checks,
             loc: id_loc,
         });
@@ -579,6 +601,12 @@ context = { "ec2:CreateAction" = "CreateVpc", "aws:TagKeys" = ["Name", "env"] }
         assert_eq!(resource, "arn:aws:ec2:us-west-2:000000000000:vpc/*");
         assert_eq!(ctx.get("aws:tagkeys").unwrap(), ["Name", "env"]);
         assert_eq!(s[0].input["CidrBlock"], "10.0.0.0/16");
+        assert!(s[0].authorized_when.is_empty());
+        let with = parse(
+            &OK.replace("\n[[scenario.check]]", "authorized_when = { InvalidInput = \"exists\" }\n[[scenario.check]]"),
+        )
+        .unwrap();
+        assert_eq!(with[0].authorized_when.get("InvalidInput").map(String::as_str), Some("exists"));
     }
 
     #[test]
@@ -594,6 +622,16 @@ context = { "ec2:CreateAction" = "CreateVpc", "aws:TagKeys" = ["Name", "env"] }
             (OK.replace("vpc/*\"", "vpc/*\"\nexpect = \"deny\""), 11, "cannot have a check"),
             (OK.replace("resource = \"arn:", "resource = \"urn:"), 12, "neither"),
             (OK.replace("[[scenario.check]]", "[[scenario.chek]]"), 10, "unknown field"),
+            (
+                OK.replace("\n[[scenario.check]]", "authorized_when = { AccessDenied = \"x\" }\n[[scenario.check]]"),
+                9,
+                "a denial code cannot mean",
+            ),
+            (
+                OK.replace("\n[[scenario.check]]", "authorized_when = { InvalidInput = \" \" }\n[[scenario.check]]"),
+                9,
+                "needs a reason",
+            ),
         ];
         for (text, line, needle) in cases {
             let e = parse(&text).unwrap_err();
