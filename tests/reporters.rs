@@ -97,3 +97,31 @@ fn report_json_reads_back_as_written() {
     let read: Report = serde_json::from_str(&text).expect("report.json reads back");
     assert_eq!(read.to_json(), text);
 }
+
+#[test]
+fn live_notes_reach_every_human_report() {
+    // A live row AWS denied (with its decoded reason) and one it could not serve.
+    let mut report = fixture_report();
+    let decoded = "AWS decoded: ec2:CreateSubnet on arn:aws:ec2:us-west-2:000000000000:subnet/*: implicit deny (no statement matched)";
+    {
+        let row = report.scenarios.iter_mut().find(|r| r.id == "ec2.create-subnet").unwrap();
+        row.observed = "denied".into();
+        row.decided_by = "aws".into();
+        row.note = Some(decoded.into());
+    }
+    {
+        let row = report.scenarios.iter_mut().find(|r| r.id == "ec2.describe-vpcs").unwrap();
+        row.observed = "skipped".into();
+        row.pass = false;
+        row.note = Some("backend answered HTTP 501 (not served)".into());
+    }
+    let md = markdown::render(&report);
+    assert!(md.contains(decoded), "{md}");
+    let html = iam_conformance::report::html::render(&report);
+    assert!(html.contains("Why, per scenario") && html.contains("implicit deny (no statement matched)"), "{html}");
+    // The AWS-decided cell shows AWS's decision for the call, not the model's.
+    assert!(html.contains("ec2.create-subnet — denied · aws"), "{html}");
+    let xml = junit::render(&report);
+    assert!(xml.contains("implicit deny (no statement matched)"), "{xml}");
+    assert!(xml.contains("<skipped message=\"backend answered HTTP 501 (not served)\""), "{xml}");
+}

@@ -90,7 +90,7 @@ pub fn render(report: &Report) -> String {
 
     // Action × scenario: for each action a scenario checks, every scenario that checks
     // it with the decision it got and who decided.
-    let mut matrix: BTreeMap<&str, Vec<(&str, String, &str)>> = BTreeMap::new();
+    let mut matrix: BTreeMap<&str, Vec<(&str, String, &str, &str)>> = BTreeMap::new();
     let words = |o: crate::policy::Outcome| match o {
         crate::policy::Outcome::Allowed => "allowed",
         crate::policy::Outcome::ExplicitDeny => "explicit deny",
@@ -100,9 +100,13 @@ pub fn render(report: &Report) -> String {
         for check in &row.checks {
             // Live rows show what the gate decided for the action, static rows the model.
             let live = row.gate_checks.iter().find(|g| g.check.action == check.action).map(|g| g.outcome);
-            let decision = match row.observed.as_str() {
-                "skipped" | "error" => row.observed.clone(),
-                _ => words(live.unwrap_or(check.outcome)).to_string(),
+            let decision = match (row.observed.as_str(), live) {
+                ("skipped" | "error", _) => row.observed.clone(),
+                (_, Some(outcome)) => words(outcome).to_string(),
+                // Decided by a backend without the gate's per-check record (AWS): the call's
+                // decision, which is all AWS says.
+                (observed, None) if row.decided_by == "aws" || row.decided_by == "service" => observed.to_string(),
+                (_, None) => words(check.outcome).to_string(),
             };
             let class = match row.observed.as_str() {
                 "skipped" => "skipped",
@@ -110,26 +114,47 @@ pub fn render(report: &Report) -> String {
                 _ if decision == "allowed" => "allowed",
                 _ => "denied",
             };
-            let cell = (row.id.as_str(), format!("{decision} · {}", row.decided_by), class);
+            let cell =
+                (row.id.as_str(), format!("{decision} · {}", row.decided_by), class, row.note.as_deref().unwrap_or(""));
             let cells = matrix.entry(check.action.as_str()).or_default();
-            if !cells.iter().any(|(id, _, _)| *id == cell.0) {
+            if !cells.iter().any(|(id, _, _, _)| *id == cell.0) {
                 cells.push(cell);
             }
         }
     }
     let _ = writeln!(
         out,
-        "<h2>Actions × scenarios</h2><p class=\"small muted\">Each cell: scenario, its decision for that action, who decided (model = static proof, gate = the project's IAM gate, service = the emulator or AWS). Red cells are failing scenarios, yellow ones were not run live (the report says why).</p>"
+        "<h2>Actions × scenarios</h2><p class=\"small muted\">Each cell: scenario, its decision for that action, who decided (model = static proof, gate = the project's IAM gate, service = the emulator, aws = AWS itself). Red cells are failing scenarios, yellow ones were not run live (the report says why).</p>"
     );
     let _ = writeln!(out, "<table class=\"matrix\"><tr><th>action</th><th>scenarios</th></tr>");
     for (action, cells) in &matrix {
         let chips: String = cells
             .iter()
-            .map(|(id, d, class)| format!("<span class=\"chip {class}\">{} — {}</span>", escape(id), escape(d)))
+            .map(|(id, d, class, note)| {
+                let title = if note.is_empty() { String::new() } else { format!(" title=\"{}\"", escape(note)) };
+                format!("<span class=\"chip {class}\"{title}>{} — {}</span>", escape(id), escape(d))
+            })
             .collect();
         let _ = writeln!(out, "<tr><td><code>{}</code></td><td>{chips}</td></tr>", escape(action));
     }
     let _ = writeln!(out, "</table>");
+    // Why each scenario that did not pass ended as it did, in the backend's or the
+    // harness's words (printed, unlike the chips' tooltips).
+    let why: Vec<_> = report.scenarios.iter().filter(|r| !r.pass && r.note.is_some()).collect();
+    if !why.is_empty() {
+        let _ =
+            writeln!(out, "<h2>Why, per scenario</h2><table><tr><th>scenario</th><th>observed</th><th>why</th></tr>");
+        for r in why {
+            let _ = writeln!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                escape(&r.id),
+                escape(&r.observed),
+                escape(r.note.as_deref().unwrap_or(""))
+            );
+        }
+        let _ = writeln!(out, "</table>");
+    }
 
     let m = &report.minimality;
     let _ = writeln!(

@@ -24,6 +24,11 @@ pub fn render(report: &Report) -> String {
         for s in report.scenarios.iter().filter(|s| s.service == service) {
             let status = if s.pass {
                 TestCaseStatus::success()
+            } else if s.observed == "skipped" {
+                // Not run live: neither passed nor failed; its verdict rests on the static proof.
+                let mut st = TestCaseStatus::skipped();
+                st.set_message(s.note.clone().unwrap_or_default());
+                st
             } else {
                 let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let failing: Vec<String> = s
@@ -40,7 +45,11 @@ pub fn render(report: &Report) -> String {
                     s.observed,
                     s.decided_by
                 ));
-                st.set_description(failing.join("\n"));
+                let mut description = failing.join("\n");
+                if let Some(note) = &s.note {
+                    description.push_str(&format!("\n{note}"));
+                }
+                st.set_description(description.trim().to_string());
                 st
             };
             let mut case = TestCase::new(format!("{} {}", s.id, s.operation), status);

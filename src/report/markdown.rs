@@ -67,12 +67,14 @@ pub fn render(report: &Report) -> String {
     if !failed.is_empty() {
         let _ = writeln!(
             out,
-            "## Failed scenarios\n\n| scenario | call | expected | observed | decided by |\n|---|---|---|---|---|"
+            "## Failed scenarios\n\n| scenario | call | expected | observed | decided by | why |\n|---|---|---|---|---|---|"
         );
         for s in failed {
+            // The backend's or the harness's words (a decoded AWS denial, why it was skipped).
+            let why = s.note.as_deref().unwrap_or("").replace('|', "\\|").replace('\n', " ");
             let _ = writeln!(
                 out,
-                "| `{}` | {}:{} | {} | {} | {} |",
+                "| `{}` | {}:{} | {} | {} | {} | {why} |",
                 s.id,
                 s.service,
                 s.operation,
