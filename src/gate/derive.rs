@@ -8,7 +8,9 @@
 //! for an instance profile's role, ec2:RunInstances (and what the launch template
 //! implies) for CreateAutoScalingGroup, elasticloadbalancing:AddTags for CreateLoadBalancer
 //! with Tags, secretsmanager:TagResource for CreateSecret with Tags, and
-//! iam:CreateServiceLinkedRole when a service's linked role does not exist yet.
+//! iam:CreateServiceLinkedRole when a service's linked role does not exist yet. A request
+//! that carries tags also has them (aws:RequestTag/…, aws:TagKeys) on the create action's
+//! own check(s), where the catalog lists those keys (`request_tags_on_create`).
 
 use std::collections::BTreeMap;
 
@@ -148,6 +150,74 @@ fn tag_context(tags: &[(String, String)]) -> BTreeMap<String, Vec<String>> {
     }
     if !tags.is_empty() {
         ctx.insert("aws:TagKeys".into(), tags.iter().map(|(k, _)| k.clone()).collect());
+    }
+    ctx
+}
+
+/// `aws:RequestTag/<key>` and `aws:TagKeys` on a create action's own check, from the tags
+/// the request carries.
+///
+/// AWS evaluates these keys on the resource-creating action itself, not only on the
+/// implicit tagging check: EC2 User Guide, "Grant permission to tag resources during
+/// creation" § "Controlling access to specific tags" ("These condition keys can be applied
+/// to resource-creating actions that support tagging, as well as the ec2:CreateTags and
+/// ec2:DeleteTags actions"; "To force users to specify tags when they create a resource,
+/// you must use the aws:RequestTag condition key or the aws:TagKeys condition key with the
+/// ForAnyValue modifier on the resource-creating action. The ec2:CreateTags action is not
+/// evaluated if a user does not specify tags"); EC2 User Guide, "Example policies …",
+/// "Create a volume with tags" (aws:RequestTag on ec2:CreateVolume, volume/*). Which keys
+/// an action (or, for EC2, which resource type of an action) accepts is the Service
+/// Authorization Reference's condition-key column, here the embedded catalog: the keys are
+/// added only where it lists `aws:RequestTag/${TagKey}` (resp. `aws:TagKeys`) — for
+/// elasticloadbalancing:CreateLoadBalancer, autoscaling:CreateAutoScalingGroup and
+/// secretsmanager:CreateSecret on the action (Auto Scaling User Guide, "Tags for
+/// security": aws:RequestTag "to require that a specific tag be present (or not present)
+/// in a request"), for EC2 on the created resource type's row (CreateVpc: vpc;
+/// RunInstances: instance, volume, network-interface).
+///
+/// EC2 tags are per resource type (`TagSpecifications[].ResourceType`): a check gets the
+/// tags of the specifications that name its own resource type, nothing from the others.
+/// That is how the EC2 User Guide's RunInstances example ("Tag instances and volumes on
+/// creation with specific tags") is written: the aws:RequestTag condition sits on
+/// instance/* and volume/*, while image, subnet, network-interface, security-group and
+/// key-pair are allowed without it — a network interface the request does not tag carries
+/// no request tags, and "the tag must be applied to both instances and volumes". Other
+/// services' tags (`Tags`) are one set for the one resource created.
+fn request_tags_on_create(
+    catalog: &Catalog,
+    action: &str,
+    service: &str,
+    input: &Value,
+    resource: &str,
+) -> BTreeMap<String, Vec<String>> {
+    let Some(a) = catalog.action(action) else { return BTreeMap::new() };
+    let types = catalog.classify(&a, resource);
+    let listed = |key: &str| {
+        a.action.condition_keys.iter().any(|k| k == key)
+            || a.action
+                .resources
+                .iter()
+                .filter(|r| types.contains(&r.resource_type))
+                .any(|r| r.condition_keys.iter().any(|k| k == key))
+    };
+    let tags: Vec<(String, String)> = if service == "ec2" {
+        input
+            .get("TagSpecifications")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|spec| str_of(spec, "ResourceType").is_some_and(|t| types.iter().any(|x| x == t)))
+            .flat_map(|spec| tags_of(spec.get("Tags")))
+            .collect()
+    } else {
+        tags_of(input.get("Tags"))
+    };
+    let mut ctx = tag_context(&tags);
+    if !listed("aws:RequestTag/${TagKey}") {
+        ctx.retain(|k, _| !k.starts_with("aws:RequestTag/"));
+    }
+    if !listed("aws:TagKeys") {
+        ctx.remove("aws:TagKeys");
     }
     ctx
 }
@@ -377,12 +447,24 @@ fn derive_into(
     };
     // A Spot launch says so on the instance it creates.
     let market = input.get("InstanceMarketOptions").and_then(|m| str_of(m, "MarketType"));
+    // The tagging and untagging calls above already carry what they set or remove; every
+    // other call that carries tags (a create) gets them on its own check(s) as well.
+    let tagging_call = matches!(
+        (service, operation),
+        ("ec2", "CreateTags" | "DeleteTags")
+            | ("elasticloadbalancing", "AddTags" | "RemoveTags")
+            | ("autoscaling", "CreateOrUpdateTags" | "DeleteTags")
+            | ("secretsmanager", "TagResource" | "UntagResource")
+    );
     for r in own_resources {
         let mut ctx = own_context.clone();
         if let (("ec2", "RunInstances"), Some(m)) = ((service, operation), market)
             && r.ends_with(":instance/*")
         {
             ctx.insert("ec2:InstanceMarketType".into(), vec![m.to_string()]);
+        }
+        if !tagging_call {
+            ctx.extend(request_tags_on_create(catalog, &action, service, input, &r));
         }
         out.push(check(&action, r, ctx, false));
     }
@@ -839,6 +921,175 @@ mod tests {
         assert!(d.checks.iter().any(|c| c.action == "ec2:RunInstances" && c.resource.ends_with(":instance/*")));
         assert_eq!(d.unresolved.len(), 2, "{:?}", d.unresolved);
         assert!(d.unresolved.iter().any(|u| u.contains("ghost")) && d.unresolved.iter().any(|u| u.contains("lt-9")));
+    }
+
+    /// What the gate answers for a request: its derived checks decided one by one against
+    /// the policy, as the proxy does (any denied check denies the call; an explicit deny
+    /// is reported over an implicit one).
+    fn gate_outcome(policy: &str, service: &str, operation: &str, input: &Value) -> crate::policy::Outcome {
+        use crate::policy::{Context, Outcome, PolicyKind, Request, decide, parse_policy};
+        let node = crate::template::yaml::parse(policy, &std::sync::Arc::from("p.yaml")).unwrap();
+        let policies = [parse_policy("p", &node, PolicyKind::Identity).unwrap()];
+        let checks = derive(Catalog::embedded(), service, operation, input, &Target::default(), &Fixed).complete();
+        let outcomes: Vec<Outcome> = checks
+            .iter()
+            .map(|c| {
+                let mut ctx = Context::new();
+                c.context.iter().for_each(|(k, v)| ctx.insert(k, v.clone()));
+                decide(&policies, &Request { action: &c.action, resource: &c.resource, context: &ctx }).outcome
+            })
+            .collect();
+        [Outcome::ExplicitDeny, Outcome::ImplicitDeny]
+            .into_iter()
+            .find(|o| outcomes.contains(o))
+            .unwrap_or(Outcome::Allowed)
+    }
+
+    fn create_vpc(tags: &[(&str, &str)]) -> Value {
+        let tags: Vec<Value> = tags.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+        if tags.is_empty() {
+            json!({"CidrBlock": "10.0.0.0/16"})
+        } else {
+            json!({"CidrBlock": "10.0.0.0/16", "TagSpecifications": [{"ResourceType": "vpc", "Tags": tags}]})
+        }
+    }
+
+    #[test]
+    fn request_tag_conditions_on_a_create_action_are_enforced_by_the_gate() {
+        use crate::policy::Outcome;
+        let tag_on_create = "\n- Effect: Allow\n  Action: ec2:CreateTags\n  Resource: '*'\n  Condition:\n    StringEquals:\n      ec2:CreateAction: CreateVpc\n";
+        // Allowed only with the tag owner=team-a (the EC2 User Guide's "require tags" form).
+        let allow_only_tagged = format!(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:CreateVpc\n  Resource: '*'\n  Condition:\n    StringEquals:\n      aws:RequestTag/owner: team-a{tag_on_create}"
+        );
+        assert_eq!(
+            gate_outcome(&allow_only_tagged, "ec2", "CreateVpc", &create_vpc(&[("owner", "team-a")])),
+            Outcome::Allowed
+        );
+        assert_eq!(gate_outcome(&allow_only_tagged, "ec2", "CreateVpc", &create_vpc(&[])), Outcome::ImplicitDeny);
+        assert_eq!(
+            gate_outcome(&allow_only_tagged, "ec2", "CreateVpc", &create_vpc(&[("owner", "team-b")])),
+            Outcome::ImplicitDeny
+        );
+        // An explicit Deny on the create action when the tag is missing (Null) or has a
+        // forbidden value: before the own check carried the request's tags, the first denied
+        // every VPC (tagged or not) and the second none.
+        let deny_untagged = format!(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:CreateVpc\n  Resource: '*'\n- Effect: Deny\n  Action: ec2:CreateVpc\n  Resource: '*'\n  Condition:\n    'Null':\n      aws:RequestTag/owner: 'true'{tag_on_create}"
+        );
+        assert_eq!(
+            gate_outcome(&deny_untagged, "ec2", "CreateVpc", &create_vpc(&[("owner", "team-a")])),
+            Outcome::Allowed
+        );
+        assert_eq!(gate_outcome(&deny_untagged, "ec2", "CreateVpc", &create_vpc(&[])), Outcome::ExplicitDeny);
+        assert_eq!(
+            gate_outcome(&deny_untagged, "ec2", "CreateVpc", &create_vpc(&[("Name", "x")])),
+            Outcome::ExplicitDeny
+        );
+        let deny_value = format!(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:CreateVpc\n  Resource: '*'\n- Effect: Deny\n  Action: ec2:CreateVpc\n  Resource: arn:aws:ec2:*:*:vpc/*\n  Condition:\n    StringEquals:\n      aws:RequestTag/owner: intruder{tag_on_create}"
+        );
+        assert_eq!(
+            gate_outcome(&deny_value, "ec2", "CreateVpc", &create_vpc(&[("owner", "intruder")])),
+            Outcome::ExplicitDeny
+        );
+        assert_eq!(
+            gate_outcome(&deny_value, "ec2", "CreateVpc", &create_vpc(&[("owner", "team-a")])),
+            Outcome::Allowed
+        );
+        // aws:TagKeys too: only the keys listed may be set on create.
+        let only_owner = format!(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:CreateVpc\n  Resource: '*'\n- Effect: Deny\n  Action: ec2:CreateVpc\n  Resource: '*'\n  Condition:\n    ForAnyValue:StringNotEquals:\n      aws:TagKeys: owner{tag_on_create}"
+        );
+        assert_eq!(
+            gate_outcome(&only_owner, "ec2", "CreateVpc", &create_vpc(&[("owner", "a"), ("Name", "n")])),
+            Outcome::ExplicitDeny
+        );
+        assert_eq!(gate_outcome(&only_owner, "ec2", "CreateVpc", &create_vpc(&[("owner", "a")])), Outcome::Allowed);
+    }
+
+    #[test]
+    fn request_tags_go_on_the_create_check_of_the_type_they_tag() {
+        let cat = Catalog::embedded();
+        let t = Target::default();
+        let ctx_of = |d: &[Derived], action: &str, suffix: &str| -> BTreeMap<String, Vec<String>> {
+            d.iter()
+                .find(|c| c.action == action && c.resource.ends_with(suffix))
+                .unwrap_or_else(|| panic!("{action} on …{suffix}: {d:?}"))
+                .context
+                .clone()
+        };
+        // RunInstances: instance tags on instance/*, volume tags on volume/*; the network
+        // interface, subnet and image the request does not tag carry no request tags.
+        let run = derive(
+            cat,
+            "ec2",
+            "RunInstances",
+            &json!({"ImageId": "ami-1", "SubnetId": "subnet-1", "MinCount": 1, "MaxCount": 1, "TagSpecifications": [
+                {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "i"}, {"Key": "role", "Value": "node"}]},
+                {"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "v"}]}]}),
+            &t,
+            &Fixed,
+        )
+        .complete();
+        let instance = ctx_of(&run, "ec2:RunInstances", ":instance/*");
+        assert_eq!(instance["aws:RequestTag/Name"], ["i"]);
+        assert_eq!(instance["aws:RequestTag/role"], ["node"]);
+        assert_eq!(instance["aws:TagKeys"], ["Name", "role"]);
+        let volume = ctx_of(&run, "ec2:RunInstances", ":volume/*");
+        assert_eq!(volume["aws:RequestTag/Name"], ["v"]);
+        assert_eq!(volume["aws:TagKeys"], ["Name"]);
+        for untagged in [":network-interface/*", ":subnet/subnet-1", ":image/ami-1"] {
+            assert!(ctx_of(&run, "ec2:RunInstances", untagged).is_empty(), "{untagged}");
+        }
+        // CreateSubnet: the subnet it creates carries the tags, the VPC it names does not.
+        let subnet = derive(
+            cat,
+            "ec2",
+            "CreateSubnet",
+            &json!({"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/20", "TagSpecifications": [{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": "s"}]}]}),
+            &t,
+            &Fixed,
+        )
+        .complete();
+        assert_eq!(ctx_of(&subnet, "ec2:CreateSubnet", ":subnet/*")["aws:RequestTag/Name"], ["s"]);
+        assert!(ctx_of(&subnet, "ec2:CreateSubnet", ":vpc/vpc-1").is_empty());
+        // Classic ELB, Auto Scaling and Secrets Manager list the keys on the action.
+        let tags = json!([{"Key": "k", "Value": "v"}]);
+        for (service, operation, input, suffix) in [
+            (
+                "elasticloadbalancing",
+                "CreateLoadBalancer",
+                json!({"LoadBalancerName": "lb", "Tags": tags}),
+                ":loadbalancer/lb",
+            ),
+            (
+                "autoscaling",
+                "CreateAutoScalingGroup",
+                json!({"AutoScalingGroupName": "g", "MinSize": 1, "MaxSize": 1, "Tags": [{"Key": "k", "Value": "v", "ResourceId": "g", "ResourceType": "auto-scaling-group", "PropagateAtLaunch": true}]}),
+                "autoScalingGroupName/g",
+            ),
+            ("secretsmanager", "CreateSecret", json!({"Name": "s", "Tags": tags}), ":secret:s-AbCdEf"),
+        ] {
+            let d = derive(cat, service, operation, &input, &t, &Fixed).complete();
+            let own = ctx_of(&d, &format!("{service}:{operation}"), suffix);
+            assert_eq!(own["aws:RequestTag/k"], ["v"], "{operation}");
+            assert_eq!(own["aws:TagKeys"], ["k"], "{operation}");
+        }
+        // Untagging calls keep only the keys they remove.
+        let untag = derive(
+            cat,
+            "ec2",
+            "DeleteTags",
+            &json!({"Resources": ["vpc-1"], "Tags": [{"Key": "k", "Value": "v"}]}),
+            &t,
+            &Fixed,
+        )
+        .complete();
+        assert_eq!(untag[0].context, BTreeMap::from([("aws:TagKeys".to_string(), vec!["k".to_string()])]));
+        // No tags, no keys.
+        let bare = derive(cat, "ec2", "CreateVpc", &create_vpc(&[]), &t, &Fixed).complete();
+        assert!(bare[0].context.is_empty(), "{bare:?}");
     }
 
     #[test]
