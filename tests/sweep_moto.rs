@@ -3,6 +3,13 @@
 //! by `created_named`), of another run and untagged ones; `find` + `plan` + a dry run
 //! that deletes nothing, then a real sweep that deletes exactly the run's resources, in
 //! dependency order. Talks only to 127.0.0.1 and stops the moto it starts by its PID.
+//!
+//! The run's two security groups reference each other, as the seed's scenarios make
+//! them (the load balancer's group lets the nodes in and the nodes' group lets the load
+//! balancer in). On AWS neither could be deleted before the other's rule is revoked
+//! (DependencyViolation); moto 5.2.5 deletes a referenced group anyway, so here the test
+//! proves the revokes — that each input names an existing rule exactly, and that the
+//! sweep makes them, in order, before the first DeleteSecurityGroup.
 
 use std::collections::BTreeSet;
 
@@ -105,11 +112,50 @@ async fn secret(s: &Session, name: &str) -> String {
     json["ARN"].as_str().unwrap().to_string()
 }
 
+/// The rules by which the nodes' group and the load balancer's group reference each
+/// other: the nodes let in the load balancer on 6443 (as the seed's
+/// AuthorizeSecurityGroupIngress scenario, with a description) and themselves on
+/// everything; the load balancer lets in the nodes on everything and sends to them on 443.
+async fn reference_each_other(s: &Session, nodes: &str, lb: &str) {
+    let rules = [
+        (
+            "AuthorizeSecurityGroupIngress",
+            nodes,
+            json!({"IpProtocol": "tcp", "FromPort": 6443, "ToPort": 6443,
+            "UserIdGroupPairs": [{"GroupId": lb, "Description": "Kubernetes API"}]}),
+        ),
+        ("AuthorizeSecurityGroupIngress", nodes, json!({"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": nodes}]})),
+        ("AuthorizeSecurityGroupIngress", lb, json!({"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": nodes}]})),
+        (
+            "AuthorizeSecurityGroupEgress",
+            lb,
+            json!({"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+            "UserIdGroupPairs": [{"GroupId": nodes}]}),
+        ),
+    ];
+    for (operation, group, permission) in rules {
+        ok(s, "ec2", operation, json!({"GroupId": group, "IpPermissions": [permission]})).await;
+    }
+}
+
+/// The revokes a sweep makes for [`reference_each_other`], in order (by group id; a
+/// group's reference to itself is left).
+fn expected_revokes(nodes: &str, lb: &str) -> Vec<String> {
+    let of_nodes = vec![format!("ec2:RevokeSecurityGroupIngress {nodes}/{lb} tcp 6443-6443")];
+    let of_lb = vec![
+        format!("ec2:RevokeSecurityGroupIngress {lb}/{nodes} -1"),
+        format!("ec2:RevokeSecurityGroupEgress {lb}/{nodes} tcp 443-443"),
+    ];
+    if nodes < lb { [of_nodes, of_lb].concat() } else { [of_lb, of_nodes].concat() }
+}
+
 /// What the run under sweep created.
 struct RunResources {
     vpc: String,
     subnet: String,
     group: String,
+    /// The load balancer's group: it and `group` reference each other.
+    lb_group: String,
     igw: String,
     route_table: String,
     association: String,
@@ -150,6 +196,7 @@ impl RunResources {
             (Kind::InternetGateway, &self.igw),
             (Kind::Subnet, &self.subnet),
             (Kind::SecurityGroup, &self.group),
+            (Kind::SecurityGroup, &self.lb_group),
             (Kind::Vpc, &self.vpc),
             (Kind::LaunchTemplate, &self.launch_template),
             (Kind::KeyPair, &self.key_pair),
@@ -182,6 +229,16 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
     .await;
     let group = text(&body, "groupId");
     tag(s, Kind::SecurityGroup, &group, run).await;
+    let body = ok(
+        s,
+        "ec2",
+        "CreateSecurityGroup",
+        json!({"GroupName": "sweep-apiserver-lb", "Description": "sweep test", "VpcId": vpc}),
+    )
+    .await;
+    let lb_group = text(&body, "groupId");
+    tag(s, Kind::SecurityGroup, &lb_group, run).await;
+    reference_each_other(s, &group, &lb_group).await;
     let igw = text(&ok(s, "ec2", "CreateInternetGateway", json!({})).await, "internetGatewayId");
     tag(s, Kind::InternetGateway, &igw, run).await;
     ok(s, "ec2", "AttachInternetGateway", json!({"InternetGatewayId": igw, "VpcId": vpc})).await;
@@ -307,6 +364,7 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
         (Kind::Vpc, &vpc),
         (Kind::Subnet, &subnet),
         (Kind::SecurityGroup, &group),
+        (Kind::SecurityGroup, &lb_group),
         (Kind::InternetGateway, &igw),
         (Kind::RouteTable, &route_table),
         (Kind::Address, &address),
@@ -323,6 +381,7 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
         vpc,
         subnet,
         group,
+        lb_group,
         igw,
         route_table,
         association,
@@ -453,7 +512,25 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
         format!("ec2:DetachInternetGateway {}/{}", mine.igw, mine.vpc),
         format!("ec2:DeleteInternetGateway {}", mine.igw),
         format!("ec2:DeleteSubnet {}", mine.subnet),
-        format!("ec2:DeleteSecurityGroup {}", mine.group),
+    ]);
+    // Before the first group goes, the rules by which the groups reference each other are
+    // listed and revoked; the dry run names the listing and what follows it.
+    let mut groups = [mine.group.clone(), mine.lb_group.clone()];
+    groups.sort();
+    let listing = format!("ec2:DescribeSecurityGroups {}", groups.join(","));
+    let revokes = expected_revokes(&mine.group, &mine.lb_group);
+    let group_deletes: Vec<String> = groups.iter().map(|g| format!("ec2:DeleteSecurityGroup {g}")).collect();
+    let mut expected_dry = expected_calls.clone();
+    expected_dry.push(format!(
+        "{listing} (then ec2:RevokeSecurityGroupIngress or ec2:RevokeSecurityGroupEgress for each rule it lists that \
+         references another group)"
+    ));
+    expected_calls.push(listing);
+    expected_calls.extend(revokes.clone());
+    for calls in [&mut expected_calls, &mut expected_dry] {
+        calls.extend(group_deletes.clone());
+    }
+    let after_groups = [
         format!("ec2:DeleteVpc {}", mine.vpc),
         format!("ec2:DeleteLaunchTemplate {}", mine.launch_template),
         format!("ec2:DeleteKeyPair {}", mine.key_name),
@@ -461,7 +538,10 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
         format!("secretsmanager:DeleteSecret {}", mine.secret),
         format!("iam:RemoveRoleFromInstanceProfile {}/{}", mine.profile, mine.iam_role),
         format!("iam:DeleteInstanceProfile {}", mine.profile),
-    ]);
+    ];
+    for calls in [&mut expected_calls, &mut expected_dry] {
+        calls.extend(after_groups.clone());
+    }
     // What holds the role is listed at delete time: a dry run names the listings, the
     // sweep makes them and undoes what they list (the tagged profile is gone by then;
     // the untagged one still holds the role).
@@ -470,7 +550,6 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
         format!("iam:DeleteServiceLinkedRole {}", mine.role_name),
         format!("cloudformation:DeleteStack {}", mine.stack),
     ];
-    let mut expected_dry = expected_calls.clone();
     expected_dry.extend([
         format!(
             "iam:ListInstanceProfilesForRole {} (then iam:RemoveRoleFromInstanceProfile for each it lists)",
@@ -502,6 +581,20 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     let after_dry_run = sweep::find(&s).await.expect("find after the dry run");
     assert_eq!(sorted(after_dry_run), sorted(found.clone()), "a dry run deletes nothing");
 
+    // The revokes, from moto's own DescribeSecurityGroups answer, are those expected, and
+    // each names an existing rule exactly: authorizing it again is refused as a duplicate
+    // (a revoke that matched nothing would answer InvalidPermission.NotFound, which the
+    // sweep counts as done).
+    let body = ok(&s, "ec2", "DescribeSecurityGroups", json!({"GroupIds": groups})).await;
+    let unlink = sweep::group_reference_revokes(&body);
+    assert_eq!(unlink.iter().map(|c| c.label.clone()).collect::<Vec<_>>(), revokes, "{body}");
+    for c in &unlink {
+        let authorize = c.operation.replace("Revoke", "Authorize");
+        let a = call(&s, c.service, &authorize, c.input.clone()).await;
+        let code = a.error.as_ref().map(|(code, _)| code.as_str());
+        assert_eq!(code, Some("InvalidPermission.Duplicate"), "{} {}: {:?}", c.label, c.input, a.error);
+    }
+
     // The sweep itself.
     let done = sweep::delete(&s, &planned, false).await;
     for d in &done {
@@ -520,6 +613,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
         ("DescribeVpcs", json!({"VpcIds": [mine.vpc]})),
         ("DescribeSubnets", json!({"SubnetIds": [mine.subnet]})),
         ("DescribeSecurityGroups", json!({"GroupIds": [mine.group]})),
+        ("DescribeSecurityGroups", json!({"GroupIds": [mine.lb_group]})),
         ("DescribeInternetGateways", json!({"InternetGatewayIds": [mine.igw]})),
         ("DescribeRouteTables", json!({"RouteTableIds": [mine.route_table]})),
         ("DescribeAddresses", json!({"AllocationIds": [mine.address]})),

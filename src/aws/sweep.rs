@@ -5,7 +5,8 @@
 //!
 //! The pure parts — which resources a selector picks and in which order they go
 //! ([`plan`]), how a run tags what it creates ([`tag_call`]), which calls delete a
-//! resource ([`deletion_calls`], [`role_listings`]), how each service's listing is read —
+//! resource ([`deletion_calls`], [`role_listings`], [`group_rule_listings`] and
+//! [`group_reference_revokes`]), how each service's listing is read —
 //! are separate from the two effectful ones, [`find`] and [`delete`].
 
 use std::collections::HashSet;
@@ -1157,7 +1158,9 @@ fn call(service: &'static str, operation: &'static str, what: &str, input: Value
 /// first (an internet gateway from each VPC, a route table's associations, an address's
 /// association, an instance profile's roles), then the delete itself (an Auto Scaling
 /// group with `ForceDelete`, a secret with `ForceDeleteWithoutRecovery`). What holds a
-/// role is listed when it is deleted, before these calls: see [`role_listings`].
+/// role is listed when it is deleted, before these calls: see [`role_listings`]; the
+/// rules by which security groups reference each other are listed and revoked before
+/// the plan's first group is deleted: see [`group_rule_listings`].
 pub fn deletion_calls(t: &Tagged) -> Vec<Call> {
     let id = t.id.as_str();
     match t.kind {
@@ -1308,6 +1311,84 @@ pub fn role_undo_calls(role: &str, listing: &str, body: &str) -> (Vec<Call>, boo
     (calls, child_text(root, "IsTruncated").as_deref() == Some("true"))
 }
 
+/// Security groups one DescribeSecurityGroups call of [`group_rule_listings`] names.
+const GROUPS_PER_LISTING: usize = 100;
+
+/// The operations that revoke the rules [`group_rule_listings`] find: ingress, egress.
+pub const GROUP_REVOKES: [&str; 2] = ["RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"];
+
+fn describe_groups(groups: &[&str]) -> Call {
+    call("ec2", "DescribeSecurityGroups", &groups.join(","), json!({"GroupIds": groups}))
+}
+
+/// Pure: the listings that find, before the plan's security groups are deleted, the rules
+/// by which they reference other groups: DescribeSecurityGroups of the groups by id (at
+/// most [`GROUPS_PER_LISTING`] a call). A group that another group's rule references
+/// cannot be deleted (`DependencyViolation`), so two groups that reference each other
+/// could never go one after the other; each rule the listings show is revoked first (see
+/// [`group_reference_revokes`]). A dry run shows them as such.
+pub fn group_rule_listings(groups: &[&str]) -> Vec<Call> {
+    groups.chunks(GROUPS_PER_LISTING).map(describe_groups).collect()
+}
+
+/// Pure: from a DescribeSecurityGroups answer (EC2's XML), the calls that revoke each rule
+/// by which a group references another group: for each group (by id), its ingress rules
+/// (`ipPermissions`, RevokeSecurityGroupIngress) then its egress rules
+/// (`ipPermissionsEgress`, RevokeSecurityGroupEgress), one call per referenced group of
+/// each permission, with exactly that permission: its protocol, its ports (when it has
+/// any: not for protocol `-1`) and the one `UserIdGroupPairs` member as listed (group id,
+/// and the account, description and peered VPC when shown). CIDR and prefix-list sources
+/// of the same permission are left (they block nothing), and so is a group's reference
+/// to itself (it does not block the group's deletion).
+pub fn group_reference_revokes(body: &str) -> Vec<Call> {
+    let root = result_of(body, "DescribeSecurityGroups");
+    let mut groups: Vec<(String, &str)> = list_at(root, &["securityGroupInfo"])
+        .into_iter()
+        .filter_map(|g| Some((child_text(g, "groupId").filter(|id| !id.is_empty())?, g)))
+        .collect();
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = Vec::new();
+    for (id, group) in groups {
+        for (list, operation) in [("ipPermissions", GROUP_REVOKES[0]), ("ipPermissionsEgress", GROUP_REVOKES[1])] {
+            for permission in list_at(group, &[list]) {
+                let protocol = child_text(permission, "ipProtocol").unwrap_or_default();
+                let port = |name: &str| child_text(permission, name).and_then(|p| p.parse::<i64>().ok());
+                let ports = match (port("fromPort"), port("toPort")) {
+                    (Some(from), Some(to)) if protocol != "-1" => Some((from, to)),
+                    _ => None,
+                };
+                for pair in list_at(permission, &["groups"]) {
+                    let Some(source) = child_text(pair, "groupId").filter(|g| !g.is_empty() && *g != id) else {
+                        continue;
+                    };
+                    let mut member = serde_json::Map::new();
+                    member.insert("GroupId".into(), Value::String(source.clone()));
+                    for (field, name) in [
+                        ("userId", "UserId"),
+                        ("description", "Description"),
+                        ("vpcId", "VpcId"),
+                        ("vpcPeeringConnectionId", "VpcPeeringConnectionId"),
+                    ] {
+                        if let Some(v) = child_text(pair, field).filter(|v| !v.is_empty()) {
+                            member.insert(name.into(), Value::String(v));
+                        }
+                    }
+                    let mut rule = json!({"IpProtocol": protocol});
+                    let mut what = format!("{id}/{source} {protocol}");
+                    if let Some((from, to)) = ports {
+                        rule["FromPort"] = json!(from);
+                        rule["ToPort"] = json!(to);
+                        what.push_str(&format!(" {from}-{to}"));
+                    }
+                    rule["UserIdGroupPairs"] = json!([Value::Object(member)]);
+                    out.push(call("ec2", operation, &what, json!({"GroupId": id, "IpPermissions": [rule]})));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// How one resource's deletion went.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Deletion {
@@ -1317,7 +1398,13 @@ pub struct Deletion {
     /// `ec2:DetachInternetGateway igw-…/vpc-…`. For a role, the listings of what holds it
     /// come first, each followed by the calls that undo what it listed; a dry run shows
     /// each listing as `iam:ListRolePolicies r (then iam:DeleteRolePolicy for each it
-    /// lists)`.
+    /// lists)`. The first security group's calls begin with the unlinking of all the
+    /// plan's groups, made before any of them is deleted: `ec2:DescribeSecurityGroups
+    /// sg-a,sg-b`, then `ec2:RevokeSecurityGroupIngress sg-a/sg-b tcp 443-443` and the like
+    /// (see [`group_reference_revokes`]); a dry run shows the listing as
+    /// `ec2:DescribeSecurityGroups sg-a,sg-b (then ec2:RevokeSecurityGroupIngress or
+    /// ec2:RevokeSecurityGroupEgress for each rule it lists that references another
+    /// group)`. So the calls of all the deletions, in order, are the calls made, in order.
     pub calls: Vec<String>,
     pub result: Result<(), String>,
 }
@@ -1380,13 +1467,18 @@ fn dependency(code: &str) -> bool {
 /// Makes one call, retrying throttling (and, if `patience` says so, dependency errors)
 /// until `patience.limit`. `Ok(body)` also when the work was already done.
 async fn make(session: &Session, c: &Call, patience: &Patience) -> Result<String, String> {
+    Ok(attempt(session, c, patience).await?.unwrap_or_default())
+}
+
+/// [`make`], telling "already done" apart: `Ok(None)`.
+async fn attempt(session: &Session, c: &Call, patience: &Patience) -> Result<Option<String>, String> {
     let deadline = Instant::now() + patience.limit;
     loop {
         let a =
             session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
-        let Some((code, message)) = a.error else { return Ok(a.body) };
+        let Some((code, message)) = a.error else { return Ok(Some(a.body)) };
         if already_done(&code, &message) {
-            return Ok(String::new());
+            return Ok(None);
         }
         let retry = throttled(&code) || (patience.retry_dependencies && dependency(&code));
         if !retry || Instant::now() + patience.interval > deadline {
@@ -1422,6 +1514,55 @@ async fn undo_role_attachments(
         }
     }
     Ok(())
+}
+
+/// Unlinks the plan's security groups before any is deleted: each of
+/// [`group_rule_listings`], then the revokes of what it lists
+/// ([`group_reference_revokes`]). A listing answered "not found" (a group deleted since
+/// [`find`]) is made again for each of its groups alone; a group gone has no rules left.
+/// A revoke answered "not found" (the group or the rule is gone) counts as done. Records
+/// each call in `calls`; returns the failures (the sweep goes on: deleting a group also
+/// removes its own rules, so a failed revoke only matters if a deletion then fails).
+async fn revoke_group_references(
+    session: &Session,
+    groups: &[&str],
+    patience: &Patience,
+    calls: &mut Vec<String>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for chunk in groups.chunks(GROUPS_PER_LISTING) {
+        let listing = describe_groups(chunk);
+        calls.push(listing.label.clone());
+        let bodies = match attempt(session, &listing, patience).await {
+            Ok(Some(body)) => vec![body],
+            Ok(None) => {
+                let mut bodies = Vec::new();
+                for group in chunk {
+                    let alone = describe_groups(&[group]);
+                    calls.push(alone.label.clone());
+                    match attempt(session, &alone, patience).await {
+                        Ok(Some(body)) => bodies.push(body),
+                        Ok(None) => {}
+                        Err(e) => failures.push(e),
+                    }
+                }
+                bodies
+            }
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        for body in bodies {
+            for c in group_reference_revokes(&body) {
+                calls.push(c.label.clone());
+                if let Err(e) = make(session, &c, patience).await {
+                    failures.push(e);
+                }
+            }
+        }
+    }
+    failures
 }
 
 /// Deletes one resource (and, for a service-linked role and a stack, waits for the
@@ -1616,18 +1757,49 @@ pub async fn delete(session: &Session, plan: &[Tagged], dry_run: bool) -> Vec<De
 /// dependants: Auto Scaling groups gone, instances terminated, NAT gateways deleted; a
 /// service-linked role's deletion task and a stack's deletion are followed to their end.
 /// What holds a role (instance profiles, managed and inline policies) is listed and
-/// undone just before its DeleteRole. A call whose resource is already gone counts as done. A failure is recorded and the
-/// sweep goes on. With `dry_run` no call at all is made, and each deletion lists the
-/// calls it would make.
+/// undone just before its DeleteRole. Before the first security group is deleted, every
+/// rule by which one of the plan's groups references another group is revoked (groups
+/// that reference each other could not be deleted otherwise: see
+/// [`group_rule_listings`]); a failure there is added to the error of each group whose
+/// deletion then fails. A call whose resource is already gone counts as done. A failure
+/// is recorded and the sweep goes on. With `dry_run` no call at all is made, and each
+/// deletion lists the calls it would make.
 pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, patience: &Patience) -> Vec<Deletion> {
     let mut out: Vec<Deletion> = Vec::with_capacity(plan.len());
+    let groups: Vec<&str> = plan.iter().filter(|t| t.kind == Kind::SecurityGroup).map(|t| t.id.as_str()).collect();
+    let mut groups_unlinked = false;
     let mut start = 0;
     while start < plan.len() {
         let kind = plan[start].kind;
         let end = start + plan[start..].iter().take_while(|t| t.kind == kind).count();
         let first = out.len();
+        // Before the first security group goes: the rules by which any of the plan's
+        // groups references another group are revoked.
+        let mut unlinking = Vec::new();
+        let mut unlink_failures = Vec::new();
+        if kind == Kind::SecurityGroup && !groups_unlinked {
+            groups_unlinked = true;
+            if dry_run {
+                let undo = GROUP_REVOKES.map(|op| format!("ec2:{op}")).join(" or ");
+                unlinking.extend(group_rule_listings(&groups).into_iter().map(|c| {
+                    format!("{} (then {undo} for each rule it lists that references another group)", c.label)
+                }));
+            } else {
+                unlink_failures = revoke_group_references(session, &groups, patience, &mut unlinking).await;
+            }
+        }
         for t in &plan[start..end] {
             out.push(delete_one(session, t, dry_run, patience).await);
+        }
+        // The unlinking is recorded with the first group, where it happened.
+        out[first].calls.splice(0..0, unlinking);
+        if !unlink_failures.is_empty() {
+            let why = unlink_failures.join("; ");
+            for d in &mut out[first..] {
+                if let Err(e) = &mut d.result {
+                    e.push_str(&format!(" (unlinking the groups first failed: {why})"));
+                }
+            }
         }
         if !dry_run {
             wait_group(session, &mut out[first..], patience).await;
@@ -2000,6 +2172,88 @@ mod tests {
     }
 
     #[test]
+    fn group_references_are_listed_then_revoked() {
+        let listings = group_rule_listings(&["sg-a", "sg-b"]);
+        assert_eq!(listings.len(), 1);
+        assert_eq!(listings[0].label, "ec2:DescribeSecurityGroups sg-a,sg-b");
+        assert_eq!(listings[0].input, json!({"GroupIds": ["sg-a", "sg-b"]}));
+        serializes("ec2", "DescribeSecurityGroups", &listings[0].input);
+        let many: Vec<String> = (0..150).map(|i| format!("sg-{i:03}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let listings = group_rule_listings(&many);
+        assert_eq!(
+            listings.iter().map(|c| c.input["GroupIds"].as_array().unwrap().len()).collect::<Vec<_>>(),
+            [100, 50]
+        );
+        assert!(group_rule_listings(&[]).is_empty());
+
+        // EC2's shape: sg-b listed first; sg-a lets in sg-b on 6443 (and a CIDR in the
+        // same permission), itself on everything, a CIDR on 22; sg-b lets in sg-a on
+        // everything, sends to sg-a on 443 and to everywhere.
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId>
+<securityGroupInfo>
+ <item><ownerId>123456789012</ownerId><groupId>sg-b</groupId><groupName>lb</groupName><groupDescription>d</groupDescription><vpcId>vpc-1</vpcId>
+  <ipPermissions><item><ipProtocol>-1</ipProtocol>
+   <groups><item><securityGroupRuleId>sgr-3</securityGroupRuleId><userId>123456789012</userId><groupId>sg-a</groupId></item></groups>
+   <ipRanges/><ipv6Ranges/><prefixListIds/></item></ipPermissions>
+  <ipPermissionsEgress>
+   <item><ipProtocol>tcp</ipProtocol><fromPort>443</fromPort><toPort>443</toPort>
+    <groups><item><userId>123456789012</userId><groupId>sg-a</groupId><description>to &amp; from</description></item></groups><ipRanges/></item>
+   <item><ipProtocol>-1</ipProtocol><groups/><ipRanges><item><cidrIp>0.0.0.0/0</cidrIp></item></ipRanges></item>
+  </ipPermissionsEgress>
+  <tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
+ <item><ownerId>123456789012</ownerId><groupId>sg-a</groupId><groupName>nodes</groupName><vpcId>vpc-1</vpcId>
+  <ipPermissions>
+   <item><ipProtocol>tcp</ipProtocol><fromPort>6443</fromPort><toPort>6443</toPort>
+    <groups><item><userId>123456789012</userId><groupId>sg-b</groupId><description>Kubernetes API</description></item>
+     <item><userId>210987654321</userId><groupId>sg-peer</groupId><vpcId>vpc-9</vpcId><vpcPeeringConnectionId>pcx-1</vpcPeeringConnectionId><peeringStatus>active</peeringStatus></item></groups>
+    <ipRanges><item><cidrIp>10.0.0.0/16</cidrIp></item></ipRanges></item>
+   <item><ipProtocol>-1</ipProtocol><groups><item><userId>123456789012</userId><groupId>sg-a</groupId></item></groups></item>
+   <item><ipProtocol>tcp</ipProtocol><fromPort>22</fromPort><toPort>22</toPort><groups/><ipRanges><item><cidrIp>10.0.0.0/8</cidrIp></item></ipRanges></item>
+  </ipPermissions>
+  <ipPermissionsEgress/></item>
+</securityGroupInfo></DescribeSecurityGroupsResponse>"#;
+        let calls = group_reference_revokes(body);
+        assert_eq!(
+            calls.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
+            [
+                "ec2:RevokeSecurityGroupIngress sg-a/sg-b tcp 6443-6443",
+                "ec2:RevokeSecurityGroupIngress sg-a/sg-peer tcp 6443-6443",
+                "ec2:RevokeSecurityGroupIngress sg-b/sg-a -1",
+                "ec2:RevokeSecurityGroupEgress sg-b/sg-a tcp 443-443",
+            ]
+        );
+        assert_eq!(
+            calls.iter().map(|c| c.input.clone()).collect::<Vec<_>>(),
+            [
+                json!({"GroupId": "sg-a", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 6443, "ToPort": 6443,
+                    "UserIdGroupPairs": [{"GroupId": "sg-b", "UserId": "123456789012", "Description": "Kubernetes API"}]}]}),
+                json!({"GroupId": "sg-a", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 6443, "ToPort": 6443,
+                    "UserIdGroupPairs": [{"GroupId": "sg-peer", "UserId": "210987654321", "VpcId": "vpc-9",
+                                          "VpcPeeringConnectionId": "pcx-1"}]}]}),
+                json!({"GroupId": "sg-b", "IpPermissions": [{"IpProtocol": "-1",
+                    "UserIdGroupPairs": [{"GroupId": "sg-a", "UserId": "123456789012"}]}]}),
+                json!({"GroupId": "sg-b", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                    "UserIdGroupPairs": [{"GroupId": "sg-a", "UserId": "123456789012", "Description": "to & from"}]}]}),
+            ]
+        );
+        for c in &calls {
+            assert!(GROUP_REVOKES.contains(&c.operation));
+            serializes(c.service, c.operation, &c.input);
+        }
+        // Protocol -1 (every protocol) has no ports: none are sent, even if some are listed.
+        let all = body.replace(
+            "<item><ipProtocol>-1</ipProtocol>\n   <groups>",
+            "<item><ipProtocol>-1</ipProtocol><fromPort>-1</fromPort><toPort>-1</toPort>\n   <groups>",
+        );
+        assert_ne!(all, body);
+        assert_eq!(group_reference_revokes(&all), calls);
+        // Nothing listed (a group already gone answers an empty body): nothing to revoke.
+        assert!(group_reference_revokes("").is_empty());
+    }
+
+    #[test]
     fn timestamps() {
         assert_eq!(run_started(RUN), parse_timestamp("2026-11-28T19:31:50Z"));
         assert!(run_started(RUN).is_some());
@@ -2222,6 +2476,9 @@ mod tests {
         assert!(already_done("NoSuchEntity", ""));
         assert!(already_done("ResourceNotFoundException", ""));
         assert!(already_done("Gateway.NotAttached", ""));
+        // A security group, or one of its rules, already gone.
+        assert!(already_done("InvalidGroup.NotFound", ""));
+        assert!(already_done("InvalidPermission.NotFound", ""));
         assert!(already_done("ValidationError", "AutoScalingGroup name not found - AutoScalingGroup 'g1' not found"));
         assert!(already_done("ValidationError", "Stack with id s does not exist"));
         assert!(!already_done("ValidationError", "1 validation error detected"));
