@@ -64,6 +64,8 @@ EXTRA_OPERATIONS = {
         "SimulatePrincipalPolicy", "ListAttachedUserPolicies", "ListUserPolicies",
         "ListGroupsForUser", "DeleteServiceLinkedRole", "ListRoleTags", "ListRoles", "TagRole",
         "GetServiceLinkedRoleDeletionStatus",
+        # Tests: an IAM user holding the stack's policy (`--principal user`).
+        "CreateUser", "AttachUserPolicy", "CreateAccessKey",
         # sweep: the roles and instance profiles fixtures create (and the sweep test's
         # managed policy).
         "TagInstanceProfile", "ListInstanceProfiles", "ListInstanceProfileTags",

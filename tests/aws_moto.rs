@@ -25,6 +25,11 @@ impl Drop for Gate {
 /// Starts `iam-conformance gate` in front of `upstream`, enforcing `template` (default:
 /// the seed's); returns it, its URL and the administrator key it lets pass.
 fn start_gate(upstream: &str, template: Option<&std::path::Path>) -> (Gate, String, String) {
+    start_gate_with(upstream, template, &[])
+}
+
+/// `start_gate` with more arguments (`--role-key AKID`…).
+fn start_gate_with(upstream: &str, template: Option<&std::path::Path>, extra: &[&str]) -> (Gate, String, String) {
     let port = free_port().unwrap();
     let listen = format!("127.0.0.1:{port}");
     let mut command = Command::new(env!("CARGO_BIN_EXE_iam-conformance"));
@@ -34,6 +39,7 @@ fn start_gate(upstream: &str, template: Option<&std::path::Path>) -> (Gate, Stri
     if let Some(t) = template {
         command.arg("--template").arg(t);
     }
+    command.args(extra);
     let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
@@ -62,7 +68,7 @@ fn run_aws(
         .env_remove("AWS_PROFILE")
         .env("HOME", home)
         .env("AWS_CONFIG_FILE", home.join("no-config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", admin_key)
         .env("AWS_SECRET_ACCESS_KEY", "any")
@@ -286,4 +292,111 @@ fn sigterm_tears_down_and_writes_no_report() {
         tagged_left(&rt, &moto.endpoint).into_iter().filter(|(k, _)| *k != Kind::Stack).collect();
     assert!(left.is_empty(), "tagged resources left after SIGTERM: {left:?}\n{shown}");
     drop(moto);
+}
+
+#[test]
+fn a_user_holding_the_policy_is_the_principal() {
+    use iam_conformance::load::{ProfileSource, load};
+    use iam_conformance::template::render::{RefMode, Target, render};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
+    let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
+    // What an administrator did beforehand: the stack, and a user with its managed policy.
+    let admin = Session {
+        client: Client::default(),
+        endpoints: Endpoints::One(moto.endpoint.clone()),
+        region: "us-west-2".into(),
+        admin: Credentials {
+            access_key_id: "AKIAMOTOADMIN0000001".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        },
+    };
+    let target =
+        Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
+    let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
+    let json = render(&loaded.template, &target, RefMode::KeepResourceRefs).unwrap().to_json().to_string();
+    rt.block_on(iam_conformance::run::deploy(&admin, "dkp-bootstrapper", &json)).expect("the stack deploys");
+    let call = |service: &str, op: &str, input: Value| {
+        let a = rt.block_on(admin.admin(service, op, input)).unwrap();
+        assert!(a.error.is_none(), "{service}:{op}: {:?}", a.error);
+        a.body
+    };
+    let attached = call("iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": "dkp-bootstrapper-role"}));
+    let policy_arn = iam_conformance::xml::first(&attached, "PolicyArn").expect("the role has its managed policy");
+    call("iam", "CreateUser", serde_json::json!({"UserName": "dkp-bootstrapper"}));
+    call("iam", "AttachUserPolicy", serde_json::json!({"UserName": "dkp-bootstrapper", "PolicyArn": policy_arn}));
+    let keys = call("iam", "CreateAccessKey", serde_json::json!({"UserName": "dkp-bootstrapper"}));
+    let key_id = iam_conformance::xml::first(&keys, "AccessKeyId").unwrap();
+    let secret = iam_conformance::xml::first(&keys, "SecretAccessKey").unwrap();
+    std::fs::write(
+        tmp.path().join("credentials"),
+        format!("[dkp-user]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"),
+    )
+    .unwrap();
+    // The stand-in enforces the policy on the user's keys.
+    let (_gate, url, admin_key) = start_gate_with(&moto.endpoint, None, &["--role-key", &key_id]);
+    let (out, report, shown) = run_aws(
+        &url,
+        &admin_key,
+        tmp.path(),
+        &["--mode", "live", "--principal", "user", "--stack", "dkp-bootstrapper", "--user-profile", "dkp-user"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert!(report["environment"]["target"].as_str().unwrap().contains("principal: IAM user"), "{shown}");
+    let rows = report["scenarios"].as_array().unwrap();
+    assert!(rows.iter().filter(|r| r["decided_by"] == "aws").count() > 100, "{shown}");
+    // The run neither deployed nor deleted the stack it was given.
+    let stacks = call("cloudformation", "DescribeStacks", serde_json::json!({"StackName": "dkp-bootstrapper"}));
+    assert!(stacks.contains("CREATE_COMPLETE"), "{stacks}");
+
+    // A user holding anything more than the stack's policy is refused: it would be
+    // granted beside the policy under test.
+    let extra = call(
+        "iam",
+        "CreatePolicy",
+        serde_json::json!({"PolicyName": "ExtraReadOnly", "PolicyDocument": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#}),
+    );
+    let extra_arn = iam_conformance::xml::first(&extra, "Arn").unwrap();
+    call("iam", "AttachUserPolicy", serde_json::json!({"UserName": "dkp-bootstrapper", "PolicyArn": extra_arn}));
+    let (out, _, shown) = run_aws_refused(
+        &url,
+        &admin_key,
+        tmp.path(),
+        &["--mode", "live", "--principal", "user", "--stack", "dkp-bootstrapper", "--user-profile", "dkp-user"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(
+        shown.contains("must hold exactly the stack's managed policies") && shown.contains("ExtraReadOnly"),
+        "{shown}"
+    );
+    drop(moto);
+}
+
+/// `run_aws` for a run expected to stop before writing a report.
+fn run_aws_refused(
+    url: &str,
+    admin_key: &str,
+    home: &std::path::Path,
+    extra: &[&str],
+) -> (std::process::Output, (), String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iam-conformance"))
+        .args(["run", "--target", "aws", "--endpoint", url, "--region", "us-west-2"])
+        .args(["--allow-account", "123456789012", "--report-dir"])
+        .arg(home.join("refused"))
+        .args(extra)
+        .env_remove("IAM_CONFORMANCE_ALLOWED_ACCOUNTS")
+        .env_remove("AWS_PROFILE")
+        .env("HOME", home)
+        .env("AWS_CONFIG_FILE", home.join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ACCESS_KEY_ID", admin_key)
+        .env("AWS_SECRET_ACCESS_KEY", "any")
+        .output()
+        .unwrap();
+    let shown =
+        format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out, (), shown)
 }

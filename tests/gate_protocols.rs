@@ -151,3 +151,17 @@ async fn unknown_callers_are_refused_in_the_protocol_shape() {
     assert_eq!(record.verdict, GateVerdict::Rejected);
     assert!(record.reason.unwrap_or_default().contains("unknown access key"));
 }
+
+#[tokio::test]
+async fn get_caller_identity_needs_no_permission() {
+    // The role's policies do not name sts:GetCallerIdentity; AWS answers it anyway (STS
+    // API Reference), so the gate forwards it unevaluated (to the closed upstream: 502).
+    let gate = gate().await;
+    let sts = client!(aws_sdk_sts, &gate.url, ROLE_KEY);
+    let err = sts.get_caller_identity().send().await.unwrap_err();
+    assert_ne!(aws_sdk_sts::error::ProvideErrorMetadata::code(&err), Some("AccessDenied"), "{err:?}");
+    let record = gate.records().into_iter().find(|r| r.operation == "GetCallerIdentity").unwrap();
+    assert_eq!(record.verdict, GateVerdict::Forwarded);
+    assert!(record.checks.is_empty(), "{record:?}");
+    assert_eq!(record.status, Some(502));
+}

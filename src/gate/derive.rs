@@ -285,6 +285,12 @@ fn catalog_resources(catalog: &Catalog, action: &str, input: &Value, target: &Ta
     if out.is_empty() { vec!["*".into()] } else { out }
 }
 
+/// Calls AWS answers without any authorization check. sts:GetCallerIdentity: "No
+/// permissions are required to perform this operation. If an administrator attaches a
+/// policy to your identity that explicitly denies access to the sts:GetCallerIdentity
+/// action, you can still perform this operation." (STS API Reference, GetCallerIdentity).
+pub const NO_AUTHORIZATION: &[(&str, &str)] = &[("sts", "GetCallerIdentity")];
+
 /// Derives every check of one request. `Err` says why the checks cannot be known (an
 /// instance profile the emulator cannot resolve to a role): the gate then refuses the
 /// request rather than skip a check.

@@ -313,81 +313,93 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         if let Err((kind, reason)) = outcome {
             return refuse(kind, reason, record);
         }
-        let policies: Vec<Policy> = subject.map(|s| s.policies.clone()).unwrap_or_default();
-        let unserved = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let directory = UpstreamDirectory {
-            client: state.client.clone(),
-            options: options.clone(),
-            cache: Arc::clone(&state.lookups),
-            unserved: Arc::clone(&unserved),
-        };
-        let target = options.target.clone();
-        let catalog = state.catalog;
-        let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
-        let derivation =
-            match tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await {
+        // What AWS answers whatever the policies say passes as AWS would pass it.
+        if crate::gate::derive::NO_AUTHORIZATION.contains(&(prefix.as_str(), operation.as_str())) {
+            record.verdict = GateVerdict::Forwarded;
+        } else {
+            let policies: Vec<Policy> = subject.map(|s| s.policies.clone()).unwrap_or_default();
+            let unserved = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let directory = UpstreamDirectory {
+                client: state.client.clone(),
+                options: options.clone(),
+                cache: Arc::clone(&state.lookups),
+                unserved: Arc::clone(&unserved),
+            };
+            let target = options.target.clone();
+            let catalog = state.catalog;
+            let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
+            let derivation = match tokio::task::spawn_blocking(move || {
+                derive(catalog, &svc, &op, &inp, &target, &directory)
+            })
+            .await
+            {
                 Ok(d) => d,
                 Err(e) => return refuse(Refusal::Internal, format!("derivation failed: {e}"), record),
             };
-        if derivation.checks.is_empty() && derivation.unresolved.is_empty() {
-            return refuse(
-                Refusal::NoChecks,
-                format!("no authorization check could be derived for {prefix}:{operation}"),
-                record,
-            );
-        }
-        let derived = derivation.checks;
-        let mut first_denied: Option<(Derived, Outcome)> = None;
-        for check in derived {
-            let mut ctx = Context::new();
-            for (k, v) in &check.context {
-                ctx.insert(k, v.clone());
+            if derivation.checks.is_empty() && derivation.unresolved.is_empty() {
+                return refuse(
+                    Refusal::NoChecks,
+                    format!("no authorization check could be derived for {prefix}:{operation}"),
+                    record,
+                );
             }
-            let d = decide(&policies, &Request { action: &check.action, resource: &check.resource, context: &ctx });
-            if !d.outcome.is_allowed() && first_denied.is_none() {
-                first_denied = Some((check.clone(), d.outcome));
+            let derived = derivation.checks;
+            let mut first_denied: Option<(Derived, Outcome)> = None;
+            for check in derived {
+                let mut ctx = Context::new();
+                for (k, v) in &check.context {
+                    ctx.insert(k, v.clone());
+                }
+                let d = decide(&policies, &Request { action: &check.action, resource: &check.resource, context: &ctx });
+                if !d.outcome.is_allowed() && first_denied.is_none() {
+                    first_denied = Some((check.clone(), d.outcome));
+                }
+                let because = d
+                    .because
+                    .iter()
+                    .map(|id| {
+                        let p = &policies[id.policy];
+                        match &p.statements[id.statement].sid {
+                            Some(sid) => format!("{}#{sid}", p.name),
+                            None => format!("{}#{}", p.name, id.statement),
+                        }
+                    })
+                    .collect();
+                record.checks.push(CheckDecision { check, outcome: d.outcome, because });
             }
-            let because = d
-                .because
-                .iter()
-                .map(|id| {
-                    let p = &policies[id.policy];
-                    match &p.statements[id.statement].sid {
-                        Some(sid) => format!("{}#{sid}", p.name),
-                        None => format!("{}#{}", p.name, id.statement),
-                    }
-                })
-                .collect();
-            record.checks.push(CheckDecision { check, outcome: d.outcome, because });
-        }
-        if let Some((check, outcome)) = first_denied {
-            let session = role_arn.rsplit('/').next().unwrap_or_default();
-            let principal = format!(
-                "arn:{}:sts::{}:assumed-role/{session}/iam-conformance",
-                options.target.partition, options.target.account_id
-            );
-            let special = (protocol == Protocol::Ec2 && check.action == "iam:CreateServiceLinkedRole")
-                .then_some("AuthFailure.ServiceLinkedRoleCreationNotPermitted");
-            let d =
-                denial(protocol, &message(&principal, &check.action, &check.resource, outcome), &request_id, special);
-            record.verdict = GateVerdict::Denied;
-            record.decision_us = micros(received);
-            record.status = Some(d.status);
-            record.error_code = Some(d.code.clone());
-            push(&state, record);
-            return Ok(response(d.status, &d.headers, Bytes::from(d.body)));
-        }
-        // Every derived check allowed, but not everything could be derived: refuse.
-        if !derivation.unresolved.is_empty() {
-            let unserved = unserved.load(std::sync::atomic::Ordering::Relaxed);
-            let kind = if unserved { Refusal::UnservedLookup } else { Refusal::Unresolved };
-            let mut reason = derivation.unresolved.join("; ");
-            if unserved {
-                reason.push_str(" (the backend cannot serve the gate's lookup)");
+            if let Some((check, outcome)) = first_denied {
+                let session = role_arn.rsplit('/').next().unwrap_or_default();
+                let principal = format!(
+                    "arn:{}:sts::{}:assumed-role/{session}/iam-conformance",
+                    options.target.partition, options.target.account_id
+                );
+                let special = (protocol == Protocol::Ec2 && check.action == "iam:CreateServiceLinkedRole")
+                    .then_some("AuthFailure.ServiceLinkedRoleCreationNotPermitted");
+                let d = denial(
+                    protocol,
+                    &message(&principal, &check.action, &check.resource, outcome),
+                    &request_id,
+                    special,
+                );
+                record.verdict = GateVerdict::Denied;
+                record.decision_us = micros(received);
+                record.status = Some(d.status);
+                record.error_code = Some(d.code.clone());
+                push(&state, record);
+                return Ok(response(d.status, &d.headers, Bytes::from(d.body)));
             }
-            return refuse(kind, reason, record);
+            // Every derived check allowed, but not everything could be derived: refuse.
+            if !derivation.unresolved.is_empty() {
+                let unserved = unserved.load(std::sync::atomic::Ordering::Relaxed);
+                let kind = if unserved { Refusal::UnservedLookup } else { Refusal::Unresolved };
+                let mut reason = derivation.unresolved.join("; ");
+                if unserved {
+                    reason.push_str(" (the backend cannot serve the gate's lookup)");
+                }
+                return refuse(kind, reason, record);
+            }
+            record.verdict = GateVerdict::Forwarded;
         }
-        record.verdict = GateVerdict::Forwarded;
     }
     record.decision_us = micros(received);
 
