@@ -400,3 +400,119 @@ fn run_aws_refused(
         format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out, (), shown)
 }
+
+/// An instance metadata service (IMDSv2) on 127.0.0.1 handing out `creds` as the
+/// instance profile's role credentials.
+const IMDS: &str = r#"
+import http.server, json, sys
+key, secret, token = sys.argv[1], sys.argv[2], sys.argv[3]
+CREDS = json.dumps({"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": key, "SecretAccessKey": secret,
+                    "Token": token, "Expiration": "2099-01-01T00:00:00Z", "LastUpdated": "2026-11-28T00:00:00Z"}).encode()
+class H(http.server.BaseHTTPRequestHandler):
+    def reply(self, body, status=200):
+        self.send_response(status)
+        self.send_header("content-length", str(len(body)))
+        if self.command == "PUT":
+            self.send_header("x-aws-ec2-metadata-token-ttl-seconds", "21600")
+        self.end_headers()
+        self.wfile.write(body)
+    def do_PUT(self):
+        self.reply(b"imds-token" if self.path == "/latest/api/token" else b"", 200 if self.path == "/latest/api/token" else 404)
+    def do_GET(self):
+        if self.path == "/latest/meta-data/iam/security-credentials/":
+            self.reply(b"DKPBootstrapInstanceProfile")
+        elif self.path == "/latest/meta-data/iam/security-credentials/DKPBootstrapInstanceProfile":
+            self.reply(CREDS)
+        else:
+            self.reply(b"", 404)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+#[test]
+fn an_instance_with_the_profile_is_the_principal() {
+    use iam_conformance::load::{ProfileSource, load};
+    use iam_conformance::template::render::{RefMode, Target, render};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
+    let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
+    let direct = Session {
+        client: Client::default(),
+        endpoints: Endpoints::One(moto.endpoint.clone()),
+        region: "us-west-2".into(),
+        admin: Credentials {
+            access_key_id: "AKIAMOTOADMIN0000001".into(),
+            secret_access_key: "s".into(),
+            session_token: None,
+        },
+    };
+    let target =
+        Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
+    let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
+    let json = render(&loaded.template, &target, RefMode::KeepResourceRefs).unwrap().to_json().to_string();
+    rt.block_on(iam_conformance::run::deploy(&direct, "dkp-bootstrapper", &json)).expect("the stack deploys");
+    let (_gate, url, admin_key) = start_gate(&moto.endpoint, None);
+    // The instance's credentials: the role assumed through the stand-in, as EC2 does for
+    // an instance profile (so the stand-in knows the keys act as the role).
+    let via_gate = Session {
+        client: Client::default(),
+        endpoints: Endpoints::One(url.clone()),
+        region: "us-west-2".into(),
+        admin: Credentials { access_key_id: admin_key.clone(), secret_access_key: "s".into(), session_token: None },
+    };
+    let assumed = rt
+        .block_on(via_gate.admin(
+            "sts",
+            "AssumeRole",
+            serde_json::json!({"RoleArn": "arn:aws:iam::123456789012:role/dkp-bootstrapper-role", "RoleSessionName": "i-0123456789abcdef0"}),
+        ))
+        .unwrap();
+    let get = |n: &str| iam_conformance::xml::first(&assumed.body, n).unwrap();
+    let mut imds = Command::new("python3")
+        .arg("-c")
+        .arg(IMDS)
+        .args([get("AccessKeyId"), get("SecretAccessKey"), get("SessionToken")])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut port = String::new();
+    BufReader::new(imds.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let _imds = Gate(imds);
+    // The administrator's calls come from a named profile (on an instance the standard
+    // chain would give the instance's role).
+    std::fs::write(
+        tmp.path().join("credentials"),
+        format!("[admin]\naws_access_key_id = {admin_key}\naws_secret_access_key = any\n"),
+    )
+    .unwrap();
+    let dir = tmp.path().join("reports");
+    let out = Command::new(env!("CARGO_BIN_EXE_iam-conformance"))
+        .args(["run", "--target", "aws", "--mode", "live", "--endpoint", &url, "--region", "us-west-2"])
+        .args(["--allow-account", "123456789012", "--principal", "instance-profile", "--stack", "dkp-bootstrapper"])
+        .args(["--aws-profile", "admin", "--report-dir", dir.to_str().unwrap()])
+        .env_remove("IAM_CONFORMANCE_ALLOWED_ACCOUNTS")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("HOME", tmp.path())
+        .env("AWS_CONFIG_FILE", tmp.path().join("no-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", tmp.path().join("credentials"))
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://127.0.0.1:{}", port.trim()))
+        .output()
+        .unwrap();
+    let shown =
+        format!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert!(report["environment"]["target"].as_str().unwrap().contains("principal: instance profile"), "{shown}");
+    assert!(
+        report["scenarios"].as_array().unwrap().iter().filter(|r| r["decided_by"] == "aws").count() > 100,
+        "{shown}"
+    );
+    drop(moto);
+}
