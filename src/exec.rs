@@ -125,6 +125,7 @@ impl Client {
 
     /// Serializes, signs and sends one call. `extra_headers` are added after signing
     /// (unsigned), such as the scenario id the gate records.
+    #[allow(clippy::too_many_arguments)]
     pub async fn call(
         &self,
         url: &str,

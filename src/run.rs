@@ -1073,6 +1073,7 @@ fn reads_as_denial(message: &str) -> bool {
 
 /// Merges the live results into a report built from the static proof, with the
 /// findings they call for, and recomputes the verdict.
+#[allow(clippy::too_many_arguments)]
 pub fn merge(
     mut report: Report,
     live: Vec<LiveResult>,
