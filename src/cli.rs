@@ -297,26 +297,13 @@ pub struct RunClock {
 impl RunClock {
     pub fn now() -> RunClock {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+        let (y, mo, d) = crate::calendar::civil_from_days((secs / 86_400) as i64);
         let (h, mi, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
         RunClock {
             run_id: format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z-{:x}", std::process::id()),
             generated_at: format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
         }
     }
-}
-
-/// Civil date of a day count since 1970-01-01 (H. Hinnant's algorithm).
-pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 pub fn target_of(args: &TargetArgs) -> Result<Target, String> {

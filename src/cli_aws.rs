@@ -125,13 +125,6 @@ pub async fn connect(
     Ok((session, account, arn))
 }
 
-/// RFC 3339 (UTC, seconds) of a time.
-pub fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (y, m, d) = crate::cli::civil_from_days((secs / 86_400) as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs % 86_400 / 3600, secs % 3600 / 60, secs % 60)
-}
-
 /// A region name of the `aws` partition (it goes into endpoint host names).
 pub fn check_region(region: &str) -> Result<(), String> {
     let parts: Vec<&str> = region.split('-').collect();
@@ -166,10 +159,11 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Ok(d) => d,
         Err(e) => return fail(err, &e.replace("--older-than", "--expires-in")),
     };
-    let Some(expiry) = SystemTime::now().checked_add(expires_in).filter(|t| rfc3339(*t).len() == 20) else {
+    let Some(expiry) = SystemTime::now().checked_add(expires_in).filter(|t| crate::calendar::rfc3339(*t).len() == 20)
+    else {
         return fail(err, &format!("--expires-in `{}` is too far in the future", args.expires_in));
     };
-    let expires = rfc3339(expiry);
+    let expires = crate::calendar::rfc3339(expiry);
     let max_cost = match args.max_cost.as_deref().map(cost::parse_max_cost).transpose() {
         Ok(m) => m,
         Err(e) => return fail(err, &e),

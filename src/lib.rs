@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod aws;
+pub mod calendar;
 pub mod catalog;
 pub mod cli;
 pub mod cli_aws;

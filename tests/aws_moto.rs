@@ -83,18 +83,19 @@ fn run_aws(
     (out, report, shown)
 }
 
+/// Calls to `url` with `key` as the administrator's.
+fn session_at(url: &str, key: &str) -> Session {
+    Session {
+        client: Client::default(),
+        endpoints: Endpoints::One(url.to_string()),
+        region: "us-west-2".into(),
+        admin: Credentials { access_key_id: key.to_string(), secret_access_key: "s".into(), session_token: None },
+    }
+}
+
 /// What is still tagged in moto (the administrator's view, straight to moto).
 fn tagged_left(rt: &tokio::runtime::Runtime, moto: &str) -> Vec<(Kind, String)> {
-    let session = Session {
-        client: Client::default(),
-        endpoints: Endpoints::One(moto.to_string()),
-        region: "us-west-2".into(),
-        admin: Credentials {
-            access_key_id: "AKIAMOTOADMIN0000001".into(),
-            secret_access_key: "s".into(),
-            session_token: None,
-        },
-    };
+    let session = session_at(moto, "AKIAMOTOADMIN0000001");
     rt.block_on(sweep::find(&session))
         .expect("moto lists tagged resources")
         .into_iter()
@@ -251,16 +252,7 @@ fn sigterm_tears_down_and_writes_no_report() {
         .spawn()
         .unwrap();
     // Once the stack exists the run is under way (deploy, fixtures or scenarios).
-    let session = Session {
-        client: Client::default(),
-        endpoints: Endpoints::One(moto.endpoint.clone()),
-        region: "us-west-2".into(),
-        admin: Credentials {
-            access_key_id: "AKIAMOTOADMIN0000001".into(),
-            secret_access_key: "s".into(),
-            session_token: None,
-        },
-    };
+    let session = session_at(&moto.endpoint, "AKIAMOTOADMIN0000001");
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(60) {
         let vpcs = rt
@@ -303,16 +295,7 @@ fn a_user_holding_the_policy_is_the_principal() {
     let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
     let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
     // What an administrator did beforehand: the stack, and a user with its managed policy.
-    let admin = Session {
-        client: Client::default(),
-        endpoints: Endpoints::One(moto.endpoint.clone()),
-        region: "us-west-2".into(),
-        admin: Credentials {
-            access_key_id: "AKIAMOTOADMIN0000001".into(),
-            secret_access_key: "s".into(),
-            session_token: None,
-        },
-    };
+    let admin = session_at(&moto.endpoint, "AKIAMOTOADMIN0000001");
     let target =
         Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
     let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
@@ -440,16 +423,7 @@ fn an_instance_with_the_profile_is_the_principal() {
     let tmp = tempfile::tempdir().unwrap();
     let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
     let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
-    let direct = Session {
-        client: Client::default(),
-        endpoints: Endpoints::One(moto.endpoint.clone()),
-        region: "us-west-2".into(),
-        admin: Credentials {
-            access_key_id: "AKIAMOTOADMIN0000001".into(),
-            secret_access_key: "s".into(),
-            session_token: None,
-        },
-    };
+    let direct = session_at(&moto.endpoint, "AKIAMOTOADMIN0000001");
     let target =
         Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
     let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
@@ -458,12 +432,7 @@ fn an_instance_with_the_profile_is_the_principal() {
     let (_gate, url, admin_key) = start_gate(&moto.endpoint, None);
     // The instance's credentials: the role assumed through the stand-in, as EC2 does for
     // an instance profile (so the stand-in knows the keys act as the role).
-    let via_gate = Session {
-        client: Client::default(),
-        endpoints: Endpoints::One(url.clone()),
-        region: "us-west-2".into(),
-        admin: Credentials { access_key_id: admin_key.clone(), secret_access_key: "s".into(), session_token: None },
-    };
+    let via_gate = session_at(&url, &admin_key);
     let assumed = rt
         .block_on(via_gate.admin(
             "sts",
