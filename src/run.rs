@@ -890,11 +890,7 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
         Err(e) => return LiveResult::error(&s.id, e.to_string()),
         Ok(a) => a,
     };
-    let backend = BackendAnswer {
-        status: answer.status,
-        code: answer.error.as_ref().map(|(c, _)| c.clone()),
-        message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
-    };
+    let backend = BackendAnswer::of(&answer);
     let Some(record) = record else {
         return LiveResult::error(
             &s.id,
@@ -975,22 +971,30 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
 }
 
 /// Reads one call AWS itself decided (`--target aws`, no gate):
-/// - a denial code → denied, decided by AWS;
-/// - `DryRunOperation` → allowed (EC2 checked authorization and stopped there);
-/// - no error → allowed;
-/// - an authentication failure → error (the harness is at fault);
-/// - any other error → skipped: AWS answered before or after deciding, and its answer does
-///   not say which (a dry-run prerequisite's id that does not exist, a quota…).
+/// - no error, or `DryRunOperation` (EC2 checked authorization and stopped there) → allowed;
+/// - a call built on dry runs that AWS denies or answers with any other error → skipped:
+///   the missing resource, not the policy, may explain it;
+/// - a denial code, or an error worded as a denial → denied, decided by AWS;
+/// - an error code the scenario declares in `authorized_when` → allowed;
+/// - an authentication failure, or any other error → error (undecided): nothing says
+///   whether the call was authorized.
+impl BackendAnswer {
+    /// What the backend answered: status, error code and message, if any.
+    fn of(answer: &Answer) -> BackendAnswer {
+        BackendAnswer {
+            status: answer.status,
+            code: answer.error.as_ref().map(|(c, _)| c.clone()),
+            message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
+        }
+    }
+}
+
 fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool, dry_needs: &[String]) -> LiveResult {
     let answer = match answer {
         Err(e) => return LiveResult::error(&s.id, e.to_string()),
         Ok(a) => a,
     };
-    let backend = BackendAnswer {
-        status: answer.status,
-        code: answer.error.as_ref().map(|(c, _)| c.clone()),
-        message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
-    };
+    let backend = BackendAnswer::of(&answer);
     let live = |observed, note: Option<String>| LiveResult {
         id: s.id.clone(),
         observed,

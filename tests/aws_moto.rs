@@ -93,6 +93,20 @@ fn session_at(url: &str, key: &str) -> Session {
     }
 }
 
+/// Deploys the seed's stack `dkp-bootstrapper` straight to moto, as an administrator did
+/// before a run that uses a deployed stack; returns the administrator's session.
+fn deploy_seed_stack(rt: &tokio::runtime::Runtime, moto: &str) -> Session {
+    use iam_conformance::load::{ProfileSource, load};
+    use iam_conformance::template::render::{RefMode, Target, render};
+    let admin = session_at(moto, "AKIAMOTOADMIN0000001");
+    let target =
+        Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
+    let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
+    let json = render(&loaded.template, &target, RefMode::KeepResourceRefs).unwrap().to_json().to_string();
+    rt.block_on(iam_conformance::run::deploy(&admin, "dkp-bootstrapper", &json)).expect("the stack deploys");
+    admin
+}
+
 /// What is still tagged in moto (the administrator's view, straight to moto).
 fn tagged_left(rt: &tokio::runtime::Runtime, moto: &str) -> Vec<(Kind, String)> {
     let session = session_at(moto, "AKIAMOTOADMIN0000001");
@@ -288,19 +302,12 @@ fn sigterm_tears_down_and_writes_no_report() {
 
 #[test]
 fn a_user_holding_the_policy_is_the_principal() {
-    use iam_conformance::load::{ProfileSource, load};
-    use iam_conformance::template::render::{RefMode, Target, render};
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
     let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
     // What an administrator did beforehand: the stack, and a user with its managed policy.
-    let admin = session_at(&moto.endpoint, "AKIAMOTOADMIN0000001");
-    let target =
-        Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
-    let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
-    let json = render(&loaded.template, &target, RefMode::KeepResourceRefs).unwrap().to_json().to_string();
-    rt.block_on(iam_conformance::run::deploy(&admin, "dkp-bootstrapper", &json)).expect("the stack deploys");
+    let admin = deploy_seed_stack(&rt, &moto.endpoint);
     let call = |service: &str, op: &str, input: Value| {
         let a = rt.block_on(admin.admin(service, op, input)).unwrap();
         assert!(a.error.is_none(), "{service}:{op}: {:?}", a.error);
@@ -417,18 +424,11 @@ srv.serve_forever()
 
 #[test]
 fn an_instance_with_the_profile_is_the_principal() {
-    use iam_conformance::load::{ProfileSource, load};
-    use iam_conformance::template::render::{RefMode, Target, render};
     let rt = tokio::runtime::Runtime::new().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
     let moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
-    let direct = session_at(&moto.endpoint, "AKIAMOTOADMIN0000001");
-    let target =
-        Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
-    let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
-    let json = render(&loaded.template, &target, RefMode::KeepResourceRefs).unwrap().to_json().to_string();
-    rt.block_on(iam_conformance::run::deploy(&direct, "dkp-bootstrapper", &json)).expect("the stack deploys");
+    deploy_seed_stack(&rt, &moto.endpoint);
     let (_gate, url, admin_key) = start_gate(&moto.endpoint, None);
     // The instance's credentials: the role assumed through the stand-in, as EC2 does for
     // an instance profile (so the stand-in knows the keys act as the role).
