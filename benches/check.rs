@@ -4,10 +4,11 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 
-use iam_conformance::catalog::Catalog;
-use iam_conformance::load::{ProfileSource, load};
-use iam_conformance::report::{Report, RunInfo, SubjectInfo, junit, markdown};
-use iam_conformance::template::render::Target;
+use iamc_core::catalog::Catalog;
+use iamc_core::load::ProfileSource;
+use iamc_live::files::load;
+use iamc_core::report::{Report, RunInfo, SubjectInfo, junit, markdown};
+use iamc_core::template::render::Target;
 
 fn whole_check() -> usize {
     let target = Target::default();

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::catalog::Catalog;
-use crate::load::{ProfileSource, load};
-use crate::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
-use crate::template::render::{RefMode, Target, render};
+use iamc_core::catalog::Catalog;
+use iamc_core::load::ProfileSource;
+use iamc_live::files::load;
+use iamc_core::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
+use iamc_core::template::render::{RefMode, Target, render};
 
 pub const EXIT_CONFORMANT: i32 = 0;
 pub const EXIT_NONCONFORMANT: i32 = 1;
@@ -297,7 +298,7 @@ pub struct RunClock {
 impl RunClock {
     pub fn now() -> RunClock {
         let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        let (y, mo, d) = crate::calendar::civil_from_days((secs / 86_400) as i64);
+        let (y, mo, d) = iamc_core::calendar::civil_from_days((secs / 86_400) as i64);
         let (h, mi, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
         RunClock {
             run_id: format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z-{:x}", std::process::id()),
@@ -363,7 +364,7 @@ pub fn write_reports(dir: &Path, report: &Report) -> Result<(), String> {
         ("report.json", report.to_json()),
         ("junit.xml", junit::render(report)),
         ("summary.md", markdown::render(report)),
-        ("report.html", crate::report::html::render(report)),
+        ("report.html", iamc_core::report::html::render(report)),
     ];
     let mut written = Vec::new();
     for (name, text) in &files {
@@ -399,7 +400,7 @@ fn merge_command(args: &MergeArgs, clock: &RunClock, out: &mut dyn Write, err: &
             }
         }
     }
-    let mut merged = match crate::report::merge::merge(reports) {
+    let mut merged = match iamc_core::report::merge::merge(reports) {
         Ok(m) => m,
         Err(e) => return fail(err, &e),
     };
@@ -434,7 +435,7 @@ fn diff_command(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> i3
             );
         }
     }
-    let d = crate::analysis::diff::diff(
+    let d = iamc_core::analysis::diff::diff(
         Catalog::embedded(),
         &old.role.policies,
         &new.role.policies,
@@ -442,9 +443,9 @@ fn diff_command(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> i3
         &target,
     );
     let text = match args.format {
-        DiffFormat::Markdown => crate::analysis::diff::markdown(&d, &old.template_label, &new.template_label),
+        DiffFormat::Markdown => iamc_core::analysis::diff::markdown(&d, &old.template_label, &new.template_label),
         DiffFormat::Json => {
-            let doc = serde_json::json!({"schema_version": crate::report::SCHEMA_VERSION, "old": old.template_label, "new": new.template_label, "diff": d});
+            let doc = serde_json::json!({"schema_version": iamc_core::report::SCHEMA_VERSION, "old": old.template_label, "new": new.template_label, "diff": d});
             serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
         }
     };

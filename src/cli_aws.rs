@@ -13,132 +13,29 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::aws::authz::{self, SimDecision, SimulatedCheck};
-use crate::aws::cost::{self, Mode};
-use crate::aws::guard::{AllowList, caller_identity};
-use crate::aws::sweep::{self, EXPIRES_TAG, RUN_ID_TAG, Selector};
-use crate::catalog::Catalog;
+use iamc_core::aws::guard::check_region;
+use iamc_live::credentials::{chain_credentials, connect, instance_credentials, who_am_i};
+use iamc_live::oracle::{decode_denials, simulate};
+use iamc_core::aws::cost::{self, Mode};
+use iamc_core::aws::guard::AllowList;
+use iamc_core::aws::sweep::{self, EXPIRES_TAG, RUN_ID_TAG, Selector};
+use iamc_core::catalog::Catalog;
 use crate::cli::{Principal, RunArgs, RunClock, RunMode, fail, source_of, write_reports};
-use crate::exec::{Client, Credentials};
-use crate::load::{Loaded, load};
-use crate::report::{Environment, Report, RunInfo, SubjectInfo, terminal};
-use crate::run::{self, Deployed, Endpoints, LiveResult, Session};
-use crate::template::render::{RefMode, Target, render};
+use iamc_live::client::Credentials;
+use iamc_core::load::Loaded;
+use iamc_live::files::load;
+use iamc_core::report::{Environment, Report, RunInfo, SubjectInfo, terminal};
+use iamc_live::run::{self, Deployed, LiveResult, Session};
+use iamc_core::template::render::{RefMode, Target, render};
 
 /// How long a new role may take to behave (IAM propagation; seen up to a minute).
 const PROPAGATION_PATIENCE: Duration = Duration::from_secs(180);
 
-/// Credentials from a named profile alone (`--aws-profile`, `--user-profile`): no
-/// fallback to the environment or instance metadata, so a misspelt name fails instead of
-/// silently acting as someone else. A profile that assumes a role or uses SSO makes those
-/// calls to obtain its credentials. Without a name: the standard chain (environment,
-/// shared default profile, SSO, web identity, container and instance metadata).
-pub async fn chain_credentials(profile: Option<&str>, region: &str) -> Result<Credentials, String> {
-    use aws_credential_types::provider::ProvideCredentials;
-    let region = aws_config::Region::new(region.to_string());
-    let c = match profile {
-        Some(name) => {
-            let conf = aws_config::provider_config::ProviderConfig::default().with_region(Some(region));
-            aws_config::profile::ProfileFileCredentialsProvider::builder()
-                .configure(&conf)
-                .profile_name(name)
-                .build()
-                .provide_credentials()
-                .await
-                .map_err(|e| format!("no credentials from profile `{name}`: {}", error_chain(&e)))?
-        }
-        None => {
-            let config = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(region).load().await;
-            let provider = config.credentials_provider().ok_or("no credentials provider is configured")?;
-            provider
-                .provide_credentials()
-                .await
-                .map_err(|e| format!("no credentials from the standard chain: {}", error_chain(&e)))?
-        }
-    };
-    Ok(Credentials {
-        access_key_id: c.access_key_id().to_string(),
-        secret_access_key: c.secret_access_key().to_string(),
-        session_token: c.session_token().map(str::to_string),
-    })
-}
 
-/// The instance profile's credentials, from the instance metadata service only.
-async fn instance_credentials() -> Result<Credentials, String> {
-    use aws_credential_types::provider::ProvideCredentials;
-    let provider = aws_config::imds::credentials::ImdsCredentialsProvider::builder().build();
-    let c = provider
-        .provide_credentials()
-        .await
-        .map_err(|e| format!("no credentials from the instance metadata service: {}", error_chain(&e)))?;
-    Ok(Credentials {
-        access_key_id: c.access_key_id().to_string(),
-        secret_access_key: c.secret_access_key().to_string(),
-        session_token: c.session_token().map(str::to_string),
-    })
-}
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
 
-/// Who the credentials belong to (account, ARN): the first call of every AWS command.
-pub async fn who_am_i(session: &Session, creds: &Credentials) -> Result<(String, String), String> {
-    let answer = session
-        .call(creds, "sts", "GetCallerIdentity", &serde_json::json!({}), &[])
-        .await
-        .map_err(|e| format!("sts:GetCallerIdentity failed: {e}"))?;
-    if let Some((code, message)) = &answer.error {
-        return Err(format!("sts:GetCallerIdentity answered {} {code}: {message}", answer.status));
-    }
-    caller_identity(&answer.body).ok_or_else(|| "sts:GetCallerIdentity answered without Account and Arn".to_string())
-}
 
-/// Connects as the administrator and admits the account, or says why not. Shared by
-/// `run --target aws` and `sweep`. Nothing but GetCallerIdentity is called before the
-/// account is admitted.
-pub async fn connect(
-    allow: &AllowList,
-    endpoint: Option<&str>,
-    region: &str,
-    aws_profile: Option<&str>,
-) -> Result<(Session, String, String), String> {
-    let admin = chain_credentials(aws_profile, region).await?;
-    let session = Session {
-        client: Client::default(),
-        endpoints: match endpoint {
-            Some(url) => Endpoints::One(url.to_string()),
-            None => Endpoints::Aws,
-        },
-        region: region.to_string(),
-        admin,
-    };
-    let (account, arn) = who_am_i(&session, &session.admin).await?;
-    allow.admit(&account, &arn).map_err(|e| e.to_string())?;
-    Ok((session, account, arn))
-}
 
-/// A region name of the `aws` partition (it goes into endpoint host names).
-pub fn check_region(region: &str) -> Result<(), String> {
-    let parts: Vec<&str> = region.split('-').collect();
-    let shaped = parts.len() >= 3
-        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
-        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
-    if !shaped {
-        return Err(format!("--region `{region}` is not a region name such as us-west-2"));
-    }
-    if region.starts_with("cn-") || region.starts_with("us-gov-") || region.starts_with("us-iso") {
-        return Err(format!("--region `{region}`: only the aws partition is supported"));
-    }
-    Ok(())
-}
 
 /// `run --target aws`.
 pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -159,11 +56,11 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         Ok(d) => d,
         Err(e) => return fail(err, &e.replace("--older-than", "--expires-in")),
     };
-    let Some(expiry) = SystemTime::now().checked_add(expires_in).filter(|t| crate::calendar::rfc3339(*t).len() == 20)
+    let Some(expiry) = SystemTime::now().checked_add(expires_in).filter(|t| iamc_core::calendar::rfc3339(*t).len() == 20)
     else {
         return fail(err, &format!("--expires-in `{}` is too far in the future", args.expires_in));
     };
-    let expires = crate::calendar::rfc3339(expiry);
+    let expires = iamc_core::calendar::rfc3339(expiry);
     let max_cost = match args.max_cost.as_deref().map(cost::parse_max_cost).transpose() {
         Ok(m) => m,
         Err(e) => return fail(err, &e),
@@ -210,7 +107,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         RunMode::Live => Mode::Live,
         RunMode::DryRun => Mode::DryRun,
     };
-    let estimate = cost::estimate(&loaded.profile, mode, &crate::aws::accepts_dry_run);
+    let estimate = cost::estimate(&loaded.profile, mode, &iamc_core::aws::accepts_dry_run);
     let _ = write!(out, "{}", estimate.render());
     if let Some(max) = max_cost
         && estimate.refuses(max)
@@ -290,7 +187,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     let session = Arc::new(session);
 
     let run_started = Instant::now();
-    let created: Mutex<Vec<crate::scenario::Fixture>> = Mutex::new(Vec::new());
+    let created: Mutex<Vec<iamc_core::scenario::Fixture>> = Mutex::new(Vec::new());
     let fixture_ids: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
     let lines: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let progress_lines = Arc::clone(&lines);
@@ -405,12 +302,12 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         let made = created.lock().map(|c| c.clone()).unwrap_or_default();
         let known = fixture_ids.lock().map(|k| k.clone()).unwrap_or_default();
         let mut swept = std::collections::HashSet::new();
-        match sweep::find(&session).await {
+        match iamc_live::sweep::find(&session).await {
             Ok(found) => {
                 let mut plan = sweep::plan(&found, &Selector::RunId(clock.run_id.clone()), SystemTime::now());
                 // The stack goes last, by DeleteStack below (its tag also names this run).
                 plan.retain(|t| t.kind != sweep::Kind::Stack);
-                for d in sweep::delete(&session, &plan, false).await {
+                for d in iamc_live::sweep::delete(&session, &plan, false).await {
                     match d.result {
                         Ok(()) => {
                             swept.insert(d.id);
@@ -438,7 +335,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
                 attached_to: Vec::new(),
                 name: None,
             };
-            for d in sweep::delete(&session, &[ours], false).await {
+            for d in iamc_live::sweep::delete(&session, &[ours], false).await {
                 if let Err(e) = d.result {
                     left.push(format!("{} {}: {e}", kind_name(d.kind), d.id));
                 }
@@ -607,15 +504,15 @@ async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Depl
     };
     let attached =
         session.admin_ok(what, "iam", "ListAttachedUserPolicies", serde_json::json!({"UserName": name})).await?;
-    let mut names = crate::xml::texts(&attached, "PolicyArn");
+    let mut names = iamc_core::xml::texts(&attached, "PolicyArn");
     names.sort();
     // The role's managed policies, by ARN: what the user must hold, exactly.
     let role_name = deployed.role_arn.rsplit('/').next().unwrap_or_default();
     let role_attached =
         session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    let mut expected = crate::xml::texts(&role_attached, "PolicyArn");
+    let mut expected = iamc_core::xml::texts(&role_attached, "PolicyArn");
     expected.sort();
-    let role_inline = crate::xml::texts(
+    let role_inline = iamc_core::xml::texts(
         &session.admin_ok(what, "iam", "ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?,
         "member",
     );
@@ -627,11 +524,11 @@ async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Depl
             ),
         });
     }
-    let inline = crate::xml::texts(
+    let inline = iamc_core::xml::texts(
         &session.admin_ok(what, "iam", "ListUserPolicies", serde_json::json!({"UserName": name})).await?,
         "member",
     );
-    let groups = crate::xml::texts(
+    let groups = iamc_core::xml::texts(
         &session.admin_ok(what, "iam", "ListGroupsForUser", serde_json::json!({"UserName": name})).await?,
         "GroupName",
     );
@@ -679,7 +576,7 @@ async fn tag_fixtures(
             .filter_map(|id| sweep::kind_of(id).map(|k| (k, id.clone())))
             .collect();
         let input = run::concrete_input(&f.input, ids, target);
-        made.extend(crate::aws::created_named(&f.service, &f.operation, &input, ""));
+        made.extend(iamc_core::aws::created_named(&f.service, &f.operation, &input, ""));
         for (kind, id) in &made {
             if let Some((service, operation, input)) = sweep::tag_call(*kind, id, run_id, expires) {
                 match session.admin(service, operation, input).await {
@@ -695,139 +592,7 @@ async fn tag_fixtures(
     failed
 }
 
-/// Decodes the encoded authorization message of each EC2 denial (administrator's
-/// sts:DecodeAuthorizationMessage) into the scenario's note.
-pub async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
-    for r in results.iter_mut().filter(|r| r.observed == "denied") {
-        let Some(message) = r.backend.as_ref().and_then(|b| b.message.clone()) else { continue };
-        let Some(encoded) = authz::encoded_message(&message) else { continue };
-        let decoded = match session.admin("sts", "DecodeAuthorizationMessage", authz::decode_input(encoded)).await {
-            Ok(a) if a.error.is_none() => authz::parse_decoded(&a.body).map(|d| d.summary()),
-            Ok(a) => Err(format!(
-                "sts:DecodeAuthorizationMessage answered {}",
-                a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()
-            )),
-            Err(e) => Err(e.to_string()),
-        };
-        let text = match decoded {
-            Ok(summary) => summary,
-            Err(e) => format!("the authorization message could not be decoded: {e}"),
-        };
-        r.note = Some(r.note.take().map(|n| format!("{n}; {text}")).unwrap_or(text));
-    }
-}
 
-/// The third oracle: AWS's policy simulator on each scenario's declared checks, against
-/// our model (per check) and AWS's live answer (per scenario). A disagreement means one
-/// of the three readings of AWS is wrong: the verdict cannot be trusted until it is
-/// explained, so it is undecided. An administrator who may not simulate gets one note.
-pub async fn simulate(
-    session: &Session,
-    retry: run::Retry,
-    role_arn: &str,
-    scenarios: &[crate::analysis::ScenarioResult],
-    results: &[LiveResult],
-) -> Vec<crate::analysis::Finding> {
-    use crate::analysis::{Finding, FindingKind, Severity};
-    let live: HashMap<&str, &LiveResult> = results.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut findings = Vec::new();
-    for row in scenarios {
-        let mut sim_allowed = true;
-        for c in &row.checks {
-            let check =
-                SimulatedCheck { action: c.action.clone(), resource: c.resource.clone(), context: c.context.clone() };
-            // Throttling is waited out: some 300 simulations in a row are likely to meet it.
-            let input = authz::simulate_input(role_arn, &check);
-            let answer =
-                run::call_until_settled(retry, || session.admin("iam", "SimulatePrincipalPolicy", input.clone())).await;
-            let sims = match answer {
-                Ok(a) if a.error.is_none() => authz::parse_simulation(&a.body),
-                Ok(a) => Err(a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()),
-                Err(e) => Err(e.to_string()),
-            };
-            let sim =
-                match sims.and_then(|s| s.into_iter().next().ok_or("the simulator answered without a result".into())) {
-                    Ok(sim) => sim,
-                    Err(e) => {
-                        findings.push(Finding {
-                            kind: FindingKind::SkippedScenario,
-                            severity: Severity::Info,
-                            message: format!(
-                                "the policy simulator was not consulted: iam:SimulatePrincipalPolicy failed ({e})"
-                            ),
-                            action: None,
-                            resource: None,
-                            loc: None,
-                            scenario: None,
-                        });
-                        return findings;
-                    }
-                };
-            sim_allowed &= sim.decision == SimDecision::Allowed;
-            // Something beside the policy under test denies it here: AWS's live answer
-            // for it is not the policy's, so the run cannot decide it.
-            let outside: Vec<&String> = sim
-                .matched
-                .iter()
-                .filter(|m| {
-                    m.starts_with("denied by an AWS Organizations SCP")
-                        || m.starts_with("denied by the permissions boundary")
-                })
-                .collect();
-            if !outside.is_empty() {
-                findings.push(Finding {
-                    kind: FindingKind::OracleDisagreement,
-                    severity: Severity::Undecided,
-                    message: format!(
-                        "scenario `{}`, {} on `{}`: the simulator says it is {}, so a live denial is not the policy's answer; run in an account where nothing but the policy decides these actions",
-                        row.id,
-                        c.action,
-                        c.resource,
-                        outside.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" and ")
-                    ),
-                    action: Some(c.action.clone()),
-                    resource: Some(c.resource.clone()),
-                    loc: Some(c.loc.clone()),
-                    scenario: Some(row.id.clone()),
-                });
-            }
-            if let Some(why) = authz::disagreement(c.outcome.is_allowed(), None, sim.decision) {
-                findings.push(Finding {
-                    kind: FindingKind::OracleDisagreement,
-                    severity: Severity::Undecided,
-                    message: format!("scenario `{}`, {} on `{}`: {why}", row.id, c.action, c.resource),
-                    action: Some(c.action.clone()),
-                    resource: Some(c.resource.clone()),
-                    loc: Some(c.loc.clone()),
-                    scenario: Some(row.id.clone()),
-                });
-            }
-        }
-        let live_allowed = live.get(row.id.as_str()).and_then(|l| match l.observed {
-            "allowed" => Some(true),
-            "denied" => Some(false),
-            _ => None,
-        });
-        if let Some(live_allowed) = live_allowed
-            && live_allowed != sim_allowed
-        {
-            let sim = if sim_allowed { SimDecision::Allowed } else { SimDecision::ImplicitDeny };
-            let model_allowed = row.checks.iter().all(|c| c.outcome.is_allowed());
-            if let Some(why) = authz::disagreement(model_allowed, Some(live_allowed), sim) {
-                findings.push(Finding {
-                    kind: FindingKind::OracleDisagreement,
-                    severity: Severity::Undecided,
-                    message: format!("scenario `{}`: {why}", row.id),
-                    action: None,
-                    resource: None,
-                    loc: None,
-                    scenario: Some(row.id.clone()),
-                });
-            }
-        }
-    }
-    findings
-}
 
 /// `sweep`: finds what runs left by their tags and deletes it in dependency order.
 pub async fn sweep(args: &crate::cli::SweepArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -851,7 +616,7 @@ pub async fn sweep(args: &crate::cli::SweepArgs, out: &mut dyn Write, err: &mut 
             Ok(c) => c,
             Err(e) => return fail(err, &e),
         };
-    let found = match sweep::find(&session).await {
+    let found = match iamc_live::sweep::find(&session).await {
         Ok(f) => f,
         Err(e) => return fail(err, &format!("could not list tagged resources: {e}")),
     };
@@ -874,7 +639,7 @@ pub async fn sweep(args: &crate::cli::SweepArgs, out: &mut dyn Write, err: &mut 
             );
         }
     }
-    let deletions = sweep::delete(&session, &plan, args.dry_run).await;
+    let deletions = iamc_live::sweep::delete(&session, &plan, args.dry_run).await;
     let mut failed = 0;
     for d in &deletions {
         let status = match &d.result {

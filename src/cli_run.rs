@@ -6,17 +6,17 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::catalog::Catalog;
+use iamc_core::catalog::Catalog;
 use crate::cli::{
     EXIT_CONFORMANT, GateArgs, RunArgs, RunClock, TargetArgs, TargetKind, fail, source_of, target_of, write_reports,
 };
-use crate::emulator::{Emulator, cache_dir, ensure_localstack, ensure_moto};
-use crate::exec::Client;
-use crate::gate::server::{Gate, GateOptions, Subject};
-use crate::load::load;
-use crate::report::{Environment, Report, RunInfo, SubjectInfo, terminal};
-use crate::run::{self, Deployed, LiveResult, Session, admin_credentials};
-use crate::template::render::{RefMode, render};
+use iamc_live::emulator::{Emulator, cache_dir, ensure_localstack, ensure_moto};
+use iamc_live::client::Client;
+use iamc_live::gate_server::{Gate, GateOptions, Subject};
+use iamc_live::files::load;
+use iamc_core::report::{Environment, Report, RunInfo, SubjectInfo, terminal};
+use iamc_live::run::{self, Deployed, LiveResult, Session, admin_credentials};
+use iamc_core::template::render::{RefMode, render};
 
 /// `run`. Everything the run starts is stopped on every path out, Ctrl-C included.
 pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -30,7 +30,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     }
     let account_id = args.account_id.clone().unwrap_or_else(|| default_account.to_string());
     let target = match target_of(&TargetArgs { account_id, region: args.region.clone() }) {
-        Ok(t) => crate::template::render::Target {
+        Ok(t) => iamc_core::template::render::Target {
             stack_name: format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], "")),
             ..t
         },
@@ -107,7 +107,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         }
     };
     let emulator_services = match args.target {
-        TargetKind::Localstack => crate::emulator::localstack_services(&endpoint).await,
+        TargetKind::Localstack => iamc_live::emulator::localstack_services(&endpoint).await,
         TargetKind::Moto | TargetKind::Aws => Default::default(),
     };
     let gate = match run::start_gate(&endpoint, &target).await {
@@ -148,7 +148,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     };
     let mark_work = mark.clone();
     // Fixtures created so far and the ids they produced, for teardown on every path out.
-    let created: Mutex<Vec<crate::scenario::Fixture>> = Mutex::new(Vec::new());
+    let created: Mutex<Vec<iamc_core::scenario::Fixture>> = Mutex::new(Vec::new());
     let fixture_ids: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
     let work = async {
         let mut since = std::time::Instant::now();
@@ -267,9 +267,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
             (Some(_), TargetKind::Moto) => "moto (external endpoint)".into(),
             (Some(_), TargetKind::Localstack) => "LocalStack (external endpoint)".into(),
             (_, TargetKind::Aws) => "AWS".into(),
-            (None, TargetKind::Moto) => format!("moto {}", crate::emulator::MOTO_VERSION),
+            (None, TargetKind::Moto) => format!("moto {}", iamc_live::emulator::MOTO_VERSION),
             (None, TargetKind::Localstack) => {
-                format!("LocalStack {} (open-source runtime)", crate::emulator::LOCALSTACK_VERSION)
+                format!("LocalStack {} (open-source runtime)", iamc_live::emulator::LOCALSTACK_VERSION)
             }
         },
         service_enforces_iam: enforces,
@@ -390,7 +390,7 @@ pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             return fail(err, &format!("failed to write `{}`: {e}", path.display()));
         }
     }
-    let denied = records.iter().filter(|r| r.verdict == crate::gate::server::GateVerdict::Denied).count();
+    let denied = records.iter().filter(|r| r.verdict == iamc_live::gate_server::GateVerdict::Denied).count();
     let _ = writeln!(out, "iam-conformance gate: {} requests, {denied} denied", records.len());
     EXIT_CONFORMANT
 }

@@ -1,7 +1,14 @@
+//! The `iam-conformance` command line: clap arguments, one function per command, one map
+//! from outcomes to exit codes. The work is done by `iamc-core` and `iamc-live`.
+
+mod cli;
+mod cli_aws;
+mod cli_run;
+
 use clap::Parser;
 
 fn main() {
-    let cli = iam_conformance::cli::Cli::parse();
-    let code = iam_conformance::cli::execute(cli, &mut std::io::stdout(), &mut std::io::stderr());
+    let cli = cli::Cli::parse();
+    let code = cli::execute(cli, &mut std::io::stdout(), &mut std::io::stderr());
     std::process::exit(code);
 }

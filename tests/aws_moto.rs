@@ -7,10 +7,10 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use iam_conformance::aws::sweep::{self, Kind};
-use iam_conformance::emulator::{Emulator, cache_dir, ensure_moto, free_port};
-use iam_conformance::exec::{Client, Credentials};
-use iam_conformance::run::{Endpoints, Session};
+use iamc_core::aws::sweep::{self, Kind};
+use iamc_live::emulator::{Emulator, cache_dir, ensure_moto, free_port};
+use iamc_live::client::{Client, Credentials};
+use iamc_live::run::{Endpoints, Session};
 use serde_json::Value;
 
 struct Gate(Child);
@@ -96,21 +96,22 @@ fn session_at(url: &str, key: &str) -> Session {
 /// Deploys the seed's stack `dkp-bootstrapper` straight to moto, as an administrator did
 /// before a run that uses a deployed stack; returns the administrator's session.
 fn deploy_seed_stack(rt: &tokio::runtime::Runtime, moto: &str) -> Session {
-    use iam_conformance::load::{ProfileSource, load};
-    use iam_conformance::template::render::{RefMode, Target, render};
+    use iamc_core::load::ProfileSource;
+use iamc_live::files::load;
+    use iamc_core::template::render::{RefMode, Target, render};
     let admin = session_at(moto, "AKIAMOTOADMIN0000001");
     let target =
         Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };
     let loaded = load(&ProfileSource::Embedded, None, &target).unwrap();
     let json = render(&loaded.template, &target, RefMode::KeepResourceRefs).unwrap().to_json().to_string();
-    rt.block_on(iam_conformance::run::deploy(&admin, "dkp-bootstrapper", &json)).expect("the stack deploys");
+    rt.block_on(iamc_live::run::deploy(&admin, "dkp-bootstrapper", &json)).expect("the stack deploys");
     admin
 }
 
 /// What is still tagged in moto (the administrator's view, straight to moto).
 fn tagged_left(rt: &tokio::runtime::Runtime, moto: &str) -> Vec<(Kind, String)> {
     let session = session_at(moto, "AKIAMOTOADMIN0000001");
-    rt.block_on(sweep::find(&session))
+    rt.block_on(iamc_live::sweep::find(&session))
         .expect("moto lists tagged resources")
         .into_iter()
         .map(|t| (t.kind, t.id))
@@ -314,12 +315,12 @@ fn a_user_holding_the_policy_is_the_principal() {
         a.body
     };
     let attached = call("iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": "dkp-bootstrapper-role"}));
-    let policy_arn = iam_conformance::xml::first(&attached, "PolicyArn").expect("the role has its managed policy");
+    let policy_arn = iamc_core::xml::first(&attached, "PolicyArn").expect("the role has its managed policy");
     call("iam", "CreateUser", serde_json::json!({"UserName": "dkp-bootstrapper"}));
     call("iam", "AttachUserPolicy", serde_json::json!({"UserName": "dkp-bootstrapper", "PolicyArn": policy_arn}));
     let keys = call("iam", "CreateAccessKey", serde_json::json!({"UserName": "dkp-bootstrapper"}));
-    let key_id = iam_conformance::xml::first(&keys, "AccessKeyId").unwrap();
-    let secret = iam_conformance::xml::first(&keys, "SecretAccessKey").unwrap();
+    let key_id = iamc_core::xml::first(&keys, "AccessKeyId").unwrap();
+    let secret = iamc_core::xml::first(&keys, "SecretAccessKey").unwrap();
     std::fs::write(
         tmp.path().join("credentials"),
         format!("[dkp-user]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"),
@@ -348,7 +349,7 @@ fn a_user_holding_the_policy_is_the_principal() {
         "CreatePolicy",
         serde_json::json!({"PolicyName": "ExtraReadOnly", "PolicyDocument": r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:Get*","Resource":"*"}]}"#}),
     );
-    let extra_arn = iam_conformance::xml::first(&extra, "Arn").unwrap();
+    let extra_arn = iamc_core::xml::first(&extra, "Arn").unwrap();
     call("iam", "AttachUserPolicy", serde_json::json!({"UserName": "dkp-bootstrapper", "PolicyArn": extra_arn}));
     let (out, _, shown) = run_aws_refused(
         &url,
@@ -440,7 +441,7 @@ fn an_instance_with_the_profile_is_the_principal() {
             serde_json::json!({"RoleArn": "arn:aws:iam::123456789012:role/dkp-bootstrapper-role", "RoleSessionName": "i-0123456789abcdef0"}),
         ))
         .unwrap();
-    let get = |n: &str| iam_conformance::xml::first(&assumed.body, n).unwrap();
+    let get = |n: &str| iamc_core::xml::first(&assumed.body, n).unwrap();
     let mut imds = Command::new("python3")
         .arg("-c")
         .arg(IMDS)

@@ -6,10 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use iam_conformance::exec::{Client, Credentials};
-use iam_conformance::load::{ProfileSource, load};
-use iam_conformance::run::{self, CredentialSource, Endpoints, Session};
-use iam_conformance::template::render::Target;
+use iamc_live::client::{Client, Credentials};
+use iamc_core::load::ProfileSource;
+use iamc_live::files::load;
+use iamc_live::run::{self, CredentialSource, Endpoints, Session};
+use iamc_core::template::render::Target;
 use support::replay::{Canned, Replay};
 
 const ASSUMED: &str = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLEKEY000000001</AccessKeyId><SecretAccessKey>role-secret</SecretAccessKey><SessionToken>role-token</SessionToken><Expiration>2026-11-28T23:00:00Z</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:iam-conformance</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/dkp-bootstrapper-role/iam-conformance</Arn></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>";
@@ -43,7 +44,7 @@ fn session(url: &str) -> Session {
     }
 }
 
-fn seed() -> (iam_conformance::load::Loaded, Target) {
+fn seed() -> (iamc_core::load::Loaded, Target) {
     let target = Target { account_id: "123456789012".into(), ..Target::default() };
     (load(&ProfileSource::Embedded, None, &target).expect("the seed loads"), target)
 }
@@ -123,7 +124,7 @@ fn denied_result(id: &str, message: &str) -> run::LiveResult {
         id: id.into(),
         observed: "denied",
         decided_by: "aws",
-        backend: Some(iam_conformance::report::BackendAnswer {
+        backend: Some(iamc_core::report::BackendAnswer {
             status: 403,
             code: Some("UnauthorizedOperation".into()),
             message: Some(message.into()),
@@ -160,7 +161,7 @@ fn encoded_ec2_denials_are_decoded_into_the_note() {
         ),
     ];
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(iam_conformance::cli_aws::decode_denials(&session(&replay.url), &mut results));
+    rt.block_on(iamc_live::oracle::decode_denials(&session(&replay.url), &mut results));
     let a = results[0].note.clone().unwrap_or_default();
     assert!(a.starts_with("AWS decoded: ec2:CreateVolume on arn:aws:ec2:us-west-2:123456789012:volume/*"), "{a}");
     assert!(a.contains("implicit deny") && a.contains("ec2:VolumeSize=8"), "{a}");
@@ -196,9 +197,9 @@ fn the_simulator_oracle_reports_each_disagreement() {
     // Live, AWS denied an allowed scenario: simulator and model agree, live is the odd one out.
     let live = vec![denied_result(&allow_id, "denied")];
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let findings = rt.block_on(iam_conformance::cli_aws::simulate(
+    let findings = rt.block_on(iamc_live::oracle::simulate(
         &session(&replay.url),
-        iam_conformance::run::Retry::default(),
+        iamc_live::run::Retry::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         &proof.scenarios,
         &live,
@@ -220,9 +221,9 @@ fn the_simulator_oracle_reports_each_disagreement() {
             "<ErrorResponse><Error><Code>AccessDenied</Code><Message>not authorized to perform: iam:SimulatePrincipalPolicy</Message></Error></ErrorResponse>",
         )],
     )]);
-    let findings = rt.block_on(iam_conformance::cli_aws::simulate(
+    let findings = rt.block_on(iamc_live::oracle::simulate(
         &session(&replay.url),
-        iam_conformance::run::Retry::default(),
+        iamc_live::run::Retry::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         &proof.scenarios,
         &[],
@@ -245,14 +246,14 @@ fn a_denial_by_an_scp_is_not_taken_for_the_policys() {
         )],
     )]);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let findings = rt.block_on(iam_conformance::cli_aws::simulate(
+    let findings = rt.block_on(iamc_live::oracle::simulate(
         &session(&replay.url),
-        iam_conformance::run::Retry::default(),
+        iamc_live::run::Retry::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         one,
         &[],
     ));
     let scp: Vec<_> = findings.iter().filter(|f| f.message.contains("Organizations SCP")).collect();
     assert_eq!(scp.len(), one[0].checks.len(), "{findings:#?}");
-    assert!(scp.iter().all(|f| f.severity == iam_conformance::analysis::Severity::Undecided));
+    assert!(scp.iter().all(|f| f.severity == iamc_core::analysis::Severity::Undecided));
 }

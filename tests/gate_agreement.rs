@@ -5,11 +5,12 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use iam_conformance::catalog::Catalog;
-use iam_conformance::gate::derive::{Directory, LaunchTemplateInfo, derive};
-use iam_conformance::load::{ProfileSource, load};
-use iam_conformance::scenario::substitute;
-use iam_conformance::template::render::Target;
+use iamc_core::catalog::Catalog;
+use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, derive};
+use iamc_core::load::ProfileSource;
+use iamc_live::files::load;
+use iamc_core::scenario::substitute;
+use iamc_core::template::render::Target;
 
 /// What the seed profile's fixtures create: CAPA names each instance profile after its
 /// role; the node launch template carries the nodes profile; no service-linked role

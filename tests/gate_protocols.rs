@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use iam_conformance::gate::server::{Gate, GateOptions, GateVerdict, Subject};
-use iam_conformance::policy::{PolicyKind, parse_policy};
-use iam_conformance::run::admin_credentials;
-use iam_conformance::template::render::Target;
-use iam_conformance::template::yaml;
+use iamc_live::gate_server::{Gate, GateOptions, GateVerdict, Subject};
+use iamc_core::policy::{PolicyKind, parse_policy};
+use iamc_live::run::admin_credentials;
+use iamc_core::template::render::Target;
+use iamc_core::template::yaml;
 
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/under-test";
 const ROLE_KEY: &str = "AKIAROLEUNDERTEST";

@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
-use iam_conformance::catalog::Catalog;
-use iam_conformance::load::{ProfileSource, load};
-use iam_conformance::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
-use iam_conformance::template::render::Target;
+use iamc_core::catalog::Catalog;
+use iamc_core::load::ProfileSource;
+use iamc_live::files::load;
+use iamc_core::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
+use iamc_core::template::render::Target;
 
 fn fixture_report() -> Report {
     let target = Target::default();
@@ -81,7 +82,7 @@ fn summary_md_matches_golden() {
 
 #[test]
 fn html_matches_golden() {
-    compare("report.html", &iam_conformance::report::html::render(&fixture_report()));
+    compare("report.html", &iamc_core::report::html::render(&fixture_report()));
 }
 
 #[test]
@@ -117,7 +118,7 @@ fn live_notes_reach_every_human_report() {
     }
     let md = markdown::render(&report);
     assert!(md.contains(decoded), "{md}");
-    let html = iam_conformance::report::html::render(&report);
+    let html = iamc_core::report::html::render(&report);
     assert!(html.contains("Why, per scenario") && html.contains("implicit deny (no statement matched)"), "{html}");
     // The AWS-decided cell shows AWS's decision for the call, not the model's.
     assert!(html.contains("ec2.create-subnet — denied · aws"), "{html}");

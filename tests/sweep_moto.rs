@@ -13,12 +13,12 @@
 
 use std::collections::BTreeSet;
 
-use iam_conformance::aws::created_named;
-use iam_conformance::aws::sweep::{self, Kind, Selector, Tagged};
-use iam_conformance::emulator::{Emulator, cache_dir, ensure_moto};
-use iam_conformance::exec::{Answer, Client, Credentials};
-use iam_conformance::run::{Endpoints, Session};
-use iam_conformance::xml;
+use iamc_core::aws::created_named;
+use iamc_core::aws::sweep::{self, Kind, Selector, Tagged};
+use iamc_live::emulator::{Emulator, cache_dir, ensure_moto};
+use iamc_live::client::{Answer, Client, Credentials};
+use iamc_live::run::{Endpoints, Session};
+use iamc_core::xml;
 use serde_json::{Value, json};
 
 const RUN: &str = "20261128T193150Z-1a2b";
@@ -464,7 +464,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     .collect();
 
     // find: exactly the two runs' resources, with both tags and what deletion needs.
-    let found = sweep::find(&s).await.expect("find lists every service");
+    let found = iamc_live::sweep::find(&s).await.expect("find lists every service");
     assert_eq!(ids(&of_run(&found, RUN)), mine.expected(), "{found:#?}");
     assert_eq!(ids(&of_run(&found, OTHER_RUN)), others, "{found:#?}");
     assert_eq!(of_run(&found, RUN).len() + of_run(&found, OTHER_RUN).len(), found.len(), "{found:#?}");
@@ -570,7 +570,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     expected_calls.extend(after_role);
 
     // Dry run: the calls are listed, nothing is deleted.
-    let dry = sweep::delete(&s, &planned, true).await;
+    let dry = iamc_live::sweep::delete(&s, &planned, true).await;
     assert_eq!(dry.len(), planned.len());
     for (d, t) in dry.iter().zip(&planned) {
         assert_eq!((d.kind, &d.id), (t.kind, &t.id));
@@ -578,7 +578,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     }
     let dry_calls: Vec<String> = dry.iter().flat_map(|d| d.calls.clone()).collect();
     assert_eq!(dry_calls, expected_dry);
-    let after_dry_run = sweep::find(&s).await.expect("find after the dry run");
+    let after_dry_run = iamc_live::sweep::find(&s).await.expect("find after the dry run");
     assert_eq!(sorted(after_dry_run), sorted(found.clone()), "a dry run deletes nothing");
 
     // The revokes, from moto's own DescribeSecurityGroups answer, are those expected, and
@@ -596,7 +596,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     }
 
     // The sweep itself.
-    let done = sweep::delete(&s, &planned, false).await;
+    let done = iamc_live::sweep::delete(&s, &planned, false).await;
     for d in &done {
         assert_eq!(d.result, Ok(()), "{d:#?}");
     }
@@ -604,7 +604,7 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     assert_eq!(made, expected_calls, "the calls made are those the dry run listed, with what the listings found");
 
     // Exactly the run's resources are gone; the other run's and the untagged ones stay.
-    let after = sweep::find(&s).await.expect("find after the sweep");
+    let after = iamc_live::sweep::find(&s).await.expect("find after the sweep");
     assert!(of_run(&after, RUN).is_empty(), "{after:#?}");
     assert_eq!(ids(&of_run(&after, OTHER_RUN)), others);
     assert_eq!(after.len(), others.len(), "{after:#?}");
@@ -678,7 +678,7 @@ async fn a_failed_deletion_is_recorded_and_the_sweep_goes_on() {
     let foreign = subnet(&s, &blocked, "10.0.1.0/24").await;
     let secret = secret(&s, "aws.cluster.x-k8s.io/sweep-after-failure").await;
     tag(&s, Kind::Secret, &secret, RUN).await;
-    let found = sweep::find(&s).await.expect("find");
+    let found = iamc_live::sweep::find(&s).await.expect("find");
     let mut planned = sweep::plan(&found, &Selector::RunId(RUN.into()), std::time::SystemTime::now());
     assert_eq!(planned.iter().map(|t| t.kind).collect::<Vec<_>>(), [Kind::Vpc, Kind::Secret]);
     // A resource that is already gone (deleted by hand since `find`) counts as deleted.
@@ -692,7 +692,7 @@ async fn a_failed_deletion_is_recorded_and_the_sweep_goes_on() {
     };
     planned.insert(0, gone);
 
-    let done = sweep::delete(&s, &planned, false).await;
+    let done = iamc_live::sweep::delete(&s, &planned, false).await;
     assert_eq!(done.len(), 3);
     assert_eq!(done[0].result, Ok(()), "{:?}", done[0]);
     let failure = done[1].result.as_ref().expect_err("the VPC still has a subnet");

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::policy::wildcard::{Flavour, Pattern};
 
-const EMBEDDED: &str = include_str!("../catalog/actions.json");
+const EMBEDDED: &str = include_str!("../../../catalog/actions.json");
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

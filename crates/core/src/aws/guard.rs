@@ -79,6 +79,21 @@ pub fn caller_identity(body: &str) -> Option<(String, String)> {
     Some((account, arn))
 }
 
+/// A region name of the `aws` partition (it goes into endpoint host names).
+pub fn check_region(region: &str) -> Result<(), String> {
+    let parts: Vec<&str> = region.split('-').collect();
+    let shaped = parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
+    if !shaped {
+        return Err(format!("--region `{region}` is not a region name such as us-west-2"));
+    }
+    if region.starts_with("cn-") || region.starts_with("us-gov-") || region.starts_with("us-iso") {
+        return Err(format!("--region `{region}`: only the aws partition is supported"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -945,7 +945,7 @@ mod tests {
     use crate::template::render::Target;
 
     fn seed() -> Profile {
-        load(&ProfileSource::Embedded, None, &Target::default()).expect("the embedded seed loads").profile
+        load(&ProfileSource::Embedded, None, &Target::default(), &|p| std::fs::read_to_string(p)).expect("the embedded seed loads").profile
     }
 
     /// EC2 accepts DryRun on every action of the policy but these two.

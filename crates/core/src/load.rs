@@ -1,6 +1,6 @@
-//! Reading a profile and its template from disk (or from the copy embedded in the
-//! binary), rendering it for the target, and extracting the role's policies. This is
-//! the effectful edge of `check`; everything it hands on is plain data.
+//! Loading a profile and its template (from files the caller reads, or from the copy
+//! embedded in the binary), rendering it for the target, and extracting the role's
+//! policies. The reading itself is the caller's: this module does no I/O.
 
 use std::path::{Path, PathBuf};
 
@@ -52,24 +52,27 @@ pub struct Loaded {
 /// The seed profile, compiled in so that `check` with no flags works anywhere.
 const EMBEDDED_DIR: &str = "scenarios/dkp-bootstrapper";
 const EMBEDDED: &[(&str, &str)] = &[
-    ("profile.toml", include_str!("../scenarios/dkp-bootstrapper/profile.toml")),
-    ("template.yaml", include_str!("../scenarios/dkp-bootstrapper/template.yaml")),
-    ("ec2-network.toml", include_str!("../scenarios/dkp-bootstrapper/ec2-network.toml")),
-    ("ec2-instances.toml", include_str!("../scenarios/dkp-bootstrapper/ec2-instances.toml")),
-    ("ec2-launch-templates.toml", include_str!("../scenarios/dkp-bootstrapper/ec2-launch-templates.toml")),
-    ("elb.toml", include_str!("../scenarios/dkp-bootstrapper/elb.toml")),
-    ("autoscaling.toml", include_str!("../scenarios/dkp-bootstrapper/autoscaling.toml")),
-    ("iam.toml", include_str!("../scenarios/dkp-bootstrapper/iam.toml")),
-    ("secretsmanager.toml", include_str!("../scenarios/dkp-bootstrapper/secretsmanager.toml")),
-    ("tagging.toml", include_str!("../scenarios/dkp-bootstrapper/tagging.toml")),
-    ("near-miss.toml", include_str!("../scenarios/dkp-bootstrapper/near-miss.toml")),
+    ("profile.toml", include_str!("../../../scenarios/dkp-bootstrapper/profile.toml")),
+    ("template.yaml", include_str!("../../../scenarios/dkp-bootstrapper/template.yaml")),
+    ("ec2-network.toml", include_str!("../../../scenarios/dkp-bootstrapper/ec2-network.toml")),
+    ("ec2-instances.toml", include_str!("../../../scenarios/dkp-bootstrapper/ec2-instances.toml")),
+    ("ec2-launch-templates.toml", include_str!("../../../scenarios/dkp-bootstrapper/ec2-launch-templates.toml")),
+    ("elb.toml", include_str!("../../../scenarios/dkp-bootstrapper/elb.toml")),
+    ("autoscaling.toml", include_str!("../../../scenarios/dkp-bootstrapper/autoscaling.toml")),
+    ("iam.toml", include_str!("../../../scenarios/dkp-bootstrapper/iam.toml")),
+    ("secretsmanager.toml", include_str!("../../../scenarios/dkp-bootstrapper/secretsmanager.toml")),
+    ("tagging.toml", include_str!("../../../scenarios/dkp-bootstrapper/tagging.toml")),
+    ("near-miss.toml", include_str!("../../../scenarios/dkp-bootstrapper/near-miss.toml")),
 ];
 
-fn read(source: &ProfileSource, name: &str) -> Result<(String, String), LoadError> {
+/// How the caller reads a file the profile names (the shell bounds its size).
+pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
+
+fn read(source: &ProfileSource, name: &str, read_file: ReadFile) -> Result<(String, String), LoadError> {
     match source {
         ProfileSource::Dir(dir) => {
             let path = dir.join(name);
-            let text = std::fs::read_to_string(&path)
+            let text = read_file(&path)
                 .map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?;
             Ok((text, path.display().to_string()))
         }
@@ -135,12 +138,17 @@ fn named(e: LoadError, loc: &crate::loc::Loc) -> LoadError {
 
 /// Loads a profile, its scenarios and its template (or `template_override`), renders
 /// the template for `target` and extracts the policies of the profile's role.
-pub fn load(source: &ProfileSource, template_override: Option<&Path>, target: &Target) -> Result<Loaded, LoadError> {
-    let (text, file) = read(source, "profile.toml")?;
+pub fn load(
+    source: &ProfileSource,
+    template_override: Option<&Path>,
+    target: &Target,
+    read_file: ReadFile,
+) -> Result<Loaded, LoadError> {
+    let (text, file) = read(source, "profile.toml", read_file)?;
     let mut profile = parse_profile(&text, &file)?;
     let catalog = Catalog::embedded();
     for (name, loc) in profile.scenario_files.clone().into_iter().zip(profile.scenario_file_locs.clone()) {
-        let (text, file) = read(source, &name).map_err(|e| named(e, &loc))?;
+        let (text, file) = read(source, &name, read_file).map_err(|e| named(e, &loc))?;
         profile.scenarios.extend(parse_scenarios(&text, &file, catalog)?);
     }
     validate_profile(&profile)?;
@@ -148,10 +156,10 @@ pub fn load(source: &ProfileSource, template_override: Option<&Path>, target: &T
 
     let (template_text, template_label) = match template_override {
         Some(path) => (
-            std::fs::read_to_string(path).map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?,
+            read_file(path).map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?,
             path.display().to_string(),
         ),
-        None => read(source, &profile.template).map_err(|e| named(e, &profile.template_loc))?,
+        None => read(source, &profile.template, read_file).map_err(|e| named(e, &profile.template_loc))?,
     };
     let template = Template::parse(&template_text, &template_label)?;
     let rendered = render(&template, target, RefMode::ResolveAll)?;

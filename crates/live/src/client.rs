@@ -1,5 +1,5 @@
 //! Sending one AWS API call over real HTTP: serialized by the service's wire protocol
-//! (`crate::wire`), signed with SigV4, and answered with the status, body and the
+//! (`iamc_core::wire`), signed with SigV4, and answered with the status, body and the
 //! service error code, if any. Used for scenario calls, fixtures, and the gate's lookups.
 
 use std::time::{Duration, SystemTime};
@@ -15,7 +15,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use crate::wire::{self, Protocol, ServiceModel};
+pub use iamc_core::aws::errors::service_error;
+use iamc_core::wire::{self, ServiceModel};
 
 /// AWS credentials: the administrator's, or those AssumeRole returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,41 +54,6 @@ pub enum ExecError {
     Connect { url: String, message: String },
     #[error("no answer from {url} within {seconds} s")]
     Timeout { url: String, seconds: u64 },
-}
-
-/// Reads the error code and message of a failed call, per protocol.
-pub fn service_error(
-    protocol: Protocol,
-    status: u16,
-    headers: &[(String, String)],
-    body: &str,
-) -> Option<(String, String)> {
-    if (200..300).contains(&status) {
-        return None;
-    }
-    match protocol {
-        Protocol::Json => {
-            let json: Option<Value> = serde_json::from_str(body).ok();
-            let code = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("x-amzn-errortype"))
-                .map(|(_, v)| v.clone())
-                .or_else(|| json.as_ref().and_then(|j| j.get("__type")).and_then(Value::as_str).map(str::to_string))
-                .map(|c| c.split(':').next().unwrap_or_default().rsplit('#').next().unwrap_or_default().to_string());
-            let message = json
-                .as_ref()
-                .and_then(|j| j.get("Message").or_else(|| j.get("message")))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            Some((code.unwrap_or_else(|| format!("HTTP{status}")), message))
-        }
-        Protocol::Ec2 | Protocol::Query => {
-            let code = crate::xml::first(body, "Code").unwrap_or_else(|| format!("HTTP{status}"));
-            let message = crate::xml::first(body, "Message").unwrap_or_else(|| body.chars().take(200).collect());
-            Some((code, message))
-        }
-    }
 }
 
 /// An HTTP client for AWS-style endpoints: plain HTTP for emulators and the gate, HTTPS
@@ -183,7 +149,8 @@ impl Client {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources, joined by `: ` (the SDK's `Display` says only the top one).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -257,14 +224,5 @@ mod tests {
         let h = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-west-2/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
         assert_eq!(credential_scope(h), Some(("AKIDEXAMPLE".into(), "us-west-2".into(), "ec2".into())));
         assert_eq!(credential_scope("Basic xyz"), None);
-    }
-
-    #[test]
-    fn reads_service_errors_per_protocol() {
-        let ec2 = "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>no</Message></Error></Errors></Response>";
-        assert_eq!(service_error(Protocol::Ec2, 403, &[], ec2), Some(("UnauthorizedOperation".into(), "no".into())));
-        let json = r#"{"__type":"com.amazonaws.secretsmanager#AccessDeniedException","Message":"no"}"#;
-        assert_eq!(service_error(Protocol::Json, 400, &[], json), Some(("AccessDeniedException".into(), "no".into())));
-        assert_eq!(service_error(Protocol::Query, 200, &[], ""), None);
     }
 }

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
 /// The install script, compiled in so the binary works from any directory.
-const SETUP_MOTO: &str = include_str!("../localstack/setup-moto.sh");
+const SETUP_MOTO: &str = include_str!("../../../localstack/setup-moto.sh");
 
 /// The moto version the script pins.
 pub const MOTO_VERSION: &str = "5.2.5";
 
-const SETUP_LOCALSTACK: &str = include_str!("../localstack/setup-localstack.sh");
+const SETUP_LOCALSTACK: &str = include_str!("../../../localstack/setup-localstack.sh");
 
 /// The open-source LocalStack runtime the script pins.
 pub const LOCALSTACK_VERSION: &str = "2026.3.0";

@@ -659,7 +659,7 @@ struct Scenario {
 }
 
 fn scenarios() -> Vec<Scenario> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/dkp-bootstrapper");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/dkp-bootstrapper");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -206,7 +206,7 @@ mod tests {
     use crate::template::Template;
     use crate::template::render::{RefMode, Target, render};
 
-    const SEED: &str = include_str!("../../scenarios/dkp-bootstrapper/template.yaml");
+    const SEED: &str = include_str!("../../../../scenarios/dkp-bootstrapper/template.yaml");
 
     fn model_of(text: &str) -> Result<IamModel, PolicyError> {
         let t = Template::parse(text, "t.yaml").unwrap();

@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use crate::analysis::{Finding, FindingKind, Severity, verdict_of};
-use crate::exec::{Answer, Client, Credentials, ExecError};
-use crate::gate::deny::is_denial_code;
-use crate::gate::server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
-use crate::policy::{Policy, PolicyKind, parse_policy};
-use crate::report::{BackendAnswer, Environment, Report};
-use crate::scenario::{Expect, Fixture, Profile, Scenario, substitute};
-use crate::template::render::Target;
+use iamc_core::analysis::{Finding, FindingKind, Severity, verdict_of};
+use crate::client::{Answer, Client, Credentials, ExecError};
+use iamc_core::gate::deny::is_denial_code;
+use crate::gate_server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
+use iamc_core::policy::{Policy, PolicyKind, parse_policy};
+use iamc_core::report::{BackendAnswer, Environment, Report};
+use iamc_core::scenario::{Expect, Fixture, Profile, Scenario, substitute};
+use iamc_core::template::render::Target;
+pub use iamc_core::outcome::{Shard, required_by};
 
 /// The harness's own credentials on an emulator (any key works there; the gate knows
 /// this one as the administrator's and does not evaluate its calls).
@@ -111,7 +112,7 @@ impl Session {
     pub fn url(&self, service: &str) -> String {
         match &self.endpoints {
             Endpoints::One(url) => url.clone(),
-            Endpoints::Aws => crate::aws::endpoint(service, &self.region),
+            Endpoints::Aws => iamc_core::aws::endpoint(service, &self.region),
         }
     }
 
@@ -173,11 +174,11 @@ pub async fn deploy_with(
         let body = session
             .admin_ok("deploy", "cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack}))
             .await?;
-        let status = crate::xml::first(&body, "StackStatus").unwrap_or_default();
+        let status = iamc_core::xml::first(&body, "StackStatus").unwrap_or_default();
         match status.as_str() {
             "CREATE_COMPLETE" => return Ok(()),
             s if s.ends_with("FAILED") || s.contains("ROLLBACK") => {
-                let reason = crate::xml::first(&body, "StackStatusReason").unwrap_or_default();
+                let reason = iamc_core::xml::first(&body, "StackStatusReason").unwrap_or_default();
                 return Err(step("deploy", format!("stack {stack} is {s}: {reason}")));
             }
             _ if started.elapsed() > Duration::from_secs(300) => {
@@ -196,27 +197,27 @@ pub async fn deploy_with(
 pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Vec<Policy>), RunError> {
     let what = "read back IAM";
     let role = session.admin_ok(what, "iam", "GetRole", serde_json::json!({"RoleName": role_name})).await?;
-    let role_arn = crate::xml::first(&role, "Arn").ok_or_else(|| step(what, "GetRole returned no Arn"))?;
+    let role_arn = iamc_core::xml::first(&role, "Arn").ok_or_else(|| step(what, "GetRole returned no Arn"))?;
     let mut policies = Vec::new();
     let attached =
         session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    for arn in crate::xml::texts(&attached, "PolicyArn") {
+    for arn in iamc_core::xml::texts(&attached, "PolicyArn") {
         let policy = session.admin_ok(what, "iam", "GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
-        let version = crate::xml::first(&policy, "DefaultVersionId").unwrap_or_else(|| "v1".into());
-        let name = crate::xml::first(&policy, "PolicyName").unwrap_or_else(|| arn.clone());
+        let version = iamc_core::xml::first(&policy, "DefaultVersionId").unwrap_or_else(|| "v1".into());
+        let name = iamc_core::xml::first(&policy, "PolicyName").unwrap_or_else(|| arn.clone());
         let body = session
             .admin_ok(what, "iam", "GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version}))
             .await?;
-        let document = crate::xml::first(&body, "Document")
+        let document = iamc_core::xml::first(&body, "Document")
             .ok_or_else(|| step(what, format!("GetPolicyVersion of {arn} returned no Document")))?;
         policies.push(parse_document(&name, &format!("emulator IAM {arn}"), &document)?);
     }
     let inline = session.admin_ok(what, "iam", "ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    for name in crate::xml::texts(&inline, "member") {
+    for name in iamc_core::xml::texts(&inline, "member") {
         let body = session
             .admin_ok(what, "iam", "GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name}))
             .await?;
-        let document = crate::xml::first(&body, "PolicyDocument")
+        let document = iamc_core::xml::first(&body, "PolicyDocument")
             .ok_or_else(|| step(what, format!("GetRolePolicy {name} returned no PolicyDocument")))?;
         policies.push(parse_document(&name, &format!("emulator IAM role/{role_name} inline {name}"), &document)?);
     }
@@ -227,7 +228,7 @@ pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Ve
 fn parse_document(name: &str, label: &str, document: &str) -> Result<Policy, RunError> {
     let text = if document.trim_start().starts_with('{') { document.to_string() } else { percent_decode(document) };
     let node =
-        crate::template::json::parse(&text, &Arc::from(label)).map_err(|e| step("read back IAM", e.to_string()))?;
+        iamc_core::template::json::parse(&text, &Arc::from(label)).map_err(|e| step("read back IAM", e.to_string()))?;
     parse_policy(name, &node, PolicyKind::Identity).map_err(|e| step("read back IAM", e.to_string()))
 }
 
@@ -305,7 +306,7 @@ pub async fn become_role(
                     .map_err(|e| step(what, e.to_string()))?;
                 match &answer.error {
                     None => {
-                        let get = |n: &str| crate::xml::first(&answer.body, n).unwrap_or_default();
+                        let get = |n: &str| iamc_core::xml::first(&answer.body, n).unwrap_or_default();
                         Ok(Credentials {
                             access_key_id: get("AccessKeyId"),
                             secret_access_key: get("SecretAccessKey"),
@@ -467,7 +468,7 @@ pub async fn undo_fixtures(
 
 fn record_produced(produces: &BTreeMap<String, String>, body: &str, ids: &mut HashMap<String, String>) {
     for (example, field) in produces {
-        let value = crate::xml::first(body, field).or_else(|| {
+        let value = iamc_core::xml::first(body, field).or_else(|| {
             serde_json::from_str::<Value>(body)
                 .ok()
                 .and_then(|j| j.get(field).and_then(Value::as_str).map(str::to_string))
@@ -577,7 +578,7 @@ pub async fn run_scenarios(
                 let (session, creds, ids, target, s, options) =
                     (Arc::clone(&session), creds.clone(), Arc::clone(&ids), target.clone(), s.clone(), options.clone());
                 // A dry run of a create produces nothing its dependants could use.
-                let dry_run = options.dry_run && crate::aws::accepts_dry_run(&s.service, &s.operation);
+                let dry_run = options.dry_run && iamc_core::aws::accepts_dry_run(&s.service, &s.operation);
                 // Transitively: a live call on top of a dry run's missing resource passes the
                 // taint on to what needs it.
                 let dry_needs: Vec<String> =
@@ -595,7 +596,7 @@ pub async fn run_scenarios(
                         call_scenario(&session, &creds, &s, &known, &target, &s.id)
                     })
                     .await;
-                    let mut produced: Vec<(crate::aws::sweep::Kind, String)> = Vec::new();
+                    let mut produced: Vec<(iamc_core::aws::sweep::Kind, String)> = Vec::new();
                     if let Ok(a) = &answer
                         && a.error.is_none()
                         && let Ok(mut m) = ids.lock()
@@ -605,10 +606,10 @@ pub async fn run_scenarios(
                             .produces
                             .keys()
                             .filter_map(|example| m.get(example).cloned())
-                            .filter_map(|id| crate::aws::sweep::kind_of(&id).map(|k| (k, id)))
+                            .filter_map(|id| iamc_core::aws::sweep::kind_of(&id).map(|k| (k, id)))
                             .collect();
                         let input = concrete_input(&s.input, &known, &target);
-                        produced.extend(crate::aws::created_named(&s.service, &s.operation, &input, &a.body));
+                        produced.extend(iamc_core::aws::created_named(&s.service, &s.operation, &input, &a.body));
                     }
                     // What the role created carries the run's tags, so a sweep finds it
                     // even if this run is killed before its teardown.
@@ -688,64 +689,17 @@ fn need_failed(r: &LiveResult, expect: Expect) -> bool {
     }
 }
 
-/// One of N shards of a profile's scenarios (`--shard K/N`, K from 1).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl Shard {
-    /// Parses `K/N` with 1 ≤ K ≤ N.
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard `{text}` must be K/N with 1 <= K <= N, such as 2/4");
-        let (k, n) = text.split_once('/').ok_or_else(bad)?;
-        let (index, count) =
-            (k.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);
-        if index == 0 || count == 0 || index > count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-
-    /// The shard (1-based) that owns the scenario at `position` in the profile.
-    pub fn owner_of(&self, position: usize) -> usize {
-        position % self.count + 1
-    }
-}
-
-/// The scenarios a shard must run: those it owns and, transitively, what they need.
-pub fn required_by(profile: &Profile, shard: Option<Shard>) -> HashSet<String> {
-    let by_id: HashMap<&str, &Scenario> = profile.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
-    let mut required: HashSet<String> = HashSet::new();
-    let mut stack: Vec<&str> = profile
-        .scenarios
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| shard.is_none_or(|sh| sh.owner_of(*i) == sh.index))
-        .map(|(_, s)| s.id.as_str())
-        .collect();
-    while let Some(id) = stack.pop() {
-        if required.insert(id.to_string()) {
-            stack.extend(
-                by_id.get(id).map(|s| s.needs.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default(),
-            );
-        }
-    }
-    required
-}
-
 /// Tags resources a scenario created with the run's tags (administrator's credentials);
 /// returns what could not be tagged.
 async fn tag_created(
     session: &Session,
     options: &CallOptions,
-    produced: &[(crate::aws::sweep::Kind, String)],
+    produced: &[(iamc_core::aws::sweep::Kind, String)],
 ) -> Vec<String> {
     let mut failures = Vec::new();
     let Some((run_id, expires)) = &options.tags else { return failures };
     for (kind, id) in produced {
-        let Some((service, operation, input)) = crate::aws::sweep::tag_call(*kind, id, run_id, expires) else {
+        let Some((service, operation, input)) = iamc_core::aws::sweep::tag_call(*kind, id, run_id, expires) else {
             continue;
         };
         match session.admin(service, operation, input).await {
@@ -890,7 +844,7 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
         Err(e) => return LiveResult::error(&s.id, e.to_string()),
         Ok(a) => a,
     };
-    let backend = BackendAnswer::of(&answer);
+    let backend = backend_answer(&answer);
     let Some(record) = record else {
         return LiveResult::error(
             &s.id,
@@ -970,6 +924,15 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
     }
 }
 
+/// What the backend answered: status, error code and message, if any.
+fn backend_answer(answer: &Answer) -> BackendAnswer {
+    BackendAnswer {
+        status: answer.status,
+        code: answer.error.as_ref().map(|(c, _)| c.clone()),
+        message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
+    }
+}
+
 /// Reads one call AWS itself decided (`--target aws`, no gate):
 /// - no error, or `DryRunOperation` (EC2 checked authorization and stopped there) → allowed;
 /// - a call built on dry runs that AWS denies or answers with any other error → skipped:
@@ -978,23 +941,12 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
 /// - an error code the scenario declares in `authorized_when` → allowed;
 /// - an authentication failure, or any other error → error (undecided): nothing says
 ///   whether the call was authorized.
-impl BackendAnswer {
-    /// What the backend answered: status, error code and message, if any.
-    fn of(answer: &Answer) -> BackendAnswer {
-        BackendAnswer {
-            status: answer.status,
-            code: answer.error.as_ref().map(|(c, _)| c.clone()),
-            message: answer.error.as_ref().map(|(_, m)| m.clone()).filter(|m| !m.is_empty()),
-        }
-    }
-}
-
 fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool, dry_needs: &[String]) -> LiveResult {
     let answer = match answer {
         Err(e) => return LiveResult::error(&s.id, e.to_string()),
         Ok(a) => a,
     };
-    let backend = BackendAnswer::of(&answer);
+    let backend = backend_answer(&answer);
     let live = |observed, note: Option<String>| LiveResult {
         id: s.id.clone(),
         observed,
@@ -1336,17 +1288,17 @@ pub fn enforce(gate: &Gate, deployed: &Deployed) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Protocol;
+    use iamc_core::wire::Protocol;
 
     /// An answer as the client builds it from a replayed status and body.
     fn answer(protocol: Protocol, status: u16, body: &str) -> Result<Answer, ExecError> {
-        let error = crate::exec::service_error(protocol, status, &[], body);
+        let error = crate::client::service_error(protocol, status, &[], body);
         Ok(Answer { status, body: body.to_string(), headers: Vec::new(), error })
     }
 
     fn scenario() -> Scenario {
         let target = Target::default();
-        let loaded = crate::load::load(&crate::load::ProfileSource::Embedded, None, &target).expect("seed loads");
+        let loaded = crate::files::load(&iamc_core::load::ProfileSource::Embedded, None, &target).expect("seed loads");
         loaded.profile.scenarios[0].clone()
     }
 

@@ -84,7 +84,7 @@ pub fn is_denial_code(code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exec::service_error;
+    use crate::aws::errors::service_error;
 
     #[test]
     fn each_protocol_reads_back_as_its_code() {

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-const EMBEDDED: &str = include_str!("../../catalog/wire-model.json");
+const EMBEDDED: &str = include_str!("../../../../catalog/wire-model.json");
 
 /// The wire protocol of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -9,12 +9,10 @@
 //! [`group_reference_revokes`]), how each service's listing is read —
 //! are separate from the two effectful ones, [`find`] and [`delete`].
 
-use std::collections::HashSet;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::run::{Endpoints, Session};
 use crate::xml;
 
 /// The tag whose value is the id of the run that created the resource.
@@ -231,7 +229,7 @@ pub fn format_timestamp(time: SystemTime) -> String {
     crate::calendar::rfc3339(time)
 }
 
-fn to_system_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, shift: i64) -> Option<SystemTime> {
+pub fn to_system_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, shift: i64) -> Option<SystemTime> {
     let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     if !(1..=12).contains(&mo) || d == 0 || d > month_days[mo as usize - 1] || h > 23 || mi > 59 || s > 60 {
@@ -246,7 +244,7 @@ fn to_system_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, shift: i64) 
 }
 
 /// Whether `OlderThan` can date a resource at all: its run id or its expiry parses.
-fn dated(t: &Tagged) -> bool {
+pub fn dated(t: &Tagged) -> bool {
     t.run_id.as_deref().and_then(run_started).is_some() || t.expires.as_deref().and_then(parse_timestamp).is_some()
 }
 
@@ -256,7 +254,7 @@ pub fn undated(found: &[Tagged]) -> Vec<&Tagged> {
     found.iter().filter(|t| !dated(t)).collect()
 }
 
-fn selected(t: &Tagged, selector: &Selector, now: SystemTime) -> bool {
+pub fn selected(t: &Tagged, selector: &Selector, now: SystemTime) -> bool {
     match selector {
         Selector::RunId(id) => t.run_id.as_deref() == Some(id.as_str()),
         Selector::OlderThan(age) => {
@@ -281,14 +279,14 @@ pub fn plan(found: &[Tagged], selector: &Selector, now: SystemTime) -> Vec<Tagge
     out
 }
 
-fn tag_list(run_id: &str, expires: &str) -> Value {
+pub fn tag_list(run_id: &str, expires: &str) -> Value {
     json!([{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": EXPIRES_TAG, "Value": expires}])
 }
 
 /// The name of an IAM role or instance profile from its ARN
 /// (`…:role/aws-service-role/<service>/<name>`, `…:instance-profile/<path>/<name>`), or the
 /// text itself when it is a name already.
-fn iam_name(id: &str) -> &str {
+pub fn iam_name(id: &str) -> &str {
     if id.starts_with("arn:") { id.rsplit('/').next().unwrap_or(id) } else { id }
 }
 
@@ -361,7 +359,7 @@ pub fn kind_of(id: &str) -> Option<Kind> {
 // Reading the services' listings (pure).
 
 /// The elements directly inside `body` (not nested deeper): (local name, inner text).
-fn children(body: &str) -> Vec<(&str, &str)> {
+pub fn children(body: &str) -> Vec<(&str, &str)> {
     let mut out = Vec::new();
     let mut pos = 0;
     while let Some(lt) = body[pos..].find('<') {
@@ -390,17 +388,17 @@ fn children(body: &str) -> Vec<(&str, &str)> {
 }
 
 /// The inner text of the first direct child named `name` (case-insensitive).
-fn child<'a>(body: &'a str, name: &str) -> Option<&'a str> {
+pub fn child<'a>(body: &'a str, name: &str) -> Option<&'a str> {
     children(body).into_iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, inner)| inner)
 }
 
 /// The text of the first direct child named `name`, if it holds text.
-fn child_text(body: &str, name: &str) -> Option<String> {
+pub fn child_text(body: &str, name: &str) -> Option<String> {
     child(body, name).filter(|inner| !inner.contains('<')).map(|inner| xml::unescape(inner.trim()))
 }
 
 /// The members of a list element (`<item>` in EC2, `<member>` in query services).
-fn members(list: &str) -> Vec<&str> {
+pub fn members(list: &str) -> Vec<&str> {
     children(list)
         .into_iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("item") || n.eq_ignore_ascii_case("member"))
@@ -409,7 +407,7 @@ fn members(list: &str) -> Vec<&str> {
 }
 
 /// The items of the list `path` (a chain of direct children) under `body`.
-fn list_at<'a>(body: &'a str, path: &[&str]) -> Vec<&'a str> {
+pub fn list_at<'a>(body: &'a str, path: &[&str]) -> Vec<&'a str> {
     let mut at = body;
     for name in path {
         match child(at, name) {
@@ -422,16 +420,16 @@ fn list_at<'a>(body: &'a str, path: &[&str]) -> Vec<&'a str> {
 
 /// The response's result element: `<XResponse>` for EC2, `<XResponse><XResult>` for
 /// the query services.
-fn result_of<'a>(body: &'a str, operation: &str) -> &'a str {
+pub fn result_of<'a>(body: &'a str, operation: &str) -> &'a str {
     let response = xml::section(body, &format!("{operation}Response")).unwrap_or(body);
     xml::section(response, &format!("{operation}Result")).unwrap_or(response)
 }
 
 /// The values of [`RUN_ID_TAG`] and [`EXPIRES_TAG`] in a tag list, each if present.
-type TagValues = (Option<String>, Option<String>);
+pub type TagValues = (Option<String>, Option<String>);
 
 /// The values of our two tags in the tag list `list` (`tagSet` / `Tags`) of `item`.
-fn tag_values(item: &str, list: &str) -> TagValues {
+pub fn tag_values(item: &str, list: &str) -> TagValues {
     let mut run_id = None;
     let mut expires = None;
     for tag in child(item, list).map(members).unwrap_or_default() {
@@ -448,22 +446,22 @@ fn tag_values(item: &str, list: &str) -> TagValues {
 
 /// The values of our two tags in a tag list (`tagSet` / `Tags`): `None` when the list
 /// does not hold [`RUN_ID_TAG`].
-fn our_tags(item: &str, list: &str) -> Option<(String, Option<String>)> {
+pub fn our_tags(item: &str, list: &str) -> Option<(String, Option<String>)> {
     let (run_id, expires) = tag_values(item, list);
     Some((run_id?, expires))
 }
 
 /// How one EC2 kind is listed.
-struct Ec2Listing {
-    kind: Kind,
-    operation: &'static str,
+pub struct Ec2Listing {
+    pub kind: Kind,
+    pub operation: &'static str,
     /// `Filters`, except `Filter` for DescribeNatGateways.
-    filter_member: &'static str,
-    set: &'static str,
-    id: &'static str,
+    pub filter_member: &'static str,
+    pub set: &'static str,
+    pub id: &'static str,
 }
 
-const EC2_LISTINGS: &[Ec2Listing] = &[
+pub const EC2_LISTINGS: &[Ec2Listing] = &[
     Ec2Listing { kind: Kind::Instance, operation: "DescribeInstances", filter_member: "Filters", set: "", id: "" },
     Ec2Listing {
         kind: Kind::NatGateway,
@@ -537,7 +535,7 @@ const EC2_LISTINGS: &[Ec2Listing] = &[
 /// even when its tag set does not show it (moto lists a launch template with the tags
 /// it was created with only); such an item is kept with no run id. Otherwise an item
 /// must show the tag.
-fn read_ec2(kind: Kind, body: &str, vouched: bool) -> (Vec<Tagged>, Option<String>) {
+pub fn read_ec2(kind: Kind, body: &str, vouched: bool) -> (Vec<Tagged>, Option<String>) {
     let listing = EC2_LISTINGS.iter().find(|l| l.kind == kind).expect("every EC2 kind has a listing");
     let root = result_of(body, listing.operation);
     let items: Vec<&str> = if kind == Kind::Instance {
@@ -610,7 +608,7 @@ fn read_ec2(kind: Kind, body: &str, vouched: bool) -> (Vec<Tagged>, Option<Strin
 }
 
 /// Reads one page of DescribeLoadBalancers: the names and the next marker.
-fn read_load_balancers(body: &str) -> (Vec<String>, Option<String>) {
+pub fn read_load_balancers(body: &str) -> (Vec<String>, Option<String>) {
     let root = result_of(body, "DescribeLoadBalancers");
     let names =
         list_at(root, &["LoadBalancerDescriptions"]).into_iter().filter_map(|m| child_text(m, "LoadBalancerName"));
@@ -618,7 +616,7 @@ fn read_load_balancers(body: &str) -> (Vec<String>, Option<String>) {
 }
 
 /// Reads classic ELB DescribeTags: the load balancers carrying [`RUN_ID_TAG`].
-fn read_load_balancer_tags(body: &str) -> Vec<Tagged> {
+pub fn read_load_balancer_tags(body: &str) -> Vec<Tagged> {
     let root = result_of(body, "DescribeTags");
     list_at(root, &["TagDescriptions"])
         .into_iter()
@@ -638,7 +636,7 @@ fn read_load_balancer_tags(body: &str) -> Vec<Tagged> {
 }
 
 /// Reads one page of DescribeAutoScalingGroups.
-fn read_auto_scaling_groups(body: &str) -> (Vec<Tagged>, Option<String>) {
+pub fn read_auto_scaling_groups(body: &str) -> (Vec<Tagged>, Option<String>) {
     let root = result_of(body, "DescribeAutoScalingGroups");
     let groups = list_at(root, &["AutoScalingGroups"]).into_iter().filter_map(|m| {
         let id = child_text(m, "AutoScalingGroupName")?;
@@ -656,7 +654,7 @@ fn read_auto_scaling_groups(body: &str) -> (Vec<Tagged>, Option<String>) {
 }
 
 /// Reads one page of ListSecrets (JSON).
-fn read_secrets(body: &str) -> Result<(Vec<Tagged>, Option<String>), String> {
+pub fn read_secrets(body: &str) -> Result<(Vec<Tagged>, Option<String>), String> {
     let json: Value =
         serde_json::from_str(body).map_err(|e| format!("ListSecrets answered with unreadable JSON: {e}"))?;
     let mut out = Vec::new();
@@ -683,34 +681,34 @@ fn read_secrets(body: &str) -> Result<(Vec<Tagged>, Option<String>), String> {
 }
 
 /// The marker of an IAM listing's next page: only while `IsTruncated` is true.
-fn iam_marker(root: &str) -> Option<String> {
+pub fn iam_marker(root: &str) -> Option<String> {
     let truncated = child_text(root, "IsTruncated").as_deref() == Some("true");
     child_text(root, "Marker").filter(|m| truncated && !m.is_empty())
 }
 
 /// A role or an instance profile as an IAM listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Listed {
-    name: String,
-    arn: String,
-    path: String,
+pub struct Listed {
+    pub name: String,
+    pub arn: String,
+    pub path: String,
     /// An instance profile's roles, by name.
-    roles: Vec<String>,
+    pub roles: Vec<String>,
     /// Our tags, when the listing shows the entity's tags at all (`Some((None, None))`:
     /// it shows tags, none of ours). AWS's ListRoles and ListInstanceProfiles do not —
     /// ListRoleTags and ListInstanceProfileTags do —; moto's ListInstanceProfiles does.
-    tags: Option<TagValues>,
+    pub tags: Option<TagValues>,
 }
 
 /// Which IAM listing: ListRoles or ListInstanceProfiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum IamListing {
+pub enum IamListing {
     Roles,
     InstanceProfiles,
 }
 
 impl IamListing {
-    fn operation(self) -> &'static str {
+    pub fn operation(self) -> &'static str {
         match self {
             IamListing::Roles => "ListRoles",
             IamListing::InstanceProfiles => "ListInstanceProfiles",
@@ -718,7 +716,7 @@ impl IamListing {
     }
 
     /// The listing of one entity's tags, and the input member that names the entity.
-    fn tag_listing(self) -> (&'static str, &'static str) {
+    pub fn tag_listing(self) -> (&'static str, &'static str) {
         match self {
             IamListing::Roles => ("ListRoleTags", "RoleName"),
             IamListing::InstanceProfiles => ("ListInstanceProfileTags", "InstanceProfileName"),
@@ -727,7 +725,7 @@ impl IamListing {
 }
 
 /// Reads one page of IAM ListRoles or ListInstanceProfiles, and the next marker.
-fn read_iam_listing(listing: IamListing, body: &str) -> (Vec<Listed>, Option<String>) {
+pub fn read_iam_listing(listing: IamListing, body: &str) -> (Vec<Listed>, Option<String>) {
     let root = result_of(body, listing.operation());
     let (list, name) = match listing {
         IamListing::Roles => ("Roles", "RoleName"),
@@ -755,14 +753,14 @@ fn read_iam_listing(listing: IamListing, body: &str) -> (Vec<Listed>, Option<Str
 }
 
 /// Reads one page of ListRoleTags or ListInstanceProfileTags: our tags, and the next marker.
-fn read_entity_tags(operation: &str, body: &str) -> (TagValues, Option<String>) {
+pub fn read_entity_tags(operation: &str, body: &str) -> (TagValues, Option<String>) {
     let root = result_of(body, operation);
     (tag_values(root, "Tags"), iam_marker(root))
 }
 
 /// Reads one page of ListStackResources: the roles and instance profiles the stack
 /// manages, by physical id (their names), and the next page's token.
-fn read_stack_resources(body: &str) -> (Vec<(Kind, String)>, Option<String>) {
+pub fn read_stack_resources(body: &str) -> (Vec<(Kind, String)>, Option<String>) {
     let root = result_of(body, "ListStackResources");
     let managed = list_at(root, &["StackResourceSummaries"]).into_iter().filter_map(|m| {
         if child_text(m, "ResourceStatus").as_deref() == Some("DELETE_COMPLETE") {
@@ -779,7 +777,7 @@ fn read_stack_resources(body: &str) -> (Vec<(Kind, String)>, Option<String>) {
 }
 
 /// Reads one page of DescribeStacks: the tagged stacks that still exist.
-fn read_stacks(body: &str) -> (Vec<Tagged>, Option<String>) {
+pub fn read_stacks(body: &str) -> (Vec<Tagged>, Option<String>) {
     let root = result_of(body, "DescribeStacks");
     let stacks = list_at(root, &["Stacks"]).into_iter().filter_map(|m| {
         if child_text(m, "StackStatus").as_deref() == Some("DELETE_COMPLETE") {
@@ -796,323 +794,6 @@ fn read_stacks(body: &str) -> (Vec<Tagged>, Option<String>) {
 // find (effectful).
 
 /// Pages are bounded so that a service repeating a token cannot loop forever.
-const MAX_PAGES: usize = 1000;
-
-/// How many times a listing call is retried when throttled (waiting 0.5 s, then twice as
-/// long each time: 15.5 s in all): a sweep lists the tags of every IAM role and instance
-/// profile in the account, one call each.
-const THROTTLE_RETRIES: u32 = 5;
-
-/// One listing call; `Ok(None)` when `gone_ok` and its subject is gone (a role deleted
-/// since ListRoles listed it, a stack since DescribeStacks). Throttling is waited out
-/// ([`THROTTLE_RETRIES`]); any other error fails, naming the call.
-async fn listing(
-    session: &Session,
-    service: &str,
-    operation: &str,
-    input: Value,
-    gone_ok: bool,
-) -> Result<Option<String>, String> {
-    let mut wait = Duration::from_millis(500);
-    let mut retries = 0;
-    loop {
-        let a = session
-            .admin(service, operation, input.clone())
-            .await
-            .map_err(|e| format!("{service}:{operation}: {e}"))?;
-        match a.error {
-            None => return Ok(Some(a.body)),
-            Some((code, _)) if throttled(&code) && retries < THROTTLE_RETRIES => {
-                retries += 1;
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            Some((code, message)) if gone_ok && already_done(&code, &message) => return Ok(None),
-            Some((code, message)) => {
-                return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
-            }
-        }
-    }
-}
-
-/// One call that must succeed (throttling waited out); the error names the call.
-async fn answer(session: &Session, service: &str, operation: &str, input: Value) -> Result<String, String> {
-    Ok(listing(session, service, operation, input, false).await?.unwrap_or_default())
-}
-
-/// Whether an error says the service does not implement a filter (moto's answer for
-/// filters it lacks; AWS implements every documented one).
-fn filter_unsupported(message: &str) -> bool {
-    let lower = message.to_ascii_lowercase();
-    lower.contains("filter") && (lower.contains("not been implemented") || lower.contains("notimplemented"))
-}
-
-async fn find_ec2(session: &Session, listing: &Ec2Listing) -> Result<Vec<Tagged>, String> {
-    let filter = json!([{"Name": "tag-key", "Values": [RUN_ID_TAG]}]);
-    let mut vouched = true;
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut input = serde_json::Map::new();
-        if vouched {
-            input.insert(listing.filter_member.into(), filter.clone());
-        }
-        if let Some(t) = &token {
-            input.insert("NextToken".into(), Value::String(t.clone()));
-        }
-        let body = match answer(session, "ec2", listing.operation, Value::Object(input)).await {
-            Ok(body) => body,
-            // Without the filter, every item is listed and must show the tag itself.
-            Err(e) if vouched && token.is_none() && filter_unsupported(&e) => {
-                vouched = false;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let (items, next) = read_ec2(listing.kind, &body, vouched);
-        out.extend(items);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => return Ok(out),
-        }
-    }
-    Ok(out)
-}
-
-async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut names = Vec::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let input = match &marker {
-            Some(m) => json!({"Marker": m}),
-            None => json!({}),
-        };
-        let (page, next) =
-            read_load_balancers(&answer(session, "elasticloadbalancing", "DescribeLoadBalancers", input).await?);
-        names.extend(page);
-        match next {
-            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
-            _ => break,
-        }
-    }
-    let mut out = Vec::new();
-    for chunk in names.chunks(20) {
-        let body = answer(session, "elasticloadbalancing", "DescribeTags", json!({"LoadBalancerNames": chunk})).await?;
-        out.extend(read_load_balancer_tags(&body));
-    }
-    Ok(out)
-}
-
-async fn find_auto_scaling_groups(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    let mut filtered = true;
-    for _ in 0..MAX_PAGES {
-        let mut input = serde_json::Map::new();
-        if filtered {
-            input.insert("Filters".into(), json!([{"Name": "tag-key", "Values": [RUN_ID_TAG]}]));
-        }
-        if let Some(t) = &token {
-            input.insert("NextToken".into(), Value::String(t.clone()));
-        }
-        let body = match answer(session, "autoscaling", "DescribeAutoScalingGroups", Value::Object(input)).await {
-            Ok(body) => body,
-            Err(e) if filtered && token.is_none() && filter_unsupported(&e) => {
-                filtered = false;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let (groups, next) = read_auto_scaling_groups(&body);
-        out.extend(groups);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-async fn find_secrets(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        // The tag-key filter matches by prefix: `read_secrets` keeps exact keys only.
-        let mut input = json!({"Filters": [{"Key": "tag-key", "Values": [RUN_ID_TAG]}]});
-        if let Some(t) = &token {
-            input["NextToken"] = Value::String(t.clone());
-        }
-        let (secrets, next) = read_secrets(&answer(session, "secretsmanager", "ListSecrets", input).await?)?;
-        out.extend(secrets);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-/// Every role or every instance profile in the account (all paths).
-async fn list_iam(session: &Session, kind: IamListing) -> Result<Vec<Listed>, String> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let input = match &marker {
-            Some(m) => json!({"Marker": m}),
-            None => json!({}),
-        };
-        let (page, next) = read_iam_listing(kind, &answer(session, "iam", kind.operation(), input).await?);
-        out.extend(page);
-        match next {
-            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-/// Our tags on a role or an instance profile: those its listing showed, else its own
-/// tag listing (ListRoleTags, ListInstanceProfileTags). `None` when it is gone since it
-/// was listed.
-async fn iam_tags(session: &Session, kind: IamListing, entity: &Listed) -> Result<Option<TagValues>, String> {
-    if let Some(tags) = &entity.tags {
-        return Ok(Some(tags.clone()));
-    }
-    let (operation, member) = kind.tag_listing();
-    let (mut run_id, mut expires) = (None, None);
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut input = json!({});
-        input[member] = Value::String(entity.name.clone());
-        if let Some(m) = &marker {
-            input["Marker"] = Value::String(m.clone());
-        }
-        let Some(body) = listing(session, "iam", operation, input, true).await? else { return Ok(None) };
-        let ((r, e), next) = read_entity_tags(operation, &body);
-        run_id = run_id.or(r);
-        expires = expires.or(e);
-        match next {
-            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
-            _ => break,
-        }
-    }
-    Ok(Some((run_id, expires)))
-}
-
-/// The tagged roles: service-linked ones (under `/aws-service-role/`, by ARN) and others
-/// (by name), except those a stack manages.
-async fn find_roles(session: &Session, stack_managed: &HashSet<(Kind, String)>) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    for role in list_iam(session, IamListing::Roles).await? {
-        let service_linked = role.path.starts_with("/aws-service-role/");
-        if !service_linked && stack_managed.contains(&(Kind::Role, role.name.clone())) {
-            continue;
-        }
-        let Some((Some(run_id), expires)) = iam_tags(session, IamListing::Roles, &role).await? else { continue };
-        let (kind, id) = if service_linked { (Kind::ServiceLinkedRole, role.arn) } else { (Kind::Role, role.name) };
-        out.push(Tagged { kind, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None });
-    }
-    Ok(out)
-}
-
-/// The tagged instance profiles (by name, with their roles), except those a stack manages.
-async fn find_instance_profiles(
-    session: &Session,
-    stack_managed: &HashSet<(Kind, String)>,
-) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    for profile in list_iam(session, IamListing::InstanceProfiles).await? {
-        if stack_managed.contains(&(Kind::InstanceProfile, profile.name.clone())) {
-            continue;
-        }
-        let Some((Some(run_id), expires)) = iam_tags(session, IamListing::InstanceProfiles, &profile).await? else {
-            continue;
-        };
-        out.push(Tagged {
-            kind: Kind::InstanceProfile,
-            id: profile.name,
-            run_id: Some(run_id),
-            expires,
-            attached_to: profile.roles,
-            name: None,
-        });
-    }
-    Ok(out)
-}
-
-/// The roles and instance profiles the stacks manage (ListStackResources). They go with
-/// their stack: DeleteStack deletes them, and a sweep must not delete them behind
-/// CloudFormation's back (a stack's tags, the run's among them, may be propagated to
-/// the resources it creates).
-async fn stack_managed(session: &Session, stacks: &[Tagged]) -> Result<HashSet<(Kind, String)>, String> {
-    let mut out = HashSet::new();
-    for stack in stacks {
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut input = json!({"StackName": stack.id});
-            if let Some(t) = &token {
-                input["NextToken"] = Value::String(t.clone());
-            }
-            // A stack deleted since DescribeStacks manages nothing any more.
-            let Some(body) = listing(session, "cloudformation", "ListStackResources", input, true).await? else {
-                break;
-            };
-            let (managed, next) = read_stack_resources(&body);
-            out.extend(managed);
-            match next {
-                Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-                _ => break,
-            }
-        }
-    }
-    Ok(out)
-}
-
-async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let input = match &token {
-            Some(t) => json!({"NextToken": t}),
-            None => json!({}),
-        };
-        let (stacks, next) = read_stacks(&answer(session, "cloudformation", "DescribeStacks", input).await?);
-        out.extend(stacks);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-/// Effectful: every resource carrying [`RUN_ID_TAG`] in the session's region (and IAM's
-/// roles and instance profiles, which are global), listed per service: EC2 Describe* with
-/// a `tag-key` filter (instances that are terminated, NAT gateways and volumes that are
-/// deleted, main route tables and default security groups are left out: they are gone
-/// or go with their VPC), classic ELB DescribeLoadBalancers + DescribeTags, Auto Scaling
-/// DescribeAutoScalingGroups with a `tag-key` filter, ListSecrets with a `tag-key`
-/// filter, CloudFormation DescribeStacks, IAM ListInstanceProfiles +
-/// ListInstanceProfileTags and ListRoles (all paths; a role under `/aws-service-role/`
-/// is service-linked) + ListRoleTags. The roles and instance profiles a tagged stack
-/// manages (ListStackResources) are left to the stack. The first listing that fails
-/// fails the whole search (a sweep must not act on a partial picture); the error names
-/// the call. A role, instance profile or stack deleted while being listed is left out.
-pub async fn find(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut out = find_auto_scaling_groups(session).await?;
-    out.extend(find_load_balancers(session).await?);
-    for listing in EC2_LISTINGS {
-        out.extend(find_ec2(session, listing).await?);
-    }
-    out.extend(find_secrets(session).await?);
-    let stacks = find_stacks(session).await?;
-    let managed = stack_managed(session, &stacks).await?;
-    out.extend(find_instance_profiles(session, &managed).await?);
-    out.extend(find_roles(session, &managed).await?);
-    out.extend(stacks);
-    Ok(out)
-}
-
 // ---------------------------------------------------------------------------------------
 // delete.
 
@@ -1126,7 +807,7 @@ pub struct Call {
     pub label: String,
 }
 
-fn call(service: &'static str, operation: &'static str, what: &str, input: Value) -> Call {
+pub fn call(service: &'static str, operation: &'static str, what: &str, input: Value) -> Call {
     Call { service, operation, input, label: format!("{service}:{operation} {what}") }
 }
 
@@ -1288,12 +969,12 @@ pub fn role_undo_calls(role: &str, listing: &str, body: &str) -> (Vec<Call>, boo
 }
 
 /// Security groups one DescribeSecurityGroups call of [`group_rule_listings`] names.
-const GROUPS_PER_LISTING: usize = 100;
+pub const GROUPS_PER_LISTING: usize = 100;
 
 /// The operations that revoke the rules [`group_rule_listings`] find: ingress, egress.
 pub const GROUP_REVOKES: [&str; 2] = ["RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"];
 
-fn describe_groups(groups: &[&str]) -> Call {
+pub fn describe_groups(groups: &[&str]) -> Call {
     call("ec2", "DescribeSecurityGroups", &groups.join(","), json!({"GroupIds": groups}))
 }
 
@@ -1384,42 +1065,9 @@ pub struct Deletion {
     pub calls: Vec<String>,
     pub result: Result<(), String>,
 }
-
-/// How long a sweep waits for what AWS deletes asynchronously, and whether it retries
-/// calls refused because a dependant is still going away.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Patience {
-    /// The longest wait for one step (a group of deletions, one retried call).
-    pub limit: Duration,
-    /// Between two polls or retries.
-    pub interval: Duration,
-    /// Retry `DependencyViolation` and the like until `limit` (on AWS, a deleted load
-    /// balancer's or instance's network interfaces linger for minutes).
-    pub retry_dependencies: bool,
-}
-
-impl Patience {
-    /// Five minutes, polling every 10 s, with retries, on AWS; 30 s, polling every
-    /// 200 ms, without retries, on an emulator (which deletes synchronously).
-    pub fn for_session(session: &Session) -> Patience {
-        match session.endpoints {
-            Endpoints::Aws => Patience {
-                limit: Duration::from_secs(300),
-                interval: Duration::from_secs(10),
-                retry_dependencies: true,
-            },
-            Endpoints::One(_) => Patience {
-                limit: Duration::from_secs(30),
-                interval: Duration::from_millis(200),
-                retry_dependencies: false,
-            },
-        }
-    }
-}
-
 /// Whether a failed call means its work is already done: the resource or association
 /// is gone, the gateway is not attached.
-fn already_done(code: &str, message: &str) -> bool {
+pub fn already_done(code: &str, message: &str) -> bool {
     code.contains("NotFound")
         || matches!(code, "NoSuchEntity" | "ResourceNotFoundException" | "Gateway.NotAttached")
         || (code == "ValidationError" && {
@@ -1428,11 +1076,11 @@ fn already_done(code: &str, message: &str) -> bool {
         })
 }
 
-fn throttled(code: &str) -> bool {
+pub fn throttled(code: &str) -> bool {
     matches!(code, "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
 }
 
-fn dependency(code: &str) -> bool {
+pub fn dependency(code: &str) -> bool {
     // IAM's DeleteConflict: a detach just made has not yet reached every reader.
     matches!(
         code,
@@ -1441,350 +1089,6 @@ fn dependency(code: &str) -> bool {
 }
 
 /// Makes one call, retrying throttling (and, if `patience` says so, dependency errors)
-/// until `patience.limit`. `Ok(body)` also when the work was already done.
-async fn make(session: &Session, c: &Call, patience: &Patience) -> Result<String, String> {
-    Ok(attempt(session, c, patience).await?.unwrap_or_default())
-}
-
-/// [`make`], telling "already done" apart: `Ok(None)`.
-async fn attempt(session: &Session, c: &Call, patience: &Patience) -> Result<Option<String>, String> {
-    let deadline = Instant::now() + patience.limit;
-    loop {
-        let a =
-            session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
-        let Some((code, message)) = a.error else { return Ok(Some(a.body)) };
-        if already_done(&code, &message) {
-            return Ok(None);
-        }
-        let retry = throttled(&code) || (patience.retry_dependencies && dependency(&code));
-        if !retry || Instant::now() + patience.interval > deadline {
-            return Err(format!("{} answered {} {code}: {message}", c.label, a.status));
-        }
-        tokio::time::sleep(patience.interval).await;
-    }
-}
-
-/// Undoes what holds a role: each of [`role_listings`], then the calls that undo what
-/// it lists ([`role_undo_calls`]); a truncated listing is made again from its start
-/// once its first page is undone. Records each call in `calls`.
-async fn undo_role_attachments(
-    session: &Session,
-    role: &str,
-    patience: &Patience,
-    calls: &mut Vec<String>,
-) -> Result<(), String> {
-    for (listing, _) in role_listings(role) {
-        for _ in 0..MAX_PAGES {
-            calls.push(listing.label.clone());
-            // A role already gone lists nothing (`make` answers an empty body).
-            let body = make(session, &listing, patience).await?;
-            let (undo, truncated) = role_undo_calls(role, listing.operation, &body);
-            let progress = !undo.is_empty();
-            for c in &undo {
-                calls.push(c.label.clone());
-                make(session, c, patience).await?;
-            }
-            if !truncated || !progress {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Unlinks the plan's security groups before any is deleted: each of
-/// [`group_rule_listings`], then the revokes of what it lists
-/// ([`group_reference_revokes`]). A listing answered "not found" (a group deleted since
-/// [`find`]) is made again for each of its groups alone; a group gone has no rules left.
-/// A revoke answered "not found" (the group or the rule is gone) counts as done. Records
-/// each call in `calls`; returns the failures (the sweep goes on: deleting a group also
-/// removes its own rules, so a failed revoke only matters if a deletion then fails).
-async fn revoke_group_references(
-    session: &Session,
-    groups: &[&str],
-    patience: &Patience,
-    calls: &mut Vec<String>,
-) -> Vec<String> {
-    let mut failures = Vec::new();
-    for chunk in groups.chunks(GROUPS_PER_LISTING) {
-        let listing = describe_groups(chunk);
-        calls.push(listing.label.clone());
-        let bodies = match attempt(session, &listing, patience).await {
-            Ok(Some(body)) => vec![body],
-            Ok(None) => {
-                let mut bodies = Vec::new();
-                for group in chunk {
-                    let alone = describe_groups(&[group]);
-                    calls.push(alone.label.clone());
-                    match attempt(session, &alone, patience).await {
-                        Ok(Some(body)) => bodies.push(body),
-                        Ok(None) => {}
-                        Err(e) => failures.push(e),
-                    }
-                }
-                bodies
-            }
-            Err(e) => {
-                failures.push(e);
-                continue;
-            }
-        };
-        for body in bodies {
-            for c in group_reference_revokes(&body) {
-                calls.push(c.label.clone());
-                if let Err(e) = make(session, &c, patience).await {
-                    failures.push(e);
-                }
-            }
-        }
-    }
-    failures
-}
-
-/// Deletes one resource (and, for a service-linked role and a stack, waits for the
-/// asynchronous deletion to finish, since its outcome is only known then).
-async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, patience: &Patience) -> Deletion {
-    let planned = deletion_calls(t);
-    let mut done = Deletion { kind: t.kind, id: t.id.clone(), calls: Vec::new(), result: Ok(()) };
-    if dry_run {
-        if t.kind == Kind::Role {
-            done.calls.extend(
-                role_listings(&t.id)
-                    .into_iter()
-                    .map(|(c, undo)| format!("{} (then {}:{undo} for each it lists)", c.label, c.service)),
-            );
-        }
-        done.calls.extend(planned.into_iter().map(|c| c.label));
-        return done;
-    }
-    if t.kind == Kind::Role
-        && let Err(e) = undo_role_attachments(session, &t.id, patience, &mut done.calls).await
-    {
-        done.result = Err(e);
-        return done;
-    }
-    let mut last_body = String::new();
-    for c in &planned {
-        done.calls.push(c.label.clone());
-        match make(session, c, patience).await {
-            Ok(body) => last_body = body,
-            Err(e) => {
-                done.result = Err(e);
-                return done;
-            }
-        }
-    }
-    done.result = match t.kind {
-        Kind::ServiceLinkedRole => match xml::first(&last_body, "DeletionTaskId") {
-            Some(task) => wait_role_deleted(session, &task, patience).await,
-            None => Ok(()), // already gone
-        },
-        Kind::Stack => wait_stack_deleted(session, &t.id, patience).await,
-        _ => Ok(()),
-    };
-    done
-}
-
-async fn wait_role_deleted(session: &Session, task: &str, patience: &Patience) -> Result<(), String> {
-    let deadline = Instant::now() + patience.limit;
-    let mut status = String::new();
-    while Instant::now() < deadline {
-        let body =
-            answer(session, "iam", "GetServiceLinkedRoleDeletionStatus", json!({"DeletionTaskId": task})).await?;
-        status = xml::first(&body, "Status").unwrap_or_default();
-        match status.as_str() {
-            "SUCCEEDED" => return Ok(()),
-            "FAILED" => {
-                let reason = xml::first(&body, "Reason").unwrap_or_default();
-                let users = xml::texts(&body, "Resource").join(", ");
-                return Err(format!("deletion task {task} failed: {reason} {users}").trim_end().to_string());
-            }
-            _ => tokio::time::sleep(patience.interval).await,
-        }
-    }
-    Err(format!("deletion task {task} still {status} after {} s", patience.limit.as_secs()))
-}
-
-async fn wait_stack_deleted(session: &Session, stack: &str, patience: &Patience) -> Result<(), String> {
-    let deadline = Instant::now() + patience.limit;
-    let mut status = String::new();
-    while Instant::now() < deadline {
-        let a = session
-            .admin("cloudformation", "DescribeStacks", json!({"StackName": stack}))
-            .await
-            .map_err(|e| format!("cloudformation:DescribeStacks {stack}: {e}"))?;
-        if let Some((code, message)) = &a.error {
-            if already_done(code, message) {
-                return Ok(());
-            }
-            return Err(format!("cloudformation:DescribeStacks {stack} answered {} {code}: {message}", a.status));
-        }
-        status = xml::first(&a.body, "StackStatus").unwrap_or_default();
-        match status.as_str() {
-            "" | "DELETE_COMPLETE" => return Ok(()),
-            "DELETE_FAILED" => {
-                let reason = xml::first(&a.body, "StackStatusReason").unwrap_or_default();
-                return Err(format!("stack {stack} DELETE_FAILED: {reason}"));
-            }
-            _ => tokio::time::sleep(patience.interval).await,
-        }
-    }
-    Err(format!("stack {stack} still {status} after {} s", patience.limit.as_secs()))
-}
-
-/// The ids among `ids` that are still there (with their state), for the kinds AWS
-/// deletes asynchronously and whose dependants must wait: Auto Scaling groups (gone),
-/// instances (terminated), NAT gateways (deleted).
-async fn still_there(session: &Session, kind: Kind, ids: &[String]) -> Result<Vec<(String, String)>, String> {
-    let (service, operation, input) = match kind {
-        Kind::AutoScalingGroup => ("autoscaling", "DescribeAutoScalingGroups", json!({"AutoScalingGroupNames": ids})),
-        Kind::Instance => ("ec2", "DescribeInstances", json!({"InstanceIds": ids})),
-        Kind::NatGateway => ("ec2", "DescribeNatGateways", json!({"NatGatewayIds": ids})),
-        _ => return Ok(Vec::new()),
-    };
-    let a = session.admin(service, operation, input).await.map_err(|e| format!("{service}:{operation}: {e}"))?;
-    if let Some((code, message)) = &a.error {
-        // EC2 answers NotFound when every id is gone.
-        if already_done(code, message) {
-            return Ok(Vec::new());
-        }
-        return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
-    }
-    let root = result_of(&a.body, operation);
-    let mut out = Vec::new();
-    match kind {
-        Kind::AutoScalingGroup => {
-            for g in list_at(root, &["AutoScalingGroups"]) {
-                let name = child_text(g, "AutoScalingGroupName").unwrap_or_default();
-                let status = child_text(g, "Status").unwrap_or_else(|| "present".into());
-                out.push((name, status));
-            }
-        }
-        Kind::Instance => {
-            for r in list_at(root, &["reservationSet"]) {
-                for i in list_at(r, &["instancesSet"]) {
-                    let id = child_text(i, "instanceId").unwrap_or_default();
-                    let state = child(i, "instanceState").and_then(|s| child_text(s, "name")).unwrap_or_default();
-                    if state != "terminated" {
-                        out.push((id, state));
-                    }
-                }
-            }
-        }
-        _ => {
-            for n in list_at(root, &["natGatewaySet"]) {
-                let id = child_text(n, "natGatewayId").unwrap_or_default();
-                let state = child_text(n, "state").unwrap_or_default();
-                if state != "deleted" && state != "failed" {
-                    out.push((id, state));
-                }
-            }
-        }
-    }
-    out.retain(|(id, _)| ids.contains(id));
-    Ok(out)
-}
-
-/// Waits until the deletions of `group` (one kind) are finished where AWS deletes
-/// asynchronously; a resource still there at the limit gets an error.
-async fn wait_group(session: &Session, group: &mut [Deletion], patience: &Patience) {
-    let Some(kind) = group.first().map(|d| d.kind) else { return };
-    if !matches!(kind, Kind::AutoScalingGroup | Kind::Instance | Kind::NatGateway) {
-        return;
-    }
-    let ids: Vec<String> = group.iter().filter(|d| d.result.is_ok()).map(|d| d.id.clone()).collect();
-    if ids.is_empty() {
-        return;
-    }
-    let deadline = Instant::now() + patience.limit;
-    loop {
-        let pending = match still_there(session, kind, &ids).await {
-            Ok(p) => p,
-            Err(e) => {
-                for d in group.iter_mut().filter(|d| d.result.is_ok()) {
-                    d.result = Err(format!("could not confirm the deletion: {e}"));
-                }
-                return;
-            }
-        };
-        if pending.is_empty() {
-            return;
-        }
-        if Instant::now() + patience.interval > deadline {
-            for (id, state) in pending {
-                if let Some(d) = group.iter_mut().find(|d| d.id == id && d.result.is_ok()) {
-                    d.result = Err(format!("{} {id} still {state} after {} s", kind.label(), patience.limit.as_secs()));
-                }
-            }
-            return;
-        }
-        tokio::time::sleep(patience.interval).await;
-    }
-}
-
-/// Effectful: deletes the plan in its order (see [`plan`]) with [`deletion_calls`],
-/// waiting with [`Patience::for_session`]; see [`delete_with`].
-pub async fn delete(session: &Session, plan: &[Tagged], dry_run: bool) -> Vec<Deletion> {
-    delete_with(session, plan, dry_run, &Patience::for_session(session)).await
-}
-
-/// Deletes the plan in its order, one [`Deletion`] per resource. After each run of one
-/// kind, waits (bounded by `patience`) where AWS deletes asynchronously before
-/// dependants: Auto Scaling groups gone, instances terminated, NAT gateways deleted; a
-/// service-linked role's deletion task and a stack's deletion are followed to their end.
-/// What holds a role (instance profiles, managed and inline policies) is listed and
-/// undone just before its DeleteRole. Before the first security group is deleted, every
-/// rule by which one of the plan's groups references another group is revoked (groups
-/// that reference each other could not be deleted otherwise: see
-/// [`group_rule_listings`]); a failure there is added to the error of each group whose
-/// deletion then fails. A call whose resource is already gone counts as done. A failure
-/// is recorded and the sweep goes on. With `dry_run` no call at all is made, and each
-/// deletion lists the calls it would make.
-pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, patience: &Patience) -> Vec<Deletion> {
-    let mut out: Vec<Deletion> = Vec::with_capacity(plan.len());
-    let groups: Vec<&str> = plan.iter().filter(|t| t.kind == Kind::SecurityGroup).map(|t| t.id.as_str()).collect();
-    let mut groups_unlinked = false;
-    let mut start = 0;
-    while start < plan.len() {
-        let kind = plan[start].kind;
-        let end = start + plan[start..].iter().take_while(|t| t.kind == kind).count();
-        let first = out.len();
-        // Before the first security group goes: the rules by which any of the plan's
-        // groups references another group are revoked.
-        let mut unlinking = Vec::new();
-        let mut unlink_failures = Vec::new();
-        if kind == Kind::SecurityGroup && !groups_unlinked {
-            groups_unlinked = true;
-            if dry_run {
-                let undo = GROUP_REVOKES.map(|op| format!("ec2:{op}")).join(" or ");
-                unlinking.extend(group_rule_listings(&groups).into_iter().map(|c| {
-                    format!("{} (then {undo} for each rule it lists that references another group)", c.label)
-                }));
-            } else {
-                unlink_failures = revoke_group_references(session, &groups, patience, &mut unlinking).await;
-            }
-        }
-        for t in &plan[start..end] {
-            out.push(delete_one(session, t, dry_run, patience).await);
-        }
-        // The unlinking is recorded with the first group, where it happened.
-        out[first].calls.splice(0..0, unlinking);
-        if !unlink_failures.is_empty() {
-            let why = unlink_failures.join("; ");
-            for d in &mut out[first..] {
-                if let Err(e) = &mut d.result {
-                    e.push_str(&format!(" (unlinking the groups first failed: {why})"));
-                }
-            }
-        }
-        if !dry_run {
-            wait_group(session, &mut out[first..], patience).await;
-        }
-        start = end;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The gate as a running HTTP proxy on 127.0.0.1. For every request it identifies the
 //! caller from the SigV4 credential, derives the checks the request implies
-//! ([`super::derive`]), decides them with the project's evaluator against the policies
+//! ([`iamc_core::gate::derive`]), decides them with the project's evaluator against the policies
 //! the emulator's IAM holds for the role, and either forwards the request or answers
 //! with the service's own denial. Every decision is recorded.
 
@@ -15,18 +15,18 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::deny::{denial, message};
-use super::derive::{Derived, Directory, LaunchTemplateInfo, derive};
-use crate::catalog::Catalog;
-use crate::exec::{self, Client, Credentials};
-use crate::policy::{Context, Outcome, Policy, Request, decide};
-use crate::template::render::Target;
-use crate::wire::{self, Protocol};
+use iamc_core::gate::deny::{denial, message};
+use iamc_core::gate::derive::{Derived, Directory, LaunchTemplateInfo, derive};
+pub use iamc_core::gate::record::{Caller, CheckDecision, GateRecord, GateVerdict, Refusal};
+use iamc_core::catalog::Catalog;
+use crate::client::{self, Client, Credentials};
+use iamc_core::policy::{Context, Outcome, Policy, Request, decide};
+use iamc_core::template::render::Target;
+use iamc_core::wire::{self, Protocol};
 
 /// The request header by which the harness tells the gate which scenario a call is for.
 /// It is added after signing and removed before forwarding.
@@ -46,90 +46,6 @@ pub struct GateOptions {
     /// Calls signed with this key are the harness's own and pass unevaluated.
     pub admin: Credentials,
     pub subject: Option<Subject>,
-}
-
-/// Who made a request.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "arn")]
-pub enum Caller {
-    Admin,
-    Role(String),
-    Unknown(String),
-}
-
-/// One derived check and its decision.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct CheckDecision {
-    #[serde(flatten)]
-    pub check: Derived,
-    pub outcome: Outcome,
-    /// Statements that decided it (`policy#index`).
-    pub because: Vec<String>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum GateVerdict {
-    /// The harness's own call: forwarded without evaluation.
-    PassedThrough,
-    /// Every check allowed: forwarded.
-    Forwarded,
-    /// A check denied: answered with the service's denial.
-    Denied,
-    /// Not understood (unknown service or operation, bad signature header): denied,
-    /// since what cannot be evaluated cannot be allowed.
-    Rejected,
-}
-
-/// Why the gate refused to evaluate a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Refusal {
-    /// Unknown service or operation, or a body the wire model cannot read.
-    Unreadable,
-    /// Parameters in the URL, which the gate does not evaluate.
-    QueryString,
-    /// A key that is neither the harness's nor one issued for the role under test.
-    UnknownCaller,
-    /// A role other than the one whose policies the gate holds.
-    NotSubject,
-    /// Something the checks depend on could not be looked up.
-    Unresolved,
-    /// As `Unresolved`, because the backend does not serve the lookup.
-    UnservedLookup,
-    /// The request implies no check the gate knows how to derive.
-    NoChecks,
-    /// The derivation failed inside the gate.
-    Internal,
-}
-
-/// Everything the gate did with one request.
-#[derive(Clone, Debug, Serialize)]
-pub struct GateRecord {
-    pub seq: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scenario: Option<String>,
-    pub caller: Caller,
-    pub service: String,
-    pub operation: String,
-    pub checks: Vec<CheckDecision>,
-    pub verdict: GateVerdict,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Set when the verdict is `Rejected`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refusal: Option<Refusal>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    /// Time the gate spent deciding (parsing, derivation with its lookups, evaluation),
-    /// in microseconds; the upstream's own time is not included.
-    pub decision_us: u64,
-    /// Time from the request's arrival to the gate's answer, upstream included.
-    pub total_us: u64,
-    #[serde(skip)]
-    received: Option<std::time::Instant>,
 }
 
 struct State {
@@ -237,7 +153,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     let Ok(options) = options else { return Ok(response(500, &[], Bytes::from_static(b"gate: state poisoned"))) };
     let seq = state.records.lock().map(|r| r.len() as u64).unwrap_or(0);
 
-    let scope = header("authorization").as_deref().and_then(exec::credential_scope);
+    let scope = header("authorization").as_deref().and_then(client::credential_scope);
     let (key, signing_service) = scope.map(|(k, _, s)| (k, s)).unwrap_or_default();
     let prefix = if signing_service == "tagging" { "tag".to_string() } else { signing_service.clone() };
     let model = wire::models().service(&prefix);
@@ -314,7 +230,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             return refuse(kind, reason, record);
         }
         // What AWS answers whatever the policies say passes as AWS would pass it.
-        if crate::gate::derive::NO_AUTHORIZATION.contains(&(prefix.as_str(), operation.as_str())) {
+        if iamc_core::gate::derive::NO_AUTHORIZATION.contains(&(prefix.as_str(), operation.as_str())) {
             record.verdict = GateVerdict::Forwarded;
         } else {
             let policies: Vec<Policy> = subject.map(|s| s.policies.clone()).unwrap_or_default();
@@ -443,14 +359,14 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     let text = String::from_utf8_lossy(&resp_body);
     record.status = Some(status);
     if let Some(m) = model {
-        record.error_code = exec::service_error(m.protocol, status, &resp_headers, &text).map(|(c, _)| c);
+        record.error_code = client::service_error(m.protocol, status, &resp_headers, &text).map(|(c, _)| c);
     }
     // Keys AssumeRole issues for the role under test act as that role from now on.
     if prefix == "sts"
         && operation == "AssumeRole"
         && (200..300).contains(&status)
         && let (Some(role), Some(key)) =
-            (input.get("RoleArn").and_then(Value::as_str), crate::xml::first(&text, "AccessKeyId"))
+            (input.get("RoleArn").and_then(Value::as_str), iamc_core::xml::first(&text, "AccessKeyId"))
         && let Ok(mut k) = state.keys.lock()
     {
         k.insert(key, role.to_string());
@@ -517,7 +433,7 @@ impl Directory for UpstreamDirectory {
         // Not cached: a profile's role can change during a run (Add/RemoveRoleFromInstanceProfile).
         let name = profile.rsplit('/').next().unwrap_or(profile);
         let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
-        crate::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
+        iamc_core::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
     }
 
     fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String> {
@@ -525,30 +441,30 @@ impl Directory for UpstreamDirectory {
         let body = self
             .call("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": [version]}))
             .ok_or_else(|| "the emulator did not describe it".to_string())?;
-        if crate::xml::first(&body, "launchTemplateId").is_none() {
+        if iamc_core::xml::first(&body, "launchTemplateId").is_none() {
             return Err("the emulator knows no such template version".into());
         }
 
-        let data = crate::xml::section(&body, "launchTemplateData").unwrap_or(&body);
-        let profile = crate::xml::section(data, "iamInstanceProfile")
-            .and_then(|p| crate::xml::first(p, "arn").or_else(|| crate::xml::first(p, "name")));
+        let data = iamc_core::xml::section(&body, "launchTemplateData").unwrap_or(&body);
+        let profile = iamc_core::xml::section(data, "iamInstanceProfile")
+            .and_then(|p| iamc_core::xml::first(p, "arn").or_else(|| iamc_core::xml::first(p, "name")));
         let groups =
-            crate::xml::section(data, "securityGroupIdSet").map(|s| crate::xml::texts(s, "item")).unwrap_or_default();
+            iamc_core::xml::section(data, "securityGroupIdSet").map(|s| iamc_core::xml::texts(s, "item")).unwrap_or_default();
         let mut tag_specifications = Vec::new();
-        if let Some(specs) = crate::xml::section(data, "tagSpecificationSet") {
-            for item in crate::xml::sections(specs, "item") {
-                let rtype = crate::xml::first(item, "resourceType").unwrap_or_default();
+        if let Some(specs) = iamc_core::xml::section(data, "tagSpecificationSet") {
+            for item in iamc_core::xml::sections(specs, "item") {
+                let rtype = iamc_core::xml::first(item, "resourceType").unwrap_or_default();
                 // Instances launched from a template tag only what they create; moto also
                 // lists the template's own `launch-template` tags here, which AWS does not.
                 if rtype.is_empty() || rtype == "launch-template" {
                     continue;
                 }
-                let tags = crate::xml::section(item, "tagSet")
+                let tags = iamc_core::xml::section(item, "tagSet")
                     .map(|set| {
-                        crate::xml::sections(set, "item")
+                        iamc_core::xml::sections(set, "item")
                             .into_iter()
                             .filter_map(|t| {
-                                Some((crate::xml::first(t, "key")?, crate::xml::first(t, "value").unwrap_or_default()))
+                                Some((iamc_core::xml::first(t, "key")?, iamc_core::xml::first(t, "value").unwrap_or_default()))
                             })
                             .collect()
                     })
@@ -557,9 +473,9 @@ impl Directory for UpstreamDirectory {
             }
         }
         Ok(LaunchTemplateInfo {
-            id: crate::xml::first(&body, "launchTemplateId").unwrap_or_else(|| id_or_name.to_string()),
-            image_id: crate::xml::first(data, "imageId"),
-            key_name: crate::xml::first(data, "keyName"),
+            id: iamc_core::xml::first(&body, "launchTemplateId").unwrap_or_else(|| id_or_name.to_string()),
+            image_id: iamc_core::xml::first(data, "imageId"),
+            key_name: iamc_core::xml::first(data, "keyName"),
             security_group_ids: groups,
             instance_profile: profile,
             tag_specifications,
@@ -567,7 +483,7 @@ impl Directory for UpstreamDirectory {
     }
 
     fn service_linked_role_exists(&self, principal: &str) -> bool {
-        let Some((_, name)) = super::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal) else {
+        let Some((_, name)) = iamc_core::gate::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal) else {
             return false;
         };
         self.cached(format!("service-linked-role:{name}"), || {
@@ -583,17 +499,17 @@ impl Directory for UpstreamDirectory {
             let filter = serde_json::json!({"Filters": [{"Name": "association.route-table-association-id", "Values": [association_id]}]});
             let Some(body) = self.call("ec2", "DescribeRouteTables", filter) else { return Vec::new() };
             let mut out = Vec::new();
-            if let Some(rtb) = crate::xml::first(&body, "routeTableId") {
+            if let Some(rtb) = iamc_core::xml::first(&body, "routeTableId") {
                 out.push(format!("{ec2}:route-table/{rtb}"));
             }
-            if let Some(subnet) = crate::xml::first(&body, "subnetId") {
+            if let Some(subnet) = iamc_core::xml::first(&body, "subnetId") {
                 out.push(format!("{ec2}:subnet/{subnet}"));
             }
             out
         } else if association_id.starts_with("eipassoc-") {
             let filter = serde_json::json!({"Filters": [{"Name": "association-id", "Values": [association_id]}]});
             self.call("ec2", "DescribeAddresses", filter)
-                .and_then(|b| crate::xml::first(&b, "allocationId"))
+                .and_then(|b| iamc_core::xml::first(&b, "allocationId"))
                 .map(|a| vec![format!("{ec2}:elastic-ip/{a}")])
                 .unwrap_or_default()
         } else {
@@ -607,7 +523,7 @@ impl Directory for UpstreamDirectory {
             "DescribeAutoScalingInstances",
             serde_json::json!({"InstanceIds": [instance_id]}),
         )?;
-        crate::xml::first(&body, "AutoScalingGroupName")
+        iamc_core::xml::first(&body, "AutoScalingGroupName")
     }
 
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
@@ -616,6 +532,6 @@ impl Directory for UpstreamDirectory {
             "DescribeAutoScalingGroups",
             serde_json::json!({"AutoScalingGroupNames": [name]}),
         )?;
-        crate::xml::first(&body, "AutoScalingGroupARN")
+        iamc_core::xml::first(&body, "AutoScalingGroupARN")
     }
 }

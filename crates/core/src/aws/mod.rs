@@ -4,6 +4,7 @@
 //! themselves are made by `cli_aws.rs` and `run.rs`.
 
 pub mod authz;
+pub mod errors;
 pub mod cost;
 pub mod guard;
 pub mod sweep;
@@ -144,7 +145,7 @@ mod tests {
 
     #[test]
     fn fifty_of_the_seeds_fifty_two_ec2_actions_accept_dry_run() {
-        let template = include_str!("../../scenarios/dkp-bootstrapper/template.yaml");
+        let template = include_str!("../../../../scenarios/dkp-bootstrapper/template.yaml");
         let mut actions: Vec<&str> =
             template.lines().filter_map(|l| l.trim().strip_prefix("- ec2:")).map(str::trim).collect();
         actions.sort_unstable();

@@ -95,7 +95,7 @@ pub struct ScenarioRow {
     pub checks: Vec<crate::analysis::CheckResult>,
     /// Live runs only: what the gate derived and decided for this call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub gate_checks: Vec<crate::gate::server::CheckDecision>,
+    pub gate_checks: Vec<crate::gate::record::CheckDecision>,
     /// Live runs only: the backend's answer (status, error code, message).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<BackendAnswer>,
@@ -144,7 +144,7 @@ pub struct Environment {
     pub errors: usize,
     /// Set for one shard of a sharded run (`--shard K/N`); `iam-conformance merge` joins them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<crate::run::Shard>,
+    pub shard: Option<crate::outcome::Shard>,
     /// Requests that went through the gate, and the time it spent deciding them.
     pub gate_requests: usize,
     pub gate_decision_ms: f64,

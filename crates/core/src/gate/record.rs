@@ -1,0 +1,94 @@
+//! What the gate did with each request: who called, the checks it derived and their
+//! decisions, its verdict or why it refused. Plain data, recorded by the gate server and
+//! read by reports.
+
+use serde::Serialize;
+
+use super::derive::Derived;
+use crate::policy::Outcome;
+
+/// Who made a request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "arn")]
+pub enum Caller {
+    Admin,
+    Role(String),
+    Unknown(String),
+}
+
+/// One derived check and its decision.
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
+pub struct CheckDecision {
+    #[serde(flatten)]
+    pub check: Derived,
+    pub outcome: Outcome,
+    /// Statements that decided it (`policy#index`).
+    pub because: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateVerdict {
+    /// The harness's own call: forwarded without evaluation.
+    PassedThrough,
+    /// Every check allowed: forwarded.
+    Forwarded,
+    /// A check denied: answered with the service's denial.
+    Denied,
+    /// Not understood (unknown service or operation, bad signature header): denied,
+    /// since what cannot be evaluated cannot be allowed.
+    Rejected,
+}
+
+/// Why the gate refused to evaluate a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// Unknown service or operation, or a body the wire model cannot read.
+    Unreadable,
+    /// Parameters in the URL, which the gate does not evaluate.
+    QueryString,
+    /// A key that is neither the harness's nor one issued for the role under test.
+    UnknownCaller,
+    /// A role other than the one whose policies the gate holds.
+    NotSubject,
+    /// Something the checks depend on could not be looked up.
+    Unresolved,
+    /// As `Unresolved`, because the backend does not serve the lookup.
+    UnservedLookup,
+    /// The request implies no check the gate knows how to derive.
+    NoChecks,
+    /// The derivation failed inside the gate.
+    Internal,
+}
+
+/// Everything the gate did with one request.
+#[derive(Clone, Debug, Serialize)]
+pub struct GateRecord {
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    pub caller: Caller,
+    pub service: String,
+    pub operation: String,
+    pub checks: Vec<CheckDecision>,
+    pub verdict: GateVerdict,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Set when the verdict is `Rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<Refusal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// Time the gate spent deciding (parsing, derivation with its lookups, evaluation),
+    /// in microseconds; the upstream's own time is not included.
+    pub decision_us: u64,
+    /// Time from the request's arrival to the gate's answer, upstream included.
+    pub total_us: u64,
+    /// When the request arrived (set by the server, for `total_us`).
+    #[serde(skip)]
+    pub received: Option<std::time::Instant>,
+}
+

@@ -1,0 +1,12 @@
+//! The effectful shell of iam-conformance: the SigV4-signed HTTP client, files, the
+//! emulators' processes, the gate's HTTP server, the live run and the sweep's calls.
+//! Every decision it acts on is made by `iamc-core`. See docs/architecture.md.
+
+pub mod client;
+pub mod credentials;
+pub mod emulator;
+pub mod files;
+pub mod gate_server;
+pub mod oracle;
+pub mod run;
+pub mod sweep;
