@@ -1,6 +1,7 @@
 //! What a live run against a real account costs, estimated before it starts, so that
 //! `run --target aws` can print it and `--max-cost USD` can refuse a run above a budget.
-//! Pure: the profile's calls and the price table below in, an itemised estimate out.
+//! Pure: the profile's calls and the price table (`catalog/prices.toml`) in, an itemised
+//! estimate out.
 //!
 //! Every billable resource a call of the profile creates is one item, counted for one
 //! hour (the run deletes what it creates within minutes). Fixtures are made by the
@@ -10,9 +11,14 @@
 //! refuse the run (fail closed).
 
 use std::collections::BTreeSet;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 
+use serde::Deserialize;
 use serde_json::Value;
+use toml::Spanned;
 
+use crate::loc::Loc;
 use crate::scenario::{Expect, Profile};
 
 /// How long each resource is counted for.
@@ -29,26 +35,60 @@ pub const SHORTEST_MONTH_HOURS: f64 = 672.0;
 pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
 
 /// What a price is per.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum Per {
+    #[serde(rename = "hour")]
     Hour,
+    #[serde(rename = "month")]
     Month,
+    #[serde(rename = "GB-month")]
     GbMonth,
+    #[serde(rename = "IOPS-month")]
     IopsMonth,
+    #[serde(rename = "MiBps-month")]
     MibpsMonth,
 }
 
-/// One list price.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How a price was checked (the header of `catalog/prices.toml` defines each level).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checked {
+    Verified,
+    CrossChecked,
+    Unverified,
+}
+
+impl Checked {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Checked::Verified => "verified",
+            Checked::CrossChecked => "cross-checked",
+            Checked::Unverified => "unverified",
+        }
+    }
+}
+
+/// The region the estimate's prices are for; every price in the table must be for it.
+pub const REGION: &str = "us-east-1";
+
+/// One list price, a `[[price]]` of `catalog/prices.toml`.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Price {
-    pub key: &'static str,
+    pub key: String,
+    /// What one unit is, for readers.
+    pub what: String,
     pub usd: f64,
     pub per: Per,
-    /// The pricing page, then how the number was checked: "verified" (the AWS price
-    /// list's or pricing page's own wording for this number, as quoted by public copies),
-    /// "cross-checked" (the same us-east-1 number in several independent copies of the
-    /// AWS price list), or "unverified" (not found in any source that could be searched).
-    pub source: &'static str,
+    pub region: String,
+    /// The pricing page.
+    pub source: String,
+    /// Shown in parentheses after the source, before the check level.
+    pub note: Option<String>,
+    pub checked: Checked,
+    /// Checked for another region only: that region and how.
+    pub checked_elsewhere: Option<(String, Checked)>,
+    /// `source (note; checked)`, as the estimate shows it.
+    citation: String,
 }
 
 impl Price {
@@ -59,113 +99,119 @@ impl Price {
             Per::Month | Per::GbMonth | Per::IopsMonth | Per::MibpsMonth => self.usd / SHORTEST_MONTH_HOURS,
         }
     }
+
+    /// Where the price comes from and how it was checked, as the estimate shows it:
+    /// "https://aws.amazon.com/ebs/pricing/ (verified)".
+    pub fn citation(&self) -> &str {
+        &self.citation
+    }
 }
 
-// us-east-1 on-demand list prices (Linux), checked with the project's search tools:
-// - EC2 t3/t2/m5/m6i/c5: the same numbers in many independent snapshots of the AWS
-//   on-demand price list (e.g. gist turtlemonvh/3465e7d2…, copying
-//   aws.amazon.com/ec2/pricing/on-demand on 2019-07-21: "m5.large … $0.096 per Hour";
-//   gist franc3000/cfa43461…: "t2.micro … $0.0116"; gist Kiollpt/588bcdcc…: "t3a.large …
-//   $0.0752 per Hour"; several cost tools' us-east-1 tables: t3.micro 0.0104 … t3.2xlarge
-//   0.3328, m6i.large 0.096, c5.large 0.085).
-// - m1.small: a billing row "$0.044 per On Demand Linux m1.small Instance Hour" (us-west-2,
-//   same price as us-east-1 then); not re-checked for us-east-1 today.
-// - NAT gateway: the VPC pricing page's example "$0.045 per hour" (and $0.045 per GB), and
-//   the price-list wording "$0.045 per NAT Gateway Hour" quoted for us-east-1.
-// - Public IPv4: price-list wording "$0.005 per In-use public IPv4 address per hour"; the
-//   EC2 API docs point to the "Public IPv4 Address" tab of the VPC pricing page.
-// - Interface VPC endpoint: "$0.01 per VPC endpoint hour" (USE1-VpcEndpoint-Hours),
-//   billed per Availability Zone (PrivateLink pricing page).
-// - Classic Load Balancer: price-list row "$0.025 per LoadBalancer-hour (or partial hour)",
-//   usage type LoadBalancerUsage (us-east-1 has no prefix); the ELB pricing page says each
-//   partial hour is billed as a full hour.
-// - Secrets Manager: the pricing page's "$0.40 / secret / month", prorated for secrets
-//   stored less than a month; "There is no charge for secrets that you have marked for
-//   deletion" (Secrets Manager user guide).
-// - EBS gp3: price-list wording "$0.08 per GB-month of General Purpose (gp3) provisioned
-//   storage - US East (N. Virginia)"; gp3 extra IOPS 0.005 and throughput 40.96 per
-//   GiBps-month (= 0.04 per MiB/s) in a price-list copy; gp2 0.10, io1/io2 0.125 + 0.065
-//   per IOPS from aws/agent-toolkit-for-aws (ebs-optimization.md, "us-east-1 … early
-//   2026"). st1, sc1, magnetic and snapshots: not found, from the EBS pricing page as
-//   remembered.
-pub const PRICES: &[Price] = &[
-    Price { key: "ec2:t3.nano", usd: 0.0052, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t3.micro", usd: 0.0104, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t3.small", usd: 0.0208, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t3.medium", usd: 0.0416, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t3.large", usd: 0.0832, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t3.xlarge", usd: 0.1664, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t3.2xlarge", usd: 0.3328, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t3a.large", usd: 0.0752, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t2.micro", usd: 0.0116, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t2.small", usd: 0.023, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:t2.medium", usd: 0.0464, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:m5.large", usd: 0.096, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:m5.xlarge", usd: 0.192, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:m5.2xlarge", usd: 0.384, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:m6i.large", usd: 0.096, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:m6i.xlarge", usd: 0.192, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:c5.large", usd: 0.085, per: Per::Hour, source: EC2_CROSS },
-    Price { key: "ec2:c5.xlarge", usd: 0.17, per: Per::Hour, source: EC2_CROSS },
-    Price {
-        key: "ec2:m1.small",
-        usd: 0.044,
-        per: Per::Hour,
-        source: "https://aws.amazon.com/ec2/previous-generation/ (Linux; cross-checked for us-west-2 only, unverified for us-east-1)",
-    },
-    Price {
-        key: "vpc:nat-gateway",
-        usd: 0.045,
-        per: Per::Hour,
-        source: "https://aws.amazon.com/vpc/pricing/ (NAT gateway-hour; verified)",
-    },
-    Price {
-        key: "vpc:public-ipv4",
-        usd: 0.005,
-        per: Per::Hour,
-        source: "https://aws.amazon.com/vpc/pricing/ (Public IPv4 Address tab; verified)",
-    },
-    Price {
-        key: "vpc:interface-endpoint",
-        usd: 0.01,
-        per: Per::Hour,
-        source: "https://aws.amazon.com/privatelink/pricing/ (per endpoint per Availability Zone; verified)",
-    },
-    Price {
-        key: "elb:classic",
-        usd: 0.025,
-        per: Per::Hour,
-        source: "https://aws.amazon.com/elasticloadbalancing/pricing/ (Classic Load Balancer-hour; verified)",
-    },
-    Price {
-        key: "secretsmanager:secret",
-        usd: 0.40,
-        per: Per::Month,
-        source: "https://aws.amazon.com/secrets-manager/pricing/ (per secret-month, prorated; verified)",
-    },
-    Price { key: "ebs:gp3", usd: 0.08, per: Per::GbMonth, source: EBS_VERIFIED },
-    Price { key: "ebs:gp3-iops", usd: 0.005, per: Per::IopsMonth, source: EBS_CROSS },
-    Price { key: "ebs:gp3-throughput", usd: 0.04, per: Per::MibpsMonth, source: EBS_CROSS },
-    Price { key: "ebs:gp2", usd: 0.10, per: Per::GbMonth, source: EBS_CROSS },
-    Price { key: "ebs:io1", usd: 0.125, per: Per::GbMonth, source: EBS_CROSS },
-    Price { key: "ebs:io1-iops", usd: 0.065, per: Per::IopsMonth, source: EBS_CROSS },
-    Price { key: "ebs:io2", usd: 0.125, per: Per::GbMonth, source: EBS_CROSS },
-    // io2 IOPS are tiered; the first (highest) tier is an upper bound for all of them.
-    Price { key: "ebs:io2-iops", usd: 0.065, per: Per::IopsMonth, source: EBS_CROSS },
-    Price { key: "ebs:st1", usd: 0.045, per: Per::GbMonth, source: EBS_UNVERIFIED },
-    Price { key: "ebs:sc1", usd: 0.015, per: Per::GbMonth, source: EBS_UNVERIFIED },
-    Price { key: "ebs:standard", usd: 0.05, per: Per::GbMonth, source: EBS_UNVERIFIED },
-    Price { key: "ebs:snapshot", usd: 0.05, per: Per::GbMonth, source: EBS_UNVERIFIED },
-];
+const EMBEDDED: &str = include_str!("../../../../catalog/prices.toml");
 
-const EC2_CROSS: &str = "https://aws.amazon.com/ec2/pricing/on-demand/ (Linux; cross-checked)";
-const EBS_VERIFIED: &str = "https://aws.amazon.com/ebs/pricing/ (verified)";
-const EBS_CROSS: &str = "https://aws.amazon.com/ebs/pricing/ (cross-checked)";
-const EBS_UNVERIFIED: &str = "https://aws.amazon.com/ebs/pricing/ (unverified)";
+/// The price table compiled into this binary.
+pub fn prices() -> &'static [Price] {
+    static PRICES: OnceLock<Vec<Price>> = OnceLock::new();
+    PRICES.get_or_init(|| {
+        // The file is checked in and covered by tests; failing here is a build defect.
+        parse_prices(EMBEDDED, "catalog/prices.toml").unwrap_or_else(|e| panic!("embedded price table: {e}"))
+    })
+}
 
 /// The price under `key` (`ec2:<instance type>`, `vpc:nat-gateway`, `ebs:<volume type>`…).
 pub fn price(key: &str) -> Option<&'static Price> {
-    PRICES.iter().find(|p| p.key == key)
+    prices().iter().find(|p| p.key == key)
+}
+
+/// A price table that is not what `catalog/prices.toml`'s header says.
+#[derive(Debug, thiserror::Error)]
+#[error("{loc}: {message}")]
+pub struct PriceError {
+    pub loc: Loc,
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceFile {
+    price: Vec<PriceRow>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PriceRow {
+    key: Spanned<String>,
+    what: String,
+    usd: Spanned<f64>,
+    per: Per,
+    region: Spanned<String>,
+    source: String,
+    note: Option<String>,
+    checked: Checked,
+    checked_elsewhere: Option<Elsewhere>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Elsewhere {
+    region: String,
+    checked: Checked,
+}
+
+/// Parses a price table (`file` names it in errors): strictly, every error at its line.
+pub fn parse_prices(text: &str, file: &str) -> Result<Vec<Price>, PriceError> {
+    let file: Arc<str> = Arc::from(file);
+    let error = |span: Option<Range<usize>>, message: String| {
+        let start = span.map_or(0, |s| s.start.min(text.len()));
+        let before = &text[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        PriceError { loc: Loc::new(&file, line, column), message }
+    };
+    let raw: PriceFile = toml::from_str(text).map_err(|e| error(e.span(), e.message().trim().to_string()))?;
+    let mut prices: Vec<Price> = Vec::new();
+    for row in raw.price {
+        if prices.iter().any(|p| p.key == *row.key.get_ref()) {
+            return Err(error(Some(row.key.span()), format!("price `{}` is listed twice", row.key.get_ref())));
+        }
+        let usd = *row.usd.get_ref();
+        if !usd.is_finite() || usd <= 0.0 {
+            return Err(error(Some(row.usd.span()), format!("`usd` must be a positive amount, not {usd}")));
+        }
+        if row.region.get_ref() != REGION {
+            return Err(error(
+                Some(row.region.span()),
+                format!(
+                    "the estimate is in {REGION} prices; `region` must be \"{REGION}\", not \"{}\"",
+                    row.region.get_ref()
+                ),
+            ));
+        }
+        let region = row.region.into_inner();
+        let level = match &row.checked_elsewhere {
+            Some(other) => {
+                format!("{} for {} only, {} for {region}", other.checked.as_str(), other.region, row.checked.as_str())
+            }
+            None => row.checked.as_str().to_string(),
+        };
+        let citation = match &row.note {
+            Some(note) => format!("{} ({note}; {level})", row.source),
+            None => format!("{} ({level})", row.source),
+        };
+        prices.push(Price {
+            key: row.key.into_inner(),
+            what: row.what,
+            usd,
+            per: row.per,
+            region,
+            source: row.source,
+            note: row.note,
+            checked: row.checked,
+            checked_elsewhere: row.checked_elsewhere.map(|e| (e.region, e.checked)),
+            citation,
+        });
+    }
+    Ok(prices)
 }
 
 /// Whether the run makes its calls for real or, where EC2 accepts it, with `DryRun`.
@@ -780,7 +826,7 @@ impl<'c, 'a> World<'c, 'a> {
             .find_map(|c| c.input.get("Size").and_then(Value::as_f64));
         let rate = match (size, price("ebs:snapshot")) {
             // A first snapshot stores at most the volume's size.
-            (Some(gib), Some(p)) => Ok((gib * p.hourly(), p.source.to_string())),
+            (Some(gib), Some(p)) => Ok((gib * p.hourly(), p.citation().to_string())),
             (None, _) => Err(format!("the size of volume {id} is not known from the profile")),
             (_, None) => Err("no price for EBS snapshots in the table".to_string()),
         };
@@ -838,15 +884,15 @@ fn volume(spec: &Value, size_key: &str) -> (String, Result<(f64, String), String
         return (what, Err(format!("no price for EBS volume type `{kind}` in the table")));
     };
     let mut rate = gib * storage.hourly();
-    let mut sources = vec![storage.source];
+    let mut sources = vec![storage.citation()];
     let mut extra = |key: &str, units: f64| -> Result<(), String> {
         if units <= 0.0 {
             return Ok(());
         }
         let p = price(key).ok_or_else(|| format!("no price `{key}` in the table"))?;
         rate += units * p.hourly();
-        if !sources.contains(&p.source) {
-            sources.push(p.source);
+        if !sources.contains(&p.citation()) {
+            sources.push(p.citation());
         }
         Ok(())
     };
@@ -891,11 +937,11 @@ fn instance_rate(types: &[Option<String>]) -> (String, Option<String>, Result<(f
     let (t, p) = best.expect("types is not empty");
     let distinct: Vec<&str> = types.iter().flatten().map(String::as_str).collect::<BTreeSet<_>>().into_iter().collect();
     let detail = (distinct.len() > 1).then(|| format!("dearest of {}", distinct.join(", ")));
-    (format!("{t} instance"), detail, Ok((p.hourly(), p.source.to_string())))
+    (format!("{t} instance"), detail, Ok((p.hourly(), p.citation().to_string())))
 }
 
 fn keyed(key: &str) -> Result<(f64, String), String> {
-    price(key).map(|p| (p.hourly(), p.source.to_string())).ok_or_else(|| format!("no price `{key}` in the table"))
+    price(key).map(|p| (p.hourly(), p.citation().to_string())).ok_or_else(|| format!("no price `{key}` in the table"))
 }
 
 fn new_item(call: &Call, what: String, count: u32, rate: Result<(f64, String), String>) -> Item {
@@ -945,7 +991,9 @@ mod tests {
     use crate::template::render::Target;
 
     fn seed() -> Profile {
-        load(&ProfileSource::Embedded, None, &Target::default(), &|p| std::fs::read_to_string(p)).expect("the embedded seed loads").profile
+        load(&ProfileSource::Embedded, None, &Target::default(), &|p| std::fs::read_to_string(p))
+            .expect("the embedded seed loads")
+            .profile
     }
 
     /// EC2 accepts DryRun on every action of the policy but these two.
@@ -967,19 +1015,128 @@ mod tests {
     }
 
     #[test]
-    fn every_price_is_positive_finite_unique_and_sourced() {
-        let mut keys = BTreeSet::new();
-        for p in PRICES {
-            assert!(p.usd.is_finite() && p.usd > 0.0, "{}", p.key);
+    fn the_embedded_table_parses_and_has_every_price_the_model_looks_up() {
+        let table = parse_prices(EMBEDDED, "catalog/prices.toml").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(table, prices());
+        for p in &table {
             assert!(p.source.starts_with("https://aws.amazon.com/"), "{}", p.key);
-            assert!(
-                ["(verified", "verified)", "cross-checked", "unverified"].iter().any(|t| p.source.contains(t)),
-                "{} says how it was checked",
-                p.key
-            );
-            assert!(keys.insert(p.key), "{} twice", p.key);
+            assert!(!p.what.is_empty(), "{}", p.key);
         }
-        assert_eq!(price(&format!("ec2:{DEFAULT_INSTANCE_TYPE}")).map(|p| p.usd), Some(0.044));
+        // The keys the model asks for by name (instance types come from the profile).
+        let default_type = format!("ec2:{DEFAULT_INSTANCE_TYPE}");
+        let mut wanted = vec![
+            default_type.as_str(),
+            "vpc:nat-gateway",
+            "vpc:public-ipv4",
+            "vpc:interface-endpoint",
+            "elb:classic",
+            "secretsmanager:secret",
+            "ebs:snapshot",
+            "ebs:gp3-iops",
+            "ebs:gp3-throughput",
+            "ebs:io1-iops",
+            "ebs:io2-iops",
+        ];
+        // Every EBS volume type CreateVolume takes (gp2 is its default).
+        wanted.extend(["ebs:gp2", "ebs:gp3", "ebs:io1", "ebs:io2", "ebs:st1", "ebs:sc1", "ebs:standard"]);
+        for key in wanted {
+            assert!(price(key).is_some(), "no price `{key}` in catalog/prices.toml");
+        }
+        assert_eq!(price(&default_type).map(|p| p.usd), Some(0.044));
+        // Every instance type the seed launches is priced.
+        assert!(estimate(&seed(), Mode::Live, &ec2_dry_run).unknown.is_empty());
+    }
+
+    #[test]
+    fn citations_read_source_note_and_level() {
+        let cases = [
+            ("ec2:t3.large", "https://aws.amazon.com/ec2/pricing/on-demand/ (Linux; cross-checked)"),
+            (
+                "ec2:m1.small",
+                "https://aws.amazon.com/ec2/previous-generation/ (Linux; cross-checked for us-west-2 only, unverified for us-east-1)",
+            ),
+            ("vpc:nat-gateway", "https://aws.amazon.com/vpc/pricing/ (NAT gateway-hour; verified)"),
+            ("vpc:public-ipv4", "https://aws.amazon.com/vpc/pricing/ (Public IPv4 Address tab; verified)"),
+            (
+                "vpc:interface-endpoint",
+                "https://aws.amazon.com/privatelink/pricing/ (per endpoint per Availability Zone; verified)",
+            ),
+            (
+                "elb:classic",
+                "https://aws.amazon.com/elasticloadbalancing/pricing/ (Classic Load Balancer-hour; verified)",
+            ),
+            (
+                "secretsmanager:secret",
+                "https://aws.amazon.com/secrets-manager/pricing/ (per secret-month, prorated; verified)",
+            ),
+            ("ebs:gp3", "https://aws.amazon.com/ebs/pricing/ (verified)"),
+            ("ebs:gp3-iops", "https://aws.amazon.com/ebs/pricing/ (cross-checked)"),
+            ("ebs:snapshot", "https://aws.amazon.com/ebs/pricing/ (unverified)"),
+        ];
+        for (key, want) in cases {
+            assert_eq!(price(key).map(Price::citation), Some(want), "{key}");
+        }
+        let m1 = price("ec2:m1.small").expect("priced");
+        assert_eq!(m1.checked, Checked::Unverified);
+        assert_eq!(m1.checked_elsewhere, Some(("us-west-2".to_string(), Checked::CrossChecked)));
+    }
+
+    #[test]
+    fn a_table_with_an_unknown_field_or_a_bad_value_is_refused_at_its_line() {
+        // `checked` is on line 10; `extra` starts line 11.
+        let row = |extra: &str, checked: &str| {
+            format!(
+                r#"# a comment
+
+[[price]]
+key = "ebs:gp3"
+what = "GB-month"
+usd = 0.08
+per = "GB-month"
+region = "us-east-1"
+source = "https://aws.amazon.com/ebs/pricing/"
+checked = "{checked}"
+{extra}"#
+            )
+        };
+        assert!(parse_prices(&row("", "verified"), "t.toml").is_ok());
+        let cases: &[(String, u32, &str)] = &[
+            // Line 11: a field the table does not define.
+            (row("colour = \"red\"\n", "verified"), 11, "unknown field `colour`"),
+            // Line 10: a level that is not one of the three.
+            (row("", "verified-ish"), 10, "verified-ish"),
+            (row("", "Verified"), 10, "Verified"),
+            // Line 11: an unknown member of checked_elsewhere, and a bad level in it.
+            (
+                row(
+                    "checked_elsewhere = { region = \"us-west-2\", checked = \"verified\", by = \"me\" }\n",
+                    "verified",
+                ),
+                11,
+                "unknown field `by`",
+            ),
+            (row("checked_elsewhere = { region = \"us-west-2\", checked = \"sure\" }\n", "verified"), 11, "sure"),
+            // The second row, from line 11 on, repeats the key (line 12).
+            (row(&row("", "unverified").replace("# a comment\n\n", ""), "verified"), 12, "listed twice"),
+        ];
+        for (text, line, words) in cases {
+            let e = parse_prices(text, "t.toml").expect_err(text);
+            assert_eq!(e.loc.line, *line, "{e}\n{text}");
+            assert!(e.message.contains(words), "{e}");
+            assert!(e.to_string().starts_with(&format!("t.toml:{line}:")), "{e}");
+        }
+        for (from, to, line, words) in [
+            ("usd = 0.08", "usd = -0.08", 6, "positive"),
+            ("usd = 0.08", "usd = nan", 6, "positive"),
+            ("per = \"GB-month\"", "per = \"fortnight\"", 7, "fortnight"),
+            ("region = \"us-east-1\"", "region = \"eu-west-1\"", 8, "us-east-1"),
+            ("checked = \"verified\"\n", "", 3, "missing field `checked`"),
+        ] {
+            let text = row("", "verified").replace(from, to);
+            let e = parse_prices(&text, "t.toml").expect_err(&text);
+            assert_eq!(e.loc.line, line, "{e}\n{text}");
+            assert!(e.message.contains(words), "{e}");
+        }
     }
 
     #[test]
