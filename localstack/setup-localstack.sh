@@ -2,7 +2,7 @@
 # Installs the open-source LocalStack runtime (PyPI localstack-core 2026.3.0, the last
 # open-source release) into a cached venv and prints the venv's path. It needs Python
 # >= 3.12 and its dependencies as they were on its release date (newer cbor2/pyopenssl
-# crash it): see the research notes, emulators.md. Idempotent.
+# crash it): see docs/emulators.md, "LocalStack (open-source runtime)". Idempotent.
 # Usage: localstack/setup-localstack.sh [CACHE_DIR]
 set -euo pipefail
 LOCALSTACK_VERSION="2026.3.0"

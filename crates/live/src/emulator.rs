@@ -117,8 +117,8 @@ impl Emulator {
         let port = free_port()?;
         let root = data_dir.join(format!("localstack-{port}"));
         std::fs::create_dir_all(&root).map_err(|e| EmulatorError::Io(e.to_string()))?;
-        // Settings from the research notes (emulators.md): without OVERRIDE_IN_DOCKER=0
-        // it writes under /var/lib, /etc and /tmp.
+        // Settings from docs/emulators.md, "LocalStack (open-source runtime)": without
+        // OVERRIDE_IN_DOCKER=0 it writes under /var/lib, /etc and /tmp.
         let mut command = Command::new(venv.join("bin/python"));
         command
             .args(["-m", "localstack.runtime.main"])

@@ -133,8 +133,8 @@ mod tests {
 
     #[test]
     fn dry_run_support_comes_from_the_ec2_model() {
-        // The research notes: of the policy's EC2 actions only ModifySubnetAttribute and
-        // ModifyVpcAttribute take no DryRun.
+        // docs/aws-facts.md, "Denial shapes per protocol" (EC2 DryRun): of the policy's EC2
+        // actions only ModifySubnetAttribute and ModifyVpcAttribute take no DryRun.
         assert!(accepts_dry_run("ec2", "RunInstances"));
         assert!(accepts_dry_run("ec2", "CreateVpc"));
         assert!(!accepts_dry_run("ec2", "ModifySubnetAttribute"));

@@ -1,5 +1,5 @@
-//! Denials as AWS sends them, per protocol (research notes, aws-and-capa-facts.md, "How
-//! each service says denied"): EC2 `UnauthorizedOperation` (403, EC2 XML), classic ELB /
+//! Denials as AWS sends them, per protocol (docs/aws-facts.md, "Denial shapes per
+//! protocol"): EC2 `UnauthorizedOperation` (403, EC2 XML), classic ELB /
 //! Auto Scaling / IAM / STS / CloudFormation `AccessDenied` (403, query XML), Secrets
 //! Manager and the tagging API `AccessDeniedException` (400, JSON 1.1).
 

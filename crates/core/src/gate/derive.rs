@@ -2,9 +2,9 @@
 //! the scenario file): the operation's own action on the resources its parameters name
 //! (ARN formats from the action catalog), and the implicit checks AWS makes on top of it.
 //!
-//! Implicit checks (research notes, aws-and-capa-facts.md, "Implicit authorization
-//! checks in real AWS"; EC2 User Guide, "Grant permission to tag resources during
-//! creation"): ec2:CreateTags for TagSpecifications (with ec2:CreateAction), iam:PassRole
+//! Implicit checks (docs/aws-facts.md, "Implicit authorization checks"; EC2 User Guide,
+//! "Grant permission to tag Amazon EC2 resources during creation"): ec2:CreateTags for
+//! TagSpecifications (with ec2:CreateAction), iam:PassRole
 //! for an instance profile's role, ec2:RunInstances (and what the launch template
 //! implies) for CreateAutoScalingGroup, elasticloadbalancing:AddTags for CreateLoadBalancer
 //! with Tags, secretsmanager:TagResource for CreateSecret with Tags, and
