@@ -389,7 +389,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         emulator_services: Default::default(),
         endpoint: args.endpoint.clone().unwrap_or_else(|| "AWS regional endpoints (HTTPS)".into()),
         gate: "none: AWS decides".into(),
-        iam_decided_by: "aws".into(),
+        iam_decided_by: iamc_core::outcome::DecidedBy::Aws,
         stack: deployed.stack.clone(),
         role_arn: deployed.role_arn.clone(),
         skipped: 0,
@@ -402,7 +402,18 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         phase_seconds: Vec::new(),
         run_seconds,
     };
-    let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile, shard);
+    let report = iamc_core::report::assemble::assemble(
+        report,
+        iamc_core::report::assemble::LiveRun {
+            results,
+            proof_findings: findings,
+            environment,
+            target: &target,
+            ids: &ids,
+            profile: &loaded.profile,
+            shard,
+        },
+    );
     if let Err(e) = write_reports(&dir, &report) {
         return fail(err, &e);
     }

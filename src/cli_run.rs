@@ -248,9 +248,9 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
     };
     let skipped = results
         .iter()
-        .filter(|r| r.observed == "skipped" && !r.note.as_deref().is_some_and(|n| n.starts_with("belongs to shard")))
+        .filter(|r| r.observed == run::Observed::Skipped && r.skip != Some(run::SkipReason::OtherShard))
         .count();
-    let errors = results.iter().filter(|r| r.observed == "error").count();
+    let errors = results.iter().filter(|r| r.observed == run::Observed::Error).count();
     let findings = proof.findings.clone();
     let report = Report::new(
         proof,
@@ -276,7 +276,7 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         emulator_services,
         endpoint,
         gate: "iam-conformance gate (127.0.0.1)".into(),
-        iam_decided_by: "gate".into(),
+        iam_decided_by: iamc_core::outcome::DecidedBy::Gate,
         stack: deployed.stack.clone(),
         role_arn: deployed.role_arn.clone(),
         skipped,
@@ -293,7 +293,18 @@ pub async fn run(args: &RunArgs, clock: &RunClock, out: &mut dyn Write, err: &mu
         phase_seconds: phases.lock().map(|p| p.clone()).unwrap_or_default(),
         run_seconds,
     };
-    let report = run::merge(report, results, findings, environment, &target, &ids, &loaded.profile, shard);
+    let report = iamc_core::report::assemble::assemble(
+        report,
+        iamc_core::report::assemble::LiveRun {
+            results,
+            proof_findings: findings,
+            environment,
+            target: &target,
+            ids: &ids,
+            profile: &loaded.profile,
+            shard,
+        },
+    );
     if let Err(e) = write_reports(&dir, &report) {
         return fail(err, &e);
     }

@@ -122,8 +122,9 @@ fn decoded(json: &str) -> Canned {
 fn denied_result(id: &str, message: &str) -> run::LiveResult {
     run::LiveResult {
         id: id.into(),
-        observed: "denied",
-        decided_by: "aws",
+        observed: run::Observed::Denied,
+        skip: None,
+        decided_by: run::DecidedBy::Aws,
         backend: Some(iamc_core::report::BackendAnswer {
             status: 403,
             code: Some("UnauthorizedOperation".into()),

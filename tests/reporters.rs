@@ -106,13 +106,13 @@ fn live_notes_reach_every_human_report() {
     let decoded = "AWS decoded: ec2:CreateSubnet on arn:aws:ec2:us-west-2:000000000000:subnet/*: implicit deny (no statement matched)";
     {
         let row = report.scenarios.iter_mut().find(|r| r.id == "ec2.create-subnet").unwrap();
-        row.observed = "denied".into();
-        row.decided_by = "aws".into();
+        row.observed = iamc_core::outcome::Observed::Denied;
+        row.decided_by = iamc_core::outcome::DecidedBy::Aws;
         row.note = Some(decoded.into());
     }
     {
         let row = report.scenarios.iter_mut().find(|r| r.id == "ec2.describe-vpcs").unwrap();
-        row.observed = "skipped".into();
+        row.observed = iamc_core::outcome::Observed::Skipped;
         row.pass = false;
         row.note = Some("backend answered HTTP 501 (not served)".into());
     }

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use iamc_core::aws::authz::{self, SimDecision, SimulatedCheck};
 
-use crate::run::{self, LiveResult, Session};
+use crate::run::{self, LiveResult, Observed, Session};
 
 /// Decodes the encoded authorization message of each EC2 denial (administrator's
 /// sts:DecodeAuthorizationMessage) into the scenario's note.
 pub async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
-    for r in results.iter_mut().filter(|r| r.observed == "denied") {
+    for r in results.iter_mut().filter(|r| r.observed == Observed::Denied) {
         let Some(message) = r.backend.as_ref().and_then(|b| b.message.clone()) else { continue };
         let Some(encoded) = authz::encoded_message(&message) else { continue };
         let decoded = match session.admin("sts", "DecodeAuthorizationMessage", authz::decode_input(encoded)).await {
@@ -116,8 +116,8 @@ pub async fn simulate(
             }
         }
         let live_allowed = live.get(row.id.as_str()).and_then(|l| match l.observed {
-            "allowed" => Some(true),
-            "denied" => Some(false),
+            Observed::Allowed => Some(true),
+            Observed::Denied => Some(false),
             _ => None,
         });
         if let Some(live_allowed) = live_allowed

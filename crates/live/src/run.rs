@@ -10,15 +10,14 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
-use iamc_core::analysis::{Finding, FindingKind, Severity, verdict_of};
 use crate::client::{Answer, Client, Credentials, ExecError};
 use iamc_core::gate::deny::is_denial_code;
 use crate::gate_server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
 use iamc_core::policy::{Policy, PolicyKind, parse_policy};
-use iamc_core::report::{BackendAnswer, Environment, Report};
+use iamc_core::report::BackendAnswer;
 use iamc_core::scenario::{Expect, Fixture, Profile, Scenario, substitute};
 use iamc_core::template::render::Target;
-pub use iamc_core::outcome::{Shard, required_by};
+pub use iamc_core::outcome::{DecidedBy, LiveResult, Observed, Shard, SkipReason, required_by};
 
 /// The harness's own credentials on an emulator (any key works there; the gate knows
 /// this one as the administrator's and does not evaluate its calls).
@@ -70,18 +69,6 @@ fn step(step: &str, message: impl Into<String>) -> RunError {
     RunError::Step { step: step.to_string(), message: message.into() }
 }
 
-/// How one scenario's call went.
-#[derive(Clone, Debug)]
-pub struct LiveResult {
-    pub id: String,
-    /// allowed, denied, error or skipped.
-    pub observed: &'static str,
-    /// gate or service.
-    pub decided_by: &'static str,
-    pub backend: Option<BackendAnswer>,
-    pub note: Option<String>,
-    pub gate: Option<GateRecord>,
-}
 
 /// A deployed stack and the role it made, as the emulator's IAM holds them.
 pub struct Deployed {
@@ -527,7 +514,7 @@ pub async fn run_scenarios(
         } else if let Some(sh) = shard {
             finished.insert(
                 s.id.clone(),
-                LiveResult::skipped(&s.id, format!("belongs to shard {}/{}", sh.owner_of(i), sh.count)),
+                LiveResult::skipped(&s.id, SkipReason::OtherShard, format!("belongs to shard {}/{}", sh.owner_of(i), sh.count)),
             );
         }
     }
@@ -545,7 +532,7 @@ pub async fn run_scenarios(
             let mut i = 0;
             if options.stop.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
                 for id in pending.drain(..) {
-                    finished.insert(id.clone(), LiveResult::skipped(&id, "not run: the run was interrupted".into()));
+                    finished.insert(id.clone(), LiveResult::skipped(&id, SkipReason::Interrupted, "not run: the run was interrupted".into()));
                 }
             }
             while i < pending.len() && running.len() < concurrency.max(1) {
@@ -557,7 +544,7 @@ pub async fn run_scenarios(
                 }
                 pending.remove(i);
                 if let Some(reason) = &s.synthetic {
-                    let r = LiveResult::skipped(&id, format!("synthetic probe, not a real request: {reason}"));
+                    let r = LiveResult::skipped(&id, SkipReason::Synthetic, format!("synthetic probe, not a real request: {reason}"));
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
@@ -568,7 +555,7 @@ pub async fn run_scenarios(
                     .iter()
                     .find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
                 if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
-                    let r = LiveResult::skipped(&id, format!("prerequisite `{need}` did not succeed"));
+                    let r = LiveResult::skipped(&id, SkipReason::Prerequisite, format!("prerequisite `{need}` did not succeed"));
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
@@ -631,14 +618,7 @@ pub async fn run_scenarios(
             for id in pending.drain(..) {
                 finished.insert(
                     id.clone(),
-                    LiveResult {
-                        id,
-                        observed: "error",
-                        decided_by: "model",
-                        backend: None,
-                        note: Some("prerequisites never finished".into()),
-                        gate: None,
-                    },
+                    LiveResult::error(&id, "prerequisites never finished".into()),
                 );
             }
             break;
@@ -681,10 +661,10 @@ fn need_failed(r: &LiveResult, expect: Expect) -> bool {
     match r.observed {
         // An EC2 dry run that was authorized created nothing, but its dependants are still
         // sent: AWS says for each whether it can decide without the missing resource.
-        "allowed" => r.backend.as_ref().is_some_and(|b| b.code.as_deref().is_some_and(|c| c != "DryRunOperation")),
+        Observed::Allowed => r.backend.as_ref().is_some_and(|b| b.code.as_deref().is_some_and(|c| c != "DryRunOperation")),
         // A denial probe that was denied did what it is there for.
-        "denied" => expect != Expect::Deny,
-        "skipped" => r.note.as_deref().is_some_and(|n| n.starts_with("prerequisite")),
+        Observed::Denied => expect != Expect::Deny,
+        Observed::Skipped => r.skip == Some(SkipReason::Prerequisite),
         _ => true,
     }
 }
@@ -805,29 +785,6 @@ where
     }
 }
 
-impl LiveResult {
-    fn skipped(id: &str, note: String) -> LiveResult {
-        LiveResult {
-            id: id.to_string(),
-            observed: "skipped",
-            decided_by: "model",
-            backend: None,
-            note: Some(note),
-            gate: None,
-        }
-    }
-
-    fn error(id: &str, note: String) -> LiveResult {
-        LiveResult {
-            id: id.to_string(),
-            observed: "error",
-            decided_by: "model",
-            backend: None,
-            note: Some(note),
-            gate: None,
-        }
-    }
-}
 
 /// Reads one call from the gate's record of it first, then the backend's answer:
 /// - the gate denied → denied, decided by the gate (the backend never saw it);
@@ -852,12 +809,10 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
         );
     };
     let live = |observed, decided_by, backend, note| LiveResult {
-        id: s.id.clone(),
-        observed,
-        decided_by,
         backend,
         note,
         gate: Some(record.clone()),
+        ..LiveResult::decided(&s.id, observed, decided_by)
     };
     match record.verdict {
         GateVerdict::Denied => {
@@ -867,11 +822,11 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                 backend.code.unwrap_or_default(),
                 backend.message.unwrap_or_default()
             );
-            live("denied", "gate", None, Some(note))
+            live(Observed::Denied, DecidedBy::Gate, None, Some(note))
         }
         GateVerdict::Rejected if record.refusal == Some(Refusal::UnservedLookup) => {
             let why = record.reason.clone().unwrap_or_default();
-            LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, format!("not decided: {why}")) }
+            LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, SkipReason::NotDecided, format!("not decided: {why}")) }
         }
         GateVerdict::Rejected | GateVerdict::PassedThrough => {
             let why = record.reason.clone().unwrap_or_else(|| "it passed as the harness's own call".into());
@@ -888,9 +843,9 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
         GateVerdict::Forwarded => {
             if let Some(reason) = unserved(&answer) {
                 return match s.expect {
-                    Expect::Allow => LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, reason) },
+                    Expect::Allow => LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, SkipReason::Unserved, reason) },
                     Expect::Deny => {
-                        live("allowed", "gate", Some(backend), Some(format!("the gate let it through; then {reason}")))
+                        live(Observed::Allowed, DecidedBy::Gate, Some(backend), Some(format!("the gate let it through; then {reason}")))
                     }
                 };
             }
@@ -899,9 +854,7 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                 // is not the policy's answer: a mismatch for a deny scenario, an error for an
                 // allow scenario (the harness and the backend disagree).
                 Some((code, _)) if is_denial_code(code) => match s.expect {
-                    Expect::Deny => live(
-                        "allowed",
-                        "gate",
+                    Expect::Deny => live(Observed::Allowed, DecidedBy::Gate,
                         Some(backend),
                         Some("the gate let it through; the backend then denied it".into()),
                     ),
@@ -918,7 +871,7 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                         format!("authentication failed ({code}: {message}): the harness, not the policy, is at fault"),
                     )
                 },
-                _ => live("allowed", "gate", Some(backend), None),
+                _ => live(Observed::Allowed, DecidedBy::Gate, Some(backend), None),
             }
         }
     }
@@ -948,18 +901,15 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
     };
     let backend = backend_answer(&answer);
     let live = |observed, note: Option<String>| LiveResult {
-        id: s.id.clone(),
-        observed,
-        decided_by: "aws",
         backend: Some(backend.clone()),
         note,
-        gate: None,
+        ..LiveResult::decided(&s.id, observed, DecidedBy::Aws)
     };
     if let Some(reason) = unserved(&answer) {
-        return LiveResult { backend: Some(backend.clone()), ..LiveResult::skipped(&s.id, reason) };
+        return LiveResult { backend: Some(backend.clone()), ..LiveResult::skipped(&s.id, SkipReason::Unserved, reason) };
     }
     match &answer.error {
-        None => live("allowed", None),
+        None => live(Observed::Allowed, None),
         // A denial of a call that names what dry runs never created may come from the
         // missing resource (conditions on its tags, a role AWS cannot resolve), not from
         // the policy: it proves nothing either way.
@@ -967,22 +917,23 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
             backend: Some(backend.clone()),
             ..LiveResult::skipped(
                 &s.id,
+                SkipReason::NotDecided,
                 format!(
                     "not decided: AWS denied it ({code}: {message}), but it uses what dry run(s) {} would have created, so the denial may come from the missing resource",
                     dry_needs.join(", ")
                 ),
             )
         },
-        Some((code, _)) if is_denial_code(code) => live("denied", None),
+        Some((code, _)) if is_denial_code(code) => live(Observed::Denied, None),
         // An answer worded as a denial under another code is read as one: Auto Scaling
         // says "You are not authorized to use launch template: lt-…" when the caller may
         // not launch from it (seen with AccessDenied in ansible-collections/community.aws
         // #831); an allow scenario answered so must fail, not be passed over.
         Some((code, message)) if reads_as_denial(message) => {
-            live("denied", Some(format!("AWS answered {code}, worded as a denial: {message}")))
+            live(Observed::Denied, Some(format!("AWS answered {code}, worded as a denial: {message}")))
         }
         Some((code, _)) if code == "DryRunOperation" => {
-            live("allowed", Some("EC2 dry run: authorized, nothing was done".into()))
+            live(Observed::Allowed, Some("EC2 dry run: authorized, nothing was done".into()))
         }
         Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
             backend: Some(backend.clone()),
@@ -993,7 +944,7 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
         },
         // The scenario says this answer comes after authorization (and why).
         Some((code, message)) if s.authorized_when.contains_key(code) => live(
-            "allowed",
+            Observed::Allowed,
             Some(format!("AWS answered {code}: {message}; authorized, because {}", s.authorized_when[code])),
         ),
         // Built on dry runs: expected not to decide — skipped, with AWS's words.
@@ -1001,6 +952,7 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
             backend: Some(backend.clone()),
             ..LiveResult::skipped(
                 &s.id,
+                SkipReason::NotDecided,
                 format!(
                     "not decided: AWS answered {code}: {message} (it uses what dry run(s) {} would have created)",
                     dry_needs.join(", ")
@@ -1027,201 +979,6 @@ fn reads_as_denial(message: &str) -> bool {
     m.contains("not authorized to") || m.contains("is not authorized")
 }
 
-/// Merges the live results into a report built from the static proof, with the
-/// findings they call for, and recomputes the verdict.
-#[allow(clippy::too_many_arguments)]
-pub fn merge(
-    mut report: Report,
-    live: Vec<LiveResult>,
-    proof_findings: Vec<Finding>,
-    environment: Environment,
-    target: &Target,
-    ids: &HashMap<String, String>,
-    profile: &Profile,
-    shard: Option<Shard>,
-) -> Report {
-    let mut findings = proof_findings;
-    let scenarios: HashMap<&str, &Scenario> = profile.scenarios.iter().map(|s| (s.id.as_str(), s)).collect();
-    let mut by_id: HashMap<String, LiveResult> = live.into_iter().map(|l| (l.id.clone(), l)).collect();
-    for (position, row) in report.scenarios.iter_mut().enumerate() {
-        // Every row gets its own result; one the run never produced is an error, never a pass.
-        let mut l = by_id
-            .remove(&row.id)
-            .unwrap_or_else(|| LiveResult::error(&row.id, "the run produced no result for this scenario".into()));
-        // Another shard's scenario: reported there (here it ran, if at all, as a prerequisite).
-        if let Some(sh) = shard.filter(|sh| sh.owner_of(position) != sh.index) {
-            row.observed = "skipped".into();
-            row.decided_by = "model".into();
-            row.pass = false;
-            row.gate_checks = l.gate.take().map(|g| g.checks).unwrap_or_default();
-            row.backend = l.backend.take();
-            row.note = Some(format!("belongs to shard {}/{}", sh.owner_of(position), sh.count));
-            findings.retain(|f| f.scenario.as_deref() != Some(row.id.as_str()));
-            continue;
-        }
-        let model_observed = row.observed.clone();
-        row.observed = l.observed.to_string();
-        row.decided_by = l.decided_by.to_string();
-        row.backend = l.backend;
-        row.note = l.note.clone();
-        row.gate_checks = l.gate.as_ref().map(|g| g.checks.clone()).unwrap_or_default();
-        let expected = if row.expect == Expect::Allow { "allowed" } else { "denied" };
-        row.pass = match l.observed {
-            "allowed" | "denied" => l.observed == expected && model_observed == l.observed,
-            _ => false,
-        };
-        let loc = scenarios.get(row.id.as_str()).map(|s| s.loc.clone());
-        match l.observed {
-            "skipped" => findings.push(Finding {
-                kind: FindingKind::SkippedScenario,
-                severity: Severity::Info,
-                message: format!(
-                    "scenario `{}` was not run live: {}; its verdict rests on the static proof",
-                    row.id,
-                    l.note.unwrap_or_default()
-                ),
-                action: None,
-                resource: None,
-                loc,
-                scenario: Some(row.id.clone()),
-            }),
-            "error" => findings.push(Finding {
-                kind: FindingKind::HarnessError,
-                severity: Severity::Undecided,
-                message: format!("scenario `{}` could not be decided: {}", row.id, l.note.unwrap_or_default()),
-                action: None,
-                resource: None,
-                loc,
-                scenario: Some(row.id.clone()),
-            }),
-            observed if !row.pass => {
-                // Name the check at fault: the one the gate allowed though the scenario
-                // expects it denied, or the one it denied though expected allowed.
-                let declared_deny: Vec<&str> = scenarios
-                    .get(row.id.as_str())
-                    .map(|s| s.checks.iter().filter(|c| c.expect == Expect::Deny).map(|c| c.action.as_str()).collect())
-                    .unwrap_or_default();
-                let culprit = row.gate_checks.iter().find(|c| {
-                    if observed == "allowed" {
-                        c.outcome.is_allowed() && declared_deny.contains(&c.check.action.as_str())
-                    } else {
-                        !c.outcome.is_allowed()
-                    }
-                });
-                let because = culprit
-                    .map(|c| {
-                        format!(
-                            " ({} on `{}`, by {})",
-                            c.check.action,
-                            c.check.resource,
-                            if c.because.is_empty() { "no statement".into() } else { c.because.join(", ") }
-                        )
-                    })
-                    .unwrap_or_default();
-                findings.push(Finding {
-                    kind: FindingKind::LiveMismatch,
-                    severity: Severity::Fail,
-                    message: format!(
-                        "scenario `{}` expects {expected}; live it was {observed} (decided by {}){because}, the model says {model_observed}",
-                        row.id, row.decided_by
-                    ),
-                    action: culprit.map(|c| c.check.action.clone()),
-                    resource: culprit.map(|c| c.check.resource.clone()),
-                    loc,
-                    scenario: Some(row.id.clone()),
-                })
-            }
-            _ => {}
-        }
-        // The gate's own reading of the request against the scenario's declaration.
-        if let (Some(g), Some(s)) = (&l.gate, scenarios.get(row.id.as_str()))
-            && !g.checks.is_empty()
-        {
-            let reverse: Vec<(&String, &String)> = ids.iter().collect();
-            let normalize = |r: &str| {
-                let mut r = r.to_string();
-                for (example, real) in &reverse {
-                    r = r.replace(real.as_str(), example);
-                }
-                normalize_group_id(&r)
-            };
-            // A check is its action, resource and condition keys (keys compare
-            // case-insensitively); whether a service-linked role still has to be created
-            // depends on the account, not on the request, so those are left out.
-            type Key = (String, String, BTreeMap<String, Vec<String>>);
-            let keys = |ctx: &BTreeMap<String, Vec<String>>| -> BTreeMap<String, Vec<String>> {
-                ctx.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.iter().map(|x| normalize(x)).collect())).collect()
-            };
-            let comparable =
-                |action: &str| action != "iam:CreateServiceLinkedRole" || s.operation == "CreateServiceLinkedRole";
-            let derived: std::collections::BTreeSet<Key> = g
-                .checks
-                .iter()
-                .filter(|c| comparable(&c.check.action))
-                .map(|c| (c.check.action.clone(), normalize(&c.check.resource), keys(&c.check.context)))
-                .collect();
-            let declared: std::collections::BTreeSet<Key> = s
-                .checks
-                .iter()
-                .filter(|c| comparable(&c.action))
-                .map(|c| {
-                    let (resource, _) = c.rendered(target);
-                    let ctx: BTreeMap<String, Vec<String>> = c
-                        .context
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.iter().map(|x| substitute(x, target)).collect()))
-                        .collect();
-                    (c.action.clone(), normalize_group_id(&resource), keys(&ctx))
-                })
-                .collect();
-            if derived != declared {
-                findings.push(Finding {
-                        kind: FindingKind::CheckMismatch,
-                        severity: Severity::Fail,
-                        message: format!(
-                            "scenario `{}`: the gate derived {:?} that the scenario does not declare, and the scenario declares {:?} that the gate did not derive (action, resource, condition keys)",
-                            row.id,
-                            derived.difference(&declared).collect::<Vec<_>>(),
-                            declared.difference(&derived).collect::<Vec<_>>()
-                        ),
-                        action: None,
-                        resource: None,
-                        loc: Some(s.loc.clone()),
-                        scenario: Some(row.id.clone()),
-                    });
-            }
-        }
-    }
-    findings.sort_by_key(|a| (a.severity, a.kind));
-    report.verdict = verdict_of(&findings);
-    report.exit_code = report.verdict.exit_code();
-    report.counts.scenarios_passed = report.scenarios.iter().filter(|s| s.pass).count();
-    report.counts.scenarios_failed = report.scenarios.iter().filter(|s| !s.pass && s.observed != "skipped").count();
-    report.counts.failing_findings = findings.iter().filter(|f| f.severity == Severity::Fail).count();
-    report.findings = findings;
-    let mut environment = environment;
-    // Counted over this report's own rows (not over prerequisites run for other shards).
-    environment.skipped = report
-        .scenarios
-        .iter()
-        .filter(|r| r.observed == "skipped" && !r.note.as_deref().is_some_and(|n| n.starts_with("belongs to shard")))
-        .count();
-    environment.errors = report.scenarios.iter().filter(|r| r.observed == "error").count();
-    report.environment = Some(environment);
-    report
-}
-
-/// An Auto Scaling group's ARN holds an id AWS assigns at creation, which no example id
-/// can stand for; comparisons ignore it.
-fn normalize_group_id(resource: &str) -> String {
-    match resource.split_once(":autoScalingGroup:") {
-        Some((head, tail)) => match tail.split_once(":autoScalingGroupName/") {
-            Some((_, name)) => format!("{head}:autoScalingGroup:*:autoScalingGroupName/{name}"),
-            None => resource.to_string(),
-        },
-        None => resource.to_string(),
-    }
-}
 
 /// The deny canary: the denied probe sent straight to the emulator, around the gate.
 /// True only when the emulator itself answers with a denial.
@@ -1302,8 +1059,8 @@ mod tests {
         loaded.profile.scenarios[0].clone()
     }
 
-    // Denial shapes as each protocol writes them (research notes, "How each service says
-    // denied"; EC2's encoded message shortened).
+    // Denial shapes as each protocol writes them (docs/aws-facts.md, "Denial shapes per
+    // protocol"; EC2's encoded message shortened).
     const EC2_DENIED: &str = "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation. Encoded authorization failure message: AbCd</Message></Error></Errors><RequestID>r</RequestID></Response>";
     const EC2_DRY_RUN: &str = "<Response><Errors><Error><Code>DryRunOperation</Code><Message>Request would have succeeded, but DryRun flag is set.</Message></Error></Errors><RequestID>r</RequestID></Response>";
     const EC2_NOT_FOUND: &str = "<Response><Errors><Error><Code>InvalidVpcID.NotFound</Code><Message>The vpc ID 'vpc-0a1b2c3d4e5f60001' does not exist</Message></Error></Errors><RequestID>r</RequestID></Response>";
@@ -1317,22 +1074,22 @@ mod tests {
     #[test]
     fn aws_answers_are_read_per_protocol() {
         let s = scenario();
-        let cases: Vec<(Result<Answer, ExecError>, bool, &str)> = vec![
-            (answer(Protocol::Ec2, 200, "<R/>"), false, "allowed"),
-            (answer(Protocol::Ec2, 403, EC2_DENIED), false, "denied"),
-            (answer(Protocol::Ec2, 412, EC2_DRY_RUN), true, "allowed"),
-            (answer(Protocol::Query, 403, QUERY_DENIED), false, "denied"),
-            (answer(Protocol::Json, 400, JSON_DENIED), false, "denied"),
-            (answer(Protocol::Ec2, 401, EC2_AUTH), false, "error"),
-            (answer(Protocol::Ec2, 400, EC2_NOT_FOUND), false, "error"),
-            (answer(Protocol::Query, 400, ASG_LAUNCH_TEMPLATE), false, "denied"),
+        let cases: Vec<(Result<Answer, ExecError>, bool, Observed)> = vec![
+            (answer(Protocol::Ec2, 200, "<R/>"), false, Observed::Allowed),
+            (answer(Protocol::Ec2, 403, EC2_DENIED), false, Observed::Denied),
+            (answer(Protocol::Ec2, 412, EC2_DRY_RUN), true, Observed::Allowed),
+            (answer(Protocol::Query, 403, QUERY_DENIED), false, Observed::Denied),
+            (answer(Protocol::Json, 400, JSON_DENIED), false, Observed::Denied),
+            (answer(Protocol::Ec2, 401, EC2_AUTH), false, Observed::Error),
+            (answer(Protocol::Ec2, 400, EC2_NOT_FOUND), false, Observed::Error),
+            (answer(Protocol::Query, 400, ASG_LAUNCH_TEMPLATE), false, Observed::Denied),
         ];
         for (a, dry, expected) in cases {
             let shown = format!("{a:?}");
             let r = resolve_direct(&s, a, dry, &[]);
             assert_eq!(r.observed, expected, "{shown}\n{r:?}");
-            if expected == "allowed" || expected == "denied" {
-                assert_eq!(r.decided_by, "aws", "{r:?}");
+            if expected == Observed::Allowed || expected == Observed::Denied {
+                assert_eq!(r.decided_by, DecidedBy::Aws, "{r:?}");
             }
         }
     }
@@ -1378,10 +1135,10 @@ mod tests {
         let mut s = scenario();
         let taken = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidInput</Code><Message>Service role name AWSServiceRoleForAutoScaling has been taken in this account, please try a different suffix.</Message></Error><RequestId>r</RequestId></ErrorResponse>";
         // Undeclared: nothing says whether it was authorized.
-        assert_eq!(resolve_direct(&s, answer(Protocol::Query, 400, taken), false, &[]).observed, "error");
+        assert_eq!(resolve_direct(&s, answer(Protocol::Query, 400, taken), false, &[]).observed, Observed::Error);
         s.authorized_when.insert("InvalidInput".into(), "the role exists; IAM checks authorization first".into());
         let r = resolve_direct(&s, answer(Protocol::Query, 400, taken), false, &[]);
-        assert_eq!((r.observed, r.decided_by), ("allowed", "aws"));
+        assert_eq!((r.observed, r.decided_by), (Observed::Allowed, DecidedBy::Aws));
         assert!(r.note.unwrap().contains("has been taken"));
     }
 
@@ -1389,12 +1146,12 @@ mod tests {
     fn an_answer_that_decides_nothing_says_why() {
         let s = scenario();
         let r = resolve_direct(&s, answer(Protocol::Ec2, 400, EC2_NOT_FOUND), true, &["ec2.create-vpc".to_string()]);
-        assert_eq!(r.observed, "skipped");
+        assert_eq!(r.observed, Observed::Skipped);
         let note = r.note.unwrap();
         assert!(note.contains("InvalidVpcID.NotFound") && note.contains("ec2.create-vpc"), "{note}");
         // A denial of a call built on dry runs is not the policy's answer.
         let r = resolve_direct(&s, answer(Protocol::Query, 403, QUERY_DENIED), false, &["lt".to_string()]);
-        assert_eq!(r.observed, "skipped");
+        assert_eq!(r.observed, Observed::Skipped);
         assert!(r.note.unwrap().contains("may come from the missing resource"));
         let r = resolve_direct(&s, answer(Protocol::Ec2, 403, EC2_DRY_RUN), true, &[]);
         assert!(r.note.unwrap().contains("dry run"));

@@ -7,6 +7,7 @@ use std::fmt::Write;
 
 use super::Report;
 use crate::analysis::{MutantStatus, Severity};
+use crate::outcome::{DecidedBy, Observed};
 use crate::xml::escape;
 
 const STYLE: &str = "
@@ -35,7 +36,7 @@ pub fn render(report: &Report) -> String {
         Some(e) => format!(
             "live on {} (allow/deny decided by {}), with the static proof",
             escape(&e.target),
-            escape(&super::decider_words(&e.iam_decided_by))
+            escape(e.iam_decided_by.words())
         ),
         None => "static proof from the template (decided by the policy model)".into(),
     };
@@ -100,16 +101,18 @@ pub fn render(report: &Report) -> String {
         for check in &row.checks {
             // Live rows show what the gate decided for the action, static rows the model.
             let live = row.gate_checks.iter().find(|g| g.check.action == check.action).map(|g| g.outcome);
-            let decision = match (row.observed.as_str(), live) {
-                ("skipped" | "error", _) => row.observed.clone(),
+            let decision = match (row.observed, live) {
+                (Observed::Skipped | Observed::Error, _) => row.observed.to_string(),
                 (_, Some(outcome)) => words(outcome).to_string(),
                 // Decided by a backend without the gate's per-check record (AWS): the call's
                 // decision, which is all AWS says.
-                (observed, None) if row.decided_by == "aws" || row.decided_by == "service" => observed.to_string(),
+                (observed, None) if matches!(row.decided_by, DecidedBy::Aws | DecidedBy::Service) => {
+                    observed.to_string()
+                }
                 (_, None) => words(check.outcome).to_string(),
             };
-            let class = match row.observed.as_str() {
-                "skipped" => "skipped",
+            let class = match row.observed {
+                Observed::Skipped => "skipped",
                 _ if !row.pass => "fail",
                 _ if decision == "allowed" => "allowed",
                 _ => "denied",
@@ -149,7 +152,7 @@ pub fn render(report: &Report) -> String {
                 out,
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                 escape(&r.id),
-                escape(&r.observed),
+                escape(r.observed.as_str()),
                 escape(r.note.as_deref().unwrap_or(""))
             );
         }
@@ -212,7 +215,7 @@ pub fn render(report: &Report) -> String {
         let rows = [
             ("target", e.target.clone()),
             ("endpoint", e.endpoint.clone()),
-            ("allow/deny decided by", e.iam_decided_by.clone()),
+            ("allow/deny decided by", e.iam_decided_by.to_string()),
             (
                 "the emulator enforces IAM itself (deny canary)",
                 e.service_enforces_iam.map(|b| b.to_string()).unwrap_or_else(|| "unknown (no answer)".into()),

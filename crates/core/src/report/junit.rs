@@ -24,7 +24,7 @@ pub fn render(report: &Report) -> String {
         for s in report.scenarios.iter().filter(|s| s.service == service) {
             let status = if s.pass {
                 TestCaseStatus::success()
-            } else if s.observed == "skipped" {
+            } else if s.observed == crate::outcome::Observed::Skipped {
                 // Not run live: neither passed nor failed; its verdict rests on the static proof.
                 let mut st = TestCaseStatus::skipped();
                 st.set_message(s.note.clone().unwrap_or_default());

@@ -4,6 +4,7 @@
 
 use super::Report;
 use crate::analysis::{Severity, verdict_of};
+use crate::outcome::Observed;
 
 /// Joins shard reports; `Err` names the report that does not fit.
 pub fn merge(reports: Vec<(String, Report)>) -> Result<Report, String> {
@@ -61,8 +62,8 @@ pub fn merge(reports: Vec<(String, Report)>) -> Result<Report, String> {
         let owner = shards[position % count];
         *row = owner.scenarios[position].clone();
         findings.extend(owner.findings.iter().filter(|f| f.scenario.as_deref() == Some(row.id.as_str())).cloned());
-        skipped += usize::from(row.observed == "skipped");
-        errors += usize::from(row.observed == "error");
+        skipped += usize::from(row.observed == Observed::Skipped);
+        errors += usize::from(row.observed == Observed::Error);
     }
     for r in &shards {
         if let Some(e) = &r.environment {
@@ -75,7 +76,7 @@ pub fn merge(reports: Vec<(String, Report)>) -> Result<Report, String> {
     merged.verdict = verdict_of(&findings);
     merged.exit_code = merged.verdict.exit_code();
     merged.counts.scenarios_passed = merged.scenarios.iter().filter(|s| s.pass).count();
-    merged.counts.scenarios_failed = merged.scenarios.iter().filter(|s| !s.pass && s.observed != "skipped").count();
+    merged.counts.scenarios_failed = merged.scenarios.iter().filter(|s| !s.pass && s.observed != Observed::Skipped).count();
     merged.counts.failing_findings = findings.iter().filter(|f| f.severity == Severity::Fail).count();
     merged.findings = findings;
     merged.run.command = "merge".into();

@@ -2,6 +2,7 @@
 //! turn it into `report.json`, `junit.xml`, `summary.md` and the terminal summary.
 //! Renderers only format; every verdict and pass/fail is decided by the analysis.
 
+pub mod assemble;
 pub mod html;
 pub mod junit;
 pub mod markdown;
@@ -13,6 +14,7 @@ use serde::Serialize;
 use crate::analysis::exhaustive::CatalogProbe;
 use crate::analysis::{Coverage, Drift, Finding, MutantResult, MutantStatus, Proof, Severity, StatementRef, Verdict};
 use crate::catalog::Source;
+use crate::outcome::{DecidedBy, Observed, SkipReason};
 use crate::scenario::Expect;
 
 /// Bumped whenever a field changes meaning or disappears.
@@ -76,17 +78,18 @@ impl SubjectInfo {
     }
 }
 
-/// One scenario as reported. `observed` is one of allowed/denied/error/skipped and
-/// `decided_by` one of service/gate/model/none (none: nothing decided it, an error);
-/// `check` only ever produces model decisions.
+/// One scenario as reported; `check` only ever produces model decisions.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ScenarioRow {
     pub id: String,
     pub service: String,
     pub operation: String,
     pub expect: Expect,
-    pub observed: String,
-    pub decided_by: String,
+    pub observed: Observed,
+    pub decided_by: DecidedBy,
+    /// Why it was skipped (skipped rows only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<SkipReason>,
     pub pass: bool,
     pub matched_statements: Vec<StatementRef>,
     pub provenance: String,
@@ -114,14 +117,6 @@ pub struct BackendAnswer {
     pub message: Option<String>,
 }
 
-/// Who decided allow/deny, in words: "the gate", "the service", "AWS".
-pub fn decider_words(decided_by: &str) -> String {
-    match decided_by {
-        "aws" => "AWS".to_string(),
-        other => format!("the {other}"),
-    }
-}
-
 /// Where a live run ran and who decided allow/deny there.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Environment {
@@ -130,7 +125,7 @@ pub struct Environment {
     pub gate: String,
     /// `gate` when the project's gate decides allow/deny (emulators), `service` when the
     /// service itself enforces IAM.
-    pub iam_decided_by: String,
+    pub iam_decided_by: DecidedBy,
     /// Whether the emulator itself denied a call the policy denies, when asked directly
     /// (the deny canary). The gate decides either way; this says what the emulator adds.
     /// `null` when the canary got no answer.
@@ -215,10 +210,11 @@ impl Report {
                     operation: s.operation,
                     expect: s.expect,
                     observed: match s.observed {
-                        crate::analysis::Observed::Allowed => "allowed".into(),
-                        crate::analysis::Observed::Denied => "denied".into(),
+                        crate::analysis::Observed::Allowed => Observed::Allowed,
+                        crate::analysis::Observed::Denied => Observed::Denied,
                     },
-                    decided_by: "model".into(),
+                    decided_by: DecidedBy::Model,
+                    skip_reason: None,
                     pass: s.pass,
                     matched_statements: matched,
                     provenance: s.provenance,

@@ -38,7 +38,7 @@ pub fn render(report: &Report) -> String {
                 c.allow_scenarios,
                 c.deny_scenarios,
                 env.target,
-                super::decider_words(&env.iam_decided_by)
+                env.iam_decided_by.words()
             );
         }
     }
