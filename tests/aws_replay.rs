@@ -200,7 +200,7 @@ fn the_simulator_oracle_reports_each_disagreement() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let findings = rt.block_on(iamc_live::oracle::simulate(
         &session(&replay.url),
-        iamc_live::run::Retry::default(),
+        iamc_live::run::RetryPolicy::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         &proof.scenarios,
         &live,
@@ -224,7 +224,7 @@ fn the_simulator_oracle_reports_each_disagreement() {
     )]);
     let findings = rt.block_on(iamc_live::oracle::simulate(
         &session(&replay.url),
-        iamc_live::run::Retry::default(),
+        iamc_live::run::RetryPolicy::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         &proof.scenarios,
         &[],
@@ -249,7 +249,7 @@ fn a_denial_by_an_scp_is_not_taken_for_the_policys() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let findings = rt.block_on(iamc_live::oracle::simulate(
         &session(&replay.url),
-        iamc_live::run::Retry::default(),
+        iamc_live::run::RetryPolicy::default(),
         "arn:aws:iam::123456789012:role/dkp-bootstrapper-role",
         one,
         &[],

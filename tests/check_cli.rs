@@ -1215,3 +1215,21 @@ fn unwritable_report_dir_exits_2() {
     assert!(r.stderr.starts_with("error: failed to create report directory"), "{}", r.show());
     assert!(r.stdout.is_empty(), "no summary when the reports cannot be written:\n{}", r.show());
 }
+
+#[test]
+fn a_failed_check_leaves_no_earlier_report_looking_current() {
+    let tmp = TempDir::new().unwrap();
+    let dir = tmp.path().join("reports");
+    let first = check(tmp.path(), &dir, &[]);
+    assert_eq!(first.code, 0, "{}", first.show());
+    assert!(dir.join("report.json").exists());
+    // Same directory, bad input: the conformant report of the first check must not stay.
+    let bad = tmp.path().join("bad.yaml");
+    fs::write(&bad, "Resources: [").unwrap();
+    let second = check(tmp.path(), &dir, &[("--template", &bad)]);
+    assert_eq!(second.code, 2, "{}", second.show());
+    for name in ["report.json", "junit.xml", "summary.md", "report.html"] {
+        assert!(!dir.join(name).exists(), "{name} of the earlier check is still there:\n{}", second.show());
+    }
+    assert!(second.stderr.contains("removed the earlier report.json"), "{}", second.show());
+}

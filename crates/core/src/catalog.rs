@@ -90,11 +90,21 @@ impl Catalog {
         })
     }
 
-    /// Looks an action up by `service:Action`, case-insensitively as IAM does.
+    /// Looks an action up by `service:Action`, both parts case-insensitively as IAM does
+    /// (IAM User Guide, "IAM JSON policy elements: Action": "The prefix and the action name
+    /// are case insensitive. For example, `iam:ListAccessKeys` is the same as
+    /// `IAM:listaccesskeys`."). The answer carries the catalog's canonical spelling
+    /// (`ec2:DescribeVpcs` for `EC2:describevpcs`), which is what reports print.
     pub fn action(&self, full: &str) -> Option<ActionRef<'_>> {
         let (service, name) = full.split_once(':')?;
-        let (service, svc) = self.services.get_key_value(&service.to_ascii_lowercase())?;
-        let (name, action) = svc.actions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        let (service, svc) = match self.services.get_key_value(service) {
+            Some(found) => found,
+            None => self.services.iter().find(|(s, _)| s.eq_ignore_ascii_case(service))?,
+        };
+        let (name, action) = match svc.actions.get_key_value(name) {
+            Some(found) => found,
+            None => svc.actions.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))?,
+        };
         Some(ActionRef { service, name, action })
     }
 
@@ -179,6 +189,54 @@ mod tests {
         assert_eq!(c.classify(&pass, "arn:aws:iam::000000000000:role/x.y"), ["role"]);
         assert!(c.action("tag:GetResources").unwrap().action.resources.is_empty());
         assert!(c.action("ec2:NoSuchThing").is_none());
+    }
+
+    /// IAM User Guide, "IAM JSON policy elements: Action": "The prefix and the action name
+    /// are case insensitive. For example, `iam:ListAccessKeys` is the same as
+    /// `IAM:listaccesskeys`." Every spelling finds the action under its canonical name.
+    #[test]
+    fn lookups_fold_both_parts_and_answer_the_canonical_name() {
+        let c = Catalog::embedded();
+        let rows = [
+            ("IAM:listaccesskeys", Some("iam:ListAccessKeys")),
+            ("iam:ListAccessKeys", Some("iam:ListAccessKeys")),
+            ("EC2:describevpcs", Some("ec2:DescribeVpcs")),
+            ("Ec2:DESCRIBEVPCS", Some("ec2:DescribeVpcs")),
+            ("SecretsManager:getsecretvalue", Some("secretsmanager:GetSecretValue")),
+            ("ELASTICLOADBALANCING:CreateLoadBalancer", Some("elasticloadbalancing:CreateLoadBalancer")),
+            ("sts:assumerole", Some("sts:AssumeRole")),
+            ("ec2:NoSuchThing", None),
+            ("nosuch:DescribeVpcs", None),
+            ("ec2", None),
+            ("ec2:Describe*", None),
+        ];
+        for (asked, want) in rows {
+            assert_eq!(c.action(asked).map(|a| a.full_name()).as_deref(), want, "{asked}");
+        }
+        // Every action, in upper and in lower case.
+        for a in c.actions() {
+            let full = a.full_name();
+            for spelling in [full.to_uppercase(), full.to_lowercase()] {
+                assert_eq!(c.action(&spelling).map(|f| f.full_name()), Some(full.clone()), "{spelling}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Any mix of cases finds the same action, named canonically.
+        #[test]
+        fn any_casing_finds_the_canonical_action(index in 0usize..1262, mask in proptest::collection::vec(proptest::bool::ANY, 64)) {
+            let c = Catalog::embedded();
+            let all: Vec<ActionRef<'_>> = c.actions().collect();
+            let a = &all[index % all.len()];
+            let full = a.full_name();
+            let scrambled: String = full
+                .chars()
+                .zip(mask.iter().cycle())
+                .map(|(ch, up)| if *up { ch.to_ascii_uppercase() } else { ch.to_ascii_lowercase() })
+                .collect();
+            proptest::prop_assert_eq!(c.action(&scrambled).map(|f| f.full_name()), Some(full));
+        }
     }
 
     #[test]

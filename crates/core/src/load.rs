@@ -35,6 +35,69 @@ pub enum LoadError {
     UnknownRole { loc: crate::loc::Loc, role: String, template: String, known: String },
     #[error("{loc}: failed to read `{path}`, named here: {source}")]
     Named { loc: crate::loc::Loc, path: String, source: std::io::Error },
+    /// The file was read but its bytes were refused (too large, not UTF-8) at this place.
+    #[error("{loc}: {message}")]
+    Refused { loc: crate::loc::Loc, message: String },
+}
+
+/// Largest profile, scenario or template file read, in bytes: a template's bound ([`crate::template::MAX_TEMPLATE_BYTES`], CloudFormation's 1 MB), which no profile or scenario file comes near.
+pub const MAX_FILE_BYTES: usize = crate::template::MAX_TEMPLATE_BYTES;
+
+/// Why a file's bytes were refused, and where (1-based line and column, in characters).
+/// The shell's reader returns it inside an [`std::io::Error`] (see [`ReadFile`]) so that
+/// the error names the place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct Refusal {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Line and column (1-based, columns in characters) of byte offset `at` in `bytes`.
+fn position(bytes: &[u8], at: usize) -> (usize, usize) {
+    let before = &bytes[..at.min(bytes.len())];
+    let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// Turns the bytes a reader read into text. The reader reads at most `limit + 1` bytes,
+/// so more than `limit` means the file is larger: refused where the limit is crossed.
+/// Invalid UTF-8 is refused at its first invalid byte.
+pub fn decode_text(bytes: Vec<u8>, limit: usize) -> Result<String, Refusal> {
+    if bytes.len() > limit {
+        let (line, column) = position(&bytes, limit);
+        return Err(Refusal {
+            line,
+            column,
+            message: format!(
+                "the file is larger than {limit} bytes, crossing the limit here; expected at most {limit} (CloudFormation takes a template of at most 1 MB, and profile and scenario files are held to the same bound)"
+            ),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let error = e.utf8_error();
+        let bytes = e.as_bytes();
+        let at = error.valid_up_to();
+        let (line, column) = position(bytes, at);
+        let bad = &bytes[at..at + error.error_len().unwrap_or(bytes.len() - at)];
+        let shown = bad.iter().map(|b| format!("0x{b:02X}")).collect::<Vec<_>>().join(" ");
+        Refusal { line, column, message: format!("invalid UTF-8 (byte {shown}); the file must be UTF-8 text") }
+    })
+}
+
+/// An error of the shell's reader for `path`: located when it carries a [`Refusal`].
+fn read_error(path: &Path, e: std::io::Error) -> LoadError {
+    let path = path.display().to_string();
+    match e.get_ref().and_then(|inner| inner.downcast_ref::<Refusal>()) {
+        Some(r) => LoadError::Refused {
+            loc: crate::loc::Loc::new(&std::sync::Arc::from(path.as_str()), r.line, r.column),
+            message: r.message.clone(),
+        },
+        None => LoadError::Io { path, source: e },
+    }
 }
 
 /// Everything `check` works on.
@@ -65,15 +128,16 @@ const EMBEDDED: &[(&str, &str)] = &[
     ("near-miss.toml", include_str!("../../../scenarios/dkp-bootstrapper/near-miss.toml")),
 ];
 
-/// How the caller reads a file the profile names (the shell bounds its size).
+/// How the caller reads a file the profile names. The shell reads regular files only,
+/// at most [`MAX_FILE_BYTES`] of them (through [`decode_text`]); bytes it refuses come
+/// back as an error whose inner error is a [`Refusal`], which is reported at its place.
 pub type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
 
 fn read(source: &ProfileSource, name: &str, read_file: ReadFile) -> Result<(String, String), LoadError> {
     match source {
         ProfileSource::Dir(dir) => {
             let path = dir.join(name);
-            let text = read_file(&path)
-                .map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?;
+            let text = read_file(&path).map_err(|e| read_error(&path, e))?;
             Ok((text, path.display().to_string()))
         }
         ProfileSource::Embedded => EMBEDDED
@@ -155,10 +219,7 @@ pub fn load(
     check_inputs(&profile, target)?;
 
     let (template_text, template_label) = match template_override {
-        Some(path) => (
-            read_file(path).map_err(|e| LoadError::Io { path: path.display().to_string(), source: e })?,
-            path.display().to_string(),
-        ),
+        Some(path) => (read_file(path).map_err(|e| read_error(path, e))?, path.display().to_string()),
         None => read(source, &profile.template, read_file).map_err(|e| named(e, &profile.template_loc))?,
     };
     let template = Template::parse(&template_text, &template_label)?;
@@ -175,4 +236,67 @@ pub fn load(
         ProfileSource::Embedded => format!("{EMBEDDED_DIR} (embedded)"),
     };
     Ok(Loaded { profile, profile_label, template_label, template, model, role })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_within_the_limit_decodes() {
+        assert_eq!(decode_text(b"a: 1\n".to_vec(), 5).unwrap(), "a: 1\n");
+    }
+
+    #[test]
+    fn more_than_the_limit_is_refused_where_it_is_crossed() {
+        // Byte 8 (0-based) is the first past a limit of 8: the newline of line 2, after the
+        // four characters (five bytes) "éxyz".
+        let r = decode_text("ab\n\u{e9}xyz\n".as_bytes().to_vec(), 8).unwrap_err();
+        assert_eq!((r.line, r.column), (2, 5), "{r}");
+        assert!(r.message.starts_with("the file is larger than 8 bytes"), "{r}");
+    }
+
+    #[test]
+    fn invalid_utf8_names_its_line_and_column() {
+        let r = decode_text(b"a: 1\nb: \xe9t\xe9\n".to_vec(), 100).unwrap_err();
+        assert_eq!((r.line, r.column), (2, 4), "{r}");
+        assert_eq!(r.message, "invalid UTF-8 (byte 0xE9); the file must be UTF-8 text");
+        // A sequence cut short at the end of the file.
+        let r = decode_text(b"x\xe2\x82".to_vec(), 100).unwrap_err();
+        assert_eq!((r.line, r.column), (1, 2), "{r}");
+        assert!(r.message.contains("0xE2 0x82"), "{r}");
+    }
+
+    /// A reader that refuses one file the way the shell does, and reads the rest from disk.
+    fn refusing(refused: &'static str) -> impl Fn(&Path) -> std::io::Result<String> {
+        move |p: &Path| {
+            if p.ends_with(refused) {
+                let r = Refusal {
+                    line: 3,
+                    column: 7,
+                    message: "invalid UTF-8 (byte 0xFF); the file must be UTF-8 text".into(),
+                };
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, r));
+            }
+            std::fs::read_to_string(p)
+        }
+    }
+
+    #[test]
+    fn refusals_of_the_reader_are_located_in_the_refused_file() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mini");
+        let source = ProfileSource::Dir(dir.clone());
+        let target = Target::default();
+        let template = Path::new("bad.yaml");
+        let e = load(&source, Some(template), &target, &refusing("bad.yaml")).unwrap_err();
+        assert_eq!(e.to_string(), "bad.yaml:3:7: invalid UTF-8 (byte 0xFF); the file must be UTF-8 text");
+        for name in ["profile.toml", "scenarios.toml"] {
+            let e = load(&source, None, &target, &refusing(name)).unwrap_err();
+            let expected = format!("{}:3:7: invalid UTF-8", dir.join(name).display());
+            assert!(e.to_string().starts_with(&expected), "{e}");
+        }
+        // Other errors of the reader stay as they were.
+        let e = load(&source, Some(Path::new("missing.yaml")), &target, &|p| std::fs::read_to_string(p)).unwrap_err();
+        assert!(e.to_string().starts_with("failed to read `missing.yaml`: "), "{e}");
+    }
 }

@@ -8,5 +8,6 @@ pub mod emulator;
 pub mod files;
 pub mod gate_server;
 pub mod oracle;
+pub mod pipeline;
 pub mod run;
 pub mod sweep;

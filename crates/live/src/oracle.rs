@@ -35,7 +35,7 @@ pub async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
 /// explained, so it is undecided. An administrator who may not simulate gets one note.
 pub async fn simulate(
     session: &Session,
-    retry: run::Retry,
+    retry: run::RetryPolicy,
     role_arn: &str,
     scenarios: &[iamc_core::analysis::ScenarioResult],
     results: &[LiveResult],

@@ -14,6 +14,8 @@ use crate::client::{Answer, Client, Credentials, ExecError};
 use iamc_core::gate::deny::is_denial_code;
 use crate::gate_server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
 use iamc_core::policy::{Policy, PolicyKind, parse_policy};
+use iamc_core::aws::errors::{ErrorClass, classify, classify_answer, worded_as_denial};
+pub use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::report::BackendAnswer;
 use iamc_core::scenario::{Expect, Fixture, Profile, Scenario, substitute};
 use iamc_core::template::render::Target;
@@ -48,16 +50,6 @@ pub fn admin_credentials() -> Credentials {
         session_token: None,
     }
 }
-
-/// Error codes that mean the harness, not the policy, is at fault.
-const AUTH_FAILURES: &[&str] = &[
-    "AuthFailure",
-    "InvalidClientTokenId",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "UnrecognizedClientException",
-    "IncompleteSignature",
-];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -439,7 +431,7 @@ pub async fn undo_fixtures(
             Some((service, operation, input)) => {
                 // Already gone (a sweep by the run's tag removed it first) is done.
                 let done = session.admin(&service, &operation, input).await.is_ok_and(|a| {
-                    a.ok() || a.error.as_ref().is_some_and(|(c, _)| c.contains("NotFound") || c == "NoSuchEntity")
+                    a.ok() || a.error.as_ref().is_some_and(|(c, m)| classify(c, m) == ErrorClass::Gone)
                 });
                 if !done {
                     left.push(f.id.clone());
@@ -661,7 +653,7 @@ fn need_failed(r: &LiveResult, expect: Expect) -> bool {
     match r.observed {
         // An EC2 dry run that was authorized created nothing, but its dependants are still
         // sent: AWS says for each whether it can decide without the missing resource.
-        Observed::Allowed => r.backend.as_ref().is_some_and(|b| b.code.as_deref().is_some_and(|c| c != "DryRunOperation")),
+        Observed::Allowed => r.backend.as_ref().is_some_and(|b| b.code.as_deref().is_some_and(|c| classify(c, "") != ErrorClass::DryRunAuthorized)),
         // A denial probe that was denied did what it is there for.
         Observed::Denied => expect != Expect::Deny,
         Observed::Skipped => r.skip == Some(SkipReason::Prerequisite),
@@ -722,66 +714,35 @@ pub struct CallOptions {
     pub dry_run: bool,
     /// Tag what each call creates with (run id, expiry), with the administrator's credentials.
     pub tags: Option<(String, String)>,
-    /// Retrying a call AWS answers with "not yet" (`BUSY_CODES`, throttling, a 5xx): on
-    /// AWS a delete right after the deletes it depends on waits for them to finish.
-    pub retry: Retry,
+    /// Retrying a call AWS answers with "not yet", throttling or a 5xx: on AWS a delete
+    /// right after the deletes it depends on waits for them to finish.
+    pub retry: RetryPolicy,
     /// Set on Ctrl-C/SIGTERM: no new call starts; the calls under way finish (and tag what
     /// they create), the rest are reported as not run.
     pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
-/// Answers that mean "not yet, something this depends on is still going away" — AWS
-/// deletes asynchronously (a subnet while its instances terminate, a group while it scales).
-pub const BUSY_CODES: &[&str] = &[
-    "DependencyViolation",
-    "ResourceInUse",
-    "ScalingActivityInProgress",
-    "IncorrectState",
-    "InvalidGroup.InUse",
-    // Throttling, as each service names it.
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "RequestThrottled",
-];
-
-/// When to make a call again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Retry {
-    /// Stop retrying once this much time has passed. Zero: never retry.
-    pub patience: Duration,
-    /// The first wait; each next one doubles, up to ten times this.
-    pub first_wait: Duration,
-    /// Also retry 5xx answers (AWS's transient errors; an emulator's 500 means it cannot
-    /// serve the call, which no retry changes).
-    pub server_errors: bool,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry { patience: Duration::ZERO, first_wait: Duration::from_secs(2), server_errors: false }
-    }
-}
-
-/// Makes a call, and again with backoff while the answer is a `BUSY_CODES` error (or a
-/// 5xx, if asked), within the retry's patience. The last answer is returned whatever it is.
-pub async fn call_until_settled<F, Fut>(retry: Retry, mut call: F) -> Result<Answer, ExecError>
+/// Makes a call, and again after the policy's wait while the answer is of a class it
+/// retries (throttling, "not yet", a 5xx if asked), within its patience. The last answer
+/// is returned whatever it is.
+pub async fn call_until_settled<F, Fut>(policy: RetryPolicy, mut call: F) -> Result<Answer, ExecError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<Answer, ExecError>>,
 {
     let started = Instant::now();
-    let mut delay = retry.first_wait.min(retry.patience);
+    let mut retries = 0;
     loop {
         let answer = call().await;
-        let busy = matches!(&answer, Ok(a) if (retry.server_errors && a.status >= 500)
-            || a.error.as_ref().is_some_and(|(c, _)| BUSY_CODES.contains(&c.as_str())));
-        if !busy || started.elapsed() + delay > retry.patience {
-            return answer;
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(retry.first_wait * 10);
+        let wait = match &answer {
+            Ok(a) => a.error.as_ref().and_then(|(c, m)| {
+                policy.next_wait(retries, started.elapsed(), classify_answer(a.status, c, m))
+            }),
+            Err(_) => None,
+        };
+        let Some(wait) = wait else { return answer };
+        tokio::time::sleep(wait).await;
+        retries += 1;
     }
 }
 
@@ -864,7 +825,7 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                         ..LiveResult::error(&s.id, "the gate allowed it but the backend denied it".into())
                     },
                 },
-                Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
+                Some((code, message)) if classify(code, "") == ErrorClass::AuthFailure => LiveResult {
                     gate: Some(record.clone()),
                     ..LiveResult::error(
                         &s.id,
@@ -929,13 +890,13 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
         // says "You are not authorized to use launch template: lt-…" when the caller may
         // not launch from it (seen with AccessDenied in ansible-collections/community.aws
         // #831); an allow scenario answered so must fail, not be passed over.
-        Some((code, message)) if reads_as_denial(message) => {
+        Some((code, message)) if worded_as_denial(message) => {
             live(Observed::Denied, Some(format!("AWS answered {code}, worded as a denial: {message}")))
         }
-        Some((code, _)) if code == "DryRunOperation" => {
+        Some((code, message)) if classify(code, message) == ErrorClass::DryRunAuthorized => {
             live(Observed::Allowed, Some("EC2 dry run: authorized, nothing was done".into()))
         }
-        Some((code, message)) if AUTH_FAILURES.contains(&code.as_str()) => LiveResult {
+        Some((code, message)) if classify(code, "") == ErrorClass::AuthFailure => LiveResult {
             backend: Some(backend.clone()),
             ..LiveResult::error(
                 &s.id,
@@ -973,11 +934,6 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
     }
 }
 
-/// Whether an error message says, in AWS's usual words, that the caller lacks a permission.
-fn reads_as_denial(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("not authorized to") || m.contains("is not authorized")
-}
 
 
 /// The deny canary: the denied probe sent straight to the emulator, around the gate.
@@ -1100,7 +1056,7 @@ mod tests {
         let calls = std::sync::atomic::AtomicUsize::new(0);
         // Busy twice, then done.
         let ms = Duration::from_millis;
-        let retry = |patience| Retry { patience: ms(patience), first_wait: ms(20), server_errors: true };
+        let retry = |patience| RetryPolicy::scenario_calls(ms(patience), ms(20), true);
         let a = call_until_settled(retry(6000), || {
             let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             async move { if n < 2 { answer(Protocol::Ec2, 400, busy) } else { answer(Protocol::Ec2, 200, "<R/>") } }

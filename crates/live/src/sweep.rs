@@ -3,8 +3,10 @@
 //! `aws::sweep`.
 
 use std::collections::HashSet;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use iamc_core::aws::errors::{ErrorClass, classify};
+use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::aws::sweep::*;
 use iamc_core::xml;
 use serde_json::{Value, json};
@@ -14,14 +16,9 @@ use crate::run::{Endpoints, Session};
 /// Pages are bounded so that a service repeating a token cannot loop forever.
 const MAX_PAGES: usize = 1000;
 
-/// How many times a listing call is retried when throttled (waiting 0.5 s, then twice as
-/// long each time: 15.5 s in all): a sweep lists the tags of every IAM role and instance
-/// profile in the account, one call each.
-const THROTTLE_RETRIES: u32 = 5;
-
 /// One listing call; `Ok(None)` when `gone_ok` and its subject is gone (a role deleted
 /// since ListRoles listed it, a stack since DescribeStacks). Throttling is waited out
-/// ([`THROTTLE_RETRIES`]); any other error fails, naming the call.
+/// ([`RetryPolicy::sweep_listing`]); any other error fails, naming the call.
 async fn listing(
     session: &Session,
     service: &str,
@@ -29,25 +26,25 @@ async fn listing(
     input: Value,
     gone_ok: bool,
 ) -> Result<Option<String>, String> {
-    let mut wait = Duration::from_millis(500);
+    let policy = RetryPolicy::sweep_listing();
+    let started = Instant::now();
     let mut retries = 0;
     loop {
         let a = session
             .admin(service, operation, input.clone())
             .await
             .map_err(|e| format!("{service}:{operation}: {e}"))?;
-        match a.error {
-            None => return Ok(Some(a.body)),
-            Some((code, _)) if throttled(&code) && retries < THROTTLE_RETRIES => {
-                retries += 1;
-                tokio::time::sleep(wait).await;
-                wait *= 2;
-            }
-            Some((code, message)) if gone_ok && already_done(&code, &message) => return Ok(None),
-            Some((code, message)) => {
-                return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
-            }
+        let Some((code, message)) = a.error else { return Ok(Some(a.body)) };
+        let class = classify(&code, &message);
+        if let Some(wait) = policy.next_wait(retries, started.elapsed(), class) {
+            tokio::time::sleep(wait).await;
+            retries += 1;
+            continue;
         }
+        if gone_ok && class == ErrorClass::Gone {
+            return Ok(None);
+        }
+        return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
     }
 }
 
@@ -329,59 +326,41 @@ pub async fn find(session: &Session) -> Result<Vec<Tagged>, String> {
     Ok(out)
 }
 
-
-/// How long a sweep waits for what AWS deletes asynchronously, and whether it retries
-/// calls refused because a dependant is still going away.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Patience {
-    /// The longest wait for one step (a group of deletions, one retried call).
-    pub limit: Duration,
-    /// Between two polls or retries.
-    pub interval: Duration,
-    /// Retry `DependencyViolation` and the like until `limit` (on AWS, a deleted load
-    /// balancer's or instance's network interfaces linger for minutes).
-    pub retry_dependencies: bool,
-}
-
-impl Patience {
-    /// Five minutes, polling every 10 s, with retries, on AWS; 30 s, polling every
-    /// 200 ms, without retries, on an emulator (which deletes synchronously).
-    pub fn for_session(session: &Session) -> Patience {
-        match session.endpoints {
-            Endpoints::Aws => Patience {
-                limit: Duration::from_secs(300),
-                interval: Duration::from_secs(10),
-                retry_dependencies: true,
-            },
-            Endpoints::One(_) => Patience {
-                limit: Duration::from_secs(30),
-                interval: Duration::from_millis(200),
-                retry_dependencies: false,
-            },
-        }
+/// How a sweep retries its deletions and waits for what AWS deletes asynchronously:
+/// [`RetryPolicy::sweep_deletes_on_aws`] (every 10 s for five minutes, retrying "not yet"
+/// answers: a deleted load balancer's or instance's network interfaces linger for minutes)
+/// or, on an emulator, which deletes synchronously,
+/// [`RetryPolicy::sweep_deletes_on_emulator`] (every 200 ms for 30 s, throttling only).
+pub fn deletion_policy(session: &Session) -> RetryPolicy {
+    match session.endpoints {
+        Endpoints::Aws => RetryPolicy::sweep_deletes_on_aws(),
+        Endpoints::One(_) => RetryPolicy::sweep_deletes_on_emulator(),
     }
 }
 
-/// until `patience.limit`. `Ok(body)` also when the work was already done.
-async fn make(session: &Session, c: &Call, patience: &Patience) -> Result<String, String> {
-    Ok(attempt(session, c, patience).await?.unwrap_or_default())
+/// Makes one call, retrying what `policy` retries (throttling, and on AWS "not yet")
+/// within its patience. `Ok(body)` also when the work was already done.
+async fn make(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<String, String> {
+    Ok(attempt(session, c, policy).await?.unwrap_or_default())
 }
 
-/// [`make`], telling "already done" apart: `Ok(None)`.
-async fn attempt(session: &Session, c: &Call, patience: &Patience) -> Result<Option<String>, String> {
-    let deadline = Instant::now() + patience.limit;
+/// [`make`], telling "already done" (the answer's class is `Gone`) apart: `Ok(None)`.
+async fn attempt(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<String>, String> {
+    let started = Instant::now();
+    let mut retries = 0;
     loop {
         let a =
             session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
         let Some((code, message)) = a.error else { return Ok(Some(a.body)) };
-        if already_done(&code, &message) {
+        let class = classify(&code, &message);
+        if class == ErrorClass::Gone {
             return Ok(None);
         }
-        let retry = throttled(&code) || (patience.retry_dependencies && dependency(&code));
-        if !retry || Instant::now() + patience.interval > deadline {
+        let Some(wait) = policy.next_wait(retries, started.elapsed(), class) else {
             return Err(format!("{} answered {} {code}: {message}", c.label, a.status));
-        }
-        tokio::time::sleep(patience.interval).await;
+        };
+        tokio::time::sleep(wait).await;
+        retries += 1;
     }
 }
 
@@ -391,19 +370,19 @@ async fn attempt(session: &Session, c: &Call, patience: &Patience) -> Result<Opt
 async fn undo_role_attachments(
     session: &Session,
     role: &str,
-    patience: &Patience,
+    policy: &RetryPolicy,
     calls: &mut Vec<String>,
 ) -> Result<(), String> {
     for (listing, _) in role_listings(role) {
         for _ in 0..MAX_PAGES {
             calls.push(listing.label.clone());
             // A role already gone lists nothing (`make` answers an empty body).
-            let body = make(session, &listing, patience).await?;
+            let body = make(session, &listing, policy).await?;
             let (undo, truncated) = role_undo_calls(role, listing.operation, &body);
             let progress = !undo.is_empty();
             for c in &undo {
                 calls.push(c.label.clone());
-                make(session, c, patience).await?;
+                make(session, c, policy).await?;
             }
             if !truncated || !progress {
                 break;
@@ -423,21 +402,21 @@ async fn undo_role_attachments(
 async fn revoke_group_references(
     session: &Session,
     groups: &[&str],
-    patience: &Patience,
+    policy: &RetryPolicy,
     calls: &mut Vec<String>,
 ) -> Vec<String> {
     let mut failures = Vec::new();
     for chunk in groups.chunks(GROUPS_PER_LISTING) {
         let listing = describe_groups(chunk);
         calls.push(listing.label.clone());
-        let bodies = match attempt(session, &listing, patience).await {
+        let bodies = match attempt(session, &listing, policy).await {
             Ok(Some(body)) => vec![body],
             Ok(None) => {
                 let mut bodies = Vec::new();
                 for group in chunk {
                     let alone = describe_groups(&[group]);
                     calls.push(alone.label.clone());
-                    match attempt(session, &alone, patience).await {
+                    match attempt(session, &alone, policy).await {
                         Ok(Some(body)) => bodies.push(body),
                         Ok(None) => {}
                         Err(e) => failures.push(e),
@@ -453,7 +432,7 @@ async fn revoke_group_references(
         for body in bodies {
             for c in group_reference_revokes(&body) {
                 calls.push(c.label.clone());
-                if let Err(e) = make(session, &c, patience).await {
+                if let Err(e) = make(session, &c, policy).await {
                     failures.push(e);
                 }
             }
@@ -464,7 +443,7 @@ async fn revoke_group_references(
 
 /// Deletes one resource (and, for a service-linked role and a stack, waits for the
 /// asynchronous deletion to finish, since its outcome is only known then).
-async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, patience: &Patience) -> Deletion {
+async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &RetryPolicy) -> Deletion {
     let planned = deletion_calls(t);
     let mut done = Deletion { kind: t.kind, id: t.id.clone(), calls: Vec::new(), result: Ok(()) };
     if dry_run {
@@ -479,7 +458,7 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, patience: &Pat
         return done;
     }
     if t.kind == Kind::Role
-        && let Err(e) = undo_role_attachments(session, &t.id, patience, &mut done.calls).await
+        && let Err(e) = undo_role_attachments(session, &t.id, policy, &mut done.calls).await
     {
         done.result = Err(e);
         return done;
@@ -487,7 +466,7 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, patience: &Pat
     let mut last_body = String::new();
     for c in &planned {
         done.calls.push(c.label.clone());
-        match make(session, c, patience).await {
+        match make(session, c, policy).await {
             Ok(body) => last_body = body,
             Err(e) => {
                 done.result = Err(e);
@@ -497,19 +476,21 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, patience: &Pat
     }
     done.result = match t.kind {
         Kind::ServiceLinkedRole => match xml::first(&last_body, "DeletionTaskId") {
-            Some(task) => wait_role_deleted(session, &task, patience).await,
+            Some(task) => wait_role_deleted(session, &task, policy).await,
             None => Ok(()), // already gone
         },
-        Kind::Stack => wait_stack_deleted(session, &t.id, patience).await,
+        Kind::Stack => wait_stack_deleted(session, &t.id, policy).await,
         _ => Ok(()),
     };
     done
 }
 
-async fn wait_role_deleted(session: &Session, task: &str, patience: &Patience) -> Result<(), String> {
-    let deadline = Instant::now() + patience.limit;
+/// Follows a service-linked role's deletion task to its end, polling on `policy`'s
+/// schedule ([`RetryPolicy::wait_after`]) until that is spent.
+async fn wait_role_deleted(session: &Session, task: &str, policy: &RetryPolicy) -> Result<(), String> {
+    let started = Instant::now();
     let mut status = String::new();
-    while Instant::now() < deadline {
+    for polls in 0.. {
         let body =
             answer(session, "iam", "GetServiceLinkedRoleDeletionStatus", json!({"DeletionTaskId": task})).await?;
         status = xml::first(&body, "Status").unwrap_or_default();
@@ -520,22 +501,25 @@ async fn wait_role_deleted(session: &Session, task: &str, patience: &Patience) -
                 let users = xml::texts(&body, "Resource").join(", ");
                 return Err(format!("deletion task {task} failed: {reason} {users}").trim_end().to_string());
             }
-            _ => tokio::time::sleep(patience.interval).await,
+            _ => match policy.wait_after(polls, started.elapsed()) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
+            },
         }
     }
-    Err(format!("deletion task {task} still {status} after {} s", patience.limit.as_secs()))
+    Err(format!("deletion task {task} still {status} after {} s", policy.limit.as_secs()))
 }
 
-async fn wait_stack_deleted(session: &Session, stack: &str, patience: &Patience) -> Result<(), String> {
-    let deadline = Instant::now() + patience.limit;
+async fn wait_stack_deleted(session: &Session, stack: &str, policy: &RetryPolicy) -> Result<(), String> {
+    let started = Instant::now();
     let mut status = String::new();
-    while Instant::now() < deadline {
+    for polls in 0.. {
         let a = session
             .admin("cloudformation", "DescribeStacks", json!({"StackName": stack}))
             .await
             .map_err(|e| format!("cloudformation:DescribeStacks {stack}: {e}"))?;
         if let Some((code, message)) = &a.error {
-            if already_done(code, message) {
+            if classify(code, message) == ErrorClass::Gone {
                 return Ok(());
             }
             return Err(format!("cloudformation:DescribeStacks {stack} answered {} {code}: {message}", a.status));
@@ -547,10 +531,13 @@ async fn wait_stack_deleted(session: &Session, stack: &str, patience: &Patience)
                 let reason = xml::first(&a.body, "StackStatusReason").unwrap_or_default();
                 return Err(format!("stack {stack} DELETE_FAILED: {reason}"));
             }
-            _ => tokio::time::sleep(patience.interval).await,
+            _ => match policy.wait_after(polls, started.elapsed()) {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => break,
+            },
         }
     }
-    Err(format!("stack {stack} still {status} after {} s", patience.limit.as_secs()))
+    Err(format!("stack {stack} still {status} after {} s", policy.limit.as_secs()))
 }
 
 /// The ids among `ids` that are still there (with their state), for the kinds AWS
@@ -566,7 +553,7 @@ async fn still_there(session: &Session, kind: Kind, ids: &[String]) -> Result<Ve
     let a = session.admin(service, operation, input).await.map_err(|e| format!("{service}:{operation}: {e}"))?;
     if let Some((code, message)) = &a.error {
         // EC2 answers NotFound when every id is gone.
-        if already_done(code, message) {
+        if classify(code, message) == ErrorClass::Gone {
             return Ok(Vec::new());
         }
         return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
@@ -608,7 +595,7 @@ async fn still_there(session: &Session, kind: Kind, ids: &[String]) -> Result<Ve
 
 /// Waits until the deletions of `group` (one kind) are finished where AWS deletes
 /// asynchronously; a resource still there at the limit gets an error.
-async fn wait_group(session: &Session, group: &mut [Deletion], patience: &Patience) {
+async fn wait_group(session: &Session, group: &mut [Deletion], policy: &RetryPolicy) {
     let Some(kind) = group.first().map(|d| d.kind) else { return };
     if !matches!(kind, Kind::AutoScalingGroup | Kind::Instance | Kind::NatGateway) {
         return;
@@ -617,8 +604,8 @@ async fn wait_group(session: &Session, group: &mut [Deletion], patience: &Patien
     if ids.is_empty() {
         return;
     }
-    let deadline = Instant::now() + patience.limit;
-    loop {
+    let started = Instant::now();
+    for polls in 0.. {
         let pending = match still_there(session, kind, &ids).await {
             Ok(p) => p,
             Err(e) => {
@@ -631,26 +618,26 @@ async fn wait_group(session: &Session, group: &mut [Deletion], patience: &Patien
         if pending.is_empty() {
             return;
         }
-        if Instant::now() + patience.interval > deadline {
+        let Some(wait) = policy.wait_after(polls, started.elapsed()) else {
             for (id, state) in pending {
                 if let Some(d) = group.iter_mut().find(|d| d.id == id && d.result.is_ok()) {
-                    d.result = Err(format!("{} {id} still {state} after {} s", kind.label(), patience.limit.as_secs()));
+                    d.result = Err(format!("{} {id} still {state} after {} s", kind.label(), policy.limit.as_secs()));
                 }
             }
             return;
-        }
-        tokio::time::sleep(patience.interval).await;
+        };
+        tokio::time::sleep(wait).await;
     }
 }
 
 /// Effectful: deletes the plan in its order (see [`plan`]) with [`deletion_calls`],
-/// waiting with [`Patience::for_session`]; see [`delete_with`].
+/// retrying and waiting with [`deletion_policy`]; see [`delete_with`].
 pub async fn delete(session: &Session, plan: &[Tagged], dry_run: bool) -> Vec<Deletion> {
-    delete_with(session, plan, dry_run, &Patience::for_session(session)).await
+    delete_with(session, plan, dry_run, &deletion_policy(session)).await
 }
 
 /// Deletes the plan in its order, one [`Deletion`] per resource. After each run of one
-/// kind, waits (bounded by `patience`) where AWS deletes asynchronously before
+/// kind, waits (bounded by `policy`) where AWS deletes asynchronously before
 /// dependants: Auto Scaling groups gone, instances terminated, NAT gateways deleted; a
 /// service-linked role's deletion task and a stack's deletion are followed to their end.
 /// What holds a role (instance profiles, managed and inline policies) is listed and
@@ -661,7 +648,7 @@ pub async fn delete(session: &Session, plan: &[Tagged], dry_run: bool) -> Vec<De
 /// deletion then fails. A call whose resource is already gone counts as done. A failure
 /// is recorded and the sweep goes on. With `dry_run` no call at all is made, and each
 /// deletion lists the calls it would make.
-pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, patience: &Patience) -> Vec<Deletion> {
+pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, policy: &RetryPolicy) -> Vec<Deletion> {
     let mut out: Vec<Deletion> = Vec::with_capacity(plan.len());
     let groups: Vec<&str> = plan.iter().filter(|t| t.kind == Kind::SecurityGroup).map(|t| t.id.as_str()).collect();
     let mut groups_unlinked = false;
@@ -682,11 +669,11 @@ pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, pati
                     format!("{} (then {undo} for each rule it lists that references another group)", c.label)
                 }));
             } else {
-                unlink_failures = revoke_group_references(session, &groups, patience, &mut unlinking).await;
+                unlink_failures = revoke_group_references(session, &groups, policy, &mut unlinking).await;
             }
         }
         for t in &plan[start..end] {
-            out.push(delete_one(session, t, dry_run, patience).await);
+            out.push(delete_one(session, t, dry_run, policy).await);
         }
         // The unlinking is recorded with the first group, where it happened.
         out[first].calls.splice(0..0, unlinking);
@@ -699,10 +686,9 @@ pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, pati
             }
         }
         if !dry_run {
-            wait_group(session, &mut out[first..], patience).await;
+            wait_group(session, &mut out[first..], policy).await;
         }
         start = end;
     }
     out
 }
-

@@ -7,6 +7,7 @@ pub mod authz;
 pub mod errors;
 pub mod cost;
 pub mod guard;
+pub mod retry;
 pub mod sweep;
 
 /// The HTTPS endpoint of `service` in `region` (the `aws` partition). IAM answers on one

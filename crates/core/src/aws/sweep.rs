@@ -7,7 +7,9 @@
 //! ([`plan`]), how a run tags what it creates ([`tag_call`]), which calls delete a
 //! resource ([`deletion_calls`], [`role_listings`], [`group_rule_listings`] and
 //! [`group_reference_revokes`]), how each service's listing is read —
-//! are separate from the two effectful ones, [`find`] and [`delete`].
+//! are separate from the two effectful ones, `find` and `delete` (in `iamc-live`'s
+//! `sweep`). Which answers mean "already gone" or "try again" is
+//! [`super::errors::classify`]; how long to keep trying, [`super::retry::RetryPolicy`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -791,10 +793,6 @@ pub fn read_stacks(body: &str) -> (Vec<Tagged>, Option<String>) {
 }
 
 // ---------------------------------------------------------------------------------------
-// find (effectful).
-
-/// Pages are bounded so that a service repeating a token cannot loop forever.
-// ---------------------------------------------------------------------------------------
 // delete.
 
 /// One API call of a deletion.
@@ -1065,30 +1063,7 @@ pub struct Deletion {
     pub calls: Vec<String>,
     pub result: Result<(), String>,
 }
-/// Whether a failed call means its work is already done: the resource or association
-/// is gone, the gateway is not attached.
-pub fn already_done(code: &str, message: &str) -> bool {
-    code.contains("NotFound")
-        || matches!(code, "NoSuchEntity" | "ResourceNotFoundException" | "Gateway.NotAttached")
-        || (code == "ValidationError" && {
-            let m = message.to_ascii_lowercase();
-            m.contains("not found") || m.contains("does not exist")
-        })
-}
 
-pub fn throttled(code: &str) -> bool {
-    matches!(code, "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException")
-}
-
-pub fn dependency(code: &str) -> bool {
-    // IAM's DeleteConflict: a detach just made has not yet reached every reader.
-    matches!(
-        code,
-        "DependencyViolation" | "VolumeInUse" | "ResourceInUse" | "InvalidIPAddress.InUse" | "DeleteConflict"
-    )
-}
-
-/// Makes one call, retrying throttling (and, if `patience` says so, dependency errors)
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1745,24 +1720,5 @@ mod tests {
         assert_eq!(names, [("a", "1"), ("b", "<a>2</a>"), ("c", ""), ("d", "t&amp;u")]);
         assert_eq!(child_text(body, "D").as_deref(), Some("t&u"));
         assert_eq!(child_text(body, "b"), None);
-    }
-
-    #[test]
-    fn gone_resources_count_as_done() {
-        assert!(already_done("InvalidVpcID.NotFound", ""));
-        assert!(already_done("InvalidAssociationID.NotFound", ""));
-        assert!(already_done("NatGatewayNotFound", ""));
-        assert!(already_done("InvalidLaunchTemplateName.NotFoundException", ""));
-        assert!(already_done("NoSuchEntity", ""));
-        assert!(already_done("ResourceNotFoundException", ""));
-        assert!(already_done("Gateway.NotAttached", ""));
-        // A security group, or one of its rules, already gone.
-        assert!(already_done("InvalidGroup.NotFound", ""));
-        assert!(already_done("InvalidPermission.NotFound", ""));
-        assert!(already_done("ValidationError", "AutoScalingGroup name not found - AutoScalingGroup 'g1' not found"));
-        assert!(already_done("ValidationError", "Stack with id s does not exist"));
-        assert!(!already_done("ValidationError", "1 validation error detected"));
-        assert!(!already_done("DependencyViolation", "has dependencies"));
-        assert!(!already_done("UnauthorizedOperation", ""));
     }
 }

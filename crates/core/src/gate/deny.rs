@@ -70,15 +70,10 @@ pub fn denial(protocol: Protocol, message: &str, request_id: &str, code_override
     }
 }
 
-/// The error codes by which each protocol says "denied" (for reading answers).
+/// Whether `code` alone is one by which a protocol says "denied" (for reading answers):
+/// [`crate::aws::errors::classify`] reads the codes.
 pub fn is_denial_code(code: &str) -> bool {
-    matches!(
-        code,
-        "UnauthorizedOperation"
-            | "AccessDenied"
-            | "AccessDeniedException"
-            | "AuthFailure.ServiceLinkedRoleCreationNotPermitted"
-    )
+    crate::aws::errors::classify(code, "") == crate::aws::errors::ErrorClass::Denied
 }
 
 #[cfg(test)]

@@ -5,7 +5,12 @@
 //! clauses are ANDed; the values of one key are ORed, or NORed for negated operators;
 //! a key missing from the request makes a clause false, except that negated operators
 //! are then true and `…IfExists` is true; `Null` tests presence; `ForAllValues:` is
-//! true for a missing key and `ForAnyValue:` false.
+//! true for a missing key and `ForAnyValue:` false. A policy value whose variable has no
+//! value in the request is null: positive operators do not match it, negated ones do
+//! ("IAM policy elements: Variables and tags", "Policy variables with no value"). ARN
+//! operators compare the six colon-delimited components one by one; date values are the
+//! W3C forms of ISO 8601 or epoch seconds (both: "IAM JSON policy elements: Condition
+//! operators"). See [`clause_holds`], [`super::wildcard`] and [`parse_date`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -131,7 +136,11 @@ impl OpKind {
     fn uses_pattern(self) -> Option<Flavour> {
         match self {
             OpKind::StringLike | OpKind::StringNotLike => Some(Flavour::String),
-            OpKind::ArnEquals | OpKind::ArnLike | OpKind::ArnNotEquals | OpKind::ArnNotLike => Some(Flavour::Arn),
+            // "Each of the six colon-delimited components of the ARN is checked separately"
+            // (IAM User Guide, "IAM JSON policy elements: Condition operators").
+            OpKind::ArnEquals | OpKind::ArnLike | OpKind::ArnNotEquals | OpKind::ArnNotLike => {
+                Some(Flavour::ArnComponents)
+            }
             _ => None,
         }
     }
@@ -222,7 +231,8 @@ pub fn validate_value(kind: OpKind, text: &str, variables: bool) -> Result<(), &
         Bool | Null => "`true` or `false`",
         IpAddress | NotIpAddress => "an IP address or CIDR block (such as 203.0.113.0/24)",
         DateEquals | DateNotEquals | DateLessThan | DateLessThanEquals | DateGreaterThan | DateGreaterThanEquals => {
-            "an ISO 8601 date (such as 2026-01-31T12:00:00Z) or epoch seconds"
+            "a W3C ISO 8601 date or date-time (2026, 2026-01, 2026-01-31, 2026-01-31T12:00Z, \
+             2026-01-31T12:00:00.5+01:00) or epoch seconds"
         }
         _ => "a number",
     })
@@ -238,27 +248,10 @@ fn is_decimal(text: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// An ISO 8601 date or date-time whose fields are in range (`2026-02-31` is not).
+/// A date or date-time in one of the W3C forms of ISO 8601 with its fields in range
+/// (`2026-02-31` is not). See [`parse_date`] for the forms and their meaning.
 fn is_calendar_date(text: &str) -> bool {
-    let (date, time) = match text.split_once(['T', 't']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (text, None),
-    };
-    let parts: Vec<&str> = date.split('-').collect();
-    let [y, m, d] = parts.as_slice() else { return false };
-    let (Ok(y), Ok(m), Ok(d)) = (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) else { return false };
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    if !(1..=12).contains(&m) || d == 0 || d > days[(m - 1) as usize] {
-        return false;
-    }
-    let Some(time) = time else { return true };
-    let clock = time.trim_end_matches(['Z', 'z']);
-    let clock = clock.split(['+']).next().unwrap_or(clock);
-    let clock = if clock.len() > 8 && clock.as_bytes()[8] == b'-' { &clock[..8] } else { clock };
-    let hms: Vec<&str> = clock.split(':').collect();
-    let field = |i: usize, max: f64| hms.get(i).is_none_or(|v| v.parse::<f64>().is_ok_and(|n| (0.0..max).contains(&n)));
-    !hms.is_empty() && field(0, 24.0) && field(1, 60.0) && field(2, 61.0) && parse_date(text).is_some()
+    w3c_datetime(text).is_some()
 }
 
 /// Every operator name the parser accepts, for error messages.
@@ -373,15 +366,15 @@ pub fn clause_holds(op: &Operator, key: &str, values: &[ConditionValue], ctx: &C
             SetQualifier::None => op.kind.is_negated(),
         };
     };
-    // A policy variable the request cannot supply makes the clause fail, negated or not
-    // (AWS: an unresolvable variable leaves the statement not applying).
-    let unbound = |v: &ConditionValue| match &v.pattern {
-        Some(p) => p.has_variable() && p.bind(&|k: &str| ctx.single(k)).is_none(),
-        None => v.bound(ctx).is_none(),
-    };
-    if values.iter().any(unbound) {
-        return false;
-    }
+    // A policy value whose variable the request cannot supply is "effectively null": it
+    // equals and is like no request value (`base_match` is false for it), so it never makes
+    // a positive operator match and never stops a negated one from matching. IAM User Guide,
+    // "IAM policy elements: Variables and tags", "Policy variables with no value": "When you
+    // use a variable with no value in the condition element of an IAM policy, [...] Condition
+    // operators like `StringEquals` or `StringLike` do not match, and the policy statement
+    // does not take effect. Inverted condition operators like `StringNotEquals` or
+    // `StringNotLike` do match against a null value, as the value of the condition key they
+    // are testing against is not equal to or like the effectively null value."
     let base = op.kind.positive().unwrap_or(op.kind);
     let negated = op.kind.is_negated();
     // One request value passes when it matches some policy value (or, negated, none).
@@ -444,43 +437,136 @@ fn compare(kind: OpKind, ord: Option<std::cmp::Ordering>) -> bool {
     }
 }
 
-/// Seconds since the epoch from ISO 8601 (`2026-01-31`, `2026-01-31T12:00:00Z`,
-/// with optional fraction and `±hh:mm` offset) or from epoch seconds.
+/// Seconds since the epoch of a date condition value (or of a request's date value).
+///
+/// IAM User Guide, "IAM JSON policy elements: Condition operators", Date condition
+/// operators: "You must specify date/time values with one of the W3C implementations of the
+/// ISO 8601 date formats or in epoch (UNIX) time." The W3C profile (W3C Note "Date and Time
+/// Formats", https://www.w3.org/TR/NOTE-datetime) has six forms, "Exactly the components
+/// shown here must be present, with exactly this punctuation":
+/// `YYYY`, `YYYY-MM`, `YYYY-MM-DD`, `YYYY-MM-DDThh:mmTZD`, `YYYY-MM-DDThh:mm:ssTZD` and
+/// `YYYY-MM-DDThh:mm:ss.sTZD`, where TZD is `Z` or `+hh:mm` / `-hh:mm`, and `s` "one or
+/// more digits representing a decimal fraction of a second".
+///
+/// Reduced precision. The same Note: "If a given standard allows more than one granularity,
+/// it should specify the meaning of the dates and times with reduced precision, for
+/// example, the result of comparing two dates with different precisions." The User Guide
+/// does not, so this project defines it: a value of reduced precision is the **first
+/// instant of the period it names, in UTC** — `2020` is 2020-01-01T00:00:00Z, `2020-02` is
+/// 2020-02-01T00:00:00Z, `2020-02-01` is 2020-02-01T00:00:00Z, `2020-02-01T12:00Z` is
+/// 12:00:00.000. Every comparison is then between instants: `DateLessThan 2021` is "before
+/// 2021", `DateGreaterThanEquals 2020-02` is "from February 2020 on", and `DateEquals
+/// 2020-02` holds only at 2020-02-01T00:00:00Z, not for the whole month.
+///
+/// Epoch seconds: a plain decimal (`1700000000`, `1700000000.5`, no exponent). Four digits
+/// alone are the W3C year form, not epoch seconds (`2020` is the year 2020); any other
+/// plain number is epoch seconds.
+///
+/// Beyond the W3C forms, and as this parser always accepted: `t`/`z` in lower case, a time
+/// without TZD (read as UTC), hours alone (`T12Z`), and the ISO 8601 offsets `±hh` and
+/// `±hhmm`.
 pub fn parse_date(text: &str) -> Option<f64> {
     let text = text.trim();
-    if let Ok(epoch) = text.parse::<f64>() {
-        return Some(epoch);
+    if let Some(seconds) = w3c_datetime(text) {
+        return Some(seconds);
     }
-    let (date, time) = match text.split_once(['T', 't', ' ']) {
-        Some((d, t)) => (d, Some(t)),
-        None => (text, None),
+    if is_decimal(text) {
+        return text.parse::<f64>().ok();
+    }
+    None
+}
+
+/// Seconds since the epoch of a W3C ISO 8601 date or date-time (see [`parse_date`]), with
+/// every field range-checked; `None` for anything else.
+fn w3c_datetime(text: &str) -> Option<f64> {
+    let b = text.as_bytes();
+    let mut at = 0;
+    // `n` ASCII digits at `at`, as a number.
+    let digits = |at: &mut usize, n: usize| -> Option<u32> {
+        let field = b.get(*at..*at + n)?;
+        if !field.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        *at += n;
+        Some(field.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0')))
     };
-    let mut parts = date.split('-');
-    let year: i64 = parts.next()?.parse().ok()?;
-    let month: i64 = parts.next()?.parse().ok()?;
-    let day: i64 = parts.next()?.parse().ok()?;
-    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+    let eat = |at: &mut usize, c: &[u8]| -> bool {
+        if b.get(*at).is_some_and(|x| c.contains(x)) {
+            *at += 1;
+            true
+        } else {
+            false
+        }
+    };
+    let year = i64::from(digits(&mut at, 4)?);
+    let (mut month, mut day) = (1, 1);
+    let mut clock = 0.0;
+    let mut offset = 0.0;
+    if at < b.len() {
+        if !eat(&mut at, b"-") {
+            return None;
+        }
+        month = digits(&mut at, 2)?;
+        if !(1..=12).contains(&month) {
+            return None;
+        }
+    }
+    if at < b.len() {
+        if !eat(&mut at, b"-") {
+            return None;
+        }
+        day = digits(&mut at, 2)?;
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        if day == 0 || day > days[(month - 1) as usize] {
+            return None;
+        }
+    }
+    if at < b.len() {
+        if !eat(&mut at, b"Tt") {
+            return None;
+        }
+        let hour = digits(&mut at, 2)?;
+        let (mut minute, mut second) = (0, 0.0);
+        if eat(&mut at, b":") {
+            minute = digits(&mut at, 2)?;
+            if eat(&mut at, b":") {
+                second = f64::from(digits(&mut at, 2)?);
+                if eat(&mut at, b".") {
+                    let from = at;
+                    while b.get(at).is_some_and(u8::is_ascii_digit) {
+                        at += 1;
+                    }
+                    if at == from {
+                        return None;
+                    }
+                    let fraction: f64 = std::str::from_utf8(&b[from - 1..at]).ok()?.parse().ok()?;
+                    second += fraction;
+                }
+            }
+        }
+        if hour > 23 || minute > 59 || second >= 61.0 {
+            return None;
+        }
+        clock = f64::from(hour) * 3600.0 + f64::from(minute) * 60.0 + second;
+        if !eat(&mut at, b"Zz")
+            && let Some(&sign) = b.get(at).filter(|c| **c == b'+' || **c == b'-')
+        {
+            at += 1;
+            let h = digits(&mut at, 2)?;
+            let colon = eat(&mut at, b":");
+            let m = if colon || at < b.len() { digits(&mut at, 2)? } else { 0 };
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let sign = if sign == b'-' { -1.0 } else { 1.0 };
+            offset = sign * (f64::from(h) * 3600.0 + f64::from(m) * 60.0);
+        }
+    }
+    if at != b.len() {
         return None;
     }
-    let mut seconds = days_from_civil(year, month, day) as f64 * 86_400.0;
-    if let Some(time) = time {
-        let (clock, offset) = if let Some(c) = time.strip_suffix(['Z', 'z']) {
-            (c, 0.0)
-        } else if let Some(i) = time.rfind(['+', '-']) {
-            let (c, o) = time.split_at(i);
-            let sign = if o.starts_with('-') { -1.0 } else { 1.0 };
-            let (h, m) = o[1..].split_once(':').unwrap_or((&o[1..], "0"));
-            (c, sign * (h.parse::<f64>().ok()? * 3600.0 + m.parse::<f64>().ok()? * 60.0))
-        } else {
-            (time, 0.0)
-        };
-        let mut hms = clock.split(':');
-        let h: f64 = hms.next()?.parse().ok()?;
-        let m: f64 = hms.next().unwrap_or("0").parse().ok()?;
-        let s: f64 = hms.next().unwrap_or("0").parse().ok()?;
-        seconds += h * 3600.0 + m * 60.0 + s - offset;
-    }
-    Some(seconds)
+    Some(days_from_civil(year, i64::from(month), i64::from(day)) as f64 * 86_400.0 + clock - offset)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
@@ -621,7 +707,9 @@ mod tests {
         assert!(holds("NumericLessThan", "n", &["${limit}"], &n));
         assert!(!holds("NumericGreaterThan", "n", &["${limit}"], &n));
         assert!(!holds("NumericLessThan", "n", &["${missing}"], &n), "an unbound variable matches nothing");
-        assert!(!holds("StringNotEquals", "owner", &["${missing}"], &c), "not even under a negated operator");
+        // A variable with no value is null: a negated operator matches it (the table
+        // `variables_with_no_value` has the rest, with the guide's sentence).
+        assert!(holds("StringNotEquals", "owner", &["${missing}"], &c), "a negated operator matches a null value");
     }
 
     #[test]
@@ -667,5 +755,136 @@ mod tests {
         assert_eq!(parse_date("1970-01-02T00:00:01Z"), Some(86_401.0));
         assert_eq!(parse_date("2000-03-01"), Some(951_868_800.0));
         assert_eq!(parse_date("not a date"), None);
+    }
+
+    /// The documented cases in `guide_cases.toml`, each naming its page: the ARN operators
+    /// component by component ("IAM JSON policy elements: Condition operators": "Each of the
+    /// six colon-delimited components of the ARN is checked separately"), policy variables
+    /// with no value ("IAM policy elements: Variables and tags": "Inverted condition
+    /// operators like `StringNotEquals` or `StringNotLike` do match against a null value"),
+    /// and date values in every W3C form of ISO 8601 or epoch time ("IAM JSON policy
+    /// elements: Condition operators": "You must specify date/time values with one of the
+    /// W3C implementations of the ISO 8601 date formats or in epoch (UNIX) time."), with the
+    /// cases that worked before.
+    #[test]
+    fn guide_corpus() {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Corpus {
+            pages: HashMap<String, String>,
+            condition: Vec<Case>,
+            date: Vec<DateCase>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Case {
+            page: String,
+            #[serde(default)]
+            why: String,
+            operator: String,
+            key: String,
+            values: Vec<String>,
+            context: HashMap<String, Vec<String>>,
+            expect: bool,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct DateCase {
+            page: String,
+            #[serde(default)]
+            why: String,
+            text: String,
+            seconds: Option<f64>,
+        }
+        let corpus: Corpus = toml::from_str(include_str!("guide_cases.toml")).expect("guide_cases.toml parses");
+        let page = |key: &str| corpus.pages.get(key).unwrap_or_else(|| panic!("no page `{key}`")).as_str();
+        assert!(corpus.condition.len() >= 70 && corpus.date.len() >= 50);
+        for case in &corpus.condition {
+            let mut c = Context::new();
+            for (k, v) in &case.context {
+                c.insert(k, v.clone());
+            }
+            let values: Vec<&str> = case.values.iter().map(String::as_str).collect();
+            assert_eq!(
+                holds(&case.operator, &case.key, &values, &c),
+                case.expect,
+                "{} {} {:?} in {:?}: {} — {}",
+                case.operator,
+                case.key,
+                case.values,
+                case.context,
+                case.why,
+                page(&case.page)
+            );
+        }
+        let kinds = [OpKind::DateEquals, OpKind::DateNotEquals, OpKind::DateLessThan, OpKind::DateGreaterThanEquals];
+        for case in &corpus.date {
+            let where_ = || format!("{:?} {} — {}", case.text, case.why, page(&case.page));
+            match (parse_date(&case.text), case.seconds) {
+                (Some(got), Some(want)) => assert!((got - want).abs() < 1e-6, "{got} != {want}: {}", where_()),
+                (got, want) => assert_eq!(got, want, "{}", where_()),
+            }
+            for kind in kinds {
+                assert_eq!(
+                    validate_value(kind, &case.text, true).is_ok(),
+                    case.seconds.is_some(),
+                    "{kind:?} {}",
+                    where_()
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Every W3C precision of one instant parses to the start of its period: dropping
+        /// trailing fields never moves the instant later, and the full form is exact.
+        #[test]
+        fn reduced_precision_is_the_start_of_the_period(
+            y in 1970i64..2200, m in 1i64..=12, d in 1i64..=28, h in 0i64..24, mi in 0i64..60, s in 0i64..60,
+        ) {
+            let day = days_from_civil(y, m, d) as f64 * 86_400.0;
+            let full = day + (h * 3600 + mi * 60 + s) as f64;
+            let forms = [
+                (format!("{y:04}"), days_from_civil(y, 1, 1) as f64 * 86_400.0),
+                (format!("{y:04}-{m:02}"), days_from_civil(y, m, 1) as f64 * 86_400.0),
+                (format!("{y:04}-{m:02}-{d:02}"), day),
+                (format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}Z"), day + (h * 3600 + mi * 60) as f64),
+                (format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"), full),
+                (format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.5Z"), full + 0.5),
+            ];
+            let mut previous = f64::MIN;
+            for (text, want) in forms {
+                let got = parse_date(&text);
+                proptest::prop_assert_eq!(got, Some(want), "{}", text);
+                proptest::prop_assert!(want >= previous, "{}", text);
+                previous = want;
+            }
+            // An offset moves the instant by exactly its amount.
+            let east = parse_date(&format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}+05:30")).unwrap();
+            proptest::prop_assert_eq!(east, full - 19_800.0);
+        }
+
+        /// Epoch seconds round-trip, except four digits alone, which are a W3C year.
+        #[test]
+        fn epoch_seconds_round_trip(n in 0u64..10_000_000_000) {
+            let text = n.to_string();
+            let want = if text.len() == 4 { days_from_civil(n as i64, 1, 1) as f64 * 86_400.0 } else { n as f64 };
+            proptest::prop_assert_eq!(parse_date(&text), Some(want));
+        }
+
+        /// ArnLike is StringLike restricted to component boundaries: whenever it matches, the
+        /// same pattern matches as a string, and it matches exactly when each component does.
+        #[test]
+        fn arn_like_is_component_wise(p in "[ab:*?/]{0,14}", t in "[ab:/]{0,16}") {
+            let arn = Pattern::new(&p, Flavour::ArnComponents, false).matches(&t);
+            let string = Pattern::new(&p, Flavour::String, false).matches(&t);
+            proptest::prop_assert!(!arn || string, "{} vs {}", p, t);
+            let pieces: Vec<&str> = p.splitn(6, ':').collect();
+            let parts: Vec<&str> = t.splitn(6, ':').collect();
+            let want = pieces.len() == 6
+                && parts.len() == 6
+                && pieces.iter().zip(&parts).all(|(a, b)| Pattern::new(a, Flavour::String, false).matches(b));
+            proptest::prop_assert_eq!(arn, want, "{} vs {}", p, t);
+        }
     }
 }

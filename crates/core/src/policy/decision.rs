@@ -121,6 +121,37 @@ mod tests {
         assert_eq!(outcome(&old, "iam:GetUser", "arn:aws:iam::1:user/bob", &bob), Outcome::ImplicitDeny);
     }
 
+    /// IAM User Guide, "IAM policy elements: Variables and tags", "Policy variables with no
+    /// value", its own example: "`aws:principaltag/Team` must be equal to
+    /// `s3:ExistingObjectTag/Team` to allow access. Access is explicitly denied when
+    /// `aws:principaltag/Team` is not set."
+    #[test]
+    fn a_negated_condition_on_a_variable_with_no_value_denies() {
+        let p = policy(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: s3:GetObject\n  Resource: '*'\n- Effect: Deny\n  Action: s3:GetObject\n  Resource: 'arn:aws:s3:::amzn-s3-demo-bucket/*'\n  Condition:\n    StringNotEquals:\n      s3:ExistingObjectTag/Team: '${aws:PrincipalTag/Team}'\n",
+        );
+        let object = "arn:aws:s3:::amzn-s3-demo-bucket/report";
+        let untagged = Context::new().with("s3:ExistingObjectTag/Team", "red");
+        assert_eq!(outcome(&p, "s3:GetObject", object, &untagged), Outcome::ExplicitDeny, "no principal tag");
+        let red = untagged.clone().with("aws:PrincipalTag/Team", "red");
+        assert_eq!(outcome(&p, "s3:GetObject", object, &red), Outcome::Allowed, "tags equal");
+        let blue = untagged.with("aws:PrincipalTag/Team", "blue");
+        assert_eq!(outcome(&p, "s3:GetObject", object, &blue), Outcome::ExplicitDeny, "tags differ");
+    }
+
+    /// IAM User Guide, "IAM JSON policy elements: Action": "The prefix and the action name are
+    /// case insensitive."
+    #[test]
+    fn an_action_written_in_any_case_is_granted() {
+        let p = policy(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: [IAM:listaccesskeys, EC2:describevpcs]\n  Resource: '*'\n",
+        );
+        let c = Context::new();
+        assert_eq!(outcome(&p, "iam:ListAccessKeys", "*", &c), Outcome::Allowed);
+        assert_eq!(outcome(&p, "ec2:DescribeVpcs", "*", &c), Outcome::Allowed);
+        assert_eq!(outcome(&p, "ec2:DescribeSubnets", "*", &c), Outcome::ImplicitDeny);
+    }
+
     proptest! {
         /// The combiner alone: any deny wins, else any allow, else implicit deny.
         #[test]

@@ -279,17 +279,19 @@ fn element(
     Ok(Element { negated, items, loc: node.loc.clone() })
 }
 
-/// `*` or `service:Action` (with wildcards); the service prefix is lowercase letters,
-/// digits and dashes.
+/// `*` or `service:Action` (with wildcards); the service prefix is letters, digits and
+/// dashes, in either case. IAM User Guide, "IAM JSON policy elements: Action": "The prefix
+/// and the action name are case insensitive. For example, `iam:ListAccessKeys` is the same
+/// as `IAM:listaccesskeys`." The pattern keeps the text as written (findings point at it)
+/// and matches case-insensitively ([`Flavour::Action`]); the catalog gives the canonical
+/// spelling (`crate::catalog::Catalog::action`).
 pub fn parse_action(text: &str, loc: &Loc) -> Result<Pattern, PolicyError> {
     if text != "*" {
         let Some((service, action)) = text.split_once(':') else {
             return Err(err(loc, format!("action `{text}` must have the form service:Action")));
         };
         let service_ok = !service.is_empty()
-            && service
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '*' || c == '?');
+            && service.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*' || c == '?');
         let action_ok =
             !action.is_empty() && action.chars().all(|c| c.is_ascii_alphanumeric() || c == '*' || c == '?' || c == '-');
         if !service_ok || !action_ok {
@@ -478,6 +480,68 @@ mod tests {
             assert_eq!(e.loc.line, line, "{text}\n{e}");
             assert!(e.message.contains(needle), "{e}");
         }
+    }
+
+    /// IAM User Guide, "IAM JSON policy elements: Action": "The prefix and the action name
+    /// are case insensitive. For example, `iam:ListAccessKeys` is the same as
+    /// `IAM:listaccesskeys`."
+    #[test]
+    fn action_prefix_and_name_are_case_insensitive() {
+        let loc = Loc { file: Arc::from("p.yaml"), line: 1, column: 1 };
+        // (as written, a request action it must match, one it must not)
+        let accepted = [
+            ("IAM:listaccesskeys", "iam:ListAccessKeys", "iam:ListAccessKey"),
+            ("EC2:describevpcs", "ec2:DescribeVpcs", "ec2:DescribeVpc"),
+            ("Ec2:Describe*", "ec2:DescribeVpcs", "ec2:CreateVpc"),
+            ("ElasticLoadBalancing:*", "elasticloadbalancing:CreateLoadBalancer", "ec2:CreateVpc"),
+            ("SECRETSMANAGER:GetSecret?alue", "secretsmanager:GetSecretValue", "secretsmanager:GetSecretValues"),
+            // What worked before.
+            ("iam:ListAccessKeys", "IAM:listaccesskeys", "iam:ListAccessKeysX"),
+            ("ec2:*", "ec2:CreateVpc", "iam:PassRole"),
+            ("*", "sts:AssumeRole", ""),
+            ("elastic-inference:Connect", "elastic-inference:connect", "elastic-inference:Disconnect"),
+        ];
+        for (text, yes, no) in accepted {
+            let p = parse_action(text, &loc).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(p.text(), text, "the pattern keeps the text as written");
+            assert!(p.matches(yes), "{text} matches {yes}");
+            assert!(!p.matches(no) || no.is_empty(), "{text} does not match {no}");
+        }
+        for bad in ["CreateVpc", "ec2:", ":CreateVpc", "e c2:CreateVpc", "ec2:Create Vpc", "ec2_x:CreateVpc"] {
+            assert!(parse_action(bad, &loc).is_err(), "{bad} is refused");
+        }
+        // Through the whole statement parser, as a template writes it.
+        let p = parse(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: [EC2:describevpcs, IAM:listaccesskeys]\n  Resource: '*'\n",
+            PolicyKind::Identity,
+        )
+        .unwrap();
+        let items: Vec<&str> = p.statements[0].action.items.iter().map(|i| i.text()).collect();
+        assert_eq!(items, ["EC2:describevpcs", "IAM:listaccesskeys"]);
+    }
+
+    /// Date values of every W3C form pass the loader (IAM User Guide, "IAM JSON policy
+    /// elements: Condition operators": "You must specify date/time values with one of the
+    /// W3C implementations of the ISO 8601 date formats or in epoch (UNIX) time.").
+    #[test]
+    fn date_values_of_reduced_precision_load() {
+        for value in [
+            "'2020'",
+            "'2020-02'",
+            "'2020-02-01'",
+            "'2020-02-01T12:00Z'",
+            "'2020-02-01T12:00:00.5+01:00'",
+            "1700000000",
+        ] {
+            let text = format!(
+                "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    DateLessThan:\n      aws:CurrentTime: {value}\n"
+            );
+            assert!(parse(&text, PolicyKind::Identity).is_ok(), "{value}");
+        }
+        let text = "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    DateLessThan:\n      aws:CurrentTime: '2020-2'\n";
+        let e = parse(text, PolicyKind::Identity).unwrap_err();
+        assert_eq!(e.loc.line, 8);
+        assert!(e.message.contains("W3C ISO 8601"), "{e}");
     }
 
     #[test]

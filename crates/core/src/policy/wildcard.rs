@@ -1,13 +1,25 @@
 //! IAM wildcard patterns: `*` (any run of characters) and `?` (one character), with
 //! policy variables `${key}` bound at evaluation time.
 //!
-//! Three flavours share one matcher:
+//! Four flavours share one matcher:
 //! - actions: case-insensitive, `*` spans anything;
 //! - strings (StringLike): case-sensitive, `*` spans anything;
-//! - ARNs (Resource, ArnLike): case-sensitive, and a `*` or `?` stays inside its
-//!   colon-separated segment unless the `*` is the segment's last character, which may
-//!   expand across colons (IAM User Guide, "IAM JSON policy elements: Resource",
-//!   "Using wildcards in resource ARNs").
+//! - resource ARNs (`Resource`, `NotResource`): case-sensitive, and a `*` or `?` stays
+//!   inside its colon-separated segment unless the `*` is the segment's last character,
+//!   which may expand across colons (IAM User Guide, "IAM JSON policy elements: Resource",
+//!   "Using wildcards in resource ARNs");
+//! - ARN condition values (`ArnEquals`, `ArnLike`, `ArnNotEquals`, `ArnNotLike`): the IAM
+//!   User Guide, "IAM JSON policy elements: Condition operators" (ARN condition operators):
+//!   "Case-sensitive matching of the ARN. Each of the six colon-delimited components of the
+//!   ARN is checked separately and each can include multi-character match wildcards (*) or
+//!   single-character match wildcards (?)." So pattern and value are each split at their
+//!   first five colons; component i of the pattern matches component i of the value alone,
+//!   and a `*` never crosses a colon of the first five. The sixth component (the resource,
+//!   after the fifth colon) runs to the end, colons included. The same page's example: with
+//!   `arn:aws:someservice:*:111122223333:finance/*`, "With an `ArnLike` condition, which
+//!   matches elements between colons, the match fails" for a value whose region component
+//!   is followed by another account. A pattern or a value without six components matches
+//!   nothing (it has no components to check against each other).
 
 use std::borrow::Cow;
 
@@ -16,7 +28,10 @@ use std::borrow::Cow;
 pub enum Flavour {
     Action,
     String,
+    /// The `Resource` element's ARNs.
     Arn,
+    /// The values of the ARN condition operators, matched component by component.
+    ArnComponents,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +135,9 @@ impl Pattern {
         if self.has_variable {
             return false;
         }
+        if self.flavour == Flavour::ArnComponents {
+            return arn_components_match(&self.tokens, text);
+        }
         let fold = self.flavour == Flavour::Action;
         if !self.has_wildcard {
             if fold && self.text.is_ascii() && text.is_ascii() {
@@ -131,42 +149,81 @@ impl Pattern {
             return true;
         }
         let text: Vec<char> = text.chars().collect();
-        // reach[j]: the tokens seen so far can match exactly text[..j].
-        let mut reach = vec![false; text.len() + 1];
-        let mut next = vec![false; text.len() + 1];
-        reach[0] = true;
-        for token in &self.tokens {
-            next.iter_mut().for_each(|x| *x = false);
-            match token {
-                Token::Literal(c) => {
-                    for j in 0..text.len() {
-                        if reach[j] && chars_eq(text[j], *c, fold) {
-                            next[j + 1] = true;
-                        }
-                    }
-                }
-                Token::One { in_segment } => {
-                    for j in 0..text.len() {
-                        if reach[j] && !(*in_segment && text[j] == ':') {
-                            next[j + 1] = true;
-                        }
-                    }
-                }
-                Token::Many { in_segment } => {
-                    next[0] = reach[0];
-                    for j in 1..=text.len() {
-                        next[j] = reach[j] || (next[j - 1] && !(*in_segment && text[j - 1] == ':'));
-                    }
-                }
-                Token::Variable { .. } => return false,
-            }
-            std::mem::swap(&mut reach, &mut next);
-            if !reach.iter().any(|x| *x) {
-                return false;
-            }
-        }
-        reach[text.len()]
+        tokens_match(&self.tokens, &text, fold)
     }
+}
+
+/// The six colon-delimited components of an ARN: split at the first five colons, the sixth
+/// (the resource) keeping any further colons. `None` when there are fewer than six.
+pub fn arn_components(text: &str) -> Option<[&str; 6]> {
+    let mut parts = text.splitn(6, ':');
+    let mut out = [""; 6];
+    for slot in &mut out {
+        *slot = parts.next()?;
+    }
+    Some(out)
+}
+
+/// `ArnLike`/`ArnEquals`: each of the six components of `tokens` (split at its first five
+/// literal colons, after binding) against the same component of `text`
+/// (IAM User Guide, "IAM JSON policy elements: Condition operators", ARN section).
+fn arn_components_match(tokens: &[Token], text: &str) -> bool {
+    let Some(parts) = arn_components(text) else { return false };
+    let mut pieces: Vec<&[Token]> = Vec::with_capacity(6);
+    let mut start = 0;
+    for (i, t) in tokens.iter().enumerate() {
+        if pieces.len() < 5 && *t == Token::Literal(':') {
+            pieces.push(&tokens[start..i]);
+            start = i + 1;
+        }
+    }
+    if pieces.len() < 5 {
+        return false;
+    }
+    pieces.push(&tokens[start..]);
+    pieces.iter().zip(parts).all(|(p, part)| {
+        let chars: Vec<char> = part.chars().collect();
+        tokens_match(p, &chars, false)
+    })
+}
+
+/// The matcher shared by every flavour: whether `tokens` match exactly `text`.
+fn tokens_match(tokens: &[Token], text: &[char], fold: bool) -> bool {
+    // reach[j]: the tokens seen so far can match exactly text[..j].
+    let mut reach = vec![false; text.len() + 1];
+    let mut next = vec![false; text.len() + 1];
+    reach[0] = true;
+    for token in tokens {
+        next.iter_mut().for_each(|x| *x = false);
+        match token {
+            Token::Literal(c) => {
+                for j in 0..text.len() {
+                    if reach[j] && chars_eq(text[j], *c, fold) {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+            Token::One { in_segment } => {
+                for j in 0..text.len() {
+                    if reach[j] && !(*in_segment && text[j] == ':') {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+            Token::Many { in_segment } => {
+                next[0] = reach[0];
+                for j in 1..=text.len() {
+                    next[j] = reach[j] || (next[j - 1] && !(*in_segment && text[j - 1] == ':'));
+                }
+            }
+            Token::Variable { .. } => return false,
+        }
+        std::mem::swap(&mut reach, &mut next);
+        if !reach.iter().any(|x| *x) {
+            return false;
+        }
+    }
+    reach[text.len()]
 }
 
 fn lit_eq(tokens: &[Token], text: &str, fold: bool) -> bool {
@@ -262,6 +319,42 @@ mod tests {
         for (p, t, want) in cases {
             assert_eq!(arn(p, t), want, "{p} vs {t}");
         }
+    }
+
+    /// The same text read as a `Resource` ARN and as an `ArnLike` value.
+    /// `Resource`: IAM User Guide, "IAM JSON policy elements: Resource", "Using wildcards in
+    /// resource ARNs": "If the `*` wildcard is the last character of a resource ARN segment,
+    /// it can expand to match beyond the colon boundaries."
+    /// `ArnLike`: IAM User Guide, "IAM JSON policy elements: Condition operators": "Each of
+    /// the six colon-delimited components of the ARN is checked separately".
+    #[test]
+    fn resource_arns_and_arn_condition_values_differ_at_colons() {
+        let resource = |p: &str, t: &str| Pattern::new(p, Flavour::Arn, true).matches(t);
+        let condition = |p: &str, t: &str| Pattern::new(p, Flavour::ArnComponents, true).matches(t);
+        let vpc = "arn:aws:ec2:us-west-2:1:vpc/vpc-1";
+        let doc = "arn:aws:someservice:us-east-2:999999999999:store/abc:111122223333:finance/document.txt";
+        // (pattern, text, as a Resource, as an ArnLike value)
+        let rows = [
+            ("arn:aws:ec2:*", vpc, true, false),
+            ("arn:aws:ec2:*:*:*", vpc, true, true),
+            ("arn:aws:someservice:*:111122223333:finance/*", doc, true, false),
+            ("arn:aws:ec2:us*2:1:vpc/*", "arn:aws:ec2:us:x:2:1:vpc/x", false, false),
+            ("arn:aws:ec2:us-west-?:1:vpc/*", vpc, true, true),
+            ("*", vpc, true, false),
+            (vpc, vpc, true, true),
+            (
+                "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/*",
+                "arn:aws:autoscaling:r:1:autoScalingGroup:u:autoScalingGroupName/n",
+                true,
+                true,
+            ),
+        ];
+        for (p, t, as_resource, as_condition) in rows {
+            assert_eq!(resource(p, t), as_resource, "Resource {p} vs {t}");
+            assert_eq!(condition(p, t), as_condition, "ArnLike {p} vs {t}");
+        }
+        assert_eq!(arn_components("arn:aws:iam::1:role/a:b"), Some(["arn", "aws", "iam", "", "1", "role/a:b"]));
+        assert_eq!(arn_components("arn:aws:iam"), None);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Renderers only format; every verdict and pass/fail is decided by the analysis.
 
 pub mod assemble;
+pub mod events;
 pub mod html;
 pub mod junit;
 pub mod markdown;

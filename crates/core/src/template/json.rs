@@ -1,13 +1,15 @@
 //! A small JSON reader that keeps the line and column of every value, so that JSON
 //! templates get the same located errors and findings as YAML ones.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::TemplateError;
 use super::node::{Entry, Node, Value};
+use super::{MAX_DEPTH, TemplateError};
 use crate::loc::Loc;
 
-/// Parses one JSON document (RFC 8259) into a located tree. Duplicate keys are errors.
+/// Parses one JSON document (RFC 8259) into a located tree. Duplicate keys are errors, and
+/// values inside more than [`MAX_DEPTH`] arrays or objects are refused where they start.
 pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, TemplateError> {
     let mut reader = Reader { chars: text.chars().collect(), pos: 0, line: 1, column: 1, file: Arc::clone(file) };
     reader.skip_whitespace();
@@ -18,9 +20,6 @@ pub fn parse(text: &str, file: &Arc<str>) -> Result<Node, TemplateError> {
     }
     Ok(node)
 }
-
-/// Deeper nesting than this is refused rather than risking the stack.
-const MAX_DEPTH: usize = 256;
 
 struct Reader {
     chars: Vec<char>,
@@ -74,7 +73,7 @@ impl Reader {
 
     fn value(&mut self, depth: usize) -> Result<Node, TemplateError> {
         if depth > MAX_DEPTH {
-            return Err(self.error("nesting is too deep"));
+            return Err(self.error(format!("nesting deeper than {MAX_DEPTH} levels; a template nests a few levels")));
         }
         let loc = self.loc();
         let value = match self.peek() {
@@ -191,6 +190,8 @@ impl Reader {
     fn object(&mut self, depth: usize) -> Result<Value, TemplateError> {
         self.expect('{')?;
         let mut entries: Vec<Entry> = Vec::new();
+        // Key -> index in `entries`, so that duplicates are found without a scan.
+        let mut seen: HashMap<String, usize> = HashMap::new();
         self.skip_whitespace();
         if self.peek() == Some('}') {
             self.bump();
@@ -203,16 +204,17 @@ impl Reader {
                 return Err(self.error("expected a quoted key"));
             }
             let key = self.string()?;
-            if let Some(first) = entries.iter().find(|e| e.key == key) {
+            if let Some(&first) = seen.get(&key) {
                 return Err(TemplateError::Syntax {
                     loc: key_loc,
-                    message: format!("duplicate key `{key}` (first at line {})", first.key_loc.line),
+                    message: format!("duplicate key `{key}` (first at line {})", entries[first].key_loc.line),
                 });
             }
             self.skip_whitespace();
             self.expect(':')?;
             self.skip_whitespace();
             let value = self.value(depth + 1)?;
+            seen.insert(key.clone(), entries.len());
             entries.push(Entry { key, key_loc, value });
             self.skip_whitespace();
             match self.bump() {
@@ -261,5 +263,33 @@ mod tests {
             let TemplateError::Syntax { loc, .. } = &err else { panic!("{err}") };
             assert_eq!(loc.line, line, "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_where_the_limit_is_crossed() {
+        for levels in [10_000, 100_000] {
+            // One array per line: the array on line k is k-1 levels deep.
+            let text = format!("{}{}", "[\n".repeat(levels), "]".repeat(levels));
+            let err = parse_str(&text).unwrap_err();
+            let TemplateError::Syntax { loc, message } = &err else { panic!("{err}") };
+            assert_eq!(loc.line as usize, MAX_DEPTH + 2, "{err}");
+            assert!(message.starts_with(&format!("nesting deeper than {MAX_DEPTH} levels")), "{err}");
+            let text = format!("{}1{}", "{\"a\":".repeat(levels), "}".repeat(levels));
+            let err = parse_str(&text).unwrap_err();
+            assert!(err.to_string().contains(&format!("nesting deeper than {MAX_DEPTH} levels")), "{err}");
+        }
+        let allowed = format!("{}1{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_str(&allowed).is_ok(), "MAX_DEPTH arrays around a value are allowed");
+    }
+
+    #[test]
+    fn many_keys_are_read_in_linear_time() {
+        let body: Vec<String> = (0..100_000).map(|i| format!("\"k{i}\": {i}")).collect();
+        let start = std::time::Instant::now();
+        let node = parse_str(&format!("{{{}}}", body.join(",\n"))).unwrap();
+        assert_eq!(node.as_map().unwrap().len(), 100_000);
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "took {:?}", start.elapsed());
+        let err = parse_str(&format!("{{{},\n\"k7\": 0}}", body.join(",\n"))).unwrap_err();
+        assert!(err.to_string().starts_with("t.json:100001:1: duplicate key `k7` (first at line 8)"), "{err}");
     }
 }

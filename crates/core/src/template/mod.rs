@@ -12,6 +12,12 @@ use std::sync::Arc;
 use crate::loc::Loc;
 pub use node::{Entry, Node, Value};
 
+/// Largest template file read, in bytes: CloudFormation takes at most 1 MB from S3 (51,200 bytes in a request body), "Understand CloudFormation quotas", read as 1 MiB so that no template it takes is refused.
+pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;
+
+/// Deepest nesting the readers and the renderer accept (values inside more collections are refused): CloudFormation documents no limit, templates are shallow (the seed nests 9 levels), and 128 keeps every recursive walk far from the end of the stack.
+pub const MAX_DEPTH: usize = 128;
+
 /// What went wrong reading or rendering a template. Every variant names a location.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {

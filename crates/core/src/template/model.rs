@@ -56,6 +56,24 @@ pub struct RolePolicies {
     pub external: Vec<(String, Loc)>,
 }
 
+/// Largest managed policy document, in characters without white space: "Managed policy size", 6,144 characters ("IAM and AWS STS quotas", IAM User Guide).
+pub const MAX_MANAGED_POLICY_CHARS: usize = 6_144;
+
+/// Largest sum of a role's inline policies, in characters without white space: "Role policy size", 10,240 characters (same page).
+pub const MAX_ROLE_INLINE_CHARS: usize = 10_240;
+
+/// A policy document's size as IAM counts it against its quotas: the characters of its
+/// JSON text, white space not counted ("IAM does not count white space when calculating
+/// the size of a policy against this quota"). A document written as a JSON string is
+/// counted as written; a structured one as CloudFormation sends it, serialized.
+pub fn policy_size(document: &Node) -> usize {
+    let count = |text: &str| text.chars().filter(|c| !matches!(c, ' ' | '\t' | '\n' | '\r')).count();
+    match document.as_str() {
+        Some(text) => count(text),
+        None => count(&document.to_json().to_string()),
+    }
+}
+
 fn err(loc: &Loc, message: impl Into<String>) -> PolicyError {
     PolicyError { loc: loc.clone(), message: message.into() }
 }
@@ -93,6 +111,9 @@ fn required<'a>(props: &'a Node, key: &str, logical: &str) -> Result<&'a Node, P
 /// Extracts the IAM model from a template rendered with [`super::render::RefMode::ResolveAll`].
 pub fn extract(rendered: &Node, partition: &str, account: &str, stack: &str) -> Result<IamModel, PolicyError> {
     let mut model = IamModel::default();
+    // Each role's inline policy characters, and each policy resource's (in `model.policies` order).
+    let mut inline_sizes: Vec<(String, usize)> = Vec::new();
+    let mut policy_sizes: Vec<(Loc, usize)> = Vec::new();
     let resources = rendered.get("Resources").and_then(Node::as_map).unwrap_or(&[]);
     for r in resources {
         let kind = r.value.get("Type").and_then(Node::as_str).unwrap_or_default();
@@ -109,17 +130,20 @@ pub fn extract(rendered: &Node, partition: &str, account: &str, stack: &str) -> 
                     PolicyKind::Trust,
                 )?;
                 let mut inline = Vec::new();
+                let mut inline_size = 0;
                 if let Some(list) = props.get("Policies") {
                     for p in list.as_seq().ok_or_else(|| err(&list.loc, "`Policies` must be a list"))? {
                         let pname = string_prop(p, "PolicyName")?
                             .ok_or_else(|| err(&p.loc, "inline policy has no `PolicyName`"))?;
-                        inline.push(parse_policy(
-                            &pname,
-                            required(p, "PolicyDocument", &r.key)?,
-                            PolicyKind::Identity,
-                        )?);
+                        let document = required(p, "PolicyDocument", &r.key)?;
+                        inline_size += policy_size(document);
+                        if inline_size > MAX_ROLE_INLINE_CHARS {
+                            return Err(role_inline_too_large(&document.loc, &name, inline_size));
+                        }
+                        inline.push(parse_policy(&pname, document, PolicyKind::Identity)?);
                     }
                 }
+                inline_sizes.push((name.clone(), inline_size));
                 model.roles.push(Role {
                     logical_id: r.key.clone(),
                     arn: format!("arn:{partition}:iam::{account}:role{path}{name}"),
@@ -135,7 +159,28 @@ pub fn extract(rendered: &Node, partition: &str, account: &str, stack: &str) -> 
                 let name_key = if managed { "ManagedPolicyName" } else { "PolicyName" };
                 let name = string_prop(props, name_key)?.unwrap_or(generated);
                 let path = string_prop(props, "Path")?.unwrap_or_else(|| "/".into());
-                let document = parse_policy(&name, required(props, "PolicyDocument", &r.key)?, PolicyKind::Identity)?;
+                let document_node = required(props, "PolicyDocument", &r.key)?;
+                // Checked before parsing: a document IAM would refuse is not worth reading.
+                let size = policy_size(document_node);
+                if managed && size > MAX_MANAGED_POLICY_CHARS {
+                    return Err(err(
+                        &document_node.loc,
+                        format!(
+                            "managed policy `{name}` is {size} characters, not counting white space; IAM allows at most {MAX_MANAGED_POLICY_CHARS} in a managed policy (\"Managed policy size\")"
+                        ),
+                    ));
+                }
+                // The largest inline aggregate IAM allows any entity is a role's.
+                if !managed && size > MAX_ROLE_INLINE_CHARS {
+                    return Err(err(
+                        &document_node.loc,
+                        format!(
+                            "inline policy `{name}` is {size} characters, not counting white space; IAM allows at most {MAX_ROLE_INLINE_CHARS} for a role's inline policies together (\"Role policy size\")"
+                        ),
+                    ));
+                }
+                policy_sizes.push((document_node.loc.clone(), size));
+                let document = parse_policy(&name, document_node, PolicyKind::Identity)?;
                 model.policies.push(PolicyResource {
                     logical_id: r.key.clone(),
                     resource_type: kind.to_string(),
@@ -175,7 +220,28 @@ pub fn extract(rendered: &Node, partition: &str, account: &str, stack: &str) -> 
             }
         }
     }
+    // An `AWS::IAM::Policy` is an inline policy of each role it names: it counts against
+    // that role's aggregate with the role's own `Policies`.
+    for (role, size) in &mut inline_sizes {
+        for (p, (loc, p_size)) in model.policies.iter().zip(&policy_sizes) {
+            if p.arn.is_none() && p.roles.iter().any(|(n, _)| n == role) {
+                *size += p_size;
+                if *size > MAX_ROLE_INLINE_CHARS {
+                    return Err(role_inline_too_large(loc, role, *size));
+                }
+            }
+        }
+    }
     Ok(model)
+}
+
+fn role_inline_too_large(loc: &Loc, what: &str, size: usize) -> PolicyError {
+    err(
+        loc,
+        format!(
+            "the inline policies of `{what}` reach {size} characters here, not counting white space; IAM allows at most {MAX_ROLE_INLINE_CHARS} for a role's inline policies together (\"Role policy size\")"
+        ),
+    )
 }
 
 impl IamModel {
@@ -253,5 +319,61 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.loc.line, 5);
         assert!(e.message.contains("ghost"));
+    }
+
+    /// A managed policy whose document is `size` characters as IAM counts them.
+    fn managed_of_size(size: usize) -> String {
+        let empty = policy_size(
+            &crate::template::json::parse(
+                r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"","Resource":"*"}]}"#,
+                &std::sync::Arc::from("x"),
+            )
+            .unwrap(),
+        );
+        let action = format!("s3:{}", "a".repeat(size - empty - 3));
+        format!(
+            "Resources:\n  P:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Version: '2012-10-17'\n        Statement:\n        - Effect: Allow\n          Action: '{action}'\n          Resource: '*'\n"
+        )
+    }
+
+    #[test]
+    fn managed_policies_larger_than_iam_takes_are_refused() {
+        if let Err(e) = model_of(&managed_of_size(MAX_MANAGED_POLICY_CHARS)) {
+            panic!("exactly the limit is allowed: {e}")
+        }
+        let e = model_of(&managed_of_size(MAX_MANAGED_POLICY_CHARS + 1)).unwrap_err();
+        assert_eq!((e.loc.line, e.loc.column), (6, 9), "{e}");
+        assert!(e.message.starts_with("managed policy `iam-conformance-P` is 6145 characters, not counting white space; IAM allows at most 6144"), "{e}");
+        // A 5 MB action name is refused the same way (the file bound comes first in the shell).
+        let e = model_of(&managed_of_size(5_000_000)).unwrap_err();
+        assert_eq!(e.loc.line, 6, "{e}");
+    }
+
+    #[test]
+    fn white_space_is_not_counted() {
+        let tight = Node::new(super::super::Value::String(r#"{"Version":"2012-10-17"}"#.into()), Loc::builtin("t"));
+        let loose =
+            Node::new(super::super::Value::String("{\n  \"Version\" :\t\"2012-10-17\"\r\n}".into()), Loc::builtin("t"));
+        assert_eq!(policy_size(&tight), 24);
+        assert_eq!(policy_size(&loose), 24);
+    }
+
+    #[test]
+    fn a_roles_inline_policies_together_are_bounded() {
+        let statement = |n: usize| format!("{{Effect: Allow, Action: 's3:{}', Resource: '*'}}", "a".repeat(n));
+        let role = |n: usize| {
+            format!(
+                "Resources:\n  R:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: r\n      AssumeRolePolicyDocument: {{Version: 2012-10-17, Statement: [{{Effect: Allow, Principal: {{Service: ec2.amazonaws.com}}, Action: sts:AssumeRole}}]}}\n      Policies:\n      - PolicyName: a\n        PolicyDocument: {{Version: 2012-10-17, Statement: [{}]}}\n  I:\n    Type: AWS::IAM::Policy\n    Properties:\n      PolicyName: i\n      Roles: [r]\n      PolicyDocument: {{Version: 2012-10-17, Statement: [{}]}}\n",
+                statement(n),
+                statement(n)
+            )
+        };
+        if let Err(e) = model_of(&role(4_000)) {
+            panic!("{e}")
+        }
+        // Each is under 10,240; together they are not: refused at the one that crosses.
+        let e = model_of(&role(6_000)).unwrap_err();
+        assert_eq!(e.loc.line, 15, "{e}");
+        assert!(e.message.contains("inline policies of `r` reach") && e.message.contains("at most 10240"), "{e}");
     }
 }

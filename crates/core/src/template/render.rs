@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::node::{Entry, Node, Value};
-use super::{Template, TemplateError};
+use super::{MAX_DEPTH, Template, TemplateError};
 use crate::loc::Loc;
 
 /// The account and region a template is rendered for.
@@ -45,8 +45,12 @@ pub enum RefMode {
 
 /// Renders a template. Values that cannot be known before deployment
 /// (`Fn::ImportValue`, `Fn::Cidr`, unknown attributes) are left as they are.
+///
+/// Resources that refer to each other in a cycle (`Ref`, `Fn::GetAtt`, `Fn::Sub` or
+/// `DependsOn`) are refused, as CloudFormation refuses them ("Circular dependency between
+/// resources"): they would otherwise render to names and be judged like any other.
 pub fn render(template: &Template, target: &Target, mode: RefMode) -> Result<Node, TemplateError> {
-    let root = replace_placeholders(&template.root, &target.account_id);
+    let root = replace_placeholders(&template.root, &target.account_id, 0)?;
     let mut ctx = Context {
         target,
         mode,
@@ -69,7 +73,7 @@ pub fn render(template: &Template, target: &Target, mode: RefMode) -> Result<Nod
         })?;
         ctx.resources.insert(
             r.key.clone(),
-            ResourceInfo { kind: kind.to_string(), properties: r.value.get("Properties").cloned() },
+            ResourceInfo { kind: kind.to_string(), properties: r.value.get("Properties").map(names_only) },
         );
     }
     if let Some(conditions) = root.get("Conditions").and_then(Node::as_map) {
@@ -79,14 +83,19 @@ pub fn render(template: &Template, target: &Target, mode: RefMode) -> Result<Nod
             ctx.conditions.insert(c.key.clone(), value);
         }
     }
+    ctx.refuse_cycles(resources)?;
     // Physical names may themselves use intrinsics (`RoleName: !Sub ...`): resolve
-    // properties of IAM resources once before anything refers to them.
+    // properties of IAM resources once before anything refers to them. All of them are
+    // resolved (so that their errors show here), one resource at a time, and only the
+    // names are kept: a whole resolved copy of a large template is not held.
+    let raw: HashMap<&str, &Node> =
+        resources.iter().filter_map(|r| Some((r.key.as_str(), r.value.get("Properties")?))).collect();
     let names: Vec<String> = ctx.resources.keys().cloned().collect();
     for name in names {
-        if let Some(props) = ctx.resources[&name].properties.clone() {
-            let resolved = ctx.resolve(&props, 0)?;
+        if let Some(props) = raw.get(name.as_str()) {
+            let resolved = ctx.resolve(props, 0)?;
             if let Some(info) = ctx.resources.get_mut(&name) {
-                info.properties = resolved;
+                info.properties = resolved.as_ref().map(names_only);
             }
         }
     }
@@ -122,7 +131,10 @@ pub fn render(template: &Template, target: &Target, mode: RefMode) -> Result<Nod
     Ok(Node::new(Value::Map(out), root.loc.clone()))
 }
 
-fn replace_placeholders(node: &Node, account: &str) -> Node {
+fn replace_placeholders(node: &Node, account: &str, depth: usize) -> Result<Node, TemplateError> {
+    if depth > MAX_DEPTH {
+        return Err(TemplateError::structure(&node.loc, format!("value nests deeper than {MAX_DEPTH} levels")));
+    }
     let value = match &node.value {
         Value::String(s) => {
             let mut s = s.clone();
@@ -131,25 +143,43 @@ fn replace_placeholders(node: &Node, account: &str) -> Node {
             }
             Value::String(s)
         }
-        Value::Seq(items) => Value::Seq(items.iter().map(|n| replace_placeholders(n, account)).collect()),
+        Value::Seq(items) => {
+            Value::Seq(items.iter().map(|n| replace_placeholders(n, account, depth + 1)).collect::<Result<_, _>>()?)
+        }
         Value::Map(entries) => Value::Map(
             entries
                 .iter()
-                .map(|e| Entry {
-                    key: e.key.clone(),
-                    key_loc: e.key_loc.clone(),
-                    value: replace_placeholders(&e.value, account),
+                .map(|e| {
+                    Ok(Entry {
+                        key: e.key.clone(),
+                        key_loc: e.key_loc.clone(),
+                        value: replace_placeholders(&e.value, account, depth + 1)?,
+                    })
                 })
-                .collect(),
+                .collect::<Result<_, TemplateError>>()?,
         ),
         other => other.clone(),
     };
-    Node::new(value, node.loc.clone())
+    Ok(Node::new(value, node.loc.clone()))
 }
 
 struct ResourceInfo {
     kind: String,
+    /// The properties [`Context::prop`] reads ([`NAME_PROPERTIES`]), once resolved.
     properties: Option<Node>,
+}
+
+/// The properties that name a resource or its path, the only ones [`Context::prop`] reads.
+const NAME_PROPERTIES: &[&str] =
+    &["RoleName", "InstanceProfileName", "ManagedPolicyName", "UserName", "GroupName", "Path"];
+
+/// A resource's properties cut down to [`NAME_PROPERTIES`].
+fn names_only(properties: &Node) -> Node {
+    let kept = match properties.as_map() {
+        Some(entries) => entries.iter().filter(|e| NAME_PROPERTIES.contains(&e.key.as_str())).cloned().collect(),
+        None => Vec::new(),
+    };
+    Node::new(Value::Map(kept), properties.loc.clone())
 }
 
 struct Context<'a> {
@@ -160,9 +190,6 @@ struct Context<'a> {
     conditions: HashMap<String, bool>,
     resources: HashMap<String, ResourceInfo>,
 }
-
-/// Guards against templates whose conditions or values refer to themselves.
-const MAX_DEPTH: usize = 64;
 
 impl Context<'_> {
     fn pseudo(&self, name: &str) -> Option<String> {
@@ -229,6 +256,123 @@ impl Context<'_> {
         }
     }
 
+    /// Refuses resources that depend on each other in a cycle, naming every reference of
+    /// the cycle with its location. Only resources whose condition holds take part, and
+    /// of an `Fn::If` only the branch its condition chooses.
+    fn refuse_cycles(&self, resources: &[Entry]) -> Result<(), TemplateError> {
+        let kept: Vec<&Entry> = resources
+            .iter()
+            .filter(|r| {
+                let cond = r.value.get("Condition").and_then(Node::as_str);
+                cond.is_none_or(|c| self.conditions.get(c) != Some(&false))
+            })
+            .collect();
+        let index: HashMap<&str, usize> = kept.iter().enumerate().map(|(i, r)| (r.key.as_str(), i)).collect();
+        let mut edges: Vec<Vec<(usize, Loc)>> = Vec::with_capacity(kept.len());
+        for r in &kept {
+            let mut found = Vec::new();
+            if let Some(props) = r.value.get("Properties") {
+                self.references(props, &mut found, 0)?;
+            }
+            if let Some(depends) = r.value.get("DependsOn") {
+                for d in depends.as_seq().unwrap_or(std::slice::from_ref(depends)) {
+                    if let Some(name) = d.as_str() {
+                        found.push((name.to_string(), d.loc.clone()));
+                    }
+                }
+            }
+            edges.push(found.into_iter().filter_map(|(name, loc)| Some((*index.get(name.as_str())?, loc))).collect());
+        }
+        let Some(cycle) = find_cycle(&edges) else { return Ok(()) };
+        let name = |i: usize| kept[i].key.as_str();
+        let step =
+            |(from, to, loc): &(usize, usize, Loc)| format!("`{}` refers to `{}` at {loc}", name(*from), name(*to));
+        let (_, _, first_loc) = &cycle[0];
+        let message = match cycle.as_slice() {
+            [(from, _, _)] => format!(
+                "resource `{}` refers to itself; CloudFormation refuses a circular dependency between resources",
+                name(*from)
+            ),
+            _ => format!(
+                "circular dependency between resources {}: {}; CloudFormation refuses such a template",
+                cycle.iter().map(|(from, _, _)| format!("`{}`", name(*from))).collect::<Vec<_>>().join(", "),
+                cycle.iter().map(step).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        Err(TemplateError::structure(first_loc, message))
+    }
+
+    /// Collects the resources a value refers to (`Ref`, `Fn::GetAtt`, `Fn::Sub`), with
+    /// where each reference is written. Names that resolve to pseudo parameters or
+    /// parameters are not resources, as in [`Context::resolve`].
+    fn references(&self, node: &Node, out: &mut Vec<(String, Loc)>, depth: usize) -> Result<(), TemplateError> {
+        if depth > MAX_DEPTH {
+            return Err(TemplateError::structure(&node.loc, format!("value nests deeper than {MAX_DEPTH} levels")));
+        }
+        let is_resource = |name: &str| {
+            self.pseudo(name).is_none() && !self.parameters.contains_key(name) && self.resources.contains_key(name)
+        };
+        if let Some((name, arg)) = node.intrinsic() {
+            match name {
+                "Ref" => {
+                    if let Some(target) = arg.as_str().filter(|t| is_resource(t)) {
+                        out.push((target.to_string(), arg.loc.clone()));
+                    }
+                    return Ok(());
+                }
+                "Fn::GetAtt" => {
+                    let logical = match (arg.as_str(), arg.as_seq()) {
+                        (Some(s), _) => s.split('.').next(),
+                        (_, Some([logical, ..])) => logical.as_str(),
+                        _ => None,
+                    };
+                    if let Some(logical) = logical.filter(|l| self.resources.contains_key(*l)) {
+                        out.push((logical.to_string(), arg.loc.clone()));
+                    }
+                    return Ok(());
+                }
+                "Fn::Sub" => {
+                    let (text, vars) = match (&arg.value, arg.as_seq()) {
+                        (Value::String(_), _) => (arg, None),
+                        (_, Some([text, vars])) => (text, Some(vars)),
+                        _ => return Ok(()),
+                    };
+                    let mut rest = text.as_str().unwrap_or_default();
+                    while let Some(start) = rest.find("${") {
+                        let after = &rest[start + 2..];
+                        let Some(end) = after.find('}') else { break };
+                        let name = &after[..end];
+                        rest = &after[end + 1..];
+                        let logical = name.split('.').next().unwrap_or_default();
+                        let local = vars.is_some_and(|v| v.get(name).is_some());
+                        if !name.starts_with('!') && !local && is_resource(logical) {
+                            out.push((logical.to_string(), text.loc.clone()));
+                        }
+                    }
+                    if let Some(vars) = vars {
+                        self.references(vars, out, depth + 1)?;
+                    }
+                    return Ok(());
+                }
+                "Fn::If" => {
+                    if let Some([cond, yes, no]) = arg.as_seq() {
+                        match cond.as_str().and_then(|c| self.conditions.get(c)) {
+                            Some(true) => return self.references(yes, out, depth + 2),
+                            Some(false) => return self.references(no, out, depth + 2),
+                            None => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        match &node.value {
+            Value::Seq(items) => items.iter().try_for_each(|i| self.references(i, out, depth + 1)),
+            Value::Map(entries) => entries.iter().try_for_each(|e| self.references(&e.value, out, depth + 1)),
+            _ => Ok(()),
+        }
+    }
+
     fn condition_value(&self, node: &Node, all: &[Entry], depth: usize) -> Result<bool, TemplateError> {
         if depth > MAX_DEPTH {
             return Err(TemplateError::structure(&node.loc, "conditions refer to each other in a cycle"));
@@ -284,7 +428,7 @@ impl Context<'_> {
     /// Resolves a node. `Ok(None)` means "drop this value" (`AWS::NoValue`).
     fn resolve(&self, node: &Node, depth: usize) -> Result<Option<Node>, TemplateError> {
         if depth > MAX_DEPTH {
-            return Err(TemplateError::structure(&node.loc, "value nests too deeply"));
+            return Err(TemplateError::structure(&node.loc, format!("value nests deeper than {MAX_DEPTH} levels")));
         }
         let loc = &node.loc;
         let string = |s: String| Ok(Some(Node::new(Value::String(s), loc.clone())));
@@ -538,6 +682,59 @@ impl Context<'_> {
     }
 }
 
+/// The first cycle of a graph given as edge lists (`edges[from]` = `(to, where)`), as its
+/// edges in order, starting from the lowest-numbered node on it. Iterative, so a chain of
+/// thousands of resources cannot overflow the stack.
+fn find_cycle(edges: &[Vec<(usize, Loc)>]) -> Option<Vec<(usize, usize, Loc)>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum State {
+        New,
+        OnPath,
+        Done,
+    }
+    let mut state = vec![State::New; edges.len()];
+    for start in 0..edges.len() {
+        if state[start] != State::New {
+            continue;
+        }
+        // The current path: each node with the index of the next edge to follow.
+        let mut path: Vec<(usize, usize)> = vec![(start, 0)];
+        state[start] = State::OnPath;
+        while let Some(&(node, next)) = path.last() {
+            let Some((to, _)) = edges[node].get(next) else {
+                state[node] = State::Done;
+                path.pop();
+                continue;
+            };
+            if let Some(top) = path.last_mut() {
+                top.1 += 1;
+            }
+            match state[*to] {
+                State::New => {
+                    state[*to] = State::OnPath;
+                    path.push((*to, 0));
+                }
+                State::OnPath => {
+                    let from = path.iter().position(|(n, _)| n == to).unwrap_or(0);
+                    // Each node on the cycle with the edge it was left by (the last one taken).
+                    let mut cycle: Vec<(usize, usize, Loc)> = path[from..]
+                        .iter()
+                        .map(|&(n, taken)| {
+                            let (t, loc) = &edges[n][taken - 1];
+                            (n, *t, loc.clone())
+                        })
+                        .collect();
+                    let lowest = cycle.iter().enumerate().min_by_key(|(_, (n, _, _))| *n).map_or(0, |(i, _)| i);
+                    cycle.rotate_left(lowest);
+                    return Some(cycle);
+                }
+                State::Done => {}
+            }
+        }
+    }
+    None
+}
+
 fn base64(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
@@ -616,5 +813,80 @@ mod tests {
             .unwrap();
         let err = render(&t, &Target::default(), RefMode::ResolveAll).unwrap_err();
         assert!(err.to_string().starts_with("t.yaml:5:"), "{err}");
+    }
+
+    fn render_err(text: &str) -> String {
+        let t = Template::parse(text, "t.yaml").unwrap();
+        for mode in [RefMode::KeepResourceRefs, RefMode::ResolveAll] {
+            if let Err(e) = render(&t, &Target::default(), mode) {
+                return e.to_string();
+            }
+        }
+        panic!("rendered: {text}")
+    }
+
+    const ROLE_POLICY_CYCLE: &str = "Resources:\n  Role:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: r\n      ManagedPolicyArns:\n      - !Ref Policy\n  Policy:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      Roles:\n      - !Ref Role\n";
+
+    #[test]
+    fn circular_references_are_refused_naming_both_sides() {
+        let err = render_err(ROLE_POLICY_CYCLE);
+        assert!(
+            err.starts_with("t.yaml:7:9: circular dependency between resources `Role`, `Policy`: `Role` refers to `Policy` at t.yaml:7:9, `Policy` refers to `Role` at t.yaml:12:9;"),
+            "{err}"
+        );
+        // The same cycle through GetAtt, Sub and DependsOn, and a longer one.
+        let err = render_err(
+            "Resources:\n  A:\n    Type: X::Y\n    Properties:\n      P: !GetAtt B.Arn\n  B:\n    Type: X::Y\n    Properties:\n      P: !Sub '${C}-x'\n  C:\n    Type: X::Y\n    DependsOn: [A]\n",
+        );
+        assert!(
+            err.starts_with("t.yaml:5:10: circular dependency between resources `A`, `B`, `C`: `A` refers to `B` at t.yaml:5:10, `B` refers to `C` at t.yaml:9:10, `C` refers to `A` at t.yaml:12:17;"),
+            "{err}"
+        );
+        let err = render_err("Resources:\n  A:\n    Type: X::Y\n    Properties:\n      P: !Sub '${A.Arn}'\n");
+        assert!(err.starts_with("t.yaml:5:10: resource `A` refers to itself"), "{err}");
+    }
+
+    #[test]
+    fn references_that_are_no_cycle_render() {
+        for text in [
+            // A chain, not a cycle.
+            "Resources:\n  A:\n    Type: X::Y\n    Properties:\n      P: !Ref B\n  B:\n    Type: X::Y\n    Properties:\n      P: !GetAtt C.Arn\n  C:\n    Type: X::Y\n",
+            // The branch that would close the cycle is not chosen.
+            "Conditions:\n  No: !Equals [a, b]\nResources:\n  A:\n    Type: X::Y\n    Properties:\n      P: !If [No, !Ref B, x]\n  B:\n    Type: X::Y\n    Properties:\n      P: !Ref A\n",
+            // The resource that would close it is not created.
+            "Conditions:\n  No: !Equals [a, b]\nResources:\n  A:\n    Type: X::Y\n    Properties:\n      P: !Ref B\n  B:\n    Type: X::Y\n    Condition: No\n    Properties:\n      P: !Ref A\n",
+            // A name a parameter takes, a literal and a local variable of Sub are no references.
+            "Parameters:\n  B:\n    Type: String\n    Default: b\nResources:\n  A:\n    Type: X::Y\n    Properties:\n      P: !Sub '${!A}-${B}'\n      Q: !Sub ['${A}', {A: x}]\n",
+        ] {
+            let t = Template::parse(text, "t.yaml").unwrap();
+            render(&t, &Target::default(), RefMode::ResolveAll).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        }
+    }
+
+    #[test]
+    fn a_long_chain_of_resources_is_searched_without_recursion() {
+        let n = 5_000;
+        let mut text = String::from("Resources:\n");
+        for i in 0..n {
+            text.push_str(&format!("  R{i}:\n    Type: X::Y\n    DependsOn: R{}\n", (i + 1) % n));
+        }
+        let err = render_err(&text);
+        assert!(err.starts_with("t.yaml:4:16: circular dependency between resources `R0`, `R1`"), "{}", &err[..200]);
+    }
+
+    #[test]
+    fn trees_deeper_than_the_readers_allow_are_refused_not_overflowed() {
+        // Built by hand, as no reader would build it.
+        let loc = Loc::builtin("test");
+        let mut deep = Node::new(Value::String("x".into()), loc.clone());
+        for _ in 0..1_000 {
+            deep = Node::new(Value::Seq(vec![deep]), loc.clone());
+        }
+        let mut t = Template::parse("Resources:\n  R:\n    Type: X::Y\n", "t.yaml").unwrap();
+        if let Value::Map(entries) = &mut t.root.value {
+            entries.push(Entry { key: "Deep".into(), key_loc: loc.clone(), value: deep });
+        }
+        let err = render(&t, &Target::default(), RefMode::ResolveAll).unwrap_err();
+        assert!(err.to_string().contains(&format!("value nests deeper than {MAX_DEPTH} levels")), "{err}");
     }
 }

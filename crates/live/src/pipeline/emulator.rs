@@ -1,0 +1,217 @@
+//! The emulator backend: moto or LocalStack (started here, or at a given endpoint) with
+//! the project's gate in front, which decides every scenario call.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use iamc_core::outcome::DecidedBy;
+use iamc_core::report::events::{BackendInfo, RunEvent};
+
+use super::{Backend, Made, Plan};
+use crate::client::{Client, Credentials};
+use crate::emulator::{self, Emulator, EmulatorError, cache_dir, ensure_localstack, ensure_moto};
+use crate::gate_server::Gate;
+use crate::run::{self, CallOptions, Deployed, Endpoints, RunError, Session, admin_credentials};
+
+/// Which emulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmulatorKind {
+    /// moto's server.
+    Moto,
+    /// LocalStack's open-source runtime on the host.
+    LocalStack,
+}
+
+/// How to reach the emulator.
+pub struct EmulatorOptions {
+    /// Which one.
+    pub kind: EmulatorKind,
+    /// An emulator already running there (`--endpoint`), instead of starting one.
+    pub endpoint: Option<String>,
+    /// Where a started emulator keeps its log and state (the report directory).
+    pub state_dir: PathBuf,
+    /// Leave the emulator running at the end (`--keep`).
+    pub keep: bool,
+}
+
+/// An emulator behind the gate.
+pub struct EmulatorBackend {
+    emulator: Option<Emulator>,
+    endpoint: String,
+    gate: Gate,
+    session: Arc<Session>,
+    state_dir: PathBuf,
+    keep: bool,
+    external: bool,
+}
+
+/// Why the emulator backend could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The emulator would not install or start.
+    #[error(transparent)]
+    Emulator(#[from] EmulatorError),
+    /// The gate would not listen.
+    #[error(transparent)]
+    Gate(#[from] RunError),
+}
+
+impl EmulatorBackend {
+    /// Starts the emulator (unless given an endpoint) and the gate in front of it.
+    pub async fn start(
+        options: EmulatorOptions,
+        target: &iamc_core::template::render::Target,
+        emit: &mut dyn FnMut(RunEvent),
+    ) -> Result<EmulatorBackend, StartError> {
+        let external = options.endpoint.is_some();
+        let mut started = None;
+        let endpoint = match &options.endpoint {
+            Some(url) => url.clone(),
+            None => {
+                let e = start_emulator(options.kind, &options.state_dir, emit).await?;
+                let url = e.endpoint.clone();
+                emit(RunEvent::Note(format!("  emulator   {} at {url} (pid {})", e.name, e.pid().unwrap_or(0))));
+                started = Some(e);
+                url
+            }
+        };
+        let services = match options.kind {
+            EmulatorKind::LocalStack => emulator::localstack_services(&endpoint).await,
+            EmulatorKind::Moto => Default::default(),
+        };
+        let gate = run::start_gate(&endpoint, target).await?;
+        emit(RunEvent::Note(format!("  gate       {} → {endpoint}", gate.url)));
+        let session = Arc::new(Session {
+            client: Client::default(),
+            endpoints: Endpoints::One(gate.url.clone()),
+            region: target.region.clone(),
+            admin: admin_credentials(),
+        });
+        emit(RunEvent::Backend(BackendInfo {
+            target: describe(options.kind, external),
+            endpoint: endpoint.clone(),
+            gate: "iam-conformance gate (127.0.0.1)".into(),
+            decided_by: DecidedBy::Gate,
+            services,
+        }));
+        Ok(EmulatorBackend {
+            emulator: started,
+            endpoint,
+            gate,
+            session,
+            state_dir: options.state_dir,
+            keep: options.keep,
+            external,
+        })
+    }
+}
+
+/// Installs (cached) and starts the emulator.
+async fn start_emulator(
+    kind: EmulatorKind,
+    state_dir: &Path,
+    emit: &mut dyn FnMut(RunEvent),
+) -> Result<Emulator, EmulatorError> {
+    let cache = cache_dir();
+    match kind {
+        EmulatorKind::Moto => {
+            emit(RunEvent::Note(format!("iam-conformance run: preparing moto (cached in {})", cache.display())));
+            Emulator::start_moto(&ensure_moto(&cache).await?, state_dir).await
+        }
+        EmulatorKind::LocalStack => {
+            emit(RunEvent::Note(format!(
+                "iam-conformance run: preparing the LocalStack runtime (cached in {})",
+                cache.display()
+            )));
+            Emulator::start_localstack(&ensure_localstack(&cache).await?, state_dir).await
+        }
+    }
+}
+
+/// The report's `target` for this emulator.
+fn describe(kind: EmulatorKind, external: bool) -> String {
+    match (kind, external) {
+        (EmulatorKind::Moto, true) => "moto (external endpoint)".into(),
+        (EmulatorKind::LocalStack, true) => "LocalStack (external endpoint)".into(),
+        (EmulatorKind::Moto, false) => format!("moto {}", emulator::MOTO_VERSION),
+        (EmulatorKind::LocalStack, false) => format!("LocalStack {} (open-source runtime)", emulator::LOCALSTACK_VERSION),
+    }
+}
+
+impl Backend for EmulatorBackend {
+    fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    fn gate(&self) -> Option<&Gate> {
+        Some(&self.gate)
+    }
+
+    fn call_options(&self, stop: Arc<AtomicBool>) -> CallOptions {
+        CallOptions { stop: Some(stop), ..CallOptions::default() }
+    }
+
+    async fn deploy(&mut self, plan: &Plan<'_>) -> Result<(), RunError> {
+        run::deploy(&self.session, &plan.target.stack_name, plan.deploy_json).await
+    }
+
+    async fn deployed(&mut self, deployed: &Deployed) -> Result<(), RunError> {
+        run::enforce(&self.gate, deployed);
+        Ok(())
+    }
+
+    async fn become_principal(&mut self, plan: &Plan<'_>, deployed: &Deployed) -> Result<Credentials, RunError> {
+        run::assume(&self.session, Some(&self.gate), &deployed.role_arn, plan.probes, plan.target, Duration::from_secs(90))
+            .await
+    }
+
+    async fn canary(&mut self, plan: &Plan<'_>, creds: &Credentials) -> Option<bool> {
+        run::service_enforces_iam(&self.session.client, &self.endpoint, plan.target, creds, plan.probes.1).await
+    }
+
+    /// The fixtures (in reverse), then the stack; then the emulator's whole state.
+    async fn teardown(&mut self, plan: &Plan<'_>, made: &Made) -> Vec<RunEvent> {
+        let mut events = Vec::new();
+        if !self.keep {
+            let (fixtures, ids) = made.take();
+            let left = run::undo_fixtures(&self.session, &fixtures, &ids, plan.target).await;
+            // On an emulator the run started, the reset below removes whatever is left.
+            if !left.is_empty() && self.external {
+                events.push(RunEvent::Warning(format!(
+                    "could not remove these fixtures from {}: {}",
+                    self.endpoint,
+                    left.join(", ")
+                )));
+            }
+            let input = serde_json::json!({"StackName": plan.target.stack_name});
+            let _ = self.session.admin("cloudformation", "DeleteStack", input).await;
+        }
+        if let Some(e) = self.emulator.as_mut() {
+            if self.keep {
+                let pid = e.detach().unwrap_or(0);
+                events.push(RunEvent::Note(format!(
+                    "  kept       {} at {} (pid {pid}); stop it with `kill {pid}`",
+                    e.name, e.endpoint
+                )));
+            } else {
+                // moto never detaches the stack's managed policy (DeleteStack answers 409),
+                // so clear everything explicitly.
+                e.reset().await;
+                // LocalStack shuts down on SIGTERM; moto holds nothing worth a graceful stop.
+                let localstack = e.name.starts_with("LocalStack");
+                if localstack {
+                    e.terminate().await;
+                } else {
+                    e.stop().await;
+                }
+                // LocalStack keeps its state under the report directory; it goes with the run.
+                if localstack && let Some(port) = e.endpoint.rsplit(':').next() {
+                    let _ = std::fs::remove_dir_all(self.state_dir.join(format!("localstack-{port}")));
+                }
+            }
+        }
+        events
+    }
+}
