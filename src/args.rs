@@ -72,12 +72,24 @@ pub struct DiffArgs {
     pub target: TargetArgs,
 }
 
+/// `--localstack`: how LocalStack runs.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalStackArg {
+    /// A container when a Docker engine answers, else the runtime on the host.
+    Auto,
+    /// A container started through testcontainers.
+    Container,
+    /// The open-source runtime as a process on the host.
+    Host,
+}
+
+/// The emulator or account a run goes to.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetKind {
     /// moto server, installed into a cached venv and started by the harness.
     Moto,
-    /// LocalStack: `--endpoint` if given, else the open-source runtime on the host,
-    /// installed into a cached venv (Python >= 3.12) and started by the harness.
+    /// LocalStack: `--endpoint` if given, else as `--localstack` says (a container when a
+    /// Docker engine answers, else the open-source runtime on the host).
     Localstack,
     /// A real sandbox account: AWS decides. Needs an allow-list (`--allow-account` or
     /// IAM_CONFORMANCE_ALLOWED_ACCOUNTS); credentials come from the standard chain.
@@ -112,6 +124,11 @@ pub struct RunArgs {
     /// Use an emulator already running at this URL instead of starting one.
     #[arg(long)]
     pub endpoint: Option<String>,
+    /// `--target localstack`: `container` (through testcontainers: the official image with
+    /// LOCALSTACK_AUTH_TOKEN, else the locally built one), `host` (the open-source runtime
+    /// as a process), or `auto`: a container when a Docker engine answers, else host.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub localstack: LocalStackArg,
     #[arg(long)]
     pub template: Option<PathBuf>,
     #[arg(long)]
@@ -199,16 +216,17 @@ pub struct GateArgs {
     /// Enforce the policies this template gives the profile's role.
     #[arg(long, conflicts_with = "role")]
     pub template: Option<PathBuf>,
-    /// Enforce the policies the upstream's IAM holds for this role (read back at start).
+    /// Enforce the policies the upstream's IAM holds for this role, read when deciding (the
+    /// gate may start first; the role's calls are refused until it exists).
     #[arg(long)]
     pub role: Option<String>,
     #[arg(long)]
     pub profile: Option<PathBuf>,
-    /// Access keys to treat as the role (for clients that bring their own keys), besides
-    /// the keys AssumeRole issues through the gate.
-    #[arg(long = "role-key")]
+    /// Credentials to treat as the role (for clients that bring their own keys), as
+    /// KEY:SECRET[:SESSION_TOKEN], besides the keys AssumeRole issues through the gate.
+    #[arg(long = "role-key", value_name = "KEY:SECRET")]
     pub role_keys: Vec<String>,
-    /// Write every decision as JSON lines to this file on exit.
+    /// Write every decision as JSON lines to this file, each as it is made.
     #[arg(long)]
     pub log: Option<PathBuf>,
     #[arg(long, default_value = "123456789012")]

@@ -5,13 +5,12 @@ use std::path::Path;
 
 use iamc_core::outcome::Shard;
 use iamc_core::template::render::{RefMode, Target, render};
-use iamc_live::client::Client;
 use iamc_live::files::load;
 use iamc_live::gate_server::{Gate, GateOptions, Subject};
-use iamc_live::pipeline::{self, EmulatorBackend, EmulatorKind, EmulatorOptions, Plan, Signals};
-use iamc_live::run::{self, Session, admin_credentials};
+use iamc_live::pipeline::{self, EmulatorBackend, EmulatorKind, EmulatorOptions, LocalStackMode, Plan, Signals};
+use iamc_live::run::{self, admin_credentials};
 
-use crate::args::{GateArgs, RunArgs, TargetArgs, TargetKind};
+use crate::args::{GateArgs, LocalStackArg, RunArgs, TargetArgs, TargetKind};
 use crate::live::{self, Finish, Progress};
 use crate::shared::{create_report_dir, prepare_report_dir, EXIT_CONFORMANT, NO_PROBES, RunClock, fail, source_of, target_of};
 
@@ -22,11 +21,21 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
     let mut signals = Signals::install();
     let (kind, default_account) = match args.target {
         TargetKind::Moto => (EmulatorKind::Moto, "123456789012"),
-        TargetKind::Localstack => (EmulatorKind::LocalStack, "000000000000"),
+        TargetKind::Localstack => (
+            EmulatorKind::LocalStack(match args.localstack {
+                LocalStackArg::Auto => LocalStackMode::Auto,
+                LocalStackArg::Container => LocalStackMode::Container,
+                LocalStackArg::Host => LocalStackMode::Host,
+            }),
+            "000000000000",
+        ),
         TargetKind::Aws => return fail(err, "--target aws is run by cli_aws (a bug in the dispatcher)"),
     };
     if let Some(flag) = aws_only_flag(args) {
         return fail(err, &format!("{flag} applies to --target aws only"));
+    }
+    if args.localstack != LocalStackArg::Auto && args.target != TargetKind::Localstack {
+        return fail(err, "--localstack applies to --target localstack only");
     }
     let account_id = args.account_id.clone().unwrap_or_else(|| default_account.to_string());
     let target = match target_of(&TargetArgs { account_id, region: args.region.clone() }) {
@@ -68,7 +77,11 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
     };
     progress.flush(out, err);
     let mut backend = match started {
-        None => return fail(err, "interrupted while the emulator started; nothing was run"),
+        None => {
+            // The start was cut off: a container it had asked for goes too.
+            let _ = iamc_live::container::remove_all_started().await;
+            return fail(err, "interrupted while the emulator started; nothing was run");
+        }
         Some(Err(e)) => return fail(err, &e.to_string()),
         Some(Ok(b)) => b,
     };
@@ -143,49 +156,42 @@ pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         Ok(g) => g,
         Err(e) => return fail(err, &format!("failed to listen on {listen}: {e}")),
     };
-    let subject = match &args.role {
-        Some(arn) => {
-            let session = Session {
-                client: Client::default(),
-                endpoints: run::Endpoints::One(gate.url.clone()),
-                region: target.region.clone(),
-                admin: admin_credentials(),
-            };
-            let name = arn.rsplit('/').next().unwrap_or(arn);
-            match run::read_back(&session, name).await {
-                Ok((role_arn, policies)) => Subject { role_arn, policies },
-                Err(e) => return fail(err, &e.to_string()),
-            }
-        }
+    let admin = admin_credentials();
+    // With --role the policies are read from the upstream's IAM when deciding, so the
+    // gate may start before the role exists (its calls are refused until it does).
+    let (role_arn, enforced) = match &args.role {
+        Some(role) => (gate.follow_role(role), "policies read from the upstream's IAM when deciding".to_string()),
         None => {
             let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
                 Ok(l) => l,
                 Err(e) => return fail(err, &e.to_string()),
             };
-            Subject { role_arn: loaded.role.role.arn.clone(), policies: loaded.role.policies.clone() }
+            let subject = Subject { role_arn: loaded.role.role.arn.clone(), policies: loaded.role.policies.clone() };
+            let shown = (subject.role_arn.clone(), format!("{} policies", subject.policies.len()));
+            gate.set_subject(subject);
+            shown
         }
     };
-    for key in &args.role_keys {
-        gate.add_role_key(key, &subject.role_arn);
+    for spec in &args.role_keys {
+        let mut parts = spec.splitn(3, ':');
+        let (Some(key), Some(secret)) = (parts.next(), parts.next()) else {
+            return fail(err, &format!("--role-key `{spec}` is not KEY:SECRET[:SESSION_TOKEN]: the gate verifies every signature"));
+        };
+        gate.add_role_credentials(key, secret, parts.next(), &role_arn);
+    }
+    // Each record is written as it is made: nothing is lost however the gate stops.
+    if let Some(path) = &args.log
+        && let Err(e) = gate.log_to(path)
+    {
+        return fail(err, &format!("failed to write `{}`: {e}", path.display()));
     }
     let _ = writeln!(
         out,
-        "iam-conformance gate: {} → {} enforcing {} ({} policies); administrator key {} passes unevaluated. Ctrl-C stops.",
-        gate.url,
-        args.upstream,
-        subject.role_arn,
-        subject.policies.len(),
-        admin_credentials().access_key_id
+        "iam-conformance gate: {} → {} enforcing {role_arn} ({enforced}); administrator key {} secret {} passes unevaluated. Ctrl-C stops.",
+        gate.url, args.upstream, admin.access_key_id, admin.secret_access_key
     );
-    gate.set_subject(subject);
     signals.next().await;
     let records = gate.records();
-    if let Some(path) = &args.log {
-        let text: String = records.iter().map(|r| serde_json::to_string(r).unwrap_or_default() + "\n").collect();
-        if let Err(e) = std::fs::write(path, text) {
-            return fail(err, &format!("failed to write `{}`: {e}", path.display()));
-        }
-    }
     let denied = records.iter().filter(|r| r.verdict == iamc_live::gate_server::GateVerdict::Denied).count();
     let _ = writeln!(out, "iam-conformance gate: {} requests, {denied} denied", records.len());
     EXIT_CONFORMANT

@@ -15,6 +15,15 @@ use serde_json::Value;
 
 struct Gate(Child);
 
+/// The administrator secret each started gate printed, by its key id.
+static ADMIN_SECRETS: std::sync::Mutex<std::collections::BTreeMap<String, String>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// The secret a gate verifies `key`'s signatures with (moto itself takes any).
+fn admin_secret(key: &str) -> String {
+    ADMIN_SECRETS.lock().unwrap().get(key).cloned().unwrap_or_else(|| "s".into())
+}
+
 impl Drop for Gate {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -49,6 +58,13 @@ fn start_gate_with(upstream: &str, template: Option<&std::path::Path>, extra: &[
         .and_then(|t| t.split_whitespace().next())
         .unwrap_or_else(|| panic!("the gate names its administrator key: {first}"))
         .to_string();
+    let secret = first
+        .split(" secret ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .unwrap_or_else(|| panic!("the gate names its administrator secret: {first}"))
+        .to_string();
+    ADMIN_SECRETS.lock().unwrap().insert(key.clone(), secret);
     (Gate(child), format!("http://{listen}"), key)
 }
 
@@ -71,7 +87,7 @@ fn run_aws(
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", admin_key)
-        .env("AWS_SECRET_ACCESS_KEY", "any")
+        .env("AWS_SECRET_ACCESS_KEY", admin_secret(admin_key))
         .output()
         .unwrap();
     let shown =
@@ -89,7 +105,7 @@ fn session_at(url: &str, key: &str) -> Session {
         client: Client::default(),
         endpoints: Endpoints::One(url.to_string()),
         region: "us-west-2".into(),
-        admin: Credentials { access_key_id: key.to_string(), secret_access_key: "s".into(), session_token: None },
+        admin: Credentials { access_key_id: key.to_string(), secret_access_key: admin_secret(key), session_token: None },
     }
 }
 
@@ -261,7 +277,7 @@ fn sigterm_tears_down_and_writes_no_report() {
         .env("AWS_SHARED_CREDENTIALS_FILE", tmp.path().join("no-credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", &admin_key)
-        .env("AWS_SECRET_ACCESS_KEY", "any")
+        .env("AWS_SECRET_ACCESS_KEY", admin_secret(&admin_key))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -327,7 +343,7 @@ fn a_user_holding_the_policy_is_the_principal() {
     )
     .unwrap();
     // The stand-in enforces the policy on the user's keys.
-    let (_gate, url, admin_key) = start_gate_with(&moto.endpoint, None, &["--role-key", &key_id]);
+    let (_gate, url, admin_key) = start_gate_with(&moto.endpoint, None, &["--role-key", &format!("{key_id}:{secret}")]);
     let (out, report, shown) = run_aws(
         &url,
         &admin_key,
@@ -384,7 +400,7 @@ fn run_aws_refused(
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_ACCESS_KEY_ID", admin_key)
-        .env("AWS_SECRET_ACCESS_KEY", "any")
+        .env("AWS_SECRET_ACCESS_KEY", admin_secret(admin_key))
         .output()
         .unwrap();
     let shown =
@@ -456,7 +472,7 @@ fn an_instance_with_the_profile_is_the_principal() {
     // chain would give the instance's role).
     std::fs::write(
         tmp.path().join("credentials"),
-        format!("[admin]\naws_access_key_id = {admin_key}\naws_secret_access_key = any\n"),
+        format!("[admin]\naws_access_key_id = {admin_key}\naws_secret_access_key = {}\n", admin_secret(&admin_key)),
     )
     .unwrap();
     let dir = tmp.path().join("reports");

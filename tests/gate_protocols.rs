@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use iamc_live::gate_server::{Gate, GateOptions, GateVerdict, Subject};
+use iamc_live::gate_server::{Caller, Gate, GateOptions, GateVerdict, Refusal, Subject};
 use iamc_core::policy::{PolicyKind, parse_policy};
 use iamc_live::run::admin_credentials;
 use iamc_core::template::render::Target;
@@ -30,7 +30,7 @@ async fn gate() -> Gate {
         subject: Some(Subject { role_arn: ROLE_ARN.into(), policies: vec![policy] }),
     };
     let gate = Gate::start("127.0.0.1:0".parse().unwrap(), options).await.unwrap();
-    gate.add_role_key(ROLE_KEY, ROLE_ARN);
+    gate.add_role_credentials(ROLE_KEY, "secret", None, ROLE_ARN);
     gate
 }
 
@@ -146,10 +146,12 @@ async fn unknown_callers_are_refused_in_the_protocol_shape() {
     let gate = gate().await;
     let ec2 = client!(aws_sdk_ec2, &gate.url, "AKIASOMEONEELSE");
     let err = ec2.describe_vpcs().send().await.unwrap_err();
-    assert_eq!(code(&err).as_deref(), Some("UnauthorizedOperation"), "{err:?}");
+    // EC2 answers a key it does not know with AuthFailure (see gate::decide::auth_denial).
+    assert_eq!(code(&err).as_deref(), Some("AuthFailure"), "{err:?}");
     let record = gate.records().into_iter().next().unwrap();
     assert_eq!(record.verdict, GateVerdict::Rejected);
-    assert!(record.reason.unwrap_or_default().contains("unknown access key"));
+    assert_eq!(record.refusal, Some(Refusal::Unauthenticated));
+    assert_eq!(record.caller, Caller::Unknown("AKIASOMEONEELSE".into()));
 }
 
 #[tokio::test]

@@ -1,62 +1,135 @@
-//! The gate as a running HTTP proxy on 127.0.0.1. For every request it identifies the
-//! caller from the SigV4 credential, derives the checks the request implies
-//! ([`iamc_core::gate::derive`]), decides them with the project's evaluator against the policies
-//! the emulator's IAM holds for the role, and either forwards the request or answers
-//! with the service's own denial. Every decision is recorded.
+//! The gate as a running HTTP proxy on 127.0.0.1: a thin adapter around
+//! [`iamc_core::gate::decide`]. For every request it reads the body (bounded in size and
+//! time), verifies the SigV4 signature with the secret it knows for the key (the
+//! administrator's, or session credentials it saw AssumeRole issue), lets the core decide,
+//! and then forwards the request with one shared HTTP client or answers with the
+//! service's own denial. Every decision is recorded (and, with [`Gate::log_to`], written
+//! as it is made). The server bounds its connections, backs off when `accept` fails
+//! (file descriptors exhausted), and times out slow headers and bodies.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::client::legacy::Client as HyperClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use serde_json::Value;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
-use iamc_core::gate::deny::{denial, message};
-use iamc_core::gate::derive::{Derived, Directory, LaunchTemplateInfo, derive};
-pub use iamc_core::gate::record::{Caller, CheckDecision, GateRecord, GateVerdict, Refusal};
-use iamc_core::catalog::Catalog;
 use crate::client::{self, Client, Credentials};
-use iamc_core::policy::{Context, Outcome, Policy, Request, decide};
+use iamc_core::catalog::Catalog;
+pub use iamc_core::gate::decide::Subject;
+use iamc_core::gate::decide::{
+    DerivedChecks, GateDecision, KnownKey, ParsedRequest, Shape, auth_denial, authenticate, decide, too_large,
+};
+use iamc_core::gate::deny::Denial;
+use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, derive};
+pub use iamc_core::gate::record::{Caller, CheckDecision, GateRecord, GateVerdict, Refusal};
+use iamc_core::gate::sigv4::{self, RequestParts};
 use iamc_core::template::render::Target;
-use iamc_core::wire::{self, Protocol};
+use iamc_core::wire;
 
 /// The request header by which the harness tells the gate which scenario a call is for.
 /// It is added after signing and removed before forwarding.
 pub const SCENARIO_HEADER: &str = "x-iam-conformance-scenario";
 
-/// The role whose policies the gate enforces.
-#[derive(Clone, Debug)]
-pub struct Subject {
-    pub role_arn: String,
-    pub policies: Vec<Policy>,
-}
-
 #[derive(Clone, Debug)]
 pub struct GateOptions {
     pub upstream: String,
     pub target: Target,
-    /// Calls signed with this key are the harness's own and pass unevaluated.
+    /// Calls signed with this key (and its secret) are the harness's own and pass unevaluated.
     pub admin: Credentials,
     pub subject: Option<Subject>,
 }
 
+/// What the gate bounds, so a hostile or broken client cannot take it down.
+#[derive(Clone, Debug)]
+pub struct GateLimits {
+    /// Largest request body; a larger one is answered 413 without being read.
+    pub max_body: usize,
+    /// Time a client has to send a request's headers (also how long an idle keep-alive
+    /// connection is kept).
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's body.
+    pub body_timeout: Duration,
+    /// Connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time the upstream has to answer a forwarded request.
+    pub upstream_timeout: Duration,
+    /// How old a followed role's policies may be before they are read again.
+    pub policy_max_age: Duration,
+}
+
+impl Default for GateLimits {
+    fn default() -> Self {
+        GateLimits {
+            // CloudFormation templates go up to 1 MB (TemplateBody 51,200 bytes, but
+            // the administrator may send more); 16 MiB leaves room and bounds memory.
+            max_body: 16 * 1024 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_connections: default_max_connections(),
+            upstream_timeout: Duration::from_secs(120),
+            policy_max_age: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Half of what the open-file limit leaves after 64 for everything else (each served
+/// connection may hold one upstream connection too), between 16 and 1024.
+fn default_max_connections() -> usize {
+    let soft = std::fs::read_to_string("/proc/self/limits").ok().and_then(|text| {
+        text.lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|v| v.parse::<usize>().ok())
+    });
+    soft.map(|s| (s.saturating_sub(64) / 2).clamp(16, 1024)).unwrap_or(256)
+}
+
+/// (read at, IAM generation then, the subject or `None` when the role does not exist).
+type CachedSubject = Option<(Instant, u64, Option<Arc<Subject>>)>;
+
+/// A role whose policies are read from the upstream's IAM when deciding.
+struct Followed {
+    name: String,
+    cached: Mutex<CachedSubject>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
 struct State {
-    options: Mutex<GateOptions>,
-    /// Access keys AssumeRole handed out through the gate, and the role they act as.
-    keys: Mutex<HashMap<String, String>>,
+    upstream: String,
+    target: Target,
+    admin: Credentials,
+    subject: RwLock<Option<Arc<Subject>>>,
+    followed: RwLock<Option<Arc<Followed>>>,
+    /// Keys the gate can verify: the administrator's and those AssumeRole issued.
+    keys: Mutex<HashMap<String, KnownKey>>,
     records: Mutex<Vec<GateRecord>>,
+    seq: AtomicU64,
+    log: Mutex<Option<std::fs::File>>,
+    /// Bumped by every IAM write that passes through: followed policies are read again.
+    iam_generation: AtomicU64,
     /// Lookup answers that cannot change during the gate's life (see `UpstreamDirectory`).
     lookups: Arc<Mutex<HashMap<String, String>>>,
+    /// The gate's lookups (signed calls of the administrator).
     client: Client,
+    /// The one client every forwarded request goes through (pooled connections).
+    forward: HyperClient<HttpConnector, Full<Bytes>>,
     catalog: &'static Catalog,
+    limits: GateLimits,
 }
 
 /// A running gate. Dropping it stops it.
@@ -68,54 +141,122 @@ pub struct Gate {
 }
 
 impl Gate {
-    /// Starts the gate on `listen` (use port 0 for a free port).
+    /// Starts the gate on `listen` (use port 0 for a free port) with the default limits.
     pub async fn start(listen: SocketAddr, options: GateOptions) -> std::io::Result<Gate> {
+        Gate::start_with(listen, options, GateLimits::default()).await
+    }
+
+    /// Starts the gate with explicit limits.
+    pub async fn start_with(listen: SocketAddr, options: GateOptions, limits: GateLimits) -> std::io::Result<Gate> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
+        let mut keys = HashMap::new();
+        keys.insert(
+            options.admin.access_key_id.clone(),
+            KnownKey {
+                secret: options.admin.secret_access_key.clone(),
+                session_token: options.admin.session_token.clone(),
+                expires: None,
+                caller: Caller::Admin,
+            },
+        );
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let forward = HyperClient::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(64)
+            .build(connector);
         let state = Arc::new(State {
-            options: Mutex::new(options),
-            keys: Mutex::new(HashMap::new()),
+            upstream: options.upstream.clone(),
+            target: options.target.clone(),
+            admin: options.admin.clone(),
+            subject: RwLock::new(options.subject.map(Arc::new)),
+            followed: RwLock::new(None),
+            keys: Mutex::new(keys),
             records: Mutex::new(Vec::new()),
+            seq: AtomicU64::new(0),
+            log: Mutex::new(None),
+            iam_generation: AtomicU64::new(0),
             lookups: Arc::new(Mutex::new(HashMap::new())),
-            client: Client::default(),
+            client: Client::new(limits.upstream_timeout),
+            forward,
             catalog: Catalog::embedded(),
+            limits,
         });
-        let (tx, mut rx) = oneshot::channel();
-        let served = Arc::clone(&state);
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = &mut rx => break,
-                    accepted = listener.accept() => {
-                        let Ok((stream, _)) = accepted else { continue };
-                        let state = Arc::clone(&served);
-                        tokio::spawn(async move {
-                            let service = service_fn(move |req| handle(Arc::clone(&state), req));
-                            let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                        });
-                    }
-                }
-            }
-        });
+        let (tx, rx) = oneshot::channel();
+        tokio::spawn(serve(listener, Arc::clone(&state), rx));
         Ok(Gate { url: format!("http://{addr}"), addr, state, shutdown: Some(tx) })
     }
 
-    /// Sets (or replaces) the role whose policies are enforced.
+    /// Sets (or replaces) the role whose policies are enforced, with fixed policies (a
+    /// template's); stops following a role.
     pub fn set_subject(&self, subject: Subject) {
-        if let Ok(mut o) = self.state.options.lock() {
-            o.subject = Some(subject);
+        if let Ok(mut s) = self.state.subject.write() {
+            *s = Some(Arc::new(subject));
+        }
+        if let Ok(mut f) = self.state.followed.write() {
+            *f = None;
         }
     }
 
-    /// Treats `access_key` as the role under test (for clients that bring their own keys).
-    pub fn add_role_key(&self, access_key: &str, role_arn: &str) {
+    /// Enforces `role` (a name or an ARN) with the policies the upstream's IAM holds for
+    /// it, read when a call of the role is decided: kept at most
+    /// [`GateLimits::policy_max_age`], read again after any IAM write that passes
+    /// through the gate. Until the role exists its calls are refused. Nothing is read
+    /// here, so the gate may start before the role exists. Returns the role's ARN as
+    /// named (IAM's own ARN, with its path, is used once read).
+    pub fn follow_role(&self, role: &str) -> String {
+        let name = role.rsplit('/').next().unwrap_or(role).to_string();
+        let arn = if role.starts_with("arn:") {
+            role.to_string()
+        } else {
+            format!("arn:{}:iam::{}:role/{name}", self.state.target.partition, self.state.target.account_id)
+        };
+        if let Ok(mut f) = self.state.followed.write() {
+            *f = Some(Arc::new(Followed { name, cached: Mutex::new(None), refresh: tokio::sync::Mutex::new(()) }));
+        }
+        arn
+    }
+
+    /// The role currently enforced and its policies as last read (`None` while a
+    /// followed role does not exist, or nothing is enforced yet).
+    pub async fn subject(&self) -> Option<Subject> {
+        current_subject(&self.state).await.map(|s| (*s).clone())
+    }
+
+    /// Treats `access_key` as the role under test, verified with `secret` (for clients
+    /// that bring their own keys). `session_token` must then come with every request.
+    pub fn add_role_credentials(&self, access_key: &str, secret: &str, session_token: Option<&str>, role_arn: &str) {
         if let Ok(mut k) = self.state.keys.lock() {
-            k.insert(access_key.to_string(), role_arn.to_string());
+            k.insert(
+                access_key.to_string(),
+                KnownKey {
+                    secret: secret.to_string(),
+                    session_token: session_token.map(str::to_string),
+                    expires: None,
+                    caller: Caller::Role(role_arn.to_string()),
+                },
+            );
         }
     }
+
 
     pub fn records(&self) -> Vec<GateRecord> {
         self.state.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// Writes every record made so far to `path` as JSON lines, and from now on each new
+    /// record as it is made (one write per line), so the log survives any way out of the
+    /// process, SIGTERM and SIGKILL included.
+    pub fn log_to(&self, path: &Path) -> std::io::Result<()> {
+        let mut file = std::fs::File::create(path)?;
+        let mut log = self.state.log.lock().map_err(|_| std::io::Error::other("gate state poisoned"))?;
+        let records = self.state.records.lock().map(|r| r.clone()).unwrap_or_default();
+        for r in &records {
+            file.write_all(record_line(r).as_bytes())?;
+        }
+        *log = Some(file);
+        Ok(())
     }
 }
 
@@ -127,6 +268,77 @@ impl Drop for Gate {
     }
 }
 
+fn record_line(r: &GateRecord) -> String {
+    serde_json::to_string(r).unwrap_or_default() + "\n"
+}
+
+/// Accepts connections until `shutdown`: at most `max_connections` at once, backing off
+/// when `accept` fails (EMFILE and the like) instead of spinning.
+async fn serve(listener: TcpListener, state: Arc<State>, mut shutdown: oneshot::Receiver<()>) {
+    let permits = Arc::new(Semaphore::new(state.limits.max_connections));
+    // Told to every connection when all permits are taken: idle ones (keep-alive, or
+    // opened and never used) close, so a flood of idle connections cannot starve callers.
+    let pressure = Arc::new(tokio::sync::Notify::new());
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        if permits.available_permits() == 0 {
+            pressure.notify_waiters();
+        }
+        let permit = tokio::select! {
+            _ = &mut shutdown => return,
+            p = Arc::clone(&permits).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let accepted = tokio::select! {
+            _ = &mut shutdown => return,
+            a = listener.accept() => a,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => {
+                backoff = Duration::from_millis(5);
+                stream
+            }
+            Err(_) => {
+                // Out of file descriptors (or another transient failure): wait instead of
+                // spinning, and ask idle connections to give theirs back.
+                drop(permit);
+                pressure.notify_waiters();
+                tokio::select! {
+                    _ = &mut shutdown => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        let header_timeout = state.limits.header_timeout;
+        let pressure = Arc::clone(&pressure);
+        tokio::spawn(async move {
+            let _permit = permit;
+            let service = service_fn(move |req| handle(Arc::clone(&state), req));
+            let conn = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .keep_alive(true)
+                .max_buf_size(64 * 1024)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let mut closing = false;
+            loop {
+                tokio::select! {
+                    _ = conn.as_mut() => break,
+                    _ = pressure.notified(), if !closing => {
+                        // Finishes a request under way, then closes; an idle one closes now.
+                        conn.as_mut().graceful_shutdown();
+                        closing = true;
+                    }
+                }
+            }
+        });
+    }
+}
+
 fn response(status: u16, headers: &[(String, String)], body: Bytes) -> hyper::Response<Full<Bytes>> {
     let mut builder = hyper::Response::builder().status(status);
     for (k, v) in headers {
@@ -135,199 +347,204 @@ fn response(status: u16, headers: &[(String, String)], body: Bytes) -> hyper::Re
     builder.body(Full::new(body)).unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new())))
 }
 
-async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    let received = std::time::Instant::now();
-    let (parts, body) = req.into_parts();
-    let body = match body.collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => return Ok(response(400, &[], Bytes::from(format!("gate: failed to read the request body: {e}")))),
-    };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
-        .collect();
-    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-    let scenario = header(SCENARIO_HEADER);
-    let options = state.options.lock().map(|o| o.clone()).map_err(|_| ());
-    let Ok(options) = options else { return Ok(response(500, &[], Bytes::from_static(b"gate: state poisoned"))) };
-    let seq = state.records.lock().map(|r| r.len() as u64).unwrap_or(0);
+fn answer(d: &Denial) -> hyper::Response<Full<Bytes>> {
+    response(d.status, &d.headers, Bytes::from(d.body.clone()))
+}
 
-    let scope = header("authorization").as_deref().and_then(client::credential_scope);
-    let (key, signing_service) = scope.map(|(k, _, s)| (k, s)).unwrap_or_default();
-    let prefix = if signing_service == "tagging" { "tag".to_string() } else { signing_service.clone() };
-    let model = wire::models().service(&prefix);
-    let parsed = model.map(|m| wire::parse_request(m, &headers, &body));
-    let (operation, input) = match &parsed {
-        Some(Ok((op, input))) => (op.clone(), input.clone()),
-        _ => (String::new(), Value::Null),
-    };
+/// Headers that belong to one connection, not to the request or answer (RFC 9110,
+/// section 7.6.1): never passed on. (moto answers `Connection: close`; passed on, it
+/// closed the client's keep-alive connection and dropped its pipelined requests.)
+fn hop_by_hop(name: &str) -> bool {
+    [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+    ]
+    .iter()
+    .any(|h| name.eq_ignore_ascii_case(h))
+}
 
-    let caller = if key == options.admin.access_key_id {
-        Caller::Admin
-    } else if let Some(role) = state.keys.lock().ok().and_then(|k| k.get(&key).cloned()) {
-        Caller::Role(role)
-    } else {
-        Caller::Unknown(key.clone())
+/// The error shape for an answer given before the body is read: the signing scope's
+/// service's protocol.
+fn early_shape(headers: &[(String, String)]) -> (Shape, String) {
+    let auth = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.as_str());
+    let (key, service) = auth.and_then(client::credential_scope).map(|(k, _, s)| (k, s)).unwrap_or_default();
+    let prefix = iamc_core::gate::decide::iam_prefix(&service);
+    let shape = match wire::models().service(&prefix) {
+        Some(m) => m.protocol.into(),
+        None if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("x-amz-target")) => Shape::Json,
+        None => Shape::Query,
     };
+    (shape, key)
+}
 
-    let mut record = GateRecord {
+fn now_unix() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// The time since `start` in microseconds.
+fn micros(start: Instant) -> u64 {
+    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
+}
+
+fn bare_record(seq: u64, key: String, refusal: Refusal, reason: String, d: &Denial, received: Instant) -> GateRecord {
+    GateRecord {
         seq,
-        scenario: scenario.clone(),
-        caller: caller.clone(),
-        service: prefix.clone(),
-        operation: operation.clone(),
+        scenario: None,
+        caller: Caller::Unknown(key),
+        service: String::new(),
+        operation: String::new(),
         checks: Vec::new(),
-        verdict: GateVerdict::PassedThrough,
-        reason: None,
-        refusal: None,
-        status: None,
-        error_code: None,
+        verdict: GateVerdict::Rejected,
+        reason: Some(reason),
+        refusal: Some(refusal),
+        status: Some(d.status),
+        error_code: Some(d.code.clone()),
         decision_us: 0,
         total_us: 0,
         received: Some(received),
-    };
-
-    if caller != Caller::Admin {
-        let protocol = model.map(|m| m.protocol).unwrap_or(Protocol::Query);
-        let request_id = format!("iam-conformance-gate-{seq}");
-        // Refuses what the gate cannot evaluate: recorded, and answered as the service
-        // denies, since what cannot be evaluated cannot be allowed.
-        let refuse = |kind: Refusal, reason: String, mut record: GateRecord| {
-            record.verdict = GateVerdict::Rejected;
-            record.refusal = Some(kind);
-            record.reason = Some(reason.clone());
-            record.decision_us = micros(received);
-            push(&state, record);
-            let d = denial(protocol, &format!("iam-conformance gate: {reason}"), &request_id, None);
-            Ok(response(d.status, &d.headers, Bytes::from(d.body)))
-        };
-        let role_arn = match &caller {
-            Caller::Role(arn) => arn.clone(),
-            _ => String::new(),
-        };
-        let subject = options.subject.as_ref().filter(|s| s.role_arn == role_arn);
-        let outcome = match (&parsed, &caller) {
-            (None, _) => Err((
-                Refusal::Unreadable,
-                format!("no wire model for signing service `{signing_service}`; the gate cannot evaluate this request"),
-            )),
-            (Some(Err(e)), _) => Err((Refusal::Unreadable, format!("cannot read the request: {e}"))),
-            // What is evaluated must be all the request says.
-            _ if parts.uri.query().is_some_and(|q| !q.is_empty()) => {
-                Err((Refusal::QueryString, "parameters in the URL are not evaluated; send them in the body".into()))
-            }
-            (_, Caller::Unknown(k)) => Err((
-                Refusal::UnknownCaller,
-                format!("unknown access key `{k}` (neither the harness's nor one AssumeRole issued through the gate)"),
-            )),
-            _ if subject.is_none() => {
-                Err((Refusal::NotSubject, format!("`{role_arn}` is not the role whose policies this gate holds")))
-            }
-            _ => Ok(()),
-        };
-        if let Err((kind, reason)) = outcome {
-            return refuse(kind, reason, record);
-        }
-        // What AWS answers whatever the policies say passes as AWS would pass it.
-        if iamc_core::gate::derive::NO_AUTHORIZATION.contains(&(prefix.as_str(), operation.as_str())) {
-            record.verdict = GateVerdict::Forwarded;
-        } else {
-            let policies: Vec<Policy> = subject.map(|s| s.policies.clone()).unwrap_or_default();
-            let unserved = Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let directory = UpstreamDirectory {
-                client: state.client.clone(),
-                options: options.clone(),
-                cache: Arc::clone(&state.lookups),
-                unserved: Arc::clone(&unserved),
-            };
-            let target = options.target.clone();
-            let catalog = state.catalog;
-            let (svc, op, inp) = (prefix.clone(), operation.clone(), input.clone());
-            let derivation = match tokio::task::spawn_blocking(move || {
-                derive(catalog, &svc, &op, &inp, &target, &directory)
-            })
-            .await
-            {
-                Ok(d) => d,
-                Err(e) => return refuse(Refusal::Internal, format!("derivation failed: {e}"), record),
-            };
-            if derivation.checks.is_empty() && derivation.unresolved.is_empty() {
-                return refuse(
-                    Refusal::NoChecks,
-                    format!("no authorization check could be derived for {prefix}:{operation}"),
-                    record,
-                );
-            }
-            let derived = derivation.checks;
-            let mut first_denied: Option<(Derived, Outcome)> = None;
-            for check in derived {
-                let mut ctx = Context::new();
-                for (k, v) in &check.context {
-                    ctx.insert(k, v.clone());
-                }
-                let d = decide(&policies, &Request { action: &check.action, resource: &check.resource, context: &ctx });
-                if !d.outcome.is_allowed() && first_denied.is_none() {
-                    first_denied = Some((check.clone(), d.outcome));
-                }
-                let because = d
-                    .because
-                    .iter()
-                    .map(|id| {
-                        let p = &policies[id.policy];
-                        match &p.statements[id.statement].sid {
-                            Some(sid) => format!("{}#{sid}", p.name),
-                            None => format!("{}#{}", p.name, id.statement),
-                        }
-                    })
-                    .collect();
-                record.checks.push(CheckDecision { check, outcome: d.outcome, because });
-            }
-            if let Some((check, outcome)) = first_denied {
-                let session = role_arn.rsplit('/').next().unwrap_or_default();
-                let principal = format!(
-                    "arn:{}:sts::{}:assumed-role/{session}/iam-conformance",
-                    options.target.partition, options.target.account_id
-                );
-                let special = (protocol == Protocol::Ec2 && check.action == "iam:CreateServiceLinkedRole")
-                    .then_some("AuthFailure.ServiceLinkedRoleCreationNotPermitted");
-                let d = denial(
-                    protocol,
-                    &message(&principal, &check.action, &check.resource, outcome),
-                    &request_id,
-                    special,
-                );
-                record.verdict = GateVerdict::Denied;
-                record.decision_us = micros(received);
-                record.status = Some(d.status);
-                record.error_code = Some(d.code.clone());
-                push(&state, record);
-                return Ok(response(d.status, &d.headers, Bytes::from(d.body)));
-            }
-            // Every derived check allowed, but not everything could be derived: refuse.
-            if !derivation.unresolved.is_empty() {
-                let unserved = unserved.load(std::sync::atomic::Ordering::Relaxed);
-                let kind = if unserved { Refusal::UnservedLookup } else { Refusal::Unresolved };
-                let mut reason = derivation.unresolved.join("; ");
-                if unserved {
-                    reason.push_str(" (the backend cannot serve the gate's lookup)");
-                }
-                return refuse(kind, reason, record);
-            }
-            record.verdict = GateVerdict::Forwarded;
-        }
     }
-    record.decision_us = micros(received);
+}
 
-    // Forward to the emulator, without the harness's own header.
+async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let received = Instant::now();
+    let seq = state.seq.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("iam-conformance-gate-{seq}");
+    let (parts, body) = req.into_parts();
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+
+    // The body, bounded in size and in time.
+    let max = state.limits.max_body;
+    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let too_big = |state: &State| {
+        let (shape, key) = early_shape(&headers);
+        let d = too_large(shape, max, &request_id);
+        push(state, bare_record(seq, key, Refusal::TooLarge, format!("body over {max} bytes"), &d, received));
+        let mut r = answer(&d);
+        r.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+        r
+    };
+    if declared.is_some_and(|n| n > max as u64) {
+        return Ok(too_big(&state));
+    }
+    let body = match tokio::time::timeout(state.limits.body_timeout, Limited::new(body, max).collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Ok(too_big(&state)),
+        Ok(Err(e)) => {
+            return Ok(response(400, &[], Bytes::from(format!("gate: failed to read the request body: {e}"))));
+        }
+        Err(_) => {
+            let (shape, key) = early_shape(&headers);
+            let d = iamc_core::gate::decide::shaped(
+                shape,
+                408,
+                "RequestTimeout",
+                "iam-conformance gate: the request body did not arrive in time",
+                &request_id,
+            );
+            push(&state, bare_record(seq, key, Refusal::Timeout, "body read timed out".into(), &d, received));
+            let mut r = answer(&d);
+            r.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+            return Ok(r);
+        }
+    };
+    let deciding = Instant::now();
+    let rp = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &headers,
+        body: &body,
+    };
+    let parsed = ParsedRequest::read(&rp, &state.target.region, SCENARIO_HEADER, &request_id);
+
+    // Who is calling: the signature verified with the secret the gate knows for the key.
+    let key_id = sigv4::read(&rp).ok().flatten().map(|s| s.scope.access_key).unwrap_or_default();
+    let lookup = |k: &str| state.keys.lock().ok().and_then(|keys| keys.get(k).cloned());
+    let caller = authenticate(&rp, &lookup, now_unix());
+    let caller = match caller {
+        Ok(c) => c,
+        Err(e) => {
+            let d = auth_denial(parsed.shape, &e, &request_id);
+            let mut record = parsed.record(seq, Caller::Unknown(key_id));
+            record.verdict = GateVerdict::Rejected;
+            record.refusal = Some(Refusal::Unauthenticated);
+            record.reason = Some(format!("{:?}", e));
+            record.status = Some(d.status);
+            record.error_code = Some(d.code.clone());
+            record.decision_us = micros(deciding);
+            record.received = Some(received);
+            push(&state, record);
+            return Ok(answer(&d));
+        }
+    };
+    let mut record = parsed.record(seq, caller.clone());
+    record.received = Some(received);
+
+    let subject = match &caller {
+        Caller::Role(_) => current_subject(&state).await,
+        _ => None,
+    };
+    let mut decision = decide(&parsed, &caller, subject.as_deref(), None);
+    if let GateDecision::NeedsDerivation { service, operation, input } = &decision {
+        let unserved = Arc::new(AtomicBool::new(false));
+        let directory = UpstreamDirectory {
+            client: state.client.clone(),
+            upstream: state.upstream.clone(),
+            target: state.target.clone(),
+            admin: state.admin.clone(),
+            cache: Arc::clone(&state.lookups),
+            unserved: Arc::clone(&unserved),
+        };
+        let (catalog, target) = (state.catalog, state.target.clone());
+        let (svc, op, inp) = (service.clone(), operation.clone(), input.clone());
+        let derived = tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await;
+        let derived = match derived {
+            Ok(d) => DerivedChecks { derivation: d, unserved: unserved.load(Ordering::Relaxed) },
+            Err(e) => {
+                let d = iamc_core::gate::deny::denial(
+                    iamc_core::wire::Protocol::Query,
+                    &format!("iam-conformance gate: derivation failed: {e}"),
+                    &request_id,
+                    None,
+                );
+                GateDecision::Refuse {
+                    refusal: Refusal::Internal,
+                    reason: format!("derivation failed: {e}"),
+                    denial: d.clone(),
+                }
+                .record_into(&mut record);
+                record.decision_us = micros(deciding);
+                push(&state, record);
+                return Ok(answer(&d));
+            }
+        };
+        decision = decide(&parsed, &caller, subject.as_deref(), Some(&derived));
+    }
+    decision.record_into(&mut record);
+    record.decision_us = micros(deciding);
+    if let Some(d) = decision.answer() {
+        push(&state, record);
+        return Ok(answer(d));
+    }
+
+    // Forward to the emulator, without the harness's own header and hop-by-hop headers.
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let url = format!("{}{path}", options.upstream.trim_end_matches('/'));
+    let url = format!("{}{path}", state.upstream.trim_end_matches('/'));
     let mut builder = hyper::Request::builder().method(parts.method.clone()).uri(&url);
     for (k, v) in &headers {
-        if !k.eq_ignore_ascii_case(SCENARIO_HEADER)
-            && !k.eq_ignore_ascii_case("host")
-            && !k.eq_ignore_ascii_case("content-length")
-        {
+        if !k.eq_ignore_ascii_case(SCENARIO_HEADER) && !k.eq_ignore_ascii_case("host") && !hop_by_hop(k) {
             builder = builder.header(k.as_str(), v.as_str());
         }
     }
@@ -335,41 +552,72 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         Ok(r) => r,
         Err(e) => return Ok(response(500, &[], Bytes::from(format!("gate: {e}")))),
     };
-    let http: hyper_util::client::legacy::Client<_, Full<Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let answer = match http.request(forwarded).await {
-        Ok(r) => r,
-        Err(e) => {
+    let sent = tokio::time::timeout(state.limits.upstream_timeout, state.forward.request(forwarded)).await;
+    let upstream_answer = match sent {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             record.status = Some(502);
-            record.reason = Some(format!("upstream unreachable: {e}"));
+            record.reason = Some(format!("upstream unreachable: {}", client::error_chain(&e)));
             push(&state, record);
             return Ok(response(502, &[], Bytes::from(format!("gate: upstream {url} unreachable: {e}"))));
         }
+        Err(_) => {
+            record.status = Some(504);
+            record.reason = Some("upstream did not answer in time".into());
+            push(&state, record);
+            return Ok(response(504, &[], Bytes::from(format!("gate: upstream {url} did not answer in time"))));
+        }
     };
-    let status = answer.status().as_u16();
-    let resp_headers: Vec<(String, String)> = answer
+    let status = upstream_answer.status().as_u16();
+    let resp_headers: Vec<(String, String)> = upstream_answer
         .headers()
         .iter()
-        .filter(|(k, _)| {
-            !k.as_str().eq_ignore_ascii_case("content-length") && !k.as_str().eq_ignore_ascii_case("transfer-encoding")
-        })
+        .filter(|(k, _)| !hop_by_hop(k.as_str()))
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
-    let resp_body = answer.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let resp_body =
+        match tokio::time::timeout(state.limits.upstream_timeout, upstream_answer.into_body().collect()).await {
+            Ok(Ok(b)) => b.to_bytes(),
+            _ => {
+                record.status = Some(502);
+                record.reason = Some("upstream answer broke off".into());
+                push(&state, record);
+                return Ok(response(502, &[], Bytes::from_static(b"gate: the upstream's answer broke off")));
+            }
+        };
     let text = String::from_utf8_lossy(&resp_body);
     record.status = Some(status);
-    if let Some(m) = model {
+    if let Some(m) = wire::models().service(&parsed.service) {
         record.error_code = client::service_error(m.protocol, status, &resp_headers, &text).map(|(c, _)| c);
     }
-    // Keys AssumeRole issues for the role under test act as that role from now on.
-    if prefix == "sts"
-        && operation == "AssumeRole"
-        && (200..300).contains(&status)
-        && let (Some(role), Some(key)) =
-            (input.get("RoleArn").and_then(Value::as_str), iamc_core::xml::first(&text, "AccessKeyId"))
+    let ok = (200..300).contains(&status);
+    // Keys AssumeRole issues act as the assumed role from now on, verified with their
+    // secret and session token until they expire.
+    if ok
+        && parsed.service == "sts"
+        && parsed.operation() == "AssumeRole"
+        && let Ok((_, input)) = &parsed.wire
+        && let (Some(role), Some(key), Some(secret)) = (
+            input.get("RoleArn").and_then(Value::as_str),
+            iamc_core::xml::first(&text, "AccessKeyId"),
+            iamc_core::xml::first(&text, "SecretAccessKey"),
+        )
         && let Ok(mut k) = state.keys.lock()
     {
-        k.insert(key, role.to_string());
+        let expires = iamc_core::xml::first(&text, "Expiration").and_then(|e| sigv4::parse_rfc3339(&e));
+        k.insert(
+            key,
+            KnownKey {
+                secret,
+                session_token: iamc_core::xml::first(&text, "SessionToken"),
+                expires,
+                caller: Caller::Role(role.to_string()),
+            },
+        );
+    }
+    // An IAM write (or a stack change) may change a followed role's policies.
+    if ok && parsed.changes_iam() {
+        state.iam_generation.fetch_add(1, Ordering::SeqCst);
     }
     push(&state, record);
     Ok(response(status, &resp_headers, resp_body))
@@ -379,20 +627,76 @@ fn push(state: &State, mut record: GateRecord) {
     if let Some(received) = record.received {
         record.total_us = micros(received);
     }
+    if let Ok(mut log) = state.log.lock()
+        && let Some(file) = log.as_mut()
+    {
+        let _ = file.write_all(record_line(&record).as_bytes());
+    }
     if let Ok(mut r) = state.records.lock() {
         r.push(record);
     }
 }
 
-/// The time since `start` in microseconds.
-fn micros(start: std::time::Instant) -> u64 {
-    u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX)
+/// The subject to decide a role's call against: the fixed one, or the followed role's
+/// policies as IAM holds them now (read again when stale or after an IAM write).
+async fn current_subject(state: &State) -> Option<Arc<Subject>> {
+    let followed = state.followed.read().ok().and_then(|f| f.clone());
+    let Some(f) = followed else { return state.subject.read().ok().and_then(|s| s.clone()) };
+    let max_age = state.limits.policy_max_age;
+    let fresh = |f: &Followed| {
+        let generation = state.iam_generation.load(Ordering::SeqCst);
+        f.cached.lock().ok().and_then(|c| {
+            c.as_ref().filter(|(at, g, _)| at.elapsed() < max_age && *g == generation).map(|(_, _, s)| s.clone())
+        })
+    };
+    if let Some(s) = fresh(&f) {
+        return s;
+    }
+    let _one_reader = f.refresh.lock().await;
+    if let Some(s) = fresh(&f) {
+        return s;
+    }
+    let generation = state.iam_generation.load(Ordering::SeqCst);
+    let read = read_role(state, &f).await;
+    let previous = f.cached.lock().ok().and_then(|c| c.as_ref().and_then(|(_, _, s)| s.clone()));
+    // An unreachable IAM keeps what was last read (for another `max_age`).
+    let value = read.unwrap_or(previous);
+    if let Ok(mut c) = f.cached.lock() {
+        *c = Some((Instant::now(), generation, value.clone()));
+    }
+    value
+}
+
+/// Reads the followed role: `Ok(None)` when IAM says it does not exist.
+async fn read_role(state: &State, f: &Followed) -> Result<Option<Arc<Subject>>, String> {
+    let input = serde_json::json!({"RoleName": f.name});
+    let got = state
+        .client
+        .call(&state.upstream, &state.target.region, &state.admin, "iam", "GetRole", &input, &[])
+        .await
+        .map_err(|e| e.to_string())?;
+    if got.status == 404 || got.error.as_ref().is_some_and(|(c, _)| c == "NoSuchEntity") {
+        return Ok(None);
+    }
+    if !got.ok() {
+        return Err(format!("iam:GetRole answered {}", got.status));
+    }
+    let session = crate::run::Session {
+        client: state.client.clone(),
+        endpoints: crate::run::Endpoints::One(state.upstream.clone()),
+        region: state.target.region.clone(),
+        admin: state.admin.clone(),
+    };
+    let (arn, policies) = crate::run::read_back(&session, &f.name).await.map_err(|e| e.to_string())?;
+    Ok(Some(Arc::new(Subject { role_arn: arn, policies })))
 }
 
 /// Lookups the derivation needs, answered by the emulator with the harness's credentials.
 struct UpstreamDirectory {
     client: Client,
-    options: GateOptions,
+    upstream: String,
+    target: Target,
+    admin: Credentials,
     cache: Arc<Mutex<HashMap<String, String>>>,
     /// Set when the upstream answered a lookup with "not served" (501, moto's 500 page):
     /// a refusal that follows is the backend's gap, not the request's.
@@ -417,9 +721,16 @@ impl UpstreamDirectory {
 impl UpstreamDirectory {
     fn call(&self, service: &str, operation: &str, input: Value) -> Option<String> {
         let handle = tokio::runtime::Handle::current();
-        let o = &self.options;
         let answer = handle
-            .block_on(self.client.call(&o.upstream, &o.target.region, &o.admin, service, operation, &input, &[]))
+            .block_on(self.client.call(
+                &self.upstream,
+                &self.target.region,
+                &self.admin,
+                service,
+                operation,
+                &input,
+                &[],
+            ))
             .ok()?;
         if answer.status == 501 || answer.status == 500 {
             self.unserved.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -448,8 +759,9 @@ impl Directory for UpstreamDirectory {
         let data = iamc_core::xml::section(&body, "launchTemplateData").unwrap_or(&body);
         let profile = iamc_core::xml::section(data, "iamInstanceProfile")
             .and_then(|p| iamc_core::xml::first(p, "arn").or_else(|| iamc_core::xml::first(p, "name")));
-        let groups =
-            iamc_core::xml::section(data, "securityGroupIdSet").map(|s| iamc_core::xml::texts(s, "item")).unwrap_or_default();
+        let groups = iamc_core::xml::section(data, "securityGroupIdSet")
+            .map(|s| iamc_core::xml::texts(s, "item"))
+            .unwrap_or_default();
         let mut tag_specifications = Vec::new();
         if let Some(specs) = iamc_core::xml::section(data, "tagSpecificationSet") {
             for item in iamc_core::xml::sections(specs, "item") {
@@ -464,7 +776,10 @@ impl Directory for UpstreamDirectory {
                         iamc_core::xml::sections(set, "item")
                             .into_iter()
                             .filter_map(|t| {
-                                Some((iamc_core::xml::first(t, "key")?, iamc_core::xml::first(t, "value").unwrap_or_default()))
+                                Some((
+                                    iamc_core::xml::first(t, "key")?,
+                                    iamc_core::xml::first(t, "value").unwrap_or_default(),
+                                ))
                             })
                             .collect()
                     })
@@ -483,7 +798,8 @@ impl Directory for UpstreamDirectory {
     }
 
     fn service_linked_role_exists(&self, principal: &str) -> bool {
-        let Some((_, name)) = iamc_core::gate::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal) else {
+        let Some((_, name)) = iamc_core::gate::derive::SERVICE_LINKED_ROLES.iter().find(|(s, _)| *s == principal)
+        else {
             return false;
         };
         self.cached(format!("service-linked-role:{name}"), || {
@@ -493,7 +809,7 @@ impl Directory for UpstreamDirectory {
     }
 
     fn association_resources(&self, association_id: &str) -> Vec<String> {
-        let t = &self.options.target;
+        let t = &self.target;
         let ec2 = format!("arn:{}:ec2:{}:{}", t.partition, t.region, t.account_id);
         if association_id.starts_with("rtbassoc-") {
             let filter = serde_json::json!({"Filters": [{"Name": "association.route-table-association-id", "Values": [association_id]}]});

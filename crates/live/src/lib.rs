@@ -3,11 +3,13 @@
 //! Every decision it acts on is made by `iamc-core`. See docs/architecture.md.
 
 pub mod client;
+pub mod container;
 pub mod credentials;
 pub mod emulator;
 pub mod files;
 pub mod gate_server;
 pub mod oracle;
 pub mod pipeline;
+pub mod reaper;
 pub mod run;
 pub mod sweep;

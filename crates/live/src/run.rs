@@ -27,28 +27,27 @@ pub use iamc_core::outcome::{DecidedBy, LiveResult, Observed, Shard, SkipReason,
 /// The key id is drawn at random once per process: the gate lets this key's calls pass
 /// unevaluated, so it must not be guessable by another client of a standalone gate.
 pub fn admin_credentials() -> Credentials {
-    static KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let key = KEY.get_or_init(|| {
+    static KEY: std::sync::OnceLock<(String, String)> = std::sync::OnceLock::new();
+    let (key, secret) = KEY.get_or_init(|| {
         use std::io::Read;
-        let mut bytes = [0u8; 10];
+        let mut bytes = [0u8; 40];
         let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
         if read.is_err() {
             // No /dev/urandom: the clock is a weaker but still per-process source.
             let seed =
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             for (i, b) in bytes.iter_mut().enumerate() {
-                *b = (seed >> (i * 8)) as u8;
+                *b = (seed >> ((i % 16) * 8)) as u8 ^ (i as u8).wrapping_mul(151);
             }
         }
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        let tail: String = bytes.iter().map(|b| alphabet[(*b as usize) % 32] as char).collect();
-        format!("AKIAIAMCADMIN{tail}")
+        let tail: String = bytes[..10].iter().map(|b| alphabet[(*b as usize) % 32] as char).collect();
+        // The gate verifies the administrator's signatures with this secret: drawn at
+        // random too, so the printed key id alone lets no one in.
+        let secret: String = bytes[10..].iter().map(|b| alphabet[(*b as usize) % 32] as char).collect();
+        (format!("AKIAIAMCADMIN{tail}"), secret)
     });
-    Credentials {
-        access_key_id: key.clone(),
-        secret_access_key: "iam-conformance-admin-secret".into(),
-        session_token: None,
-    }
+    Credentials { access_key_id: key.clone(), secret_access_key: secret.clone(), session_token: None }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,18 @@ pub enum Refusal {
     NoChecks,
     /// The derivation failed inside the gate.
     Internal,
+    /// The SigV4 signature did not verify (unknown key, wrong signature or token, a
+    /// stale request, expired session credentials): answered as the service does.
+    Unauthenticated,
+    /// The signing scope, method, path, host, target header or content type disagree
+    /// with the service and operation decided, so the emulator could run another call.
+    Mismatch,
+    /// An emulator control path (`/moto-api/…`, `/_localstack/…`): administrator only.
+    ControlPath,
+    /// The body is over the gate's size limit (413).
+    TooLarge,
+    /// The body did not arrive within the gate's read timeout (408).
+    Timeout,
 }
 
 /// Everything the gate did with one request.
@@ -91,4 +103,3 @@ pub struct GateRecord {
     #[serde(skip)]
     pub received: Option<std::time::Instant>,
 }
-

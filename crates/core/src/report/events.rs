@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Environment;
+use super::{EmulatorRun, Environment};
 use crate::outcome::{DecidedBy, LiveResult, Shard};
 
 /// The phases of a live run, in order.
@@ -54,6 +54,8 @@ pub struct BackendInfo {
     pub decided_by: DecidedBy,
     /// What the emulator says it serves, where it says.
     pub services: BTreeMap<String, String>,
+    /// How the emulator ran, for emulator backends.
+    pub emulator: Option<EmulatorRun>,
 }
 
 /// One thing that happened during a live run.
@@ -147,6 +149,7 @@ impl EnvironmentBuilder {
             iam_decided_by: backend.decided_by,
             service_enforces_iam: if backend.decided_by == DecidedBy::Aws { Some(true) } else { self.canary },
             emulator_services: backend.services,
+            emulator: backend.emulator,
             stack,
             role_arn,
             skipped: 0,
@@ -177,6 +180,7 @@ mod tests {
                 gate: "g".into(),
                 decided_by: DecidedBy::Gate,
                 services: BTreeMap::new(),
+                emulator: None,
             }),
             RunEvent::Deployed { stack: "s".into(), role_arn: "arn:r".into() },
             RunEvent::Canary(Some(false)),

@@ -118,6 +118,20 @@ pub struct BackendAnswer {
     pub message: Option<String>,
 }
 
+/// How a live run's emulator ran.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EmulatorRun {
+    /// `container` (started through testcontainers), `host` (a process the harness
+    /// started) or `endpoint` (one given with `--endpoint`).
+    pub how: String,
+    /// The container image (`name:tag`), for containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The version the emulator reports (LocalStack's health endpoint), or the pinned one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+}
+
 /// Where a live run ran and who decided allow/deny there.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Environment {
@@ -134,6 +148,10 @@ pub struct Environment {
     /// What the emulator says it serves, where it says (LocalStack's health endpoint).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub emulator_services: std::collections::BTreeMap<String, String>,
+    /// How the emulator ran (container, host process, or a given endpoint), with the
+    /// version it reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emulator: Option<EmulatorRun>,
     pub stack: String,
     pub role_arn: String,
     pub skipped: usize,

@@ -88,6 +88,7 @@ impl AwsBackend {
             gate: "none: AWS decides".into(),
             decided_by: DecidedBy::Aws,
             services: Default::default(),
+            emulator: None,
         }));
         AwsBackend { session: Arc::new(session), options }
     }

@@ -7,10 +7,12 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use iamc_core::outcome::DecidedBy;
+use iamc_core::report::EmulatorRun;
 use iamc_core::report::events::{BackendInfo, RunEvent};
 
 use super::{Backend, Made, Plan};
 use crate::client::{Client, Credentials};
+use crate::container::{self, ContainerError, ContainerOptions, LocalStackContainer};
 use crate::emulator::{self, Emulator, EmulatorError, cache_dir, ensure_localstack, ensure_moto};
 use crate::gate_server::Gate;
 use crate::run::{self, CallOptions, Deployed, Endpoints, RunError, Session, admin_credentials};
@@ -20,8 +22,20 @@ use crate::run::{self, CallOptions, Deployed, Endpoints, RunError, Session, admi
 pub enum EmulatorKind {
     /// moto's server.
     Moto,
-    /// LocalStack's open-source runtime on the host.
-    LocalStack,
+    /// LocalStack, run as it says.
+    LocalStack(LocalStackMode),
+}
+
+/// How LocalStack runs (docs/emulators.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalStackMode {
+    /// A container when a Docker engine answers, else the runtime on the host.
+    Auto,
+    /// A container started through testcontainers (the official image with
+    /// `LOCALSTACK_AUTH_TOKEN`, else the locally built one).
+    Container,
+    /// The open-source runtime as a process on the host.
+    Host,
 }
 
 /// How to reach the emulator.
@@ -39,6 +53,7 @@ pub struct EmulatorOptions {
 /// An emulator behind the gate.
 pub struct EmulatorBackend {
     emulator: Option<Emulator>,
+    container: Option<LocalStackContainer>,
     endpoint: String,
     gate: Gate,
     session: Arc<Session>,
@@ -56,6 +71,9 @@ pub enum StartError {
     /// The gate would not listen.
     #[error(transparent)]
     Gate(#[from] RunError),
+    /// The LocalStack container would not start.
+    #[error("LocalStack as a container: {0}")]
+    Container(#[source] ContainerError),
 }
 
 impl EmulatorBackend {
@@ -66,21 +84,30 @@ impl EmulatorBackend {
         emit: &mut dyn FnMut(RunEvent),
     ) -> Result<EmulatorBackend, StartError> {
         let external = options.endpoint.is_some();
-        let mut started = None;
+        let (mut started, mut container) = (None, None);
         let endpoint = match &options.endpoint {
             Some(url) => url.clone(),
-            None => {
-                let e = start_emulator(options.kind, &options.state_dir, emit).await?;
-                let url = e.endpoint.clone();
-                emit(RunEvent::Note(format!("  emulator   {} at {url} (pid {})", e.name, e.pid().unwrap_or(0))));
-                started = Some(e);
-                url
-            }
+            None => match start_container(options.kind, emit).await? {
+                Some(c) => {
+                    let url = c.endpoint();
+                    emit(RunEvent::Note(format!("  emulator   LocalStack container {} at {url}", short(c.id()))));
+                    container = Some(c);
+                    url
+                }
+                None => {
+                    let e = start_emulator(options.kind, &options.state_dir, emit).await?;
+                    let url = e.endpoint.clone();
+                    emit(RunEvent::Note(format!("  emulator   {} at {url} (pid {})", e.name, e.pid().unwrap_or(0))));
+                    started = Some(e);
+                    url
+                }
+            },
         };
         let services = match options.kind {
-            EmulatorKind::LocalStack => emulator::localstack_services(&endpoint).await,
+            EmulatorKind::LocalStack(_) => emulator::localstack_services(&endpoint).await,
             EmulatorKind::Moto => Default::default(),
         };
+        let how = emulator_run(options.kind, external, container.as_ref());
         let gate = run::start_gate(&endpoint, target).await?;
         emit(RunEvent::Note(format!("  gate       {} → {endpoint}", gate.url)));
         let session = Arc::new(Session {
@@ -90,14 +117,16 @@ impl EmulatorBackend {
             admin: admin_credentials(),
         });
         emit(RunEvent::Backend(BackendInfo {
-            target: describe(options.kind, external),
+            target: describe(options.kind, &how),
             endpoint: endpoint.clone(),
             gate: "iam-conformance gate (127.0.0.1)".into(),
             decided_by: DecidedBy::Gate,
             services,
+            emulator: Some(how),
         }));
         Ok(EmulatorBackend {
             emulator: started,
+            container,
             endpoint,
             gate,
             session,
@@ -120,7 +149,7 @@ async fn start_emulator(
             emit(RunEvent::Note(format!("iam-conformance run: preparing moto (cached in {})", cache.display())));
             Emulator::start_moto(&ensure_moto(&cache).await?, state_dir).await
         }
-        EmulatorKind::LocalStack => {
+        EmulatorKind::LocalStack(_) => {
             emit(RunEvent::Note(format!(
                 "iam-conformance run: preparing the LocalStack runtime (cached in {})",
                 cache.display()
@@ -130,14 +159,63 @@ async fn start_emulator(
     }
 }
 
-/// The report's `target` for this emulator.
-fn describe(kind: EmulatorKind, external: bool) -> String {
-    match (kind, external) {
-        (EmulatorKind::Moto, true) => "moto (external endpoint)".into(),
-        (EmulatorKind::LocalStack, true) => "LocalStack (external endpoint)".into(),
-        (EmulatorKind::Moto, false) => format!("moto {}", emulator::MOTO_VERSION),
-        (EmulatorKind::LocalStack, false) => format!("LocalStack {} (open-source runtime)", emulator::LOCALSTACK_VERSION),
+/// LocalStack as a container, when asked or (`Auto`) when a Docker engine answers;
+/// `None` to start a host process instead.
+async fn start_container(
+    kind: EmulatorKind,
+    emit: &mut dyn FnMut(RunEvent),
+) -> Result<Option<LocalStackContainer>, StartError> {
+    let EmulatorKind::LocalStack(mode @ (LocalStackMode::Auto | LocalStackMode::Container)) = kind else {
+        return Ok(None);
+    };
+    // Built on first use (a few minutes, with progress lines) when the local image is missing.
+    let options = ContainerOptions { build_image: true, ..ContainerOptions::from_env() };
+    emit(RunEvent::Note("iam-conformance run: starting LocalStack as a container (testcontainers)".into()));
+    match container::start(&options).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if mode == LocalStackMode::Auto && e.is_no_engine() => {
+            emit(RunEvent::Note(format!(
+                "iam-conformance run: no Docker engine answers ({}); using the LocalStack runtime on the host",
+                crate::client::error_chain(&e)
+            )));
+            Ok(None)
+        }
+        Err(e) => Err(StartError::Container(e)),
     }
+}
+
+/// How the emulator runs, for the report.
+fn emulator_run(kind: EmulatorKind, external: bool, container: Option<&LocalStackContainer>) -> EmulatorRun {
+    match (kind, external, container) {
+        (_, true, _) => EmulatorRun { how: "endpoint".into(), image: None, version: None },
+        (_, false, Some(c)) => EmulatorRun { how: "container".into(), image: Some(c.image()), version: c.version() },
+        (EmulatorKind::Moto, false, None) => {
+            EmulatorRun { how: "host".into(), image: None, version: Some(emulator::MOTO_VERSION.into()) }
+        }
+        (EmulatorKind::LocalStack(_), false, None) => {
+            EmulatorRun { how: "host".into(), image: None, version: Some(emulator::LOCALSTACK_VERSION.into()) }
+        }
+    }
+}
+
+/// The report's `target` for this emulator.
+fn describe(kind: EmulatorKind, how: &EmulatorRun) -> String {
+    let version = how.version.as_deref().unwrap_or("?");
+    match (kind, how.how.as_str()) {
+        (EmulatorKind::Moto, "endpoint") => "moto (external endpoint)".into(),
+        (EmulatorKind::LocalStack(_), "endpoint") => "LocalStack (external endpoint)".into(),
+        (EmulatorKind::Moto, _) => format!("moto {version}"),
+        (EmulatorKind::LocalStack(_), "container") => format!(
+            "LocalStack {version} (container {}, started through testcontainers)",
+            how.image.as_deref().unwrap_or("?")
+        ),
+        (EmulatorKind::LocalStack(_), _) => format!("LocalStack {version} (open-source runtime)"),
+    }
+}
+
+/// The first 12 characters of a container id, as `docker ps` shows it.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 impl Backend for EmulatorBackend {
@@ -187,6 +265,22 @@ impl Backend for EmulatorBackend {
             }
             let input = serde_json::json!({"StackName": plan.target.stack_name});
             let _ = self.session.admin("cloudformation", "DeleteStack", input).await;
+        }
+        if let Some(c) = self.container.take() {
+            if self.keep {
+                let kept = c.keep();
+                events.push(RunEvent::Note(format!(
+                    "  kept       LocalStack container {} at {}; remove it with `{}`",
+                    short(&kept.id),
+                    kept.endpoint,
+                    kept.remove_command()
+                )));
+            } else if let Err(e) = c.remove().await {
+                events.push(RunEvent::Warning(format!(
+                    "the LocalStack container was not removed: {}",
+                    crate::client::error_chain(&e)
+                )));
+            }
         }
         if let Some(e) = self.emulator.as_mut() {
             if self.keep {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 pub use aws::{AwsBackend, AwsOptions, Principal};
-pub use emulator::{EmulatorBackend, EmulatorKind, EmulatorOptions};
+pub use emulator::{EmulatorBackend, EmulatorKind, EmulatorOptions, LocalStackMode, StartError};
 use iamc_core::analysis::{Finding, ScenarioResult};
 use iamc_core::load::Loaded;
 use iamc_core::outcome::{LiveResult, Shard};
