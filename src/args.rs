@@ -136,7 +136,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
     /// How many calls run at once (each still waits for the calls it needs).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = crate::shared::positive)]
     pub concurrency: usize,
     /// Leave the emulator running with everything the run created (its URL and PID are printed).
     #[arg(long)]

@@ -14,7 +14,7 @@ use iamc_core::template::render::{RefMode, render};
 use iamc_live::files::load;
 
 use crate::args::{CheckArgs, Cli, Command, DiffArgs, DiffFormat, MergeArgs, RenderArgs, TargetKind};
-use crate::shared::{create_report_dir, prepare_report_dir, EXIT_CONFORMANT, EXIT_NONCONFORMANT, RunClock, fail, source_of, target_of, write_reports};
+use crate::shared::{create_report_dir, prepare_report_dir, write_all, EXIT_CONFORMANT, EXIT_NONCONFORMANT, RunClock, fail, source_of, target_of, write_reports};
 
 /// Runs a parsed command line.
 pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
@@ -151,7 +151,9 @@ fn diff_command(args: &DiffArgs, out: &mut dyn Write, err: &mut dyn Write) -> i3
             }
         }
         None => {
-            let _ = write!(out, "{text}");
+            if let Err(e) = write_all(out, &text) {
+                return fail(err, &e);
+            }
         }
     }
     if d.equal { EXIT_CONFORMANT } else { EXIT_NONCONFORMANT }
@@ -170,8 +172,11 @@ fn render_command(args: &RenderArgs, out: &mut dyn Write, err: &mut dyn Write) -
     };
     match render(&loaded.template, &target, RefMode::KeepResourceRefs) {
         Ok(node) => {
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&node.to_json()).unwrap_or_default());
-            EXIT_CONFORMANT
+            let text = serde_json::to_string_pretty(&node.to_json()).unwrap_or_default() + "\n";
+            match write_all(out, &text) {
+                Ok(()) => EXIT_CONFORMANT,
+                Err(e) => fail(err, &e),
+            }
         }
         Err(e) => fail(err, &e.to_string()),
     }

@@ -119,3 +119,20 @@ pub fn fail(err: &mut dyn Write, message: &str) -> i32 {
 pub fn create_report_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("failed to create report directory `{}`: {e}", dir.display()))
 }
+
+/// Writes a command's whole output and flushes it: a full disk or a closed pipe is an
+/// error (exit 2), not a silent success.
+pub fn write_all(out: &mut dyn Write, text: &str) -> Result<(), String> {
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("failed to write to standard output: {e}"))
+}
+
+/// `--concurrency`: at least one call at a time.
+pub fn positive(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}

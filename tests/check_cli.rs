@@ -1233,3 +1233,24 @@ fn a_failed_check_leaves_no_earlier_report_looking_current() {
     }
     assert!(second.stderr.contains("removed the earlier report.json"), "{}", second.show());
 }
+
+#[test]
+fn output_that_cannot_be_written_and_zero_concurrency_exit_2() {
+    // A full disk under `render` and `diff` is an error, not a silent success.
+    let tmp = TempDir::new().unwrap();
+    let template = seed_dir().join("template.yaml");
+    for args in [
+        vec!["render".to_string()],
+        vec!["diff".to_string(), template.display().to_string(), template.display().to_string()],
+    ] {
+        let full = fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full exists on Linux");
+        let out = Command::new(BIN).args(&args).current_dir(tmp.path()).stdout(full).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("failed to write to standard output"), "{args:?}: {stderr}");
+    }
+    // No run can make progress with no call at a time.
+    let r = run(tmp.path(), ["run", "--concurrency", "0"]);
+    assert_eq!(r.code, 2, "{}", r.show());
+    assert!(r.stderr.contains("--concurrency") && r.stderr.contains("at least 1"), "{}", r.show());
+}

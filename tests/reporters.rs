@@ -126,3 +126,35 @@ fn live_notes_reach_every_human_report() {
     assert!(xml.contains("implicit deny (no statement matched)"), "{xml}");
     assert!(xml.contains("<skipped message=\"backend answered HTTP 501 (not served)\""), "{xml}");
 }
+
+#[test]
+fn summary_keeps_skipped_rows_apart_and_names_the_live_decider() {
+    let mut report = fixture_report();
+    {
+        let row = report.scenarios.iter_mut().find(|r| r.id == "ec2.describe-vpcs").unwrap();
+        row.observed = iamc_core::outcome::Observed::Skipped;
+        row.pass = false;
+        row.note = Some("backend answered HTTP 501 (not served)".into());
+    }
+    let static_md = markdown::render(&report);
+    assert!(static_md.contains("| decided by | the policy model (static proof) |"), "{static_md}");
+    let skipped = static_md.split("## Skipped scenarios").nth(1).expect("a skipped table");
+    assert!(skipped.contains("`ec2.describe-vpcs`"), "{static_md}");
+    let failed = static_md.split("## Failed scenarios").nth(1).map(|t| t.split("## ").next().unwrap_or(t));
+    assert!(
+        !failed.unwrap_or_default().contains("`ec2.describe-vpcs`"),
+        "a skipped row is not a failed one:\n{static_md}"
+    );
+    // A live run says who decided: the gate (or AWS), not the policy model.
+    let environment: iamc_core::report::Environment = serde_json::from_value(serde_json::json!({
+        "target": "moto 5.2.5", "endpoint": "http://127.0.0.1:1", "gate": "iam-conformance gate (127.0.0.1)",
+        "iam_decided_by": "gate", "service_enforces_iam": false, "stack": "s", "role_arn": "arn:aws:iam::1:role/r",
+        "skipped": 1, "errors": 0, "gate_requests": 0, "gate_decision_ms": 0.0, "gate_request_ms": 0.0,
+        "scenario_seconds": 0.0, "run_seconds": 0.0, "phase_seconds": []
+    }))
+    .unwrap();
+    report.environment = Some(environment);
+    let live_md = markdown::render(&report);
+    assert!(live_md.contains("| decided by | the gate (live, moto 5.2.5)"), "{live_md}");
+    assert!(live_md.contains("| skipped / undecided | 1 skipped, 0 errors |"), "{live_md}");
+}

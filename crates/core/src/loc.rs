@@ -7,12 +7,16 @@ use std::sync::Arc;
 /// A position in a source file: 1-based line and column.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct Loc {
+    /// The file, as the user named it (shared by every location in it).
     pub file: Arc<str>,
+    /// The 1-based line.
     pub line: u32,
+    /// The 1-based column.
     pub column: u32,
 }
 
 impl Loc {
+    /// A location in `file`, from the parsers' 1-based positions.
     pub fn new(file: &Arc<str>, line: usize, column: usize) -> Self {
         Loc { file: Arc::clone(file), line: line as u32, column: column as u32 }
     }

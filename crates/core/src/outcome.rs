@@ -179,7 +179,9 @@ impl LiveResult {
 /// One of N shards of a profile's scenarios (`--shard K/N`, K from 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
+    /// K, the shard's 1-based position.
     pub index: usize,
+    /// N, how many shards the scenarios are split into.
     pub count: usize,
 }
 

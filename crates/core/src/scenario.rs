@@ -26,14 +26,18 @@ pub const VARIABLES: &[&str] = &["AWS::Partition", "AWS::Region", "AWS::AccountI
 /// The provenance of a call with no known upstream caller.
 pub const NO_KNOWN_CALLER: &str = "no known caller";
 
+/// What a scenario (or one of its checks) must get from IAM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Expect {
+    /// The call must be authorized.
     Allow,
+    /// The call must be refused.
     Deny,
 }
 
 impl Expect {
+    /// The word scenario files and reports use.
     pub fn as_str(self) -> &'static str {
         match self {
             Expect::Allow => "allow",
@@ -46,7 +50,9 @@ impl Expect {
 #[derive(Debug, thiserror::Error)]
 #[error("{loc}: {message}")]
 pub struct ScenarioError {
+    /// The place to fix.
     pub loc: Loc,
+    /// What is wrong and what the schema expects.
     pub message: String,
 }
 
@@ -82,11 +88,17 @@ struct FixtureRaw {
 /// before a live run (an instance profile a scenario passes, a key pair…).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Fixture {
+    /// The fixture's id, which scenarios name in `needs`.
     pub id: String,
+    /// The service called.
     pub service: String,
+    /// The operation called.
     pub operation: String,
+    /// The call's input, as the service's API names its members.
     pub input: serde_json::Value,
+    /// Example ids that stand for what the call creates → the response field holding the real id.
     pub produces: BTreeMap<String, String>,
+    /// Where the fixture is written.
     #[serde(skip)]
     pub loc: Loc,
 }
@@ -101,8 +113,11 @@ struct EquivalentMutantRaw {
 /// A mutant the profile declares indistinguishable from the original, with why.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct EquivalentMutant {
+    /// The mutant's id, as the proof names it.
     pub id: String,
+    /// Why no scenario can tell it from the policy, for a reviewer to judge.
     pub reason: String,
+    /// Where the entry is written, so a stale one can be removed.
     pub loc: Loc,
 }
 
@@ -110,8 +125,11 @@ pub struct EquivalentMutant {
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamMissing {
+    /// The action upstream calls.
     pub action: String,
+    /// Where the call was seen.
     pub source: String,
+    /// What the profile says about it.
     #[serde(default)]
     pub note: String,
 }
@@ -119,21 +137,31 @@ pub struct UpstreamMissing {
 /// `profile.toml`, parsed; scenario files are parsed separately and added.
 #[derive(Clone, Debug)]
 pub struct Profile {
+    /// The profile's name.
     pub name: String,
+    /// What the profile is about, for reports.
     pub description: String,
+    /// The template file, relative to the profile.
     pub template: String,
     /// Where `template` is written.
     pub template_loc: Loc,
+    /// The logical id of the role under test.
     pub role: String,
     /// Where `role` is written, for errors about it.
     pub role_loc: Loc,
+    /// The scenario files, relative to the profile.
     pub scenario_files: Vec<String>,
     /// Where each scenario file is named.
     pub scenario_file_locs: Vec<Loc>,
+    /// Mutants accepted as unnoticeable, with why.
     pub equivalent_mutants: Vec<EquivalentMutant>,
+    /// Calls upstream makes that the policy is known to lack.
     pub upstream_missing: Vec<UpstreamMissing>,
+    /// What a live run creates first, outside the test.
     pub fixtures: Vec<Fixture>,
+    /// Every scenario of every scenario file.
     pub scenarios: Vec<Scenario>,
+    /// The profile file, as locations name it.
     pub file: Arc<str>,
 }
 
@@ -181,11 +209,35 @@ struct CheckRaw {
     expect: Option<Expect>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A context key's value: one string or a list of strings. Read by hand so a wrong type
+/// says what was expected (serde's untagged enums only say "did not match any variant").
+#[derive(Debug)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for OneOrMany {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = OneOrMany;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or a list of strings (context values are strings, as in a request)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<OneOrMany, E> {
+                Ok(OneOrMany::One(v.to_string()))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<OneOrMany, A::Error> {
+                let mut out = Vec::new();
+                while let Some(v) = seq.next_element::<String>()? {
+                    out.push(v);
+                }
+                Ok(OneOrMany::Many(out))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// One authorization check a call implies.
@@ -195,9 +247,13 @@ pub struct Check {
     pub action: String,
     /// The resource ARN, still with `${AWS::…}` variables.
     pub resource: String,
+    /// The condition keys the call supplies, still with `${AWS::…}` variables.
     pub context: BTreeMap<String, Vec<String>>,
+    /// Whether AWS makes the check on top of the operation's own action.
     pub implicit: bool,
+    /// The decision the check must get (a deny scenario may hold allowed checks).
     pub expect: Expect,
+    /// Where the check is written.
     #[serde(skip)]
     pub loc: Loc,
 }
@@ -216,16 +272,24 @@ impl Check {
 /// One API call of the contract.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Scenario {
+    /// The scenario's id, unique in the profile.
     pub id: String,
+    /// The service called.
     pub service: String,
+    /// The operation called.
     pub operation: String,
+    /// Whether the call must be allowed or denied.
     pub expect: Expect,
+    /// Who makes this call upstream (or `no known caller`), so each grant is traced to a user.
     pub provenance: String,
+    /// For a deny scenario, the edge of the policy it probes.
     pub boundary: Option<String>,
+    /// Scenarios or fixtures that must run first (they create what this one uses).
     pub needs: Vec<String>,
     /// Where each `needs` entry was written.
     #[serde(skip)]
     pub needs_locs: Vec<Loc>,
+    /// The call's input, as the service's API names its members.
     pub input: serde_json::Value,
     /// Example ids in this profile that stand for what this call creates: example id →
     /// the response field holding the real id (a live run substitutes it later on).
@@ -237,7 +301,9 @@ pub struct Scenario {
     /// operation then refused (a service-linked role that already exists), each with why.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub authorized_when: BTreeMap<String, String>,
+    /// The authorization checks the call implies.
     pub checks: Vec<Check>,
+    /// Where the scenario is written.
     #[serde(skip)]
     pub loc: Loc,
 }
@@ -632,6 +698,13 @@ context = { "ec2:CreateAction" = "CreateVpc", "aws:TagKeys" = ["Name", "env"] }
                 9,
                 "needs a reason",
             ),
+            // A context value of the wrong type says what was expected.
+            (
+                OK.replace("\"ec2:CreateAction\" = \"CreateVpc\"", "\"ec2:CreateAction\" = 5"),
+                13,
+                "a string or a list of strings",
+            ),
+            (OK.replace("[\"Name\", \"env\"]", "[\"Name\", 7]"), 13, "expected a string"),
         ];
         for (text, line, needle) in cases {
             let e = parse(&text).unwrap_err();

@@ -14,6 +14,7 @@ use crate::policy::{Context, Effect, Policy, Request, StatementId, decide};
 use crate::scenario::{Expect, Scenario};
 use crate::template::render::Target;
 
+/// How an action's grant changed between the old and the new policies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
@@ -32,13 +33,18 @@ pub enum ChangeKind {
 /// How one action's grant changed, with the statements that grant it on each side.
 #[derive(Clone, Debug, Serialize)]
 pub struct ActionChange {
+    /// The action, as the catalog spells it.
     pub action: String,
+    /// Which way the grant moved.
     pub kind: ChangeKind,
     /// Probes (resource, with `+ condition values` when the policy's values were
     /// supplied) allowed only by the new policies, and only by the old.
     pub only_new: Vec<String>,
+    /// Probes allowed only by the old policies.
     pub only_old: Vec<String>,
+    /// The statements that grant it in the old policies.
     pub old_statements: Vec<StatementRef>,
+    /// The statements that grant it in the new policies.
     pub new_statements: Vec<StatementRef>,
     /// Whether some allowed scenario of the profile needs the action.
     pub in_contract: bool,
@@ -47,18 +53,26 @@ pub struct ActionChange {
 /// A scenario whose static verdict differs between the two templates.
 #[derive(Clone, Debug, Serialize)]
 pub struct ScenarioChange {
+    /// The scenario's id.
     pub id: String,
+    /// What the scenario expects.
     pub expect: Expect,
+    /// Whether it passed against the old template.
     pub old_pass: bool,
+    /// Whether it passes against the new template.
     pub new_pass: bool,
 }
 
+/// What a template change does to the effective permissions, as `diff` reports it.
 #[derive(Clone, Debug, Serialize)]
 pub struct PermissionDiff {
     /// True when both answer every probe alike.
     pub equal: bool,
+    /// How many (action, resource, context) probes both sides answered.
     pub probes: usize,
+    /// Each action whose grant changed.
     pub changes: Vec<ActionChange>,
+    /// Scenarios whose verdict changed.
     pub scenario_changes: Vec<ScenarioChange>,
     /// Actions the new policies grant that the old did not and no allowed scenario needs.
     pub uncovered_new_grants: Vec<String>,

@@ -17,9 +17,11 @@ use crate::template::render::Target;
 /// A granted action no allowed scenario needs.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct UnexpectedGrant {
+    /// The action, as the catalog spells it.
     pub action: String,
     /// One resource it is granted on.
     pub resource: String,
+    /// The statements that allow it there.
     pub statements: Vec<StatementRef>,
     /// The Action entry that grants it.
     pub loc: Loc,
@@ -29,16 +31,24 @@ pub struct UnexpectedGrant {
 /// `Resource: "*"` grant covers every type the action has).
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Breadth {
+    /// The action, as the catalog spells it.
     pub action: String,
+    /// Resource types it is granted on that no allowed check uses.
     pub unexercised_resource_types: Vec<String>,
 }
 
+/// What probing the whole catalog found: the grants beyond the contract.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct CatalogProbe {
+    /// Actions the catalog holds.
     pub actions_in_catalog: usize,
+    /// Requests decided, over every action, resource and context tried.
     pub probes: usize,
+    /// Actions allowed on at least one probe.
     pub allowed_actions: usize,
+    /// Granted actions no allowed scenario needs.
     pub unexpected: Vec<UnexpectedGrant>,
+    /// Contract actions granted on more resource types than the scenarios use.
     pub breadth: Vec<Breadth>,
 }
 
@@ -377,4 +387,146 @@ pub fn action_granted(catalog: &Catalog, policies: &[Policy], action: &str, targ
             .iter()
             .any(|ctx| decide(policies, &Request { action: &full, resource: r, context: ctx }).outcome.is_allowed())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::*;
+    use super::*;
+
+    fn contract(profile: &crate::scenario::Profile) -> BTreeSet<String> {
+        super::super::contract_actions(&profile.scenarios)
+    }
+
+    fn probe_of(statements: &str, profile: &crate::scenario::Profile) -> CatalogProbe {
+        let target = Target::default();
+        probe(Catalog::embedded(), &policies(statements), &profile.scenarios, &contract(profile), &target)
+    }
+
+    #[test]
+    fn only_actions_an_allow_statement_names_are_probed_and_needed_ones_pass() {
+        let p = probe_of(TIGHT_POLICY, &tight_profile("", ""));
+        assert_eq!(p.allowed_actions, 2, "{p:#?}");
+        assert!(p.unexpected.is_empty(), "{:#?}", p.unexpected);
+        assert!(p.actions_in_catalog > 1000, "the whole catalog is counted: {}", p.actions_in_catalog);
+        assert!(p.probes > 0);
+    }
+
+    #[test]
+    fn a_granted_action_outside_the_contract_is_unexpected_at_its_action_entry() {
+        let extra =
+            format!("{TIGHT_POLICY}- Effect: Allow\n  Action: [ec2:DescribeSubnets, ec2:DeleteVpc]\n  Resource: '*'\n");
+        let p = probe_of(&extra, &tight_profile("", ""));
+        let names: Vec<&str> = p.unexpected.iter().map(|u| u.action.as_str()).collect();
+        assert_eq!(names, ["ec2:DeleteVpc", "ec2:DescribeSubnets"]);
+        let delete = &p.unexpected[0];
+        assert_eq!(delete.resource, "arn:aws:ec2:us-west-2:000000000000:vpc/example");
+        assert_eq!(delete.statements.iter().map(StatementRef::label).collect::<Vec<_>>(), ["p#2"]);
+        assert_eq!((delete.loc.line, delete.loc.column), (11, 33), "the DeleteVpc entry");
+    }
+
+    #[test]
+    fn a_condition_is_probed_with_a_context_that_satisfies_it() {
+        let conditioned = "\
+- Effect: Allow
+  Action: ec2:DeleteVpc
+  Resource: '*'
+  Condition:
+    StringEquals:
+      aws:ResourceTag/owner: team-a
+    IpAddress:
+      aws:SourceIp: 10.0.0.0/8
+";
+        let p = probe_of(&format!("{TIGHT_POLICY}{conditioned}"), &tight_profile("", ""));
+        assert_eq!(p.unexpected.iter().map(|u| u.action.as_str()).collect::<Vec<_>>(), ["ec2:DeleteVpc"]);
+        let contexts = policy_contexts(&policies(conditioned));
+        assert_eq!(contexts.len(), 2, "no context, and the one satisfying the statement: {contexts:?}");
+        assert_eq!(contexts[1].single("aws:resourcetag/owner").as_deref(), Some("team-a"));
+        assert_eq!(contexts[1].single("aws:sourceip").as_deref(), Some("10.0.0.0"));
+    }
+
+    #[test]
+    fn a_condition_no_context_satisfies_counts_as_granted() {
+        // Equal to team-a and not equal to it: no probe can reach the grant, so the probe
+        // cannot show it absent.
+        let contradictory = "\
+- Effect: Allow
+  Action: ec2:DeleteVpc
+  Resource: '*'
+  Condition:
+    StringEquals:
+      aws:ResourceTag/owner: team-a
+    StringNotEquals:
+      aws:ResourceTag/owner: team-a
+";
+        let (_, unsatisfied) = contexts_and_unsatisfied(&policies(contradictory));
+        assert_eq!(unsatisfied.len(), 1);
+        let p = probe_of(&format!("{TIGHT_POLICY}{contradictory}"), &tight_profile("", ""));
+        assert_eq!(p.unexpected.len(), 1, "{:#?}", p.unexpected);
+        assert_eq!(p.unexpected[0].action, "ec2:DeleteVpc");
+        assert_eq!(p.unexpected[0].resource, "(under a Condition no probe could satisfy)");
+    }
+
+    #[test]
+    fn satisfying_values_cross_each_operator_the_right_way() {
+        use OpKind::*;
+        let cases = [
+            (StringEquals, "a*", Some("a*")),
+            (StringLike, "a*", Some("aexample")),
+            (StringNotEquals, "a", Some("not-a")),
+            (NumericLessThan, "5", Some("4")),
+            (NumericGreaterThan, "5", Some("6")),
+            (IpAddress, "10.0.0.0/8", Some("10.0.0.0")),
+            (NotIpAddress, "10.0.0.0/8", Some("192.0.2.1")),
+            (NotIpAddress, "192.0.2.0/24", Some("198.51.100.1")),
+            (Null, "true", None),
+            (Null, "false", Some("example")),
+        ];
+        for (kind, text, want) in cases {
+            assert_eq!(satisfying_value(kind, text).as_deref(), want, "{kind:?} {text}");
+        }
+        assert_eq!(satisfying_value(NumericEquals, "not a number"), None);
+    }
+
+    #[test]
+    fn policy_variables_are_found_with_their_defaults() {
+        assert_eq!(
+            variables_in("a/${aws:username}/${aws:PrincipalTag/team, 'none'}/${*}"),
+            [("aws:username".to_string(), None), ("aws:PrincipalTag/team".to_string(), Some("none".to_string()))]
+        );
+    }
+
+    #[test]
+    fn policy_resources_are_made_concrete_for_the_target() {
+        let resources = policy_resources(&policies(TIGHT_POLICY), &Target::default());
+        assert_eq!(
+            resources.into_iter().collect::<Vec<_>>(),
+            ["arn:aws:secretsmanager:us-west-2:000000000000:secret:app/example"]
+        );
+    }
+
+    #[test]
+    fn breadth_names_the_resource_types_no_scenario_uses() {
+        let subnets = "- Effect: Allow\n  Action: ec2:CreateSubnet\n  Resource: '*'\n";
+        let profile = profile(
+            &scenario("ec2.create-subnet", "allow", "ec2:CreateSubnet", "arn:aws:ec2:us-west-2:000000000000:subnet/*"),
+            "",
+        );
+        let p = probe_of(subnets, &profile);
+        assert!(p.unexpected.is_empty());
+        assert_eq!(p.breadth.len(), 1, "{:#?}", p.breadth);
+        assert_eq!(p.breadth[0].action, "ec2:CreateSubnet");
+        assert!(p.breadth[0].unexercised_resource_types.contains(&"vpc".to_string()), "{:?}", p.breadth[0]);
+        assert!(!p.breadth[0].unexercised_resource_types.contains(&"subnet".to_string()));
+    }
+
+    #[test]
+    fn action_granted_reads_the_policy() {
+        let target = Target::default();
+        let p = policies(TIGHT_POLICY);
+        assert!(action_granted(Catalog::embedded(), &p, "ec2:DescribeVpcs", &target));
+        assert!(action_granted(Catalog::embedded(), &p, "secretsmanager:createsecret", &target));
+        assert!(!action_granted(Catalog::embedded(), &p, "ec2:DeleteVpc", &target));
+        assert!(!action_granted(Catalog::embedded(), &p, "ec2:NoSuchAction", &target));
+    }
 }

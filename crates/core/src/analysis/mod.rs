@@ -4,7 +4,10 @@
 
 pub mod diff;
 pub mod exhaustive;
+mod findings;
 pub mod mutation;
+#[cfg(test)]
+mod test_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,14 +22,19 @@ use crate::template::render::Target;
 /// A statement as reports name it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct StatementRef {
+    /// The policy's name, as the template gives it.
     pub policy: String,
+    /// The statement's position in its policy, for statements without a Sid.
     pub index: usize,
+    /// The statement's Sid, which labels it when present.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// Where the statement is written.
     pub loc: Loc,
 }
 
 impl StatementRef {
+    /// Names the statement `id` points at in `policies`.
     pub fn new(policies: &[Policy], id: StatementId) -> StatementRef {
         let policy = &policies[id.policy];
         let statement = &policy.statements[id.statement];
@@ -38,6 +46,7 @@ impl StatementRef {
         }
     }
 
+    /// `policy#Sid`, or `policy#index` without a Sid: how messages name a statement.
     pub fn label(&self) -> String {
         match &self.sid {
             Some(sid) => format!("{}#{sid}", self.policy),
@@ -46,43 +55,67 @@ impl StatementRef {
     }
 }
 
+/// One declared check of a scenario, decided against the policy.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckResult {
+    /// The action checked.
     pub action: String,
+    /// The resource checked, rendered for the target.
     pub resource: String,
+    /// The condition keys the check supplies, rendered for the target.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub context: BTreeMap<String, Vec<String>>,
+    /// Whether AWS makes the check on top of the operation's own action.
     pub implicit: bool,
+    /// The decision the scenario expects.
     pub expect: Expect,
+    /// The decision the policy gives.
     pub outcome: Outcome,
+    /// Whether the decision is the expected one.
     pub pass: bool,
+    /// The statements that decided it (the allowing ones, or the denying ones).
     pub matched: Vec<StatementRef>,
     /// Where the check is written in its scenario file.
     pub loc: Loc,
 }
 
+/// What a scenario's call got: allowed only when every check is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Observed {
+    /// Every check allowed.
     Allowed,
+    /// At least one check denied.
     Denied,
 }
 
+/// One scenario, decided: its checks and whether it got what it expects.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ScenarioResult {
+    /// The scenario's id.
     pub id: String,
+    /// The service the call goes to.
     pub service: String,
+    /// The API operation called.
     pub operation: String,
+    /// Whether the call must be allowed or denied.
     pub expect: Expect,
+    /// What the call got.
     pub observed: Observed,
+    /// Whether every check got its expected decision.
     pub pass: bool,
+    /// Who makes this call upstream, so a grant can be traced to its user.
     pub provenance: String,
+    /// For a deny scenario, the edge of the policy it probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<String>,
+    /// Each declared check with its decision.
     pub checks: Vec<CheckResult>,
+    /// Where the scenario is written.
     pub loc: Loc,
 }
 
+/// Whether the scenarios tell a mutant from the policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MutantStatus {
@@ -94,15 +127,21 @@ pub enum MutantStatus {
     Equivalent,
 }
 
+/// One mutant and whether the scenarios notice it.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct MutantResult {
+    /// The mutant's stable id, as equivalent-mutant entries name it.
     pub id: String,
+    /// The edit, in words.
     pub description: String,
+    /// Where the edited element is written.
     pub loc: Loc,
+    /// Killed, survived or accepted as equivalent.
     pub status: MutantStatus,
     /// Scenarios whose result changed (the first few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub killed_by: Vec<String>,
+    /// Why the profile says no scenario can notice it, for an equivalent mutant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -115,15 +154,22 @@ pub struct Coverage {
     /// Scoped Allow statements (a Resource other than `*`, or a Condition) that no
     /// denied check crosses.
     pub uncrossed_statements: Vec<StatementRef>,
+    /// Action entries of Allow statements, counted once per entry.
     pub granted_actions: usize,
+    /// Those some allowed scenario exercises.
     pub exercised_actions: usize,
+    /// Scoped Allow statements, crossed or not.
     pub scoped_statements: usize,
 }
 
+/// An Action entry, with the statement it is in.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct LocatedAction {
+    /// The entry's text (an action or a pattern).
     pub action: String,
+    /// The statement holding it.
     pub statement: StatementRef,
+    /// Where the entry is written.
     pub loc: Loc,
 }
 
@@ -131,25 +177,35 @@ pub struct LocatedAction {
 /// makes that the policy lacks.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Drift {
+    /// Contract actions only `no known caller` scenarios need.
     pub no_known_caller: Vec<NoKnownCaller>,
+    /// Calls upstream makes that the profile says the policy lacks.
     pub upstream_missing: Vec<UpstreamGap>,
 }
 
+/// A contract action no known caller needs: a candidate for removal upstream.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct NoKnownCaller {
+    /// The action, as the catalog spells it.
     pub action: String,
+    /// The scenarios that need it.
     pub scenarios: Vec<String>,
 }
 
+/// An upstream call the policy is known to lack.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct UpstreamGap {
+    /// The action upstream calls.
     pub action: String,
+    /// Where the call was seen.
     pub source: String,
+    /// What the profile says about it.
     pub note: String,
     /// Whether the policy under test grants it (then the drift is closed).
     pub granted: bool,
 }
 
+/// What a finding is about; its name is part of report.json.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingKind {
@@ -204,6 +260,7 @@ impl FindingKind {
     }
 }
 
+/// How a finding weighs on the verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -215,15 +272,22 @@ pub enum Severity {
     Info,
 }
 
+/// One thing wrong (or worth knowing), located where a user must edit.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Finding {
+    /// What the finding is about.
     pub kind: FindingKind,
+    /// How it weighs on the verdict.
     pub severity: Severity,
+    /// One sentence a user can act on.
     pub message: String,
+    /// The action concerned, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
+    /// The resource (or policy ARN) concerned, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
+    /// The line to edit, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loc: Option<Loc>,
     /// The scenario the finding is about, for findings about one scenario.
@@ -231,11 +295,15 @@ pub struct Finding {
     pub scenario: Option<String>,
 }
 
+/// The proof's conclusion, which decides the exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// The policy is exactly what the scenarios need.
     Conformant,
+    /// The policy grants too much or too little, or the scenarios do not show it is minimal.
     Nonconformant,
+    /// Something could not be decided (an external policy, a harness error).
     Inconclusive,
 }
 
@@ -253,22 +321,33 @@ impl Verdict {
 /// Everything the static proof established.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Proof {
+    /// The conclusion the findings call for.
     pub verdict: Verdict,
+    /// Every scenario, decided.
     pub scenarios: Vec<ScenarioResult>,
+    /// How much of the policy the scenarios exercise.
     pub coverage: Coverage,
+    /// Every mutant and whether it is noticed.
     pub mutants: Vec<MutantResult>,
+    /// What the whole-catalog probe found granted.
     pub catalog: exhaustive::CatalogProbe,
+    /// Upstream drift, for information.
     pub drift: Drift,
+    /// Everything wrong, sorted by severity then kind.
     pub findings: Vec<Finding>,
 }
 
 /// What the proof needs: the policies that reach the role, and the profile.
 pub struct Subject<'a> {
+    /// The policies attached to the profile's role.
     pub policies: &'a [Policy],
     /// Policies attached from outside the template (ARN and where it is attached).
     pub external: &'a [(String, Loc)],
+    /// The scenarios, equivalent mutants and upstream gaps.
     pub profile: &'a Profile,
+    /// The account, region and partition scenarios are rendered for.
     pub target: &'a Target,
+    /// The action catalog the probe walks.
     pub catalog: &'a Catalog,
 }
 
@@ -311,196 +390,63 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
     let policies = subject.policies;
     let profile = subject.profile;
     let prepared = prepare(&profile.scenarios, subject.target);
-
-    let scenarios: Vec<ScenarioResult> = prepared
-        .iter()
-        .map(|p| {
-            let checks: Vec<CheckResult> = p
-                .scenario
-                .checks
-                .iter()
-                .zip(&p.checks)
-                .zip(decisions(policies, p))
-                .map(|((c, (resource, ctx)), d)| CheckResult {
-                    action: c.action.clone(),
-                    resource: resource.clone(),
-                    context: ctx.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                    implicit: c.implicit,
-                    expect: c.expect,
-                    outcome: d.outcome,
-                    pass: check_passes(c.expect, d.outcome),
-                    matched: d.because.iter().map(|id| StatementRef::new(policies, *id)).collect(),
-                    loc: c.loc.clone(),
-                })
-                .collect();
-            let observed =
-                if checks.iter().all(|c| c.outcome.is_allowed()) { Observed::Allowed } else { Observed::Denied };
-            ScenarioResult {
-                id: p.scenario.id.clone(),
-                service: p.scenario.service.clone(),
-                operation: p.scenario.operation.clone(),
-                expect: p.scenario.expect,
-                observed,
-                pass: checks.iter().all(|c| c.pass),
-                provenance: p.scenario.provenance.clone(),
-                boundary: p.scenario.boundary.clone(),
-                checks,
-                loc: p.scenario.loc.clone(),
-            }
-        })
-        .collect();
-
+    let scenarios: Vec<ScenarioResult> = prepared.iter().map(|p| evaluate(policies, p)).collect();
     let contract = contract_actions(&profile.scenarios);
     let coverage = coverage(policies, &profile.scenarios, &contract, subject.target);
     let mutants = run_mutants(policies, &prepared, profile);
     let catalog = exhaustive::probe(subject.catalog, policies, &profile.scenarios, &contract, subject.target);
     let drift = drift(subject.catalog, policies, profile, &contract, subject.target);
 
-    let mut findings = Vec::new();
-    for (arn, loc) in subject.external {
-        findings.push(Finding {
-            kind: FindingKind::ExternalPolicy,
-            severity: Severity::Undecided,
-            message: format!(
-                "managed policy `{arn}` is attached but not defined in the template; its grants cannot be checked"
-            ),
-            action: None,
-            resource: Some(arn.clone()),
-            loc: Some(loc.clone()),
-            scenario: None,
-        });
-    }
-    for s in &scenarios {
-        for c in s.checks.iter().filter(|c| !c.pass) {
-            let (kind, message, loc) = match c.expect {
-                Expect::Allow => (
-                    FindingKind::MissingGrant,
-                    format!(
-                        "scenario `{}` needs `{}` on `{}`, which the policy does not allow ({})",
-                        s.id,
-                        c.action,
-                        c.resource,
-                        outcome_words(c.outcome)
-                    ),
-                    c.loc.clone(),
-                ),
-                Expect::Deny => {
-                    let by: Vec<String> = c.matched.iter().map(|m| format!("{} at {}", m.label(), m.loc)).collect();
-                    (
-                        FindingKind::ExcessGrant,
-                        format!(
-                            "scenario `{}` must be denied `{}` on `{}`, but {} allows it",
-                            s.id,
-                            c.action,
-                            c.resource,
-                            by.join(", ")
-                        ),
-                        excess_location(policies, c),
-                    )
-                }
-            };
-            findings.push(Finding {
-                kind,
-                severity: Severity::Fail,
-                message,
-                action: Some(c.action.clone()),
-                resource: Some(c.resource.clone()),
-                loc: Some(loc),
-                scenario: Some(s.id.clone()),
-            });
-        }
-    }
-    for g in &catalog.unexpected {
-        findings.push(Finding {
-            kind: FindingKind::UnexpectedGrant,
-            severity: Severity::Fail,
-            message: format!(
-                "the policy grants `{}` (e.g. on `{}`) through {}, but no allowed scenario needs it",
-                g.action,
-                g.resource,
-                g.statements.iter().map(StatementRef::label).collect::<Vec<_>>().join(", ")
-            ),
-            action: Some(g.action.clone()),
-            resource: Some(g.resource.clone()),
-            loc: Some(g.loc.clone()),
-            scenario: None,
-        });
-    }
-    for a in &coverage.unexercised_actions {
-        findings.push(Finding {
-            kind: FindingKind::UnexercisedAction,
-            severity: Severity::Fail,
-            message: format!(
-                "`{}` in {} is granted but no allowed scenario exercises it",
-                a.action,
-                a.statement.label()
-            ),
-            action: Some(a.action.clone()),
-            resource: None,
-            loc: Some(a.loc.clone()),
-            scenario: None,
-        });
-    }
-    for s in &coverage.uncrossed_statements {
-        findings.push(Finding {
-            kind: FindingKind::UncrossedStatement,
-            severity: Severity::Fail,
-            message: format!("scoped statement {} has no denied scenario probing its boundary", s.label()),
-            action: None,
-            resource: None,
-            loc: Some(s.loc.clone()),
-            scenario: None,
-        });
-    }
-    for m in &mutants {
-        if m.status == MutantStatus::Survived {
-            findings.push(Finding {
-                kind: FindingKind::SurvivingMutant,
-                severity: Severity::Fail,
-                message: format!("no scenario notices mutant `{}` ({})", m.id, m.description),
-                action: None,
-                resource: None,
-                loc: Some(m.loc.clone()),
-                scenario: None,
-            });
-        }
-    }
-    for e in &profile.equivalent_mutants {
-        let status = mutants.iter().find(|m| m.id == e.id).map(|m| m.status);
-        let problem = match status {
-            None => Some("names no mutant of this policy"),
-            Some(MutantStatus::Killed) => Some("is killed by a scenario, so it is not equivalent"),
-            _ => None,
-        };
-        if let Some(problem) = problem {
-            findings.push(Finding {
-                kind: FindingKind::StaleEquivalentMutant,
-                severity: Severity::Info,
-                message: format!("equivalent-mutant entry `{}` {problem}; remove it", e.id),
-                action: None,
-                resource: None,
-                loc: Some(e.loc.clone()),
-                scenario: None,
-            });
-        }
-    }
+    let mut findings = [
+        findings::external_policies(subject.external),
+        findings::failed_checks(policies, &scenarios),
+        findings::unexpected_grants(&catalog),
+        findings::unexercised_actions(&coverage),
+        findings::uncrossed_statements(&coverage),
+        findings::surviving_mutants(&mutants),
+        findings::stale_equivalent_mutants(profile, &mutants),
+    ]
+    .concat();
+    // Stable: within a kind, findings keep the order of the scenarios and the policy.
     findings.sort_by_key(|a| (a.severity, a.kind));
-
     let verdict = verdict_of(&findings);
     Proof { verdict, scenarios, coverage, mutants, catalog, drift, findings }
 }
 
-/// Where an excess grant comes from: the Resource entry of the first allowing statement
-/// that matches the request (the line to edit), else the statement itself.
-fn excess_location(policies: &[Policy], check: &CheckResult) -> Loc {
-    let Some(m) = check.matched.first() else { return check.loc.clone() };
-    let statement = policies.iter().find(|p| p.name == m.policy).and_then(|p| p.statements.get(m.index));
-    statement
-        .and_then(|s| s.resource.as_ref())
-        .filter(|r| !r.negated)
-        .and_then(|r| r.items.iter().find(|i| i.pattern.matches(&check.resource)))
-        .map(|i| i.loc.clone())
-        .unwrap_or_else(|| m.loc.clone())
+/// One scenario's result: each check decided against the policies, with the statements
+/// that decided it.
+fn evaluate(policies: &[Policy], p: &Prepared<'_>) -> ScenarioResult {
+    let checks: Vec<CheckResult> = p
+        .scenario
+        .checks
+        .iter()
+        .zip(&p.checks)
+        .zip(decisions(policies, p))
+        .map(|((c, (resource, ctx)), d)| CheckResult {
+            action: c.action.clone(),
+            resource: resource.clone(),
+            context: ctx.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            implicit: c.implicit,
+            expect: c.expect,
+            outcome: d.outcome,
+            pass: check_passes(c.expect, d.outcome),
+            matched: d.because.iter().map(|id| StatementRef::new(policies, *id)).collect(),
+            loc: c.loc.clone(),
+        })
+        .collect();
+    let observed = if checks.iter().all(|c| c.outcome.is_allowed()) { Observed::Allowed } else { Observed::Denied };
+    ScenarioResult {
+        id: p.scenario.id.clone(),
+        service: p.scenario.service.clone(),
+        operation: p.scenario.operation.clone(),
+        expect: p.scenario.expect,
+        observed,
+        pass: checks.iter().all(|c| c.pass),
+        provenance: p.scenario.provenance.clone(),
+        boundary: p.scenario.boundary.clone(),
+        checks,
+        loc: p.scenario.loc.clone(),
+    }
 }
 
 /// The verdict findings call for: any undecided finding makes it inconclusive, else any
@@ -512,14 +458,6 @@ pub fn verdict_of(findings: &[Finding]) -> Verdict {
         Verdict::Nonconformant
     } else {
         Verdict::Conformant
-    }
-}
-
-fn outcome_words(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Allowed => "allowed",
-        Outcome::ExplicitDeny => "an explicit Deny matches",
-        Outcome::ImplicitDeny => "no statement allows it",
     }
 }
 

@@ -11,9 +11,11 @@ use crate::policy::wildcard::{Flavour, Pattern};
 pub struct Mutant {
     /// Stable id, e.g. `widen-resource:dkp-bootstrapper-policy#5:0`.
     pub id: String,
+    /// The edit, in words, for messages.
     pub description: String,
     /// Where the edited element is written.
     pub loc: Loc,
+    /// The whole policy set with the one edit applied.
     pub policies: Vec<Policy>,
 }
 

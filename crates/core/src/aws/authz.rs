@@ -76,11 +76,14 @@ pub fn decode_input(encoded: &str) -> Value {
 /// What AWS says about one denied (or allowed) request, from the decoded message.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct DecodedAuthorization {
+    /// Whether AWS allowed the request.
     pub allowed: bool,
+    /// Whether an explicit Deny decided it, which tells a Deny from a missing Allow.
     pub explicit_deny: bool,
     /// `service:Action`. The decoded `context.action` of EC2 names the operation alone
     /// (`RunInstances`); the service prefix is then taken from the resource ARN.
     pub action: String,
+    /// The resource the decision is about.
     pub resource: String,
     /// Each matched statement: its `Sid` and effect (`DenyAll (DENY)`), or for a statement
     /// without a `Sid`, its effect, actions and resources.
@@ -230,8 +233,11 @@ fn aws_error(body: &str) -> Option<String> {
 /// One authorization check to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SimulatedCheck {
+    /// The action to simulate.
     pub action: String,
+    /// The resource ARN (or `*`) to simulate it on.
     pub resource: String,
+    /// The condition keys to supply, as the scenario declares them.
     pub context: BTreeMap<String, Vec<String>>,
 }
 
@@ -371,8 +377,11 @@ fn is_ip(value: &str) -> bool {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum SimDecision {
+    /// The request is allowed.
     Allowed,
+    /// A Deny statement matches.
     ExplicitDeny,
+    /// No statement allows it.
     ImplicitDeny,
 }
 
@@ -397,13 +406,17 @@ impl SimDecision {
 /// The simulator's answer for one (action, resource).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SimResult {
+    /// The action simulated.
     pub action: String,
+    /// The resource simulated.
     pub resource: String,
+    /// The simulator's decision.
     pub decision: SimDecision,
     /// Each matched statement: `SourcePolicyId (SourcePolicyType) line:column-line:column`
     /// (the positions in the policy document as IAM stores it); plus `denied by an AWS
     /// Organizations SCP` / `denied by the permissions boundary` when those details say so.
     pub matched: Vec<String>,
+    /// Context keys the policies use that the check did not supply, which make a decision unreliable.
     pub missing_context: Vec<String>,
 }
 

@@ -37,14 +37,19 @@ pub const DEFAULT_INSTANCE_TYPE: &str = "m1.small";
 /// What a price is per.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum Per {
+    /// Per hour of use.
     #[serde(rename = "hour")]
     Hour,
+    /// Per month (by the hour, over the shortest month: an upper bound).
     #[serde(rename = "month")]
     Month,
+    /// Per GB of storage and month (EBS volumes).
     #[serde(rename = "GB-month")]
     GbMonth,
+    /// Per provisioned IOPS and month.
     #[serde(rename = "IOPS-month")]
     IopsMonth,
+    /// Per provisioned MiB/s of throughput and month.
     #[serde(rename = "MiBps-month")]
     MibpsMonth,
 }
@@ -53,12 +58,16 @@ pub enum Per {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Checked {
+    /// The price list's or pricing page's own wording for this price.
     Verified,
+    /// The same number in several independent copies of the price list.
     CrossChecked,
+    /// Found in no source that could be searched; shown as such so no reader trusts it.
     Unverified,
 }
 
 impl Checked {
+    /// The level as `catalog/prices.toml` and the estimate spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Checked::Verified => "verified",
@@ -74,16 +83,21 @@ pub const REGION: &str = "us-east-1";
 /// One list price, a `[[price]]` of `catalog/prices.toml`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Price {
+    /// How the estimate looks the price up (`ec2:t3.medium`, `vpc:nat-gateway`…).
     pub key: String,
     /// What one unit is, for readers.
     pub what: String,
+    /// The list price in US dollars, per `per`.
     pub usd: f64,
+    /// What the price is per.
     pub per: Per,
+    /// The region the price is for; the table holds [`REGION`] prices only.
     pub region: String,
     /// The pricing page.
     pub source: String,
     /// Shown in parentheses after the source, before the check level.
     pub note: Option<String>,
+    /// How the price was checked.
     pub checked: Checked,
     /// Checked for another region only: that region and how.
     pub checked_elsewhere: Option<(String, Checked)>,
@@ -127,7 +141,9 @@ pub fn price(key: &str) -> Option<&'static Price> {
 #[derive(Debug, thiserror::Error)]
 #[error("{loc}: {message}")]
 pub struct PriceError {
+    /// The row of `catalog/prices.toml` that is wrong.
     pub loc: Loc,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -217,7 +233,9 @@ pub fn parse_prices(text: &str, file: &str) -> Result<Vec<Price>, PriceError> {
 /// Whether the run makes its calls for real or, where EC2 accepts it, with `DryRun`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// Calls are made for real and create what they bill.
     Live,
+    /// Calls EC2 accepts with `DryRun` are sent so and create nothing.
     DryRun,
 }
 
@@ -228,11 +246,15 @@ pub struct Item {
     pub source_id: String,
     /// What is billed: "NAT gateway", "t3.medium instance"…
     pub what: String,
+    /// How many identical resources.
     pub count: u32,
     /// The price of one of them for one hour; `None` when unknown.
     pub usd_per_hour: Option<f64>,
+    /// How long they are assumed to run.
     pub hours: f64,
+    /// The item's cost; `None` when the price is unknown.
     pub usd: Option<f64>,
+    /// The price's citation, so a reader can check it.
     pub price_source: String,
     /// From a scenario expected to be denied: billed only if the policy wrongly allows it.
     pub only_if_policy_wrong: bool,
@@ -241,11 +263,13 @@ pub struct Item {
 /// What a run costs.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Estimate {
+    /// Each billable resource the run creates.
     pub items: Vec<Item>,
     /// The sum of the known items, including the `only_if_policy_wrong` ones: an upper bound.
     pub total_usd: f64,
     /// The items whose price is unknown.
     pub unknown: Vec<String>,
+    /// Assumptions the estimate rests on, for readers.
     pub notes: Vec<String>,
 }
 

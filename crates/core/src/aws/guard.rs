@@ -8,18 +8,34 @@ use std::collections::BTreeSet;
 /// The environment variable that adds accounts to the allow-list.
 pub const ALLOWED_ACCOUNTS_ENV: &str = "IAM_CONFORMANCE_ALLOWED_ACCOUNTS";
 
+/// Why a run may not go on: it fails closed before touching an account it was not given.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GuardError {
+    /// No account is allowed, so nothing may be called.
     #[error(
         "no account is allowed: pass --allow-account ID (repeatable) or set {ALLOWED_ACCOUNTS_ENV}; nothing was called"
     )]
     NoAllowList,
+    /// An allow-list entry is not an account id.
     #[error("{source_name}: `{value}` is not an AWS account id (12 digits)")]
-    BadAccountId { source_name: String, value: String },
+    BadAccountId {
+        /// Where the entry was given (the flag or the environment variable).
+        source_name: String,
+        /// The entry as given.
+        value: String,
+    },
+    /// The credentials belong to an account not on the allow-list.
     #[error(
         "the credentials belong to account {account} ({arn}), which is not on the allow-list ({allowed}); nothing else was called"
     )]
-    NotAllowed { account: String, arn: String, allowed: String },
+    NotAllowed {
+        /// The credentials' account.
+        account: String,
+        /// The caller's ARN, as STS GetCallerIdentity names it.
+        arn: String,
+        /// The allowed accounts, as the message lists them.
+        allowed: String,
+    },
 }
 
 /// The accounts a run may touch.

@@ -10,9 +10,13 @@ use crate::xml::escape;
 /// An HTTP response the gate sends instead of forwarding.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Denial {
+    /// The HTTP status the service uses for a denial (403, or 400 for JSON services).
     pub status: u16,
+    /// The headers the service sends with it, such as its content type.
     pub headers: Vec<(String, String)>,
+    /// The error document, in the service's protocol.
     pub body: String,
+    /// The error code, which the SDKs read to recognize a denial.
     pub code: String,
 }
 

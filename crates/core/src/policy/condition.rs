@@ -20,32 +20,59 @@ use super::wildcard::{Flavour, Pattern};
 /// The base comparison an operator makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {
+    /// Exact, case-sensitive string match.
     StringEquals,
+    /// Negated [`OpKind::StringEquals`].
     StringNotEquals,
+    /// String match ignoring case.
     StringEqualsIgnoreCase,
+    /// Negated [`OpKind::StringEqualsIgnoreCase`].
     StringNotEqualsIgnoreCase,
+    /// String match with `*` and `?` wildcards.
     StringLike,
+    /// Negated [`OpKind::StringLike`].
     StringNotLike,
+    /// Numeric equality.
     NumericEquals,
+    /// Negated [`OpKind::NumericEquals`].
     NumericNotEquals,
+    /// The request's number is below the policy's.
     NumericLessThan,
+    /// The request's number is at most the policy's.
     NumericLessThanEquals,
+    /// The request's number is above the policy's.
     NumericGreaterThan,
+    /// The request's number is at least the policy's.
     NumericGreaterThanEquals,
+    /// The same instant.
     DateEquals,
+    /// Negated [`OpKind::DateEquals`].
     DateNotEquals,
+    /// The request's date is before the policy's.
     DateLessThan,
+    /// The request's date is at or before the policy's.
     DateLessThanEquals,
+    /// The request's date is after the policy's.
     DateGreaterThan,
+    /// The request's date is at or after the policy's.
     DateGreaterThanEquals,
+    /// `true` or `false`, ignoring case.
     Bool,
+    /// A base64 value, compared byte for byte as text.
     BinaryEquals,
+    /// The request's address is in the policy's CIDR range.
     IpAddress,
+    /// Negated [`OpKind::IpAddress`].
     NotIpAddress,
+    /// ARN match, component by component (wildcards allowed, as in ArnLike).
     ArnEquals,
+    /// ARN match with wildcards, component by component.
     ArnLike,
+    /// Negated [`OpKind::ArnEquals`].
     ArnNotEquals,
+    /// Negated [`OpKind::ArnLike`].
     ArnNotLike,
+    /// Tests whether the key is present (`false`) or absent (`true`).
     Null,
 }
 
@@ -80,6 +107,7 @@ const KINDS: &[(&str, OpKind)] = &[
 ];
 
 impl OpKind {
+    /// The operator's name as policies write it.
     pub fn name(self) -> &'static str {
         KINDS.iter().find(|(_, k)| *k == self).map(|(n, _)| *n).unwrap_or("?")
     }
@@ -100,6 +128,7 @@ impl OpKind {
         })
     }
 
+    /// Whether the operator inverts a positive one, which changes how missing keys are treated.
     pub fn is_negated(self) -> bool {
         self.positive().is_some()
     }
@@ -149,16 +178,22 @@ impl OpKind {
 /// A set qualifier for multivalued keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SetQualifier {
+    /// The key is single-valued.
     None,
+    /// At least one request value must match.
     ForAnyValue,
+    /// Every request value must match (true when there are none).
     ForAllValues,
 }
 
 /// A full operator as written: qualifier, base comparison, `IfExists`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Operator {
+    /// The set qualifier, for multivalued keys.
     pub set: SetQualifier,
+    /// The base comparison.
     pub kind: OpKind,
+    /// `…IfExists`: true when the key is missing.
     pub if_exists: bool,
 }
 
@@ -183,6 +218,7 @@ impl Operator {
         Some(Operator { set, kind, if_exists })
     }
 
+    /// The operator as policies write it, qualifier and `IfExists` included.
     pub fn name(&self) -> String {
         let set = match self.set {
             SetQualifier::None => "",
@@ -266,19 +302,23 @@ pub struct Context {
 }
 
 impl Context {
+    /// An empty context: a request that supplies no keys.
     pub fn new() -> Self {
         Context::default()
     }
 
+    /// Sets `key`'s values (replacing any).
     pub fn insert(&mut self, key: &str, values: Vec<String>) {
         self.values.insert(key.to_ascii_lowercase(), values);
     }
 
+    /// The context with `key` set to one value, for building contexts in one expression.
     pub fn with(mut self, key: &str, value: &str) -> Self {
         self.insert(key, vec![value.to_string()]);
         self
     }
 
+    /// The values of `key`, compared case-insensitively as IAM does.
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.values.get(&key.to_ascii_lowercase()).map(Vec::as_slice)
     }
@@ -291,10 +331,12 @@ impl Context {
         }
     }
 
+    /// Whether the request supplies no keys.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }
 
+    /// Every key (lowercased) with its values.
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<String>)> {
         self.values.iter()
     }
@@ -303,6 +345,7 @@ impl Context {
 /// One compiled value of a condition clause.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConditionValue {
+    /// The value as the policy writes it.
     pub text: String,
     /// For the wildcard operators (StringLike, Arn*): the compiled pattern.
     pattern: Option<Pattern>,
@@ -311,6 +354,7 @@ pub struct ConditionValue {
 }
 
 impl ConditionValue {
+    /// Compiles a policy value for `kind`; `variables` says whether the policy's version has policy variables.
     pub fn new(text: &str, kind: OpKind, variables: bool) -> Self {
         let pattern = kind.positive().unwrap_or(kind).uses_pattern().map(|f| Pattern::new(text, f, variables));
         ConditionValue { text: text.to_string(), pattern, variables: variables && text.contains("${") }

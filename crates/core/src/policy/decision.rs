@@ -5,15 +5,20 @@
 use super::document::{Effect, Policy};
 use super::eval::{Request, statement_applies};
 
+/// What IAM answers for one request; the two denies are told apart because reports name the statement of an explicit one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
+    /// An Allow matches and no Deny does.
     Allowed,
+    /// A Deny statement matches.
     ExplicitDeny,
+    /// No statement allows it.
     ImplicitDeny,
 }
 
 impl Outcome {
+    /// Whether the request goes through.
     pub fn is_allowed(self) -> bool {
         self == Outcome::Allowed
     }
@@ -22,12 +27,16 @@ impl Outcome {
 /// A statement by position: the policy's index in the set, the statement's index in it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatementId {
+    /// The policy's index in the set.
     pub policy: usize,
+    /// The statement's index in its policy.
     pub statement: usize,
 }
 
+/// The answer for one request, with the statements that gave it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
+    /// Allowed, or which deny.
     pub outcome: Outcome,
     /// The Deny statements that matched (explicit deny), or the Allow statements that
     /// matched (allowed); empty for the implicit deny.

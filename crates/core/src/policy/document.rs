@@ -15,20 +15,26 @@ pub enum PolicyKind {
     Trust,
 }
 
+/// Whether a statement grants or forbids what it matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Effect {
+    /// Grants, unless a Deny also matches.
     Allow,
+    /// Forbids, whatever else allows.
     Deny,
 }
 
 /// A pattern with the place it was written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Located {
+    /// The compiled wildcard pattern.
     pub pattern: Pattern,
+    /// Where the entry is written.
     pub loc: Loc,
 }
 
 impl Located {
+    /// The entry as written.
     pub fn text(&self) -> &str {
         self.pattern.text()
     }
@@ -37,47 +43,71 @@ impl Located {
 /// `Action` or `NotAction`, `Resource` or `NotResource`: the list and whether it is negated.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Element {
+    /// `NotAction` / `NotResource`: the statement applies to what the list does not match.
     pub negated: bool,
+    /// The entries, each located.
     pub items: Vec<Located>,
+    /// Where the element's key is written.
     pub loc: Loc,
 }
 
 /// One `operator: { key: [values] }` clause of a Condition block.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Clause {
+    /// The operator, with qualifier and `IfExists`.
     pub operator: Operator,
+    /// Where the operator is written.
     pub operator_loc: Loc,
+    /// The condition key, as written.
     pub key: String,
+    /// Where the key is written.
     pub key_loc: Loc,
+    /// The values, any of which may match (all must fail for a negated operator).
     pub values: Vec<ConditionValue>,
 }
 
 /// A principal entry of a trust policy (`{"AWS": [...]}`, `{"Service": ...}` or `"*"`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Principal {
+    /// `AWS`, `Service`, `Federated`, `CanonicalUser`, or `*`.
     pub kind: String,
+    /// The principals named.
     pub values: Vec<String>,
+    /// Where its values are written.
     pub loc: Loc,
 }
 
+/// One statement of a policy, every element located.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Statement {
+    /// The Sid, which names the statement in findings and mutant ids.
     pub sid: Option<String>,
+    /// Allow or Deny.
     pub effect: Effect,
+    /// `Action` or `NotAction`.
     pub action: Element,
+    /// `Resource` or `NotResource`; absent in trust policies.
     pub resource: Option<Element>,
+    /// `Principal` (false) or `NotPrincipal` (true) with its entries; trust policies only.
     pub principal: Option<(bool, Vec<Principal>)>,
+    /// Every clause of the Condition block, all of which must hold.
     pub conditions: Vec<Clause>,
+    /// Where the statement begins.
     pub loc: Loc,
 }
 
 /// A parsed policy document and the name it is known by in the template.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Policy {
+    /// The name the template gives it, which labels its statements in reports.
     pub name: String,
+    /// Identity or trust policy.
     pub kind: PolicyKind,
+    /// The `Version`, which decides whether policy variables are read.
     pub version: String,
+    /// The statements, in order.
     pub statements: Vec<Statement>,
+    /// Where the document is written.
     pub loc: Loc,
 }
 
@@ -92,7 +122,9 @@ impl Policy {
 #[derive(Debug, thiserror::Error)]
 #[error("{loc}: {message}")]
 pub struct PolicyError {
+    /// The element to fix.
     pub loc: Loc,
+    /// What is wrong and what AWS accepts.
     pub message: String,
 }
 

@@ -7,8 +7,11 @@ use super::document::{Element, Statement};
 /// One authorization check: an action on a resource with the request's condition keys.
 #[derive(Clone, Copy, Debug)]
 pub struct Request<'a> {
+    /// The action checked, `service:Operation`.
     pub action: &'a str,
+    /// The ARN (or `*`) it is checked on.
     pub resource: &'a str,
+    /// The condition keys the request supplies.
     pub context: &'a Context,
 }
 

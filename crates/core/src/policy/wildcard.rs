@@ -26,7 +26,9 @@ use std::borrow::Cow;
 /// How a pattern treats case and colons.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
+    /// `Action` entries: case-insensitive, `*` spans anything.
     Action,
+    /// StringLike condition values: case-sensitive, `*` spans anything.
     String,
     /// The `Resource` element's ARNs.
     Arn,
@@ -96,10 +98,12 @@ impl Pattern {
         Pattern { text: text.to_string(), flavour, tokens, has_wildcard, has_variable }
     }
 
+    /// The pattern as written, for messages and mutant ids.
     pub fn text(&self) -> &str {
         &self.text
     }
 
+    /// Whether it holds policy variables, which need a request to bind before matching.
     pub fn has_variable(&self) -> bool {
         self.has_variable
     }

@@ -24,6 +24,7 @@ table.matrix td:first-child{width:22rem;white-space:nowrap}
 @media print{body{margin:0;max-width:none;font-size:11px} h2{break-after:avoid} tr{break-inside:avoid} .verdict{break-inside:avoid}}
 ";
 
+/// The page for `report`, self-contained so it can be archived and printed as is.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let verdict = report.verdict_word();

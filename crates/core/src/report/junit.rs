@@ -14,6 +14,7 @@ const FINDING_CASES: &[(FindingKind, &str)] = &[
     (FindingKind::ExternalPolicy, "model: no policies from outside the template"),
 ];
 
+/// `report` as JUnit XML, so CI systems show each scenario as a test case.
 pub fn render(report: &Report) -> String {
     let mut junit = JunitReport::new(format!("iam-conformance {}", report.run.command));
     let mut services: Vec<&str> = report.scenarios.iter().map(|s| s.service.as_str()).collect();

@@ -4,7 +4,9 @@ use std::fmt::Write;
 
 use super::Report;
 use crate::analysis::{MutantStatus, Severity};
+use crate::outcome::Observed;
 
+/// `report` as `summary.md`, short enough for a CI step summary or a pull-request comment.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let c = &report.counts;
@@ -52,7 +54,15 @@ pub fn render(report: &Report) -> String {
         cat.allowed_actions,
         cat.unexpected.len()
     );
-    let _ = writeln!(out, "| decided by | the policy model (static proof) |\n");
+    // A live run is decided by the gate or the service (AWS); `check` by the model alone.
+    let decided_by = match &report.environment {
+        Some(e) => format!("{} (live, {}); the static proof by the policy model", e.iam_decided_by.words(), e.target),
+        None => "the policy model (static proof)".to_string(),
+    };
+    if let Some(e) = &report.environment {
+        let _ = writeln!(out, "| skipped / undecided | {} skipped, {} errors |", e.skipped, e.errors);
+    }
+    let _ = writeln!(out, "| decided by | {decided_by} |\n");
 
     let failing: Vec<_> = report.findings.iter().filter(|f| f.severity != Severity::Info).collect();
     if !failing.is_empty() {
@@ -63,13 +73,18 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
-    let failed: Vec<_> = report.scenarios.iter().filter(|s| !s.pass).collect();
-    if !failed.is_empty() {
+    // Skipped rows neither passed nor failed: they get their own table.
+    let failed: Vec<_> = report.scenarios.iter().filter(|s| !s.pass && s.observed != Observed::Skipped).collect();
+    let skipped: Vec<_> = report.scenarios.iter().filter(|s| s.observed == Observed::Skipped).collect();
+    for (title, rows) in [("Failed scenarios", failed), ("Skipped scenarios", skipped)] {
+        if rows.is_empty() {
+            continue;
+        }
         let _ = writeln!(
             out,
-            "## Failed scenarios\n\n| scenario | call | expected | observed | decided by | why |\n|---|---|---|---|---|---|"
+            "## {title}\n\n| scenario | call | expected | observed | decided by | why |\n|---|---|---|---|---|---|"
         );
-        for s in failed {
+        for s in rows {
             // The backend's or the harness's words (a decoded AWS denial, why it was skipped).
             let why = s.note.as_deref().unwrap_or("").replace('|', "\\|").replace('\n', " ");
             let _ = writeln!(

@@ -24,9 +24,13 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Facts about the run the shell supplies (the core has no clock).
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct RunInfo {
+    /// A fresh id per run, naming its report directory and its AWS resources.
     pub run_id: String,
+    /// The command that made the report (`check`, `run`…).
     pub command: String,
+    /// When, as RFC 3339 text from the shell's clock.
     pub generated_at: String,
+    /// The tool's version, so a report can be reproduced.
     pub tool_version: String,
 }
 
@@ -42,14 +46,22 @@ impl RunInfo {
     }
 }
 
+/// What was checked: the profile, the template, the role and the target.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct SubjectInfo {
+    /// The profile, as found (`scenarios/dkp-bootstrapper (embedded)` or a path).
     pub profile: String,
+    /// The template, as found.
     pub template: String,
+    /// The role under test, by its name.
     pub role: String,
+    /// The policies that reach the role.
     pub policies: Vec<String>,
+    /// The account the scenarios are rendered for.
     pub account_id: String,
+    /// The region the scenarios are rendered for.
     pub region: String,
+    /// The partition the scenarios are rendered for.
     pub partition: String,
     /// A digest of the template's content (not its path), so reports of different
     /// templates are never taken for one.
@@ -82,20 +94,31 @@ impl SubjectInfo {
 /// One scenario as reported; `check` only ever produces model decisions.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct ScenarioRow {
+    /// The scenario's id.
     pub id: String,
+    /// The service called.
     pub service: String,
+    /// The operation called.
     pub operation: String,
+    /// Whether the call must be allowed or denied.
     pub expect: Expect,
+    /// What the call got.
     pub observed: Observed,
+    /// Who decided it: the model, the gate or the service.
     pub decided_by: DecidedBy,
     /// Why it was skipped (skipped rows only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<SkipReason>,
+    /// Whether it got what it expects (and, live, agrees with the model).
     pub pass: bool,
+    /// Every statement that decided one of its checks, once each.
     pub matched_statements: Vec<StatementRef>,
+    /// Who makes this call upstream.
     pub provenance: String,
+    /// For a deny scenario, the edge it probes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundary: Option<String>,
+    /// The declared checks, decided by the model.
     pub checks: Vec<crate::analysis::CheckResult>,
     /// Live runs only: what the gate derived and decided for this call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -111,9 +134,12 @@ pub struct ScenarioRow {
 /// What the emulator (or AWS) answered to a live call.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct BackendAnswer {
+    /// The HTTP status.
     pub status: u16,
+    /// The error code, when the answer is an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// The error message, when the answer is an error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
@@ -135,8 +161,11 @@ pub struct EmulatorRun {
 /// Where a live run ran and who decided allow/deny there.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Environment {
+    /// The target run against, in words (the emulator, or the AWS account and mode).
     pub target: String,
+    /// The endpoint the calls went to.
     pub endpoint: String,
+    /// The gate in front of the service, in words (`none: AWS decides` on AWS).
     pub gate: String,
     /// `gate` when the project's gate decides allow/deny (emulators), `service` when the
     /// service itself enforces IAM.
@@ -152,59 +181,92 @@ pub struct Environment {
     /// version it reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emulator: Option<EmulatorRun>,
+    /// The CloudFormation stack the run deployed.
     pub stack: String,
+    /// The role the scenarios ran as.
     pub role_arn: String,
+    /// Scenarios the backend could not serve.
     pub skipped: usize,
+    /// Scenarios the harness could not run.
     pub errors: usize,
     /// Set for one shard of a sharded run (`--shard K/N`); `iam-conformance merge` joins them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::outcome::Shard>,
     /// Requests that went through the gate, and the time it spent deciding them.
     pub gate_requests: usize,
+    /// The time the gate spent deciding them, in milliseconds.
     pub gate_decision_ms: f64,
     /// The summed latency of those requests as their callers saw it (gate included);
     /// `gate_decision_ms / gate_request_ms` is the gate's share of each call.
     pub gate_request_ms: f64,
     /// Wall time of the scenario phase and of the whole run (start to teardown).
     pub scenario_seconds: f64,
+    /// Wall time of the whole run, start to teardown.
     pub run_seconds: f64,
     /// Wall time of each phase of the run, in order.
     pub phase_seconds: Vec<(String, f64)>,
 }
 
+/// The numbers a summary shows, counted once here so renderers agree.
 #[derive(Clone, Debug, Default, Serialize, serde::Deserialize)]
 pub struct Counts {
+    /// Scenarios in the profile.
     pub scenarios: usize,
+    /// Those that got what they expect.
     pub scenarios_passed: usize,
+    /// Those that did not.
     pub scenarios_failed: usize,
+    /// Scenarios expecting allow.
     pub allow_scenarios: usize,
+    /// Scenarios expecting deny.
     pub deny_scenarios: usize,
+    /// Mutants of the policy.
     pub mutants: usize,
+    /// Mutants some scenario notices.
     pub mutants_killed: usize,
+    /// Mutants the profile accepts as equivalent.
     pub mutants_equivalent: usize,
+    /// Mutants nothing notices or explains.
     pub mutants_survived: usize,
+    /// Findings that make the verdict nonconformant.
     pub failing_findings: usize,
 }
 
+/// How the proof shows the policy is minimal, beyond the scenarios.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Minimality {
+    /// How much of the policy the scenarios exercise.
     pub coverage: Coverage,
+    /// Every mutant and its status.
     pub mutants: Vec<MutantResult>,
+    /// What the whole-catalog probe found.
     pub catalog: CatalogProbe,
+    /// Upstream drift, for information.
     pub drift: Drift,
 }
 
+/// Everything a run established, as `report.json` holds it and every renderer reads it.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Report {
+    /// [`SCHEMA_VERSION`], so readers can refuse a layout they do not know.
     pub schema_version: u32,
+    /// Facts about the run.
     pub run: RunInfo,
+    /// What was checked.
     pub subject: SubjectInfo,
+    /// Where the action catalog comes from.
     pub catalog_source: Source,
+    /// The conclusion.
     pub verdict: Verdict,
+    /// The exit code the verdict maps to.
     pub exit_code: i32,
+    /// The summary numbers.
     pub counts: Counts,
+    /// Everything wrong, sorted by severity then kind.
     pub findings: Vec<Finding>,
+    /// Every scenario as reported.
     pub scenarios: Vec<ScenarioRow>,
+    /// Coverage, mutants, catalog probe and drift.
     pub minimality: Minimality,
     /// Live runs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -212,6 +274,7 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a static proof; a live run adds its results and environment later.
     pub fn new(proof: Proof, run: RunInfo, subject: SubjectInfo, catalog_source: Source) -> Report {
         let scenarios: Vec<ScenarioRow> = proof
             .scenarios
@@ -278,6 +341,7 @@ impl Report {
         }
     }
 
+    /// `report.json`'s text, with a final newline.
     pub fn to_json(&self) -> String {
         // Serializing plain data with string keys cannot fail.
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
@@ -285,6 +349,7 @@ impl Report {
         text
     }
 
+    /// The verdict as reports print it.
     pub fn verdict_word(&self) -> &'static str {
         match self.verdict {
             Verdict::Conformant => "conformant",

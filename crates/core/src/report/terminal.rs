@@ -8,6 +8,7 @@ use crate::analysis::Severity;
 /// At most this many findings are printed; the rest are in the report files.
 const MAX_FINDINGS: usize = 20;
 
+/// The verdict and the first findings for a terminal, pointing at the report files for the rest.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let c = &report.counts;

@@ -21,17 +21,32 @@ pub const MAX_DEPTH: usize = 128;
 /// What went wrong reading or rendering a template. Every variant names a location.
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
+    /// The text is not YAML or JSON.
     #[error("{loc}: {message}")]
-    Syntax { loc: Loc, message: String },
+    Syntax {
+        /// Where the reader stopped.
+        loc: Loc,
+        /// What it expected.
+        message: String,
+    },
+    /// The document is not a template the tool can render (a bad intrinsic, a missing
+    /// reference, a resource without its required properties).
     #[error("{loc}: {message}")]
-    Structure { loc: Loc, message: String },
+    Structure {
+        /// The node to fix.
+        loc: Loc,
+        /// What is wrong and what was expected.
+        message: String,
+    },
 }
 
 impl TemplateError {
+    /// A structure error at `loc`: the shape checks of templates, policies and rendering use it.
     pub fn structure(loc: &Loc, message: impl Into<String>) -> Self {
         TemplateError::Structure { loc: loc.clone(), message: message.into() }
     }
 
+    /// Where the error is.
     pub fn loc(&self) -> &Loc {
         match self {
             TemplateError::Syntax { loc, .. } | TemplateError::Structure { loc, .. } => loc,
@@ -42,7 +57,9 @@ impl TemplateError {
 /// A template as read from its file, before rendering.
 #[derive(Clone, Debug)]
 pub struct Template {
+    /// The file, as locations name it.
     pub file: Arc<str>,
+    /// The document's root, every node located.
     pub root: Node,
 }
 

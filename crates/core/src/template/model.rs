@@ -6,50 +6,74 @@ use super::node::Node;
 use crate::loc::Loc;
 use crate::policy::{Policy, PolicyError, PolicyKind, parse_policy};
 
+/// An `AWS::IAM::Role` of the template, with what its own properties attach.
 #[derive(Clone, Debug)]
 pub struct Role {
+    /// The role's logical id, as profiles name it.
     pub logical_id: String,
+    /// Its `RoleName` (or the name CloudFormation would generate).
     pub name: String,
+    /// Its ARN in the target account.
     pub arn: String,
+    /// Its trust policy.
     pub trust: Policy,
+    /// Its inline `Policies`.
     pub inline: Vec<Policy>,
     /// `ManagedPolicyArns` as rendered, with their locations.
     pub managed_policy_arns: Vec<(String, Loc)>,
+    /// Where the resource is written.
     pub loc: Loc,
 }
 
 /// An `AWS::IAM::ManagedPolicy` or `AWS::IAM::Policy` resource.
 #[derive(Clone, Debug)]
 pub struct PolicyResource {
+    /// The resource's logical id.
     pub logical_id: String,
+    /// `AWS::IAM::ManagedPolicy` or `AWS::IAM::Policy`.
     pub resource_type: String,
+    /// The policy's name (or the one CloudFormation would generate).
     pub name: String,
     /// The ARN for managed policies; `None` for inline `AWS::IAM::Policy`.
     pub arn: Option<String>,
+    /// The policy document.
     pub document: Policy,
+    /// The role names of its `Roles`, each located.
     pub roles: Vec<(String, Loc)>,
+    /// Where the resource is written.
     pub loc: Loc,
 }
 
+/// An `AWS::IAM::InstanceProfile`, which passes its role to EC2.
 #[derive(Clone, Debug)]
 pub struct InstanceProfile {
+    /// The resource's logical id.
     pub logical_id: String,
+    /// Its `InstanceProfileName` (or the generated one).
     pub name: String,
+    /// The role names of its `Roles`, each located.
     pub roles: Vec<(String, Loc)>,
+    /// Where the resource is written.
     pub loc: Loc,
 }
 
+/// The IAM resources of a rendered template, from which the policies of a role are found.
 #[derive(Clone, Debug, Default)]
 pub struct IamModel {
+    /// Every role.
     pub roles: Vec<Role>,
+    /// Every managed and inline policy resource.
     pub policies: Vec<PolicyResource>,
+    /// Every instance profile.
     pub instance_profiles: Vec<InstanceProfile>,
 }
 
 /// The identity policies that apply to one role.
 #[derive(Clone, Debug)]
 pub struct RolePolicies {
+    /// The role.
     pub role: Role,
+    /// Its inline policies and every policy resource of the template that names it.
     pub policies: Vec<Policy>,
     /// Attached policy ARNs that are not defined in the template: their content is
     /// unknown here, so a verdict that depends on them cannot be proven.

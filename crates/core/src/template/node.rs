@@ -5,35 +5,47 @@ use crate::loc::Loc;
 /// One value of a template with the place it was written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Node {
+    /// The value.
     pub value: Value,
+    /// Where it is written.
     pub loc: Loc,
 }
 
 /// The value of a [`Node`]. Mapping entries keep their order and their key locations.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
+    /// A null (`null`, `~`, or an empty YAML value).
     Null,
+    /// `true` or `false`.
     Bool(bool),
     /// The number as written, already checked to be a valid JSON number.
     Number(String),
+    /// A string, after YAML's or JSON's unescaping.
     String(String),
+    /// A sequence.
     Seq(Vec<Node>),
+    /// A mapping, in document order.
     Map(Vec<Entry>),
 }
 
 /// One `key: value` pair of a mapping.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
+    /// The key.
     pub key: String,
+    /// Where the key is written, for errors about the entry itself.
     pub key_loc: Loc,
+    /// The value.
     pub value: Node,
 }
 
 impl Node {
+    /// A node of `value` written at `loc`.
     pub fn new(value: Value, loc: Loc) -> Self {
         Node { value, loc }
     }
 
+    /// The string, when the node is one.
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),
@@ -41,6 +53,7 @@ impl Node {
         }
     }
 
+    /// The entries, when the node is a mapping.
     pub fn as_map(&self) -> Option<&[Entry]> {
         match &self.value {
             Value::Map(entries) => Some(entries),
@@ -48,6 +61,7 @@ impl Node {
         }
     }
 
+    /// The items, when the node is a sequence.
     pub fn as_seq(&self) -> Option<&[Node]> {
         match &self.value {
             Value::Seq(items) => Some(items),

@@ -16,9 +16,13 @@ use crate::loc::Loc;
 /// The account and region a template is rendered for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
+    /// The account ARNs and `AWS::AccountId` resolve to.
     pub account_id: String,
+    /// The region ARNs and `AWS::Region` resolve to.
     pub region: String,
+    /// The partition ARNs and `AWS::Partition` resolve to.
     pub partition: String,
+    /// The stack name `AWS::StackName` resolves to.
     pub stack_name: String,
 }
 
@@ -37,9 +41,12 @@ impl Default for Target {
 /// that `MYAWSACCOUNTID` is not half-replaced as `MYAWSACCOUNT`.
 pub const ACCOUNT_PLACEHOLDERS: &[&str] = &["MYAWSACCOUNTID", "MYAWSACCOUNT"];
 
+/// What rendering does with references between resources.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RefMode {
+    /// Replace them with the names and ARNs the resources will have, for the static proof.
     ResolveAll,
+    /// Leave them for CloudFormation, for the template a live run deploys.
     KeepResourceRefs,
 }
 
