@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Regenerate catalog/wire-model.json from botocore's service models.
 
-The wire model is what src/wire/ needs to turn (service, operation, JSON input)
-into the HTTP request body AWS expects, and back. It is a trimmed copy of
-botocore's data/<service>/<apiVersion>/service-2.json(.gz): the metadata that
-picks the wire protocol, the operations this project sends, and the input
-shapes reachable from them, with only the fields serialization needs.
+The wire model is what crates/core/src/wire/ needs to turn (service, operation,
+JSON input) into the HTTP request body AWS expects, and back, and to read the
+answers: a trimmed copy of botocore's data/<service>/<apiVersion>/service-2.json(.gz)
+(the metadata that picks the wire protocol, the operations this project sends,
+the input shapes reachable from them, and the output shapes of the operations
+whose answers are read), with the paginators (paginators-1.json) of those
+operations and the waiters (waiters-2.json) the project waits with.
 
 Usage:
     python3 catalog/wire_model.py                  # botocore of the moto venv
@@ -91,6 +93,56 @@ EXTRA_OPERATIONS = {
     "secretsmanager": ["ListSecrets", "TagResource", "DeleteSecret", "DescribeSecret"],
 }
 
+# Operations whose answers are read (their output shapes, result wrappers and
+# paginators are kept), besides those with `produces` in the scenario files,
+# which are added by scenario_operations. Grep `wire::parse_response` /
+# `wire::output` (and, until they move, `xml::first` / `xml::texts`) for the
+# readers.
+READ_OPERATIONS = {
+    "cloudformation": ["DescribeStacks", "ListStackResources"],
+    "iam": [
+        # run: reading back the deployed role and its policies.
+        "GetRole", "ListAttachedRolePolicies", "GetPolicy", "GetPolicyVersion",
+        "ListRolePolicies", "GetRolePolicy",
+        # --target aws: the user principal's check, the simulator oracle.
+        "ListAttachedUserPolicies", "ListUserPolicies", "ListGroupsForUser",
+        "SimulatePrincipalPolicy",
+        # sweep: listings, what holds a role, service-linked role deletion.
+        "ListRoles", "ListInstanceProfiles", "ListRoleTags", "ListInstanceProfileTags",
+        "ListInstanceProfilesForRole", "DeleteServiceLinkedRole",
+        "GetServiceLinkedRoleDeletionStatus",
+        # What a run creates (created_named), the gate's directory, tests.
+        "CreateServiceLinkedRole", "GetInstanceProfile", "CreatePolicy", "CreateAccessKey",
+    ],
+    "sts": ["AssumeRole", "GetCallerIdentity", "DecodeAuthorizationMessage"],
+    "ec2": [
+        # sweep: the listings (EC2_LISTINGS) and the security groups' rules.
+        "DescribeInstances", "DescribeNatGateways", "DescribeAddresses", "DescribeRouteTables",
+        "DescribeInternetGateways", "DescribeSubnets", "DescribeSecurityGroups", "DescribeVpcs",
+        "DescribeLaunchTemplates", "DescribeKeyPairs", "DescribeVolumes",
+        # The gate's directory; the sweep test's key pair.
+        "DescribeLaunchTemplateVersions", "CreateKeyPair",
+    ],
+    "autoscaling": ["DescribeAutoScalingGroups", "DescribeAutoScalingInstances"],
+    "elasticloadbalancing": ["DescribeLoadBalancers", "DescribeTags"],
+    "secretsmanager": ["ListSecrets", "CreateSecret"],
+}
+
+# The waiters the project waits with, by botocore name (waiters-2.json). Each one's
+# operation must be a read operation.
+WAITERS = {
+    "cloudformation": ["StackCreateComplete", "StackDeleteComplete"],
+    "ec2": ["InstanceTerminated", "NatGatewayDeleted"],
+}
+
+# The JMESPath a waiter argument may use (crates/core/src/wire/search.rs): member
+# names and `[]` joined by dots, optionally in length(...), optionally compared
+# with a literal.
+_PATH = r"[A-Za-z_][A-Za-z0-9_]*(\[\])?(\.[A-Za-z_][A-Za-z0-9_]*(\[\])?)*"
+ARGUMENT_RE = re.compile(
+    rf"^(({_PATH})|length\(({_PATH})\))( (==|!=|<|<=|>|>=) `[^`]*`)?$"
+)
+
 SCALAR_TYPES = {"string", "integer", "long", "boolean", "float", "double", "timestamp", "blob"}
 CONTAINER_TYPES = {"structure", "list", "map"}
 
@@ -107,6 +159,14 @@ def botocore_version(botocore: Path) -> str:
     return m.group(1)
 
 
+def load_extra(botocore: Path, name: str, version: str, file: str, key: str) -> tuple[dict, str | None]:
+    """The `key` table of paginators-1.json / waiters-2.json, if the service has the file."""
+    path = botocore / "data" / name / version / file
+    if not path.is_file():
+        return {}, None
+    return json.loads(path.read_bytes())[key], f"data/{name}/{version}/{file}"
+
+
 def load_service(botocore: Path, name: str, version: str) -> tuple[dict, str]:
     base = botocore / "data" / name / version
     plain, gz = base / "service-2.json", base / "service-2.json.gz"
@@ -117,8 +177,11 @@ def load_service(botocore: Path, name: str, version: str) -> tuple[dict, str]:
     sys.exit(f"error: neither {plain} nor {gz} exists")
 
 
-def scenario_operations(scenario_dir: Path) -> dict[str, set[str]]:
+def scenario_operations(scenario_dir: Path) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """The (service, operation) pairs of the scenarios, and those of the scenarios
+    and fixtures whose answers are read (a non-empty `produces`)."""
     ops: dict[str, set[str]] = {}
+    read: dict[str, set[str]] = {}
     files = sorted(scenario_dir.glob("*.toml"))
     if not files:
         sys.exit(f"error: no scenario files in {scenario_dir}")
@@ -127,7 +190,10 @@ def scenario_operations(scenario_dir: Path) -> dict[str, set[str]]:
             doc = tomllib.load(f)
         for sc in doc.get("scenario", []):
             ops.setdefault(sc["service"], set()).add(sc["operation"])
-    return ops
+        for sc in doc.get("scenario", []) + doc.get("fixture", []):
+            if sc.get("produces"):
+                read.setdefault(sc["service"], set()).add(sc["operation"])
+    return ops, read
 
 
 def pick_protocol(meta: dict) -> str:
@@ -150,6 +216,10 @@ def ref(shapes: dict, r: dict) -> dict:
             out[attr] = r[attr]
         elif attr in target:
             out[attr] = target[attr]
+    # Members outside the body (headers, status) and XML attributes are not read.
+    for trait in ("xmlAttribute", "location", "jsonvalue", "eventpayload"):
+        if trait in r:
+            sys.exit(f"error: reference to {r['shape']}: trait {trait} is not supported")
     flattened = r.get("flattened", target.get("flattened", False))
     if flattened:
         out["flattened"] = True
@@ -193,7 +263,47 @@ def reachable(shapes: dict, roots: list[str]) -> list[str]:
     return sorted(seen)
 
 
-def convert_service(prefix: str, name: str, data: dict, wanted: set[str]) -> tuple[dict, list[str]]:
+def convert_paginator(prefix: str, op: str, pag: dict) -> dict:
+    """A paginator with its token and result-key fields as lists (botocore allows a
+    string or a list for each)."""
+    as_list = lambda v: v if isinstance(v, list) else [v]
+    unknown = set(pag) - {"input_token", "output_token", "result_key", "limit_key", "more_results",
+                          "non_aggregate_keys"}
+    if unknown:
+        sys.exit(f"error: {prefix}:{op}: paginator fields {sorted(unknown)} are not supported")
+    out = {
+        "input_token": as_list(pag["input_token"]),
+        "output_token": as_list(pag["output_token"]),
+        "result_key": as_list(pag["result_key"]),
+    }
+    if len(out["input_token"]) != len(out["output_token"]):
+        sys.exit(f"error: {prefix}:{op}: paginator has {len(out['input_token'])} input and "
+                 f"{len(out['output_token'])} output tokens")
+    for key in ("limit_key", "more_results"):
+        if key in pag:
+            out[key] = pag[key]
+    return out
+
+
+def convert_waiter(prefix: str, name: str, w: dict) -> dict:
+    out = {"operation": w["operation"], "delay": w["delay"], "maxAttempts": w["maxAttempts"], "acceptors": []}
+    for a in w["acceptors"]:
+        unknown = set(a) - {"state", "matcher", "argument", "expected"}
+        if unknown:
+            sys.exit(f"error: {prefix} waiter {name}: acceptor fields {sorted(unknown)} are not supported")
+        if a["state"] not in ("success", "failure", "retry"):
+            sys.exit(f"error: {prefix} waiter {name}: state {a['state']!r}")
+        if a["matcher"] not in ("path", "pathAll", "pathAny", "status", "error"):
+            sys.exit(f"error: {prefix} waiter {name}: matcher {a['matcher']!r}")
+        if a["matcher"].startswith("path") and not ARGUMENT_RE.match(a.get("argument", "")):
+            sys.exit(f"error: {prefix} waiter {name}: argument {a.get('argument')!r} is outside the "
+                     "JMESPath subset crates/core/src/wire/search.rs reads")
+        out["acceptors"].append({k: a[k] for k in ("state", "matcher", "argument", "expected") if k in a})
+    return out
+
+
+def convert_service(prefix: str, name: str, data: dict, wanted: set[str], read: set[str],
+                    paginators: dict, waiters: dict, waiter_names: list[str]) -> tuple[dict, list[str]]:
     meta = data["metadata"]
     missing = sorted(op for op in wanted if op not in data["operations"])
     ops = {}
@@ -206,10 +316,28 @@ def convert_service(prefix: str, name: str, data: dict, wanted: set[str]) -> tup
             sys.exit(f"error: {prefix}:{op}: not POST / ({o['http']})")
         inp = o.get("input", {}).get("shape")
         out = o.get("output", {}).get("shape")
-        ops[op] = {"input": inp, "output": out}
+        entry = {"input": inp, "output": out}
         if inp:
             roots.append(inp)
+        if op in read:
+            # The answer is read: its shapes, where the result sits, how it pages.
+            entry["read"] = True
+            if out:
+                roots.append(out)
+                if "resultWrapper" in o["output"]:
+                    entry["resultWrapper"] = o["output"]["resultWrapper"]
+            if op in paginators:
+                entry["paginator"] = convert_paginator(prefix, op, paginators[op])
+        ops[op] = entry
     shapes = {n: convert_shape(data["shapes"], n) for n in reachable(data["shapes"], roots)}
+    kept_waiters = {}
+    for wn in waiter_names:
+        if wn not in waiters:
+            sys.exit(f"error: {prefix}: no waiter {wn} in waiters-2.json")
+        w = convert_waiter(prefix, wn, waiters[wn])
+        if w["operation"] not in read:
+            sys.exit(f"error: {prefix} waiter {wn}: its operation {w['operation']} is not a read operation")
+        kept_waiters[wn] = w
     protocol = pick_protocol(meta)
     svc = {
         "botocore": name,
@@ -222,6 +350,7 @@ def convert_service(prefix: str, name: str, data: dict, wanted: set[str]) -> tup
         "endpointPrefix": meta["endpointPrefix"],
         "operations": ops,
         "shapes": shapes,
+        "waiters": kept_waiters,
     }
     return svc, missing
 
@@ -241,6 +370,22 @@ def validate(model: dict) -> list[str]:
             for r in refs:
                 if r["shape"] not in shapes:
                     problems.append(f"{prefix}: shape {n} refers to missing {r['shape']}")
+        for op, o in svc["operations"].items():
+            if not o.get("read"):
+                continue
+            if o["output"] is not None and shapes.get(o["output"], {}).get("type") != "structure":
+                problems.append(f"{prefix}:{op}: output {o['output']!r} is not a kept structure")
+            pag = o.get("paginator")
+            if pag is None:
+                continue
+            members_of = lambda shape: set(shapes.get(shape, {}).get("members", {})) if shape else set()
+            inp, out = members_of(o["input"]), members_of(o["output"])
+            for t in pag["input_token"] + ([pag["limit_key"]] if "limit_key" in pag else []):
+                if t not in inp:
+                    problems.append(f"{prefix}:{op}: paginator input member {t} is not in {o['input']}")
+            for t in pag["output_token"] + pag["result_key"] + ([pag["more_results"]] if "more_results" in pag else []):
+                if t not in out:
+                    problems.append(f"{prefix}:{op}: paginator output member {t} is not in {o['output']}")
     spot = [
         ("ec2", "RunInstances", "SecurityGroupIds", {"locationName": "SecurityGroupId"}),
         ("ec2", "CreateVpc", "TagSpecifications", {"locationName": "TagSpecification"}),
@@ -275,7 +420,7 @@ def render(model: dict) -> str:
         for j, key in enumerate(keys):
             end = "," if j < len(keys) - 1 else ""
             value = svc[key]
-            if key in ("operations", "shapes") and value:
+            if key in ("operations", "shapes", "waiters") and value:
                 out.append(f"   {compact(key)}: {{")
                 names = sorted(value)
                 for k, n in enumerate(names):
@@ -302,7 +447,7 @@ def main() -> int:
     args = ap.parse_args()
 
     version = botocore_version(args.botocore)
-    used = scenario_operations(args.scenarios)
+    used, produced = scenario_operations(args.scenarios)
     known = {prefix for prefix, _, _ in SERVICES}
     for service in sorted(set(used) - known):
         sys.exit(f"error: scenario service {service!r} is not one of {sorted(known)}")
@@ -313,6 +458,8 @@ def main() -> int:
             "version": version,
             "license": "Apache-2.0",
             "files": {},
+            "paginators": {},
+            "waiters": {},
             "generator": "catalog/wire_model.py",
         },
         "services": {},
@@ -322,13 +469,21 @@ def main() -> int:
         data, rel = load_service(args.botocore, name, api_version)
         if data["metadata"]["apiVersion"] != api_version:
             sys.exit(f"error: {rel}: apiVersion {data['metadata']['apiVersion']} != {api_version}")
-        wanted = set(used.get(prefix, set())) | set(EXTRA_OPERATIONS.get(prefix, []))
-        svc, missing = convert_service(prefix, name, data, wanted)
+        read = set(READ_OPERATIONS.get(prefix, [])) | produced.get(prefix, set())
+        wanted = set(used.get(prefix, set())) | set(EXTRA_OPERATIONS.get(prefix, [])) | read
+        paginators, pag_rel = load_extra(args.botocore, name, api_version, "paginators-1.json", "pagination")
+        waiters, wait_rel = load_extra(args.botocore, name, api_version, "waiters-2.json", "waiters")
+        svc, missing = convert_service(prefix, name, data, wanted, read, paginators, waiters,
+                                       WAITERS.get(prefix, []))
         for op in missing:
             warnings.append(f"warning: {prefix}:{op} is not an operation of botocore "
                             f"{name} {api_version}; left out")
         model["services"][prefix] = svc
         model["source"]["files"][prefix] = "botocore/" + rel
+        if any("paginator" in o for o in svc["operations"].values()):
+            model["source"]["paginators"][prefix] = "botocore/" + pag_rel
+        if svc["waiters"]:
+            model["source"]["waiters"][prefix] = "botocore/" + wait_rel
 
     problems = validate(model)
     for p in problems:
@@ -342,8 +497,11 @@ def main() -> int:
     json.loads(text)  # must stay valid JSON
     args.out.write_text(text)
     for prefix, svc in sorted(model["services"].items()):
+        read = [o for o in svc["operations"].values() if o.get("read")]
         log(f"{prefix:22} {svc['protocol']:5} {svc['apiVersion']}  "
-            f"{len(svc['operations']):3} operations  {len(svc['shapes']):4} shapes")
+            f"{len(svc['operations']):3} operations ({len(read):2} read, "
+            f"{sum('paginator' in o for o in read):2} paginated)  {len(svc['shapes']):4} shapes  "
+            f"{len(svc['waiters'])} waiters")
     log(f"wrote {args.out} ({len(text.encode())} bytes, botocore {version})")
     return 0
 

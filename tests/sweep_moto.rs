@@ -15,10 +15,9 @@ use std::collections::BTreeSet;
 
 use iamc_core::aws::created_named;
 use iamc_core::aws::sweep::{self, Kind, Selector, Tagged};
-use iamc_live::emulator::{Emulator, cache_dir, ensure_moto};
 use iamc_live::client::{Answer, Client, Credentials};
+use iamc_live::emulator::{Emulator, cache_dir, ensure_moto};
 use iamc_live::run::{Endpoints, Session};
-use iamc_core::xml;
 use serde_json::{Value, json};
 
 const RUN: &str = "20261128T193150Z-1a2b";
@@ -47,15 +46,23 @@ async fn call(s: &Session, service: &str, operation: &str, input: Value) -> Answ
     s.admin(service, operation, input).await.unwrap_or_else(|e| panic!("{service}:{operation}: {e}"))
 }
 
-/// A call that must succeed; its body.
-async fn ok(s: &Session, service: &str, operation: &str, input: Value) -> String {
+/// A call that must succeed; its answer.
+async fn ok(s: &Session, service: &str, operation: &str, input: Value) -> Answer {
     let a = call(s, service, operation, input).await;
     assert!(a.error.is_none(), "{service}:{operation} failed: {:?}\n{}", a.error, a.body);
-    a.body
+    a
 }
 
-fn text(body: &str, name: &str) -> String {
-    xml::first(body, name).unwrap_or_else(|| panic!("no <{name}> in {body}"))
+/// A call that must succeed; its output, read by the wire model as the sweep reads answers.
+async fn out(s: &Session, service: &str, operation: &str, input: Value) -> Value {
+    let a = ok(s, service, operation, input).await;
+    iamc_core::wire::output(service, operation, a.status, &a.body)
+        .unwrap_or_else(|e| panic!("{service}:{operation}: {e}\n{}", a.body))
+}
+
+/// The text at `pointer` (`/Vpc/VpcId`) of an output.
+fn text(output: &Value, pointer: &str) -> String {
+    output.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("no {pointer} in {output}")).to_string()
 }
 
 /// Tags a resource the way a run does.
@@ -69,13 +76,13 @@ fn tags(run_id: &str) -> Value {
 }
 
 async fn vpc(s: &Session, cidr: &str) -> String {
-    text(&ok(s, "ec2", "CreateVpc", json!({"CidrBlock": cidr})).await, "vpcId")
+    text(&out(s, "ec2", "CreateVpc", json!({"CidrBlock": cidr})).await, "/Vpc/VpcId")
 }
 
 async fn subnet(s: &Session, vpc: &str, cidr: &str) -> String {
-    let body =
-        ok(s, "ec2", "CreateSubnet", json!({"VpcId": vpc, "CidrBlock": cidr, "AvailabilityZone": "us-east-1a"})).await;
-    text(&body, "subnetId")
+    let made =
+        out(s, "ec2", "CreateSubnet", json!({"VpcId": vpc, "CidrBlock": cidr, "AvailabilityZone": "us-east-1a"})).await;
+    text(&made, "/Subnet/SubnetId")
 }
 
 /// Trusted by EC2, as the fixtures' roles are.
@@ -107,9 +114,7 @@ async fn instance_profile(s: &Session, name: &str, path: &str, role: &str, run: 
 }
 
 async fn secret(s: &Session, name: &str) -> String {
-    let body = ok(s, "secretsmanager", "CreateSecret", json!({"Name": name, "SecretString": "x"})).await;
-    let json: Value = serde_json::from_str(&body).unwrap();
-    json["ARN"].as_str().unwrap().to_string()
+    text(&out(s, "secretsmanager", "CreateSecret", json!({"Name": name, "SecretString": "x"})).await, "/ARN")
 }
 
 /// The rules by which the nodes' group and the load balancer's group reference each
@@ -220,29 +225,29 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
     tag(s, Kind::Vpc, &vpc, run).await;
     let subnet = subnet(s, &vpc, "10.0.1.0/24").await;
     tag(s, Kind::Subnet, &subnet, run).await;
-    let body = ok(
+    let made = out(
         s,
         "ec2",
         "CreateSecurityGroup",
         json!({"GroupName": "sweep-nodes", "Description": "sweep test", "VpcId": vpc}),
     )
     .await;
-    let group = text(&body, "groupId");
+    let group = text(&made, "/GroupId");
     tag(s, Kind::SecurityGroup, &group, run).await;
-    let body = ok(
+    let made = out(
         s,
         "ec2",
         "CreateSecurityGroup",
         json!({"GroupName": "sweep-apiserver-lb", "Description": "sweep test", "VpcId": vpc}),
     )
     .await;
-    let lb_group = text(&body, "groupId");
+    let lb_group = text(&made, "/GroupId");
     tag(s, Kind::SecurityGroup, &lb_group, run).await;
     reference_each_other(s, &group, &lb_group).await;
-    let igw = text(&ok(s, "ec2", "CreateInternetGateway", json!({})).await, "internetGatewayId");
+    let igw = text(&out(s, "ec2", "CreateInternetGateway", json!({})).await, "/InternetGateway/InternetGatewayId");
     tag(s, Kind::InternetGateway, &igw, run).await;
     ok(s, "ec2", "AttachInternetGateway", json!({"InternetGatewayId": igw, "VpcId": vpc})).await;
-    let route_table = text(&ok(s, "ec2", "CreateRouteTable", json!({"VpcId": vpc})).await, "routeTableId");
+    let route_table = text(&out(s, "ec2", "CreateRouteTable", json!({"VpcId": vpc})).await, "/RouteTable/RouteTableId");
     tag(s, Kind::RouteTable, &route_table, run).await;
     ok(
         s,
@@ -251,20 +256,20 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
         json!({"RouteTableId": route_table, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": igw}),
     )
     .await;
-    let body = ok(s, "ec2", "AssociateRouteTable", json!({"RouteTableId": route_table, "SubnetId": subnet})).await;
-    let association = text(&body, "associationId");
-    let address = text(&ok(s, "ec2", "AllocateAddress", json!({"Domain": "vpc"})).await, "allocationId");
+    let made = out(s, "ec2", "AssociateRouteTable", json!({"RouteTableId": route_table, "SubnetId": subnet})).await;
+    let association = text(&made, "/AssociationId");
+    let address = text(&out(s, "ec2", "AllocateAddress", json!({"Domain": "vpc"})).await, "/AllocationId");
     tag(s, Kind::Address, &address, run).await;
-    let nat_address = text(&ok(s, "ec2", "AllocateAddress", json!({"Domain": "vpc"})).await, "allocationId");
+    let nat_address = text(&out(s, "ec2", "AllocateAddress", json!({"Domain": "vpc"})).await, "/AllocationId");
     tag(s, Kind::Address, &nat_address, run).await;
-    let body = ok(s, "ec2", "CreateNatGateway", json!({"SubnetId": subnet, "AllocationId": nat_address})).await;
-    let nat = text(&body, "natGatewayId");
+    let made = out(s, "ec2", "CreateNatGateway", json!({"SubnetId": subnet, "AllocationId": nat_address})).await;
+    let nat = text(&made, "/NatGateway/NatGatewayId");
     tag(s, Kind::NatGateway, &nat, run).await;
     // moto lists a launch template with the tags it was created with only (CreateTags
     // on it is recorded — the tag-key filter matches it — but DescribeLaunchTemplates
     // does not show them), so the template is also tagged at creation, as a run on AWS
     // may do; `tag_call` is still applied as for every other kind.
-    let body = ok(
+    let made = out(
         s,
         "ec2",
         "CreateLaunchTemplate",
@@ -275,15 +280,15 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
         }),
     )
     .await;
-    let launch_template = text(&body, "launchTemplateId");
+    let launch_template = text(&made, "/LaunchTemplate/LaunchTemplateId");
     tag(s, Kind::LaunchTemplate, &launch_template, run).await;
-    let key_pair = text(&ok(s, "ec2", "CreateKeyPair", json!({"KeyName": "sweep-key"})).await, "keyPairId");
+    let key_pair = text(&out(s, "ec2", "CreateKeyPair", json!({"KeyName": "sweep-key"})).await, "/KeyPairId");
     tag(s, Kind::KeyPair, &key_pair, run).await;
-    let body = ok(s, "ec2", "CreateVolume", json!({"AvailabilityZone": "us-east-1a", "Size": 1})).await;
-    let volume = text(&body, "volumeId");
+    let made = out(s, "ec2", "CreateVolume", json!({"AvailabilityZone": "us-east-1a", "Size": 1})).await;
+    let volume = text(&made, "/VolumeId");
     tag(s, Kind::Volume, &volume, run).await;
-    let image = text(&ok(s, "ec2", "DescribeImages", json!({"Owners": ["amazon"]})).await, "imageId");
-    let body = ok(
+    let image = text(&out(s, "ec2", "DescribeImages", json!({"Owners": ["amazon"]})).await, "/Images/0/ImageId");
+    let made = out(
         s,
         "ec2",
         "RunInstances",
@@ -291,7 +296,7 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
                "SecurityGroupIds": [group]}),
     )
     .await;
-    let instance = text(&body, "instanceId");
+    let instance = text(&made, "/Instances/0/InstanceId");
     tag(s, Kind::Instance, &instance, run).await;
     let load_balancer = "sweep-apiserver".to_string();
     ok(
@@ -321,10 +326,10 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
     let iam_role = "sweep-run-role".to_string();
     role(s, &iam_role, "/", Some(run)).await;
     let policy = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DescribeTags", "Resource": "*"}]});
-    let body =
-        ok(s, "iam", "CreatePolicy", json!({"PolicyName": "sweep-run-policy", "PolicyDocument": policy.to_string()}))
+    let made =
+        out(s, "iam", "CreatePolicy", json!({"PolicyName": "sweep-run-policy", "PolicyDocument": policy.to_string()}))
             .await;
-    let policy_arn = text(&body, "Arn");
+    let policy_arn = text(&made, "/Policy/Arn");
     ok(s, "iam", "AttachRolePolicy", json!({"RoleName": iam_role, "PolicyArn": policy_arn})).await;
     let inline_policy = "sweep-inline".to_string();
     ok(
@@ -336,9 +341,9 @@ async fn create_run(s: &Session, run: &str) -> RunResources {
     .await;
     let profile = "sweep-run-profile".to_string();
     instance_profile(s, &profile, "/team-a/", &iam_role, Some(run)).await;
-    let body = ok(s, "iam", "CreateServiceLinkedRole", json!({"AWSServiceName": "autoscaling.amazonaws.com"})).await;
-    let role_arn = text(&body, "Arn");
-    let role_name = text(&body, "RoleName");
+    let made = out(s, "iam", "CreateServiceLinkedRole", json!({"AWSServiceName": "autoscaling.amazonaws.com"})).await;
+    let role_arn = text(&made, "/Role/Arn");
+    let role_name = text(&made, "/Role/RoleName");
     assert_eq!(sweep::kind_of(&role_arn), Some(Kind::ServiceLinkedRole), "{role_arn}");
     tag(s, Kind::ServiceLinkedRole, &role_arn, run).await;
     let stack = "sweep-stack".to_string();
@@ -585,9 +590,9 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     // each names an existing rule exactly: authorizing it again is refused as a duplicate
     // (a revoke that matched nothing would answer InvalidPermission.NotFound, which the
     // sweep counts as done).
-    let body = ok(&s, "ec2", "DescribeSecurityGroups", json!({"GroupIds": groups})).await;
-    let unlink = sweep::group_reference_revokes(&body);
-    assert_eq!(unlink.iter().map(|c| c.label.clone()).collect::<Vec<_>>(), revokes, "{body}");
+    let listed = out(&s, "ec2", "DescribeSecurityGroups", json!({"GroupIds": groups})).await;
+    let unlink = sweep::group_reference_revokes(&listed);
+    assert_eq!(unlink.iter().map(|c| c.label.clone()).collect::<Vec<_>>(), revokes, "{listed}");
     for c in &unlink {
         let authorize = c.operation.replace("Revoke", "Authorize");
         let a = call(&s, c.service, &authorize, c.input.clone()).await;
@@ -631,12 +636,13 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
             assert_gone(&a, &format!("ec2:{operation} {input}"));
         }
     }
-    let body = ok(&s, "ec2", "DescribeInstances", json!({"InstanceIds": [mine.instance]})).await;
-    assert_eq!(xml::first(xml::section(&body, "instanceState").unwrap(), "name").as_deref(), Some("terminated"));
-    let body = ok(&s, "ec2", "DescribeNatGateways", json!({"NatGatewayIds": [mine.nat]})).await;
-    assert_eq!(xml::first(&body, "state").as_deref(), Some("deleted"));
-    let body = ok(&s, "autoscaling", "DescribeAutoScalingGroups", json!({"AutoScalingGroupNames": [mine.asg]})).await;
-    assert_eq!(xml::first(&body, "AutoScalingGroupName"), None, "{body}");
+    let listed = out(&s, "ec2", "DescribeInstances", json!({"InstanceIds": [mine.instance]})).await;
+    assert_eq!(text(&listed, "/Reservations/0/Instances/0/State/Name"), "terminated");
+    let listed = out(&s, "ec2", "DescribeNatGateways", json!({"NatGatewayIds": [mine.nat]})).await;
+    assert_eq!(text(&listed, "/NatGateways/0/State"), "deleted");
+    let listed =
+        out(&s, "autoscaling", "DescribeAutoScalingGroups", json!({"AutoScalingGroupNames": [mine.asg]})).await;
+    assert_eq!(listed["AutoScalingGroups"], json!([]), "{listed}");
     let a =
         call(&s, "elasticloadbalancing", "DescribeLoadBalancers", json!({"LoadBalancerNames": [mine.load_balancer]}))
             .await;
@@ -654,11 +660,11 @@ async fn sweep_deletes_exactly_one_runs_resources_in_dependency_order() {
     ok(&s, "iam", "GetPolicy", json!({"PolicyArn": mine.policy_arn})).await;
     ok(&s, "iam", "GetRole", json!({"RoleName": other_role})).await;
     ok(&s, "iam", "GetRole", json!({"RoleName": untagged_role})).await;
-    let body = ok(&s, "iam", "GetInstanceProfile", json!({"InstanceProfileName": untagged_profile})).await;
-    assert_eq!(xml::first(&body, "RoleName"), None, "the run's role left the untagged profile: {body}");
+    let listed = out(&s, "iam", "GetInstanceProfile", json!({"InstanceProfileName": untagged_profile})).await;
+    assert_eq!(listed["InstanceProfile"]["Roles"], json!([]), "the run's role left the untagged profile: {listed}");
 
-    let body = ok(&s, "ec2", "DescribeVpcs", json!({"VpcIds": [other_vpc, untagged_vpc]})).await;
-    assert_eq!(xml::texts(&body, "vpcId").len(), 2, "{body}");
+    let listed = out(&s, "ec2", "DescribeVpcs", json!({"VpcIds": [other_vpc, untagged_vpc]})).await;
+    assert_eq!(listed["Vpcs"].as_array().map(Vec::len), Some(2), "{listed}");
     ok(&s, "ec2", "DescribeSubnets", json!({"SubnetIds": [other_subnet]})).await;
     ok(&s, "secretsmanager", "DescribeSecret", json!({"SecretId": other_secret})).await;
     ok(&s, "secretsmanager", "DescribeSecret", json!({"SecretId": untagged_secret})).await;

@@ -1,6 +1,177 @@
-//! Just enough XML reading for AWS query-protocol responses: the text of elements by
-//! name. Namespaces and attributes are ignored; names compare case-insensitively (the
-//! element names of EC2 are camelCase, those of other query services PascalCase).
+//! XML for AWS's ec2/query protocols: [`parse`] reads a document into a tree of
+//! [`Element`]s, which `wire::parse_response` reads by the service model; [`escape`]
+//! writes text. The text search by element name ([`texts`], [`first`], [`section`],
+//! [`sections`]) is the older way of reading answers, kept until its last callers move to
+//! `wire::parse_response`. Namespaces and attributes are ignored.
+
+/// An element: its local name (namespace prefix removed), its child elements, and its
+/// character data (entities and CDATA decoded, the text between and around the
+/// children joined, not trimmed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Element {
+    /// The local name, without its namespace prefix.
+    pub name: String,
+    /// The child elements, in document order.
+    pub children: Vec<Element>,
+    /// The character data, decoded and untrimmed.
+    pub text: String,
+}
+
+impl Element {
+    /// The first child named `name` (exactly).
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+}
+
+/// Why a document could not be read, and the byte offset where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("XML at byte {offset}: {reason}")]
+pub struct XmlError {
+    /// The byte offset where reading stopped.
+    pub offset: usize,
+    /// What was wrong there.
+    pub reason: String,
+}
+
+/// How deep elements may nest: AWS answers stay far below; deeper input is refused
+/// rather than followed.
+pub const MAX_DEPTH: usize = 256;
+
+/// Reads a whole document: an optional declaration, comments and processing
+/// instructions, one root element. Refused: a document type declaration (entity
+/// definitions are never needed here and are a known expansion hazard), undefined
+/// entities, mismatched or unclosed tags, content after the root, nesting deeper than
+/// [`MAX_DEPTH`].
+pub fn parse(body: &str) -> Result<Element, XmlError> {
+    let b = body.as_bytes();
+    let err = |offset: usize, reason: &str| XmlError { offset, reason: reason.to_string() };
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut pos = 0;
+    while pos < b.len() {
+        if b[pos] != b'<' {
+            let end = body[pos..].find('<').map_or(b.len(), |i| pos + i);
+            let raw = &body[pos..end];
+            match stack.last_mut() {
+                Some(open) => open.text.push_str(&decode(raw).map_err(|r| err(pos, &r))?),
+                None if raw.trim().is_empty() => {}
+                None => return Err(err(pos, "text outside the root element")),
+            }
+            pos = end;
+            continue;
+        }
+        let rest = &body[pos..];
+        if let Some(after) = rest.strip_prefix("<!--") {
+            let end = after.find("-->").ok_or_else(|| err(pos, "unclosed comment"))?;
+            pos += 4 + end + 3;
+        } else if let Some(after) = rest.strip_prefix("<![CDATA[") {
+            let end = after.find("]]>").ok_or_else(|| err(pos, "unclosed CDATA section"))?;
+            let open = stack.last_mut().ok_or_else(|| err(pos, "CDATA outside the root element"))?;
+            open.text.push_str(&after[..end]);
+            pos += 9 + end + 3;
+        } else if rest.starts_with("<?") {
+            let end = rest.find("?>").ok_or_else(|| err(pos, "unclosed processing instruction"))?;
+            pos += end + 2;
+        } else if rest.starts_with("<!") {
+            return Err(err(pos, "document type declarations are not read"));
+        } else if let Some(after) = rest.strip_prefix("</") {
+            let end = after.find('>').ok_or_else(|| err(pos, "unclosed end tag"))?;
+            let name = after[..end].trim_end();
+            let open = stack.pop().ok_or_else(|| err(pos, "an end tag without a start tag"))?;
+            if local(name) != open.name {
+                return Err(err(pos, &format!("</{name}> closes <{}>", open.name)));
+            }
+            pos += 2 + end + 1;
+            close(open, &mut stack, &mut root).map_err(|r| err(pos, &r))?;
+        } else {
+            let (end, self_closing) = tag_end(b, pos + 1).ok_or_else(|| err(pos, "unclosed start tag"))?;
+            let inner = &body[pos + 1..if self_closing { end - 1 } else { end }];
+            let name = inner.split(|c: char| c.is_ascii_whitespace()).next().unwrap_or_default();
+            if name.is_empty() {
+                return Err(err(pos, "a start tag without a name"));
+            }
+            if stack.len() >= MAX_DEPTH {
+                return Err(err(pos, &format!("elements nest deeper than {MAX_DEPTH}")));
+            }
+            let element = Element { name: local(name).to_string(), ..Element::default() };
+            pos = end + 1;
+            if self_closing {
+                close(element, &mut stack, &mut root).map_err(|r| err(pos, &r))?;
+            } else {
+                stack.push(element);
+            }
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(err(b.len(), &format!("<{}> is not closed", open.name)));
+    }
+    root.ok_or_else(|| err(b.len(), "no root element"))
+}
+
+/// The name without its namespace prefix.
+fn local(name: &str) -> &str {
+    name.rsplit(':').next().unwrap_or(name)
+}
+
+/// The `>` ending the start tag opened before `from`, skipping quoted attribute values;
+/// and whether the tag closes itself (`/>`).
+fn tag_end(b: &[u8], from: usize) -> Option<(usize, bool)> {
+    let mut quote = None;
+    for (i, &c) in b.iter().enumerate().skip(from) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(c),
+            (None, b'>') => return Some((i, i > from && b[i - 1] == b'/')),
+            (None, b'<') => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+fn close(element: Element, stack: &mut [Element], root: &mut Option<Element>) -> Result<(), String> {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(element),
+        None if root.is_none() => *root = Some(element),
+        None => return Err("more than one root element".into()),
+    }
+    Ok(())
+}
+
+/// Character data with its entity and character references decoded; an undefined
+/// entity is an error.
+fn decode(raw: &str) -> Result<String, String> {
+    if !raw.contains('&') {
+        return Ok(raw.to_string());
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';').ok_or_else(|| format!("unterminated reference in {raw:?}"))? + i;
+        let entity = &rest[i + 1..end];
+        let c = match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            e => e
+                .strip_prefix("#x")
+                .map(|h| u32::from_str_radix(h, 16))
+                .or_else(|| e.strip_prefix('#').map(str::parse::<u32>))
+                .and_then(Result::ok)
+                .and_then(char::from_u32)
+                .ok_or_else(|| format!("undefined entity &{entity};"))?,
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
 
 /// The text of every element named `name`, in document order (only elements whose
 /// content is text; nested elements are skipped).
@@ -88,6 +259,45 @@ mod tests {
         assert_eq!(first(body, "key").as_deref(), Some("a&b"));
         assert_eq!(first(body, "vpc"), None, "an element with children has no text");
         assert_eq!(first(body, "nothing"), None);
+    }
+
+    #[test]
+    fn parses_a_tree() {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!-- c --><a:R xmlns:a=\"x\" k='v>w'>\n <vpc><vpcId>vpc-1</vpcId>\
+                    <empty/><e x=\"1\" /></vpc><t> a&amp;b&#65;&#x42; <![CDATA[<raw>&amp;]]></t></a:R>\n";
+        let root = parse(body).unwrap();
+        assert_eq!(root.name, "R");
+        let vpc = root.child("vpc").unwrap();
+        assert_eq!(vpc.children.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["vpcId", "empty", "e"]);
+        assert_eq!(vpc.child("vpcId").unwrap().text, "vpc-1");
+        assert_eq!(vpc.child("empty").unwrap(), &Element { name: "empty".into(), ..Element::default() });
+        assert_eq!(root.child("t").unwrap().text, " a&bAB <raw>&amp;");
+        assert_eq!(root.child("nothing"), None);
+    }
+
+    #[test]
+    fn refuses_what_is_not_one_well_formed_document() {
+        for bad in [
+            "",
+            "text",
+            "<a>",
+            "<a></b>",
+            "</a>",
+            "<a/><b/>",
+            "<a>&bogus;</a>",
+            "<a>&amp</a>",
+            "<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>",
+            "<a><!-- x </a>",
+            "<a x=\"1></a>",
+            "<a/>tail",
+            "< a/>",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
+        let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 1), "</a>".repeat(MAX_DEPTH + 1));
+        assert!(parse(&deep).unwrap_err().reason.contains("deeper"));
+        let ok = format!("{}{}", "<a>".repeat(MAX_DEPTH), "</a>".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! `sweep`'s effectful half: lists what a run left behind ([`find`]) and deletes it in
 //! order ([`delete`]); what to list, what to pick and which calls delete it are the core's
-//! `aws::sweep`.
+//! `aws::sweep`. Answers are read by the wire model (`wire::parse_response`), listings
+//! paged by botocore's paginators (`wire::next_input`), asynchronous deletions followed
+//! with botocore's waiters (`wire::waiter_state`) where it has one.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -8,24 +10,31 @@ use std::time::Instant;
 use iamc_core::aws::errors::{ErrorClass, classify};
 use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::aws::sweep::*;
-use iamc_core::xml;
+use iamc_core::wire::{self, WaitState};
 use serde_json::{Value, json};
 
+use crate::client::Answer;
 use crate::run::{Endpoints, Session};
 
 /// Pages are bounded so that a service repeating a token cannot loop forever.
 const MAX_PAGES: usize = 1000;
 
-/// One listing call; `Ok(None)` when `gone_ok` and its subject is gone (a role deleted
-/// since ListRoles listed it, a stack since DescribeStacks). Throttling is waited out
-/// ([`RetryPolicy::sweep_listing`]); any other error fails, naming the call.
+/// A successful answer's output, read by the wire model; the error names the call.
+fn read(service: &str, operation: &str, a: &Answer) -> Result<Value, String> {
+    wire::output(service, operation, a.status, &a.body)
+        .map_err(|e| format!("{service}:{operation} answered what the wire model cannot read: {e}"))
+}
+
+/// One listing call, its answer read; `Ok(None)` when `gone_ok` and its subject is gone
+/// (a role deleted since ListRoles listed it, a stack since DescribeStacks). Throttling
+/// is waited out ([`RetryPolicy::sweep_listing`]); any other error fails, naming the call.
 async fn listing(
     session: &Session,
     service: &str,
     operation: &str,
     input: Value,
     gone_ok: bool,
-) -> Result<Option<String>, String> {
+) -> Result<Option<Value>, String> {
     let policy = RetryPolicy::sweep_listing();
     let started = Instant::now();
     let mut retries = 0;
@@ -34,8 +43,8 @@ async fn listing(
             .admin(service, operation, input.clone())
             .await
             .map_err(|e| format!("{service}:{operation}: {e}"))?;
-        let Some((code, message)) = a.error else { return Ok(Some(a.body)) };
-        let class = classify(&code, &message);
+        let Some((code, message)) = &a.error else { return read(service, operation, &a).map(Some) };
+        let class = classify(code, message);
         if let Some(wait) = policy.next_wait(retries, started.elapsed(), class) {
             tokio::time::sleep(wait).await;
             retries += 1;
@@ -48,9 +57,35 @@ async fn listing(
     }
 }
 
-/// One call that must succeed (throttling waited out); the error names the call.
-async fn answer(session: &Session, service: &str, operation: &str, input: Value) -> Result<String, String> {
-    Ok(listing(session, service, operation, input, false).await?.unwrap_or_default())
+/// Every page of a listing, each read, following the operation's botocore paginator
+/// (one page when it has none); `Ok(None)` when `gone_ok` and the subject is gone.
+async fn pages(
+    session: &Session,
+    service: &str,
+    operation: &str,
+    input: Value,
+    gone_ok: bool,
+) -> Result<Option<Vec<Value>>, String> {
+    let paginator = wire::models().service(service).and_then(|m| m.paginator(operation));
+    let mut input = input;
+    let mut out = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let Some(output) = listing(session, service, operation, input.clone(), gone_ok).await? else {
+            return Ok(None);
+        };
+        let next = paginator.and_then(|p| wire::next_input(p, &input, &output));
+        out.push(output);
+        match next {
+            Some(n) => input = n,
+            None => break,
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Every page of a listing whose subject cannot be gone.
+async fn all_pages(session: &Session, service: &str, operation: &str, input: Value) -> Result<Vec<Value>, String> {
+    Ok(pages(session, service, operation, input, false).await?.unwrap_or_default())
 }
 
 /// Whether an error says the service does not implement a filter (moto's answer for
@@ -60,128 +95,59 @@ fn filter_unsupported(message: &str) -> bool {
     lower.contains("filter") && (lower.contains("not been implemented") || lower.contains("notimplemented"))
 }
 
-async fn find_ec2(session: &Session, listing: &Ec2Listing) -> Result<Vec<Tagged>, String> {
-    let filter = json!([{"Name": "tag-key", "Values": [RUN_ID_TAG]}]);
-    let mut vouched = true;
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut input = serde_json::Map::new();
-        if vouched {
-            input.insert(listing.filter_member.into(), filter.clone());
-        }
-        if let Some(t) = &token {
-            input.insert("NextToken".into(), Value::String(t.clone()));
-        }
-        let body = match answer(session, "ec2", listing.operation, Value::Object(input)).await {
-            Ok(body) => body,
-            // Without the filter, every item is listed and must show the tag itself.
-            Err(e) if vouched && token.is_none() && filter_unsupported(&e) => {
-                vouched = false;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let (items, next) = read_ec2(listing.kind, &body, vouched);
-        out.extend(items);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => return Ok(out),
-        }
+/// The pages of a listing with a `tag-key` filter on [`RUN_ID_TAG`] in `member`, and
+/// whether the service applied it; without the filter when the service does not
+/// implement it (every item is then listed and must show the tag itself).
+async fn tag_filtered(
+    session: &Session,
+    service: &str,
+    operation: &str,
+    member: &str,
+) -> Result<(Vec<Value>, bool), String> {
+    let filtered = json!({member: [{"Name": "tag-key", "Values": [RUN_ID_TAG]}]});
+    match all_pages(session, service, operation, filtered).await {
+        Ok(pages) => Ok((pages, true)),
+        Err(e) if filter_unsupported(&e) => Ok((all_pages(session, service, operation, json!({})).await?, false)),
+        Err(e) => Err(e),
     }
-    Ok(out)
+}
+
+async fn find_ec2(session: &Session, listing: &Ec2Listing) -> Result<Vec<Tagged>, String> {
+    let (pages, vouched) = tag_filtered(session, "ec2", listing.operation, listing.filter_member).await?;
+    Ok(pages.iter().flat_map(|page| read_ec2(listing.kind, page, vouched)).collect())
 }
 
 async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut names = Vec::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let input = match &marker {
-            Some(m) => json!({"Marker": m}),
-            None => json!({}),
-        };
-        let (page, next) =
-            read_load_balancers(&answer(session, "elasticloadbalancing", "DescribeLoadBalancers", input).await?);
-        names.extend(page);
-        match next {
-            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
-            _ => break,
-        }
-    }
+    let names: Vec<String> = all_pages(session, "elasticloadbalancing", "DescribeLoadBalancers", json!({}))
+        .await?
+        .iter()
+        .flat_map(read_load_balancers)
+        .collect();
     let mut out = Vec::new();
     for chunk in names.chunks(20) {
-        let body = answer(session, "elasticloadbalancing", "DescribeTags", json!({"LoadBalancerNames": chunk})).await?;
-        out.extend(read_load_balancer_tags(&body));
+        let input = json!({"LoadBalancerNames": chunk});
+        for page in all_pages(session, "elasticloadbalancing", "DescribeTags", input).await? {
+            out.extend(read_load_balancer_tags(&page));
+        }
     }
     Ok(out)
 }
 
 async fn find_auto_scaling_groups(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    let mut filtered = true;
-    for _ in 0..MAX_PAGES {
-        let mut input = serde_json::Map::new();
-        if filtered {
-            input.insert("Filters".into(), json!([{"Name": "tag-key", "Values": [RUN_ID_TAG]}]));
-        }
-        if let Some(t) = &token {
-            input.insert("NextToken".into(), Value::String(t.clone()));
-        }
-        let body = match answer(session, "autoscaling", "DescribeAutoScalingGroups", Value::Object(input)).await {
-            Ok(body) => body,
-            Err(e) if filtered && token.is_none() && filter_unsupported(&e) => {
-                filtered = false;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let (groups, next) = read_auto_scaling_groups(&body);
-        out.extend(groups);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
+    let (pages, _) = tag_filtered(session, "autoscaling", "DescribeAutoScalingGroups", "Filters").await?;
+    Ok(pages.iter().flat_map(read_auto_scaling_groups).collect())
 }
 
 async fn find_secrets(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        // The tag-key filter matches by prefix: `read_secrets` keeps exact keys only.
-        let mut input = json!({"Filters": [{"Key": "tag-key", "Values": [RUN_ID_TAG]}]});
-        if let Some(t) = &token {
-            input["NextToken"] = Value::String(t.clone());
-        }
-        let (secrets, next) = read_secrets(&answer(session, "secretsmanager", "ListSecrets", input).await?)?;
-        out.extend(secrets);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
+    // The tag-key filter matches by prefix: `read_secrets` keeps exact keys only.
+    let input = json!({"Filters": [{"Key": "tag-key", "Values": [RUN_ID_TAG]}]});
+    Ok(all_pages(session, "secretsmanager", "ListSecrets", input).await?.iter().flat_map(read_secrets).collect())
 }
 
 /// Every role or every instance profile in the account (all paths).
 async fn list_iam(session: &Session, kind: IamListing) -> Result<Vec<Listed>, String> {
-    let mut out = Vec::new();
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let input = match &marker {
-            Some(m) => json!({"Marker": m}),
-            None => json!({}),
-        };
-        let (page, next) = read_iam_listing(kind, &answer(session, "iam", kind.operation(), input).await?);
-        out.extend(page);
-        match next {
-            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
+    let pages = all_pages(session, "iam", kind.operation(), json!({})).await?;
+    Ok(pages.iter().flat_map(|page| read_iam_listing(kind, page)).collect())
 }
 
 /// Our tags on a role or an instance profile: those its listing showed, else its own
@@ -192,22 +158,14 @@ async fn iam_tags(session: &Session, kind: IamListing, entity: &Listed) -> Resul
         return Ok(Some(tags.clone()));
     }
     let (operation, member) = kind.tag_listing();
+    let Some(pages) = pages(session, "iam", operation, json!({member: entity.name}), true).await? else {
+        return Ok(None);
+    };
     let (mut run_id, mut expires) = (None, None);
-    let mut marker: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let mut input = json!({});
-        input[member] = Value::String(entity.name.clone());
-        if let Some(m) = &marker {
-            input["Marker"] = Value::String(m.clone());
-        }
-        let Some(body) = listing(session, "iam", operation, input, true).await? else { return Ok(None) };
-        let ((r, e), next) = read_entity_tags(operation, &body);
+    for page in &pages {
+        let (r, e) = read_entity_tags(page);
         run_id = run_id.or(r);
         expires = expires.or(e);
-        match next {
-            Some(n) if marker.as_ref() != Some(&n) => marker = Some(n),
-            _ => break,
-        }
     }
     Ok(Some((run_id, expires)))
 }
@@ -260,43 +218,16 @@ async fn find_instance_profiles(
 async fn stack_managed(session: &Session, stacks: &[Tagged]) -> Result<HashSet<(Kind, String)>, String> {
     let mut out = HashSet::new();
     for stack in stacks {
-        let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
-            let mut input = json!({"StackName": stack.id});
-            if let Some(t) = &token {
-                input["NextToken"] = Value::String(t.clone());
-            }
-            // A stack deleted since DescribeStacks manages nothing any more.
-            let Some(body) = listing(session, "cloudformation", "ListStackResources", input, true).await? else {
-                break;
-            };
-            let (managed, next) = read_stack_resources(&body);
-            out.extend(managed);
-            match next {
-                Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-                _ => break,
-            }
-        }
+        // A stack deleted since DescribeStacks manages nothing any more.
+        let input = json!({"StackName": stack.id});
+        let Some(pages) = pages(session, "cloudformation", "ListStackResources", input, true).await? else { continue };
+        out.extend(pages.iter().flat_map(read_stack_resources));
     }
     Ok(out)
 }
 
 async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, String> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..MAX_PAGES {
-        let input = match &token {
-            Some(t) => json!({"NextToken": t}),
-            None => json!({}),
-        };
-        let (stacks, next) = read_stacks(&answer(session, "cloudformation", "DescribeStacks", input).await?);
-        out.extend(stacks);
-        match next {
-            Some(n) if token.as_ref() != Some(&n) => token = Some(n),
-            _ => break,
-        }
-    }
-    Ok(out)
+    Ok(all_pages(session, "cloudformation", "DescribeStacks", json!({})).await?.iter().flat_map(read_stacks).collect())
 }
 
 /// Effectful: every resource carrying [`RUN_ID_TAG`] in the session's region (and IAM's
@@ -339,20 +270,21 @@ pub fn deletion_policy(session: &Session) -> RetryPolicy {
 }
 
 /// Makes one call, retrying what `policy` retries (throttling, and on AWS "not yet")
-/// within its patience. `Ok(body)` also when the work was already done.
-async fn make(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<String, String> {
-    Ok(attempt(session, c, policy).await?.unwrap_or_default())
+/// within its patience. `Ok(())` also when the work was already done.
+async fn make(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<(), String> {
+    attempt(session, c, policy).await.map(|_| ())
 }
 
-/// [`make`], telling "already done" (the answer's class is `Gone`) apart: `Ok(None)`.
-async fn attempt(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<String>, String> {
+/// [`make`], telling "already done" (the answer's class is `Gone`) apart: `Ok(None)`;
+/// else the answer.
+async fn attempt(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<Answer>, String> {
     let started = Instant::now();
     let mut retries = 0;
     loop {
         let a =
             session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
-        let Some((code, message)) = a.error else { return Ok(Some(a.body)) };
-        let class = classify(&code, &message);
+        let Some((code, message)) = &a.error else { return Ok(Some(a)) };
+        let class = classify(code, message);
         if class == ErrorClass::Gone {
             return Ok(None);
         }
@@ -361,6 +293,14 @@ async fn attempt(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Op
         };
         tokio::time::sleep(wait).await;
         retries += 1;
+    }
+}
+
+/// [`attempt`], with the answer read by the wire model.
+async fn attempt_reading(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<Value>, String> {
+    match attempt(session, c, policy).await? {
+        Some(a) => read(c.service, c.operation, &a).map(Some),
+        None => Ok(None),
     }
 }
 
@@ -376,9 +316,9 @@ async fn undo_role_attachments(
     for (listing, _) in role_listings(role) {
         for _ in 0..MAX_PAGES {
             calls.push(listing.label.clone());
-            // A role already gone lists nothing (`make` answers an empty body).
-            let body = make(session, &listing, policy).await?;
-            let (undo, truncated) = role_undo_calls(role, listing.operation, &body);
+            // A role already gone lists nothing.
+            let Some(output) = attempt_reading(session, &listing, policy).await? else { break };
+            let (undo, truncated) = role_undo_calls(role, &listing, &output);
             let progress = !undo.is_empty();
             for c in &undo {
                 calls.push(c.label.clone());
@@ -409,28 +349,28 @@ async fn revoke_group_references(
     for chunk in groups.chunks(GROUPS_PER_LISTING) {
         let listing = describe_groups(chunk);
         calls.push(listing.label.clone());
-        let bodies = match attempt(session, &listing, policy).await {
-            Ok(Some(body)) => vec![body],
+        let outputs = match attempt_reading(session, &listing, policy).await {
+            Ok(Some(output)) => vec![output],
             Ok(None) => {
-                let mut bodies = Vec::new();
+                let mut outputs = Vec::new();
                 for group in chunk {
                     let alone = describe_groups(&[group]);
                     calls.push(alone.label.clone());
-                    match attempt(session, &alone, policy).await {
-                        Ok(Some(body)) => bodies.push(body),
+                    match attempt_reading(session, &alone, policy).await {
+                        Ok(Some(output)) => outputs.push(output),
                         Ok(None) => {}
                         Err(e) => failures.push(e),
                     }
                 }
-                bodies
+                outputs
             }
             Err(e) => {
                 failures.push(e);
                 continue;
             }
         };
-        for body in bodies {
-            for c in group_reference_revokes(&body) {
+        for output in outputs {
+            for c in group_reference_revokes(&output) {
                 calls.push(c.label.clone());
                 if let Err(e) = make(session, &c, policy).await {
                     failures.push(e);
@@ -463,11 +403,12 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
         done.result = Err(e);
         return done;
     }
-    let mut last_body = String::new();
+    // The last call's answer (`None`: what it deletes was already gone).
+    let mut last = None;
     for c in &planned {
         done.calls.push(c.label.clone());
-        match make(session, c, policy).await {
-            Ok(body) => last_body = body,
+        match attempt(session, c, policy).await {
+            Ok(answer) => last = answer.map(|a| (c, a)),
             Err(e) => {
                 done.result = Err(e);
                 return done;
@@ -475,9 +416,13 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
         }
     }
     done.result = match t.kind {
-        Kind::ServiceLinkedRole => match xml::first(&last_body, "DeletionTaskId") {
-            Some(task) => wait_role_deleted(session, &task, policy).await,
-            None => Ok(()), // already gone
+        Kind::ServiceLinkedRole => match last.map(|(c, a)| read(c.service, c.operation, &a)).transpose() {
+            Ok(Some(output)) => match deletion_task_id(&output) {
+                Some(task) => wait_role_deleted(session, &task, policy).await,
+                None => Ok(()),
+            },
+            Ok(None) => Ok(()), // already gone
+            Err(e) => Err(e),
         },
         Kind::Stack => wait_stack_deleted(session, &t.id, policy).await,
         _ => Ok(()),
@@ -486,52 +431,61 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
 }
 
 /// Follows a service-linked role's deletion task to its end, polling on `policy`'s
-/// schedule ([`RetryPolicy::wait_after`]) until that is spent.
+/// schedule ([`RetryPolicy::wait_after`]) until that is spent. (botocore has no waiter
+/// for it.)
 async fn wait_role_deleted(session: &Session, task: &str, policy: &RetryPolicy) -> Result<(), String> {
     let started = Instant::now();
     let mut status = String::new();
     for polls in 0.. {
-        let body =
-            answer(session, "iam", "GetServiceLinkedRoleDeletionStatus", json!({"DeletionTaskId": task})).await?;
-        status = xml::first(&body, "Status").unwrap_or_default();
-        match status.as_str() {
-            "SUCCEEDED" => return Ok(()),
-            "FAILED" => {
-                let reason = xml::first(&body, "Reason").unwrap_or_default();
-                let users = xml::texts(&body, "Resource").join(", ");
-                return Err(format!("deletion task {task} failed: {reason} {users}").trim_end().to_string());
-            }
-            _ => match policy.wait_after(polls, started.elapsed()) {
-                Some(wait) => tokio::time::sleep(wait).await,
-                None => break,
-            },
+        let input = json!({"DeletionTaskId": task});
+        let output = listing(session, "iam", "GetServiceLinkedRoleDeletionStatus", input, false).await?;
+        let (now, failure) = deletion_task_status(&output.unwrap_or_default());
+        status = now;
+        if let Some(why) = failure {
+            return Err(format!("deletion task {task} failed: {why}").trim_end().to_string());
+        }
+        if status == "SUCCEEDED" {
+            return Ok(());
+        }
+        match policy.wait_after(polls, started.elapsed()) {
+            Some(wait) => tokio::time::sleep(wait).await,
+            None => break,
         }
     }
     Err(format!("deletion task {task} still {status} after {} s", policy.limit.as_secs()))
 }
 
+/// Follows a stack's deletion with botocore's `StackDeleteComplete` waiter, polling on
+/// `policy`'s schedule. An answer that the stack is gone (`ValidationError` … does not
+/// exist, which the waiter also accepts) or that no longer lists it ends the wait.
 async fn wait_stack_deleted(session: &Session, stack: &str, policy: &RetryPolicy) -> Result<(), String> {
+    let waiter = wire::models()
+        .service("cloudformation")
+        .and_then(|m| m.waiter("StackDeleteComplete"))
+        .ok_or("the wire model has no StackDeleteComplete waiter")?;
     let started = Instant::now();
     let mut status = String::new();
     for polls in 0.. {
         let a = session
-            .admin("cloudformation", "DescribeStacks", json!({"StackName": stack}))
+            .admin("cloudformation", &waiter.operation, json!({"StackName": stack}))
             .await
             .map_err(|e| format!("cloudformation:DescribeStacks {stack}: {e}"))?;
         if let Some((code, message)) = &a.error {
             if classify(code, message) == ErrorClass::Gone {
                 return Ok(());
             }
-            return Err(format!("cloudformation:DescribeStacks {stack} answered {} {code}: {message}", a.status));
+            return match wire::waiter_state(waiter, a.status, Err(code)) {
+                WaitState::Success => Ok(()),
+                _ => Err(format!("cloudformation:DescribeStacks {stack} answered {} {code}: {message}", a.status)),
+            };
         }
-        status = xml::first(&a.body, "StackStatus").unwrap_or_default();
-        match status.as_str() {
-            "" | "DELETE_COMPLETE" => return Ok(()),
-            "DELETE_FAILED" => {
-                let reason = xml::first(&a.body, "StackStatusReason").unwrap_or_default();
-                return Err(format!("stack {stack} DELETE_FAILED: {reason}"));
-            }
-            _ => match policy.wait_after(polls, started.elapsed()) {
+        let output = read("cloudformation", &waiter.operation, &a)?;
+        let Some((now, reason)) = stack_status(&output) else { return Ok(()) };
+        status = now;
+        match wire::waiter_state(waiter, a.status, Ok(&output)) {
+            WaitState::Success => return Ok(()),
+            WaitState::Failure { .. } => return Err(format!("stack {stack} {status}: {reason}")),
+            WaitState::Retry => match policy.wait_after(polls, started.elapsed()) {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => break,
             },
@@ -540,74 +494,57 @@ async fn wait_stack_deleted(session: &Session, stack: &str, policy: &RetryPolicy
     Err(format!("stack {stack} still {status} after {} s", policy.limit.as_secs()))
 }
 
-/// The ids among `ids` that are still there (with their state), for the kinds AWS
-/// deletes asynchronously and whose dependants must wait: Auto Scaling groups (gone),
-/// instances (terminated), NAT gateways (deleted).
-async fn still_there(session: &Session, kind: Kind, ids: &[String]) -> Result<Vec<(String, String)>, String> {
-    let (service, operation, input) = match kind {
-        Kind::AutoScalingGroup => ("autoscaling", "DescribeAutoScalingGroups", json!({"AutoScalingGroupNames": ids})),
-        Kind::Instance => ("ec2", "DescribeInstances", json!({"InstanceIds": ids})),
-        Kind::NatGateway => ("ec2", "DescribeNatGateways", json!({"NatGatewayIds": ids})),
-        _ => return Ok(Vec::new()),
-    };
-    let a = session.admin(service, operation, input).await.map_err(|e| format!("{service}:{operation}: {e}"))?;
+/// What one look at an asynchronous deletion of `ids` says ([`deletion_listing`]):
+/// finished, failed (why), or not yet (what is left, with its state).
+enum Progress {
+    Finished,
+    Failed(String),
+    Pending(Vec<(String, String)>),
+}
+
+async fn progress(session: &Session, kind: Kind, ids: &[String]) -> Result<Progress, String> {
+    let Some((c, waiter)) = deletion_listing(kind, ids) else { return Ok(Progress::Finished) };
+    let waiter = waiter.and_then(|w| wire::models().service(c.service).and_then(|m| m.waiter(w)));
+    let a = session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
     if let Some((code, message)) = &a.error {
         // EC2 answers NotFound when every id is gone.
         if classify(code, message) == ErrorClass::Gone {
-            return Ok(Vec::new());
+            return Ok(Progress::Finished);
         }
-        return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
+        return Err(format!("{} answered {} {code}: {message}", c.label, a.status));
     }
-    let root = result_of(&a.body, operation);
-    let mut out = Vec::new();
-    match kind {
-        Kind::AutoScalingGroup => {
-            for g in list_at(root, &["AutoScalingGroups"]) {
-                let name = child_text(g, "AutoScalingGroupName").unwrap_or_default();
-                let status = child_text(g, "Status").unwrap_or_else(|| "present".into());
-                out.push((name, status));
-            }
-        }
-        Kind::Instance => {
-            for r in list_at(root, &["reservationSet"]) {
-                for i in list_at(r, &["instancesSet"]) {
-                    let id = child_text(i, "instanceId").unwrap_or_default();
-                    let state = child(i, "instanceState").and_then(|s| child_text(s, "name")).unwrap_or_default();
-                    if state != "terminated" {
-                        out.push((id, state));
-                    }
-                }
-            }
-        }
-        _ => {
-            for n in list_at(root, &["natGatewaySet"]) {
-                let id = child_text(n, "natGatewayId").unwrap_or_default();
-                let state = child_text(n, "state").unwrap_or_default();
-                if state != "deleted" && state != "failed" {
-                    out.push((id, state));
-                }
-            }
-        }
-    }
-    out.retain(|(id, _)| ids.contains(id));
-    Ok(out)
+    let output = read(c.service, c.operation, &a)?;
+    let left = left_after_deletion(kind, ids, &output);
+    Ok(match waiter.map(|w| wire::waiter_state(w, a.status, Ok(&output))) {
+        Some(WaitState::Success) => Progress::Finished,
+        Some(WaitState::Failure { reason }) => Progress::Failed(reason),
+        // Still waiting, or no botocore waiter (Auto Scaling groups): done once the
+        // answer lists none of them unfinished (as when it lists none at all).
+        _ if left.is_empty() => Progress::Finished,
+        _ => Progress::Pending(left),
+    })
 }
 
 /// Waits until the deletions of `group` (one kind) are finished where AWS deletes
-/// asynchronously; a resource still there at the limit gets an error.
+/// asynchronously; a resource still there at the limit, or in a state the kind's waiter
+/// calls a failure, gets an error.
 async fn wait_group(session: &Session, group: &mut [Deletion], policy: &RetryPolicy) {
     let Some(kind) = group.first().map(|d| d.kind) else { return };
-    if !matches!(kind, Kind::AutoScalingGroup | Kind::Instance | Kind::NatGateway) {
-        return;
-    }
     let ids: Vec<String> = group.iter().filter(|d| d.result.is_ok()).map(|d| d.id.clone()).collect();
-    if ids.is_empty() {
+    if ids.is_empty() || deletion_listing(kind, &ids).is_none() {
         return;
     }
     let started = Instant::now();
     for polls in 0.. {
-        let pending = match still_there(session, kind, &ids).await {
-            Ok(p) => p,
+        let pending = match progress(session, kind, &ids).await {
+            Ok(Progress::Finished) => return,
+            Ok(Progress::Pending(left)) => left,
+            Ok(Progress::Failed(reason)) => {
+                for d in group.iter_mut().filter(|d| d.result.is_ok()) {
+                    d.result = Err(format!("{} {} did not go: {reason}", kind.label(), d.id));
+                }
+                return;
+            }
             Err(e) => {
                 for d in group.iter_mut().filter(|d| d.result.is_ok()) {
                     d.result = Err(format!("could not confirm the deletion: {e}"));
@@ -615,9 +552,6 @@ async fn wait_group(session: &Session, group: &mut [Deletion], policy: &RetryPol
                 return;
             }
         };
-        if pending.is_empty() {
-            return;
-        }
         let Some(wait) = policy.wait_after(polls, started.elapsed()) else {
             for (id, state) in pending {
                 if let Some(d) = group.iter_mut().find(|d| d.id == id && d.result.is_ok()) {

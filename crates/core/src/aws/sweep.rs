@@ -6,16 +6,16 @@
 //! The pure parts — which resources a selector picks and in which order they go
 //! ([`plan`]), how a run tags what it creates ([`tag_call`]), which calls delete a
 //! resource ([`deletion_calls`], [`role_listings`], [`group_rule_listings`] and
-//! [`group_reference_revokes`]), how each service's listing is read —
-//! are separate from the two effectful ones, `find` and `delete` (in `iamc-live`'s
+//! [`group_reference_revokes`]), how each service's listing is read (from answers
+//! parsed by `wire::parse_response`, paged by `wire::next_input`), how the end of an
+//! asynchronous deletion is seen ([`deletion_listing`], with botocore's waiters) — are
+//! separate from the two effectful ones, `find` and `delete` (in `iamc-live`'s
 //! `sweep`). Which answers mean "already gone" or "try again" is
 //! [`super::errors::classify`]; how long to keep trying, [`super::retry::RetryPolicy`].
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-
-use crate::xml;
 
 /// The tag whose value is the id of the run that created the resource.
 pub const RUN_ID_TAG: &str = "iam-conformance:run-id";
@@ -108,7 +108,7 @@ impl Kind {
     }
 }
 
-/// A resource carrying [`RUN_ID_TAG`], as [`find`] listed it.
+/// A resource carrying [`RUN_ID_TAG`], as `find` (in `iamc-live`'s `sweep`) listed it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Tagged {
     pub kind: Kind,
@@ -358,98 +358,48 @@ pub fn kind_of(id: &str) -> Option<Kind> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Reading the services' listings (pure).
+// Reading the services' listings (pure), from their answers as `wire::parse_response`
+// reads them: API member names, lists as arrays, booleans typed. Which pages follow is
+// the operation's paginator's business (`wire::next_input`), not the readers'.
 
-/// The elements directly inside `body` (not nested deeper): (local name, inner text).
-pub fn children(body: &str) -> Vec<(&str, &str)> {
-    let mut out = Vec::new();
-    let mut pos = 0;
-    while let Some(lt) = body[pos..].find('<') {
-        let open = pos + lt;
-        let Some(gt) = body[open..].find('>') else { break };
-        let tag = &body[open + 1..open + gt];
-        pos = open + gt + 1;
-        if tag.starts_with(['/', '?', '!']) {
-            continue;
-        }
-        let full = tag.trim_end_matches('/').split_whitespace().next().unwrap_or_default();
-        let name = full.rsplit(':').next().unwrap_or(full);
-        if tag.ends_with('/') {
-            out.push((name, ""));
-            continue;
-        }
-        let Some(inner) = xml::section(&body[open..], name) else { break };
-        out.push((name, inner));
-        let inner_end = inner.as_ptr() as usize - body.as_ptr() as usize + inner.len();
-        match body[inner_end..].find('>') {
-            Some(close) => pos = inner_end + close + 1,
-            None => break,
-        }
-    }
-    out
+/// The text of member `name` of `v` (an object of a parsed answer), if it is text.
+fn text<'a>(v: &'a Value, name: &str) -> Option<&'a str> {
+    v.get(name).and_then(Value::as_str)
 }
 
-/// The inner text of the first direct child named `name` (case-insensitive).
-pub fn child<'a>(body: &'a str, name: &str) -> Option<&'a str> {
-    children(body).into_iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, inner)| inner)
+/// The items of list member `name` of `v` (none when it is absent).
+fn items<'a>(v: &'a Value, name: &str) -> &'a [Value] {
+    v.get(name).and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
-/// The text of the first direct child named `name`, if it holds text.
-pub fn child_text(body: &str, name: &str) -> Option<String> {
-    child(body, name).filter(|inner| !inner.contains('<')).map(|inner| xml::unescape(inner.trim()))
-}
-
-/// The members of a list element (`<item>` in EC2, `<member>` in query services).
-pub fn members(list: &str) -> Vec<&str> {
-    children(list)
-        .into_iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("item") || n.eq_ignore_ascii_case("member"))
-        .map(|(_, inner)| inner)
-        .collect()
-}
-
-/// The items of the list `path` (a chain of direct children) under `body`.
-pub fn list_at<'a>(body: &'a str, path: &[&str]) -> Vec<&'a str> {
-    let mut at = body;
-    for name in path {
-        match child(at, name) {
-            Some(inner) => at = inner,
-            None => return Vec::new(),
-        }
-    }
-    members(at)
-}
-
-/// The response's result element: `<XResponse>` for EC2, `<XResponse><XResult>` for
-/// the query services.
-pub fn result_of<'a>(body: &'a str, operation: &str) -> &'a str {
-    let response = xml::section(body, &format!("{operation}Response")).unwrap_or(body);
-    xml::section(response, &format!("{operation}Result")).unwrap_or(response)
+/// Member `name` of `v` as owned text, when it is non-empty text.
+fn some_text(v: &Value, name: &str) -> Option<String> {
+    text(v, name).filter(|t| !t.is_empty()).map(str::to_string)
 }
 
 /// The values of [`RUN_ID_TAG`] and [`EXPIRES_TAG`] in a tag list, each if present.
 pub type TagValues = (Option<String>, Option<String>);
 
-/// The values of our two tags in the tag list `list` (`tagSet` / `Tags`) of `item`.
-pub fn tag_values(item: &str, list: &str) -> TagValues {
+/// The values of our two tags in a tag list (`[{"Key", "Value"}]`, the `Tags` member of
+/// EC2, Auto Scaling, ELB, CloudFormation, Secrets Manager and IAM answers alike).
+pub fn tag_values(tags: &[Value]) -> TagValues {
     let mut run_id = None;
     let mut expires = None;
-    for tag in child(item, list).map(members).unwrap_or_default() {
-        let key = child_text(tag, "Key").unwrap_or_default();
-        let value = child_text(tag, "Value").unwrap_or_default();
-        if key == RUN_ID_TAG {
-            run_id = Some(value);
-        } else if key == EXPIRES_TAG {
-            expires = Some(value);
+    for tag in tags {
+        let value = text(tag, "Value").unwrap_or_default().to_string();
+        match text(tag, "Key") {
+            Some(RUN_ID_TAG) => run_id = Some(value),
+            Some(EXPIRES_TAG) => expires = Some(value),
+            _ => {}
         }
     }
     (run_id, expires)
 }
 
-/// The values of our two tags in a tag list (`tagSet` / `Tags`): `None` when the list
-/// does not hold [`RUN_ID_TAG`].
-pub fn our_tags(item: &str, list: &str) -> Option<(String, Option<String>)> {
-    let (run_id, expires) = tag_values(item, list);
+/// The values of our two tags in the `Tags` of `item`: `None` when they do not hold
+/// [`RUN_ID_TAG`].
+pub fn our_tags(item: &Value) -> Option<(String, Option<String>)> {
+    let (run_id, expires) = tag_values(items(item, "Tags"));
     Some((run_id?, expires))
 }
 
@@ -459,172 +409,148 @@ pub struct Ec2Listing {
     pub operation: &'static str,
     /// `Filters`, except `Filter` for DescribeNatGateways.
     pub filter_member: &'static str,
-    pub set: &'static str,
+    /// Where the resources are in the answer (a `wire::search` path).
+    pub items: &'static str,
+    /// The member holding the id deletion takes.
     pub id: &'static str,
 }
 
 pub const EC2_LISTINGS: &[Ec2Listing] = &[
-    Ec2Listing { kind: Kind::Instance, operation: "DescribeInstances", filter_member: "Filters", set: "", id: "" },
+    Ec2Listing {
+        kind: Kind::Instance,
+        operation: "DescribeInstances",
+        filter_member: "Filters",
+        items: "Reservations[].Instances[]",
+        id: "InstanceId",
+    },
     Ec2Listing {
         kind: Kind::NatGateway,
         operation: "DescribeNatGateways",
         filter_member: "Filter",
-        set: "natGatewaySet",
-        id: "natGatewayId",
+        items: "NatGateways",
+        id: "NatGatewayId",
     },
     Ec2Listing {
         kind: Kind::Address,
         operation: "DescribeAddresses",
         filter_member: "Filters",
-        set: "addressesSet",
-        id: "allocationId",
+        items: "Addresses",
+        id: "AllocationId",
     },
     Ec2Listing {
         kind: Kind::RouteTable,
         operation: "DescribeRouteTables",
         filter_member: "Filters",
-        set: "routeTableSet",
-        id: "routeTableId",
+        items: "RouteTables",
+        id: "RouteTableId",
     },
     Ec2Listing {
         kind: Kind::InternetGateway,
         operation: "DescribeInternetGateways",
         filter_member: "Filters",
-        set: "internetGatewaySet",
-        id: "internetGatewayId",
+        items: "InternetGateways",
+        id: "InternetGatewayId",
     },
     Ec2Listing {
         kind: Kind::Subnet,
         operation: "DescribeSubnets",
         filter_member: "Filters",
-        set: "subnetSet",
-        id: "subnetId",
+        items: "Subnets",
+        id: "SubnetId",
     },
     Ec2Listing {
         kind: Kind::SecurityGroup,
         operation: "DescribeSecurityGroups",
         filter_member: "Filters",
-        set: "securityGroupInfo",
-        id: "groupId",
+        items: "SecurityGroups",
+        id: "GroupId",
     },
-    Ec2Listing { kind: Kind::Vpc, operation: "DescribeVpcs", filter_member: "Filters", set: "vpcSet", id: "vpcId" },
+    Ec2Listing { kind: Kind::Vpc, operation: "DescribeVpcs", filter_member: "Filters", items: "Vpcs", id: "VpcId" },
     Ec2Listing {
         kind: Kind::LaunchTemplate,
         operation: "DescribeLaunchTemplates",
         filter_member: "Filters",
-        set: "launchTemplates",
-        id: "launchTemplateId",
+        items: "LaunchTemplates",
+        id: "LaunchTemplateId",
     },
     Ec2Listing {
         kind: Kind::KeyPair,
         operation: "DescribeKeyPairs",
         filter_member: "Filters",
-        set: "keySet",
-        id: "keyPairId",
+        items: "KeyPairs",
+        id: "KeyPairId",
     },
     Ec2Listing {
         kind: Kind::Volume,
         operation: "DescribeVolumes",
         filter_member: "Filters",
-        set: "volumeSet",
-        id: "volumeId",
+        items: "Volumes",
+        id: "VolumeId",
     },
 ];
 
-/// Reads one page of an EC2 listing: the tagged resources and the next page's token.
+/// Reads one page of an EC2 listing (its parsed answer): the tagged resources.
 ///
 /// `vouched`: the service applied the `tag-key` filter, so every item carries the tag
 /// even when its tag set does not show it (moto lists a launch template with the tags
 /// it was created with only); such an item is kept with no run id. Otherwise an item
 /// must show the tag.
-pub fn read_ec2(kind: Kind, body: &str, vouched: bool) -> (Vec<Tagged>, Option<String>) {
+pub fn read_ec2(kind: Kind, output: &Value, vouched: bool) -> Vec<Tagged> {
     let listing = EC2_LISTINGS.iter().find(|l| l.kind == kind).expect("every EC2 kind has a listing");
-    let root = result_of(body, listing.operation);
-    let items: Vec<&str> = if kind == Kind::Instance {
-        list_at(root, &["reservationSet"]).into_iter().flat_map(|r| list_at(r, &["instancesSet"])).collect()
-    } else {
-        list_at(root, &[listing.set])
-    };
+    let listed = crate::wire::search(listing.items, output).expect("EC2_LISTINGS paths are in the subset");
     let mut out = Vec::new();
-    for item in items {
-        let id = match kind {
-            Kind::Instance => child_text(item, "instanceId"),
-            _ => child_text(item, listing.id),
-        };
-        let Some(id) = id.filter(|i| !i.is_empty()) else { continue };
-        let (run_id, expires) = match our_tags(item, "tagSet") {
+    for item in listed.as_array().map_or(&[][..], Vec::as_slice) {
+        let Some(id) = some_text(item, listing.id) else { continue };
+        let (run_id, expires) = match our_tags(item) {
             Some((run_id, expires)) => (Some(run_id), expires),
             None if vouched => (None, None),
             None => continue,
         };
+        let state = |v: &Value| text(v, "State").map(str::to_string);
         let mut attached_to = Vec::new();
         match kind {
-            Kind::Instance => {
-                let state = child(item, "instanceState").and_then(|s| child_text(s, "name")).unwrap_or_default();
-                if state == "terminated" {
-                    continue;
-                }
-            }
-            Kind::NatGateway
-                if child_text(item, "state").as_deref() == Some("deleted") => {
-                    continue;
-                }
-            Kind::Volume => {
-                if matches!(child_text(item, "status").as_deref(), Some("deleted")) {
-                    continue;
-                }
-            }
-            Kind::Address => {
-                attached_to.extend(child_text(item, "associationId").filter(|a| !a.is_empty()));
-            }
+            Kind::Instance if item.get("State").and_then(|s| text(s, "Name")) == Some("terminated") => continue,
+            Kind::NatGateway | Kind::Volume if state(item).as_deref() == Some("deleted") => continue,
+            Kind::Address => attached_to.extend(some_text(item, "AssociationId")),
             Kind::InternetGateway => {
-                for a in list_at(item, &["attachmentSet"]) {
-                    attached_to.extend(child_text(a, "vpcId").filter(|v| !v.is_empty()));
-                }
+                attached_to.extend(items(item, "Attachments").iter().filter_map(|a| some_text(a, "VpcId")));
             }
             Kind::RouteTable => {
-                let associations = list_at(item, &["associationSet"]);
+                let associations = items(item, "Associations");
                 // The main route table goes with its VPC; it cannot be deleted itself.
-                if associations.iter().any(|a| child_text(a, "main").as_deref() == Some("true")) {
+                if associations.iter().any(|a| a.get("Main") == Some(&Value::Bool(true))) {
                     continue;
                 }
                 for a in associations {
-                    let state = child(a, "associationState").and_then(|s| child_text(s, "state"));
-                    if matches!(state.as_deref(), Some("disassociated" | "disassociating")) {
+                    let state = a.get("AssociationState").and_then(|s| text(s, "State"));
+                    if matches!(state, Some("disassociated" | "disassociating")) {
                         continue;
                     }
-                    attached_to.extend(child_text(a, "routeTableAssociationId").filter(|v| !v.is_empty()));
+                    attached_to.extend(some_text(a, "RouteTableAssociationId"));
                 }
             }
-            Kind::SecurityGroup
-                // A VPC's default group goes with its VPC.
-                if child_text(item, "groupName").as_deref() == Some("default") => {
-                    continue;
-                }
+            // A VPC's default group goes with its VPC.
+            Kind::SecurityGroup if text(item, "GroupName") == Some("default") => continue,
             _ => {}
         }
-        let name = if kind == Kind::KeyPair { child_text(item, "keyName").filter(|n| !n.is_empty()) } else { None };
+        let name = if kind == Kind::KeyPair { some_text(item, "KeyName") } else { None };
         out.push(Tagged { kind, id, run_id, expires, attached_to, name });
     }
-    (out, child_text(root, "nextToken").filter(|t| !t.is_empty()))
+    out
 }
 
-/// Reads one page of DescribeLoadBalancers: the names and the next marker.
-pub fn read_load_balancers(body: &str) -> (Vec<String>, Option<String>) {
-    let root = result_of(body, "DescribeLoadBalancers");
-    let names =
-        list_at(root, &["LoadBalancerDescriptions"]).into_iter().filter_map(|m| child_text(m, "LoadBalancerName"));
-    (names.collect(), child_text(root, "NextMarker").filter(|t| !t.is_empty()))
+/// Reads one page of DescribeLoadBalancers: the names.
+pub fn read_load_balancers(output: &Value) -> Vec<String> {
+    items(output, "LoadBalancerDescriptions").iter().filter_map(|m| some_text(m, "LoadBalancerName")).collect()
 }
 
 /// Reads classic ELB DescribeTags: the load balancers carrying [`RUN_ID_TAG`].
-pub fn read_load_balancer_tags(body: &str) -> Vec<Tagged> {
-    let root = result_of(body, "DescribeTags");
-    list_at(root, &["TagDescriptions"])
-        .into_iter()
+pub fn read_load_balancer_tags(output: &Value) -> Vec<Tagged> {
+    items(output, "TagDescriptions")
+        .iter()
         .filter_map(|m| {
-            let id = child_text(m, "LoadBalancerName")?;
-            let (run_id, expires) = our_tags(m, "Tags")?;
+            let id = some_text(m, "LoadBalancerName")?;
+            let (run_id, expires) = our_tags(m)?;
             Some(Tagged {
                 kind: Kind::LoadBalancer,
                 id,
@@ -637,55 +563,36 @@ pub fn read_load_balancer_tags(body: &str) -> Vec<Tagged> {
         .collect()
 }
 
-/// Reads one page of DescribeAutoScalingGroups.
-pub fn read_auto_scaling_groups(body: &str) -> (Vec<Tagged>, Option<String>) {
-    let root = result_of(body, "DescribeAutoScalingGroups");
-    let groups = list_at(root, &["AutoScalingGroups"]).into_iter().filter_map(|m| {
-        let id = child_text(m, "AutoScalingGroupName")?;
-        let (run_id, expires) = our_tags(m, "Tags")?;
-        Some(Tagged {
-            kind: Kind::AutoScalingGroup,
-            id,
-            run_id: Some(run_id),
-            expires,
-            attached_to: Vec::new(),
-            name: None,
-        })
-    });
-    (groups.collect(), child_text(root, "NextToken").filter(|t| !t.is_empty()))
-}
-
-/// Reads one page of ListSecrets (JSON).
-pub fn read_secrets(body: &str) -> Result<(Vec<Tagged>, Option<String>), String> {
-    let json: Value =
-        serde_json::from_str(body).map_err(|e| format!("ListSecrets answered with unreadable JSON: {e}"))?;
-    let mut out = Vec::new();
-    for secret in json.get("SecretList").and_then(Value::as_array).into_iter().flatten() {
-        let Some(arn) = secret.get("ARN").and_then(Value::as_str) else { continue };
-        let tag = |key: &str| {
-            secret.get("Tags").and_then(Value::as_array).into_iter().flatten().find_map(|t| {
-                (t.get("Key").and_then(Value::as_str) == Some(key))
-                    .then(|| t.get("Value").and_then(Value::as_str).unwrap_or_default().to_string())
+/// Reads one page of DescribeAutoScalingGroups: the tagged groups.
+pub fn read_auto_scaling_groups(output: &Value) -> Vec<Tagged> {
+    items(output, "AutoScalingGroups")
+        .iter()
+        .filter_map(|m| {
+            let id = some_text(m, "AutoScalingGroupName")?;
+            let (run_id, expires) = our_tags(m)?;
+            Some(Tagged {
+                kind: Kind::AutoScalingGroup,
+                id,
+                run_id: Some(run_id),
+                expires,
+                attached_to: Vec::new(),
+                name: None,
             })
-        };
-        let Some(run_id) = tag(RUN_ID_TAG) else { continue };
-        out.push(Tagged {
-            kind: Kind::Secret,
-            id: arn.to_string(),
-            run_id: Some(run_id),
-            expires: tag(EXPIRES_TAG),
-            attached_to: Vec::new(),
-            name: None,
-        });
-    }
-    let next = json.get("NextToken").and_then(Value::as_str).filter(|t| !t.is_empty()).map(str::to_string);
-    Ok((out, next))
+        })
+        .collect()
 }
 
-/// The marker of an IAM listing's next page: only while `IsTruncated` is true.
-pub fn iam_marker(root: &str) -> Option<String> {
-    let truncated = child_text(root, "IsTruncated").as_deref() == Some("true");
-    child_text(root, "Marker").filter(|m| truncated && !m.is_empty())
+/// Reads one page of ListSecrets: the secrets whose tags hold [`RUN_ID_TAG`] exactly
+/// (the service's `tag-key` filter matches by prefix).
+pub fn read_secrets(output: &Value) -> Vec<Tagged> {
+    items(output, "SecretList")
+        .iter()
+        .filter_map(|secret| {
+            let id = some_text(secret, "ARN")?;
+            let (run_id, expires) = our_tags(secret)?;
+            Some(Tagged { kind: Kind::Secret, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None })
+        })
+        .collect()
 }
 
 /// A role or an instance profile as an IAM listing shows it.
@@ -726,70 +633,69 @@ impl IamListing {
     }
 }
 
-/// Reads one page of IAM ListRoles or ListInstanceProfiles, and the next marker.
-pub fn read_iam_listing(listing: IamListing, body: &str) -> (Vec<Listed>, Option<String>) {
-    let root = result_of(body, listing.operation());
+/// Reads one page of IAM ListRoles or ListInstanceProfiles.
+pub fn read_iam_listing(listing: IamListing, output: &Value) -> Vec<Listed> {
     let (list, name) = match listing {
         IamListing::Roles => ("Roles", "RoleName"),
         IamListing::InstanceProfiles => ("InstanceProfiles", "InstanceProfileName"),
     };
-    let items = list_at(root, &[list])
-        .into_iter()
+    items(output, list)
+        .iter()
         .filter_map(|m| {
             let roles = match listing {
                 IamListing::Roles => Vec::new(),
                 IamListing::InstanceProfiles => {
-                    list_at(m, &["Roles"]).into_iter().filter_map(|r| child_text(r, "RoleName")).collect()
+                    items(m, "Roles").iter().filter_map(|r| text(r, "RoleName").map(str::to_string)).collect()
                 }
             };
             Some(Listed {
-                name: child_text(m, name).filter(|n| !n.is_empty())?,
-                arn: child_text(m, "Arn").unwrap_or_default(),
-                path: child_text(m, "Path").unwrap_or_default(),
+                name: some_text(m, name)?,
+                arn: text(m, "Arn").unwrap_or_default().to_string(),
+                path: text(m, "Path").unwrap_or_default().to_string(),
                 roles,
-                tags: child(m, "Tags").is_some().then(|| tag_values(m, "Tags")),
+                tags: m.get("Tags").map(|_| tag_values(items(m, "Tags"))),
             })
         })
-        .collect();
-    (items, iam_marker(root))
+        .collect()
 }
 
-/// Reads one page of ListRoleTags or ListInstanceProfileTags: our tags, and the next marker.
-pub fn read_entity_tags(operation: &str, body: &str) -> (TagValues, Option<String>) {
-    let root = result_of(body, operation);
-    (tag_values(root, "Tags"), iam_marker(root))
+/// Reads one page of ListRoleTags or ListInstanceProfileTags: our tags.
+pub fn read_entity_tags(output: &Value) -> TagValues {
+    tag_values(items(output, "Tags"))
 }
 
 /// Reads one page of ListStackResources: the roles and instance profiles the stack
-/// manages, by physical id (their names), and the next page's token.
-pub fn read_stack_resources(body: &str) -> (Vec<(Kind, String)>, Option<String>) {
-    let root = result_of(body, "ListStackResources");
-    let managed = list_at(root, &["StackResourceSummaries"]).into_iter().filter_map(|m| {
-        if child_text(m, "ResourceStatus").as_deref() == Some("DELETE_COMPLETE") {
-            return None;
-        }
-        let kind = match child_text(m, "ResourceType")?.as_str() {
-            "AWS::IAM::Role" => Kind::Role,
-            "AWS::IAM::InstanceProfile" => Kind::InstanceProfile,
-            _ => return None,
-        };
-        Some((kind, child_text(m, "PhysicalResourceId").filter(|p| !p.is_empty())?))
-    });
-    (managed.collect(), child_text(root, "NextToken").filter(|t| !t.is_empty()))
+/// manages, by physical id (their names).
+pub fn read_stack_resources(output: &Value) -> Vec<(Kind, String)> {
+    items(output, "StackResourceSummaries")
+        .iter()
+        .filter_map(|m| {
+            if text(m, "ResourceStatus") == Some("DELETE_COMPLETE") {
+                return None;
+            }
+            let kind = match text(m, "ResourceType")? {
+                "AWS::IAM::Role" => Kind::Role,
+                "AWS::IAM::InstanceProfile" => Kind::InstanceProfile,
+                _ => return None,
+            };
+            Some((kind, some_text(m, "PhysicalResourceId")?))
+        })
+        .collect()
 }
 
 /// Reads one page of DescribeStacks: the tagged stacks that still exist.
-pub fn read_stacks(body: &str) -> (Vec<Tagged>, Option<String>) {
-    let root = result_of(body, "DescribeStacks");
-    let stacks = list_at(root, &["Stacks"]).into_iter().filter_map(|m| {
-        if child_text(m, "StackStatus").as_deref() == Some("DELETE_COMPLETE") {
-            return None;
-        }
-        let id = child_text(m, "StackName")?;
-        let (run_id, expires) = our_tags(m, "Tags")?;
-        Some(Tagged { kind: Kind::Stack, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None })
-    });
-    (stacks.collect(), child_text(root, "NextToken").filter(|t| !t.is_empty()))
+pub fn read_stacks(output: &Value) -> Vec<Tagged> {
+    items(output, "Stacks")
+        .iter()
+        .filter_map(|m| {
+            if text(m, "StackStatus") == Some("DELETE_COMPLETE") {
+                return None;
+            }
+            let id = some_text(m, "StackName")?;
+            let (run_id, expires) = our_tags(m)?;
+            Some(Tagged { kind: Kind::Stack, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None })
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -922,15 +828,15 @@ pub fn role_listings(role: &str) -> [(Call, &'static str); 3] {
     ]
 }
 
-/// Pure: from one page of one of the [`role_listings`] of `role`, the calls that undo what
-/// it lists, and whether more pages follow (`IsTruncated`).
-pub fn role_undo_calls(role: &str, listing: &str, body: &str) -> (Vec<Call>, bool) {
+/// Pure: from one page of `listing` (one of the [`role_listings`] of `role`, its answer
+/// parsed), the calls that undo what it lists, and whether more pages follow (the
+/// listing's paginator: `IsTruncated`).
+pub fn role_undo_calls(role: &str, listing: &Call, output: &Value) -> (Vec<Call>, bool) {
     let name = iam_name(role);
-    let root = result_of(body, listing);
-    let calls = match listing {
-        "ListInstanceProfilesForRole" => list_at(root, &["InstanceProfiles"])
-            .into_iter()
-            .filter_map(|m| child_text(m, "InstanceProfileName"))
+    let calls = match listing.operation {
+        "ListInstanceProfilesForRole" => items(output, "InstanceProfiles")
+            .iter()
+            .filter_map(|m| some_text(m, "InstanceProfileName"))
             .map(|profile| {
                 call(
                     "iam",
@@ -940,17 +846,16 @@ pub fn role_undo_calls(role: &str, listing: &str, body: &str) -> (Vec<Call>, boo
                 )
             })
             .collect(),
-        "ListAttachedRolePolicies" => list_at(root, &["AttachedPolicies"])
-            .into_iter()
-            .filter_map(|m| child_text(m, "PolicyArn"))
+        "ListAttachedRolePolicies" => items(output, "AttachedPolicies")
+            .iter()
+            .filter_map(|m| some_text(m, "PolicyArn"))
             .map(|arn| {
                 call("iam", "DetachRolePolicy", &format!("{name}/{arn}"), json!({"RoleName": name, "PolicyArn": arn}))
             })
             .collect(),
-        "ListRolePolicies" => list_at(root, &["PolicyNames"])
-            .into_iter()
-            .filter(|m| !m.contains('<'))
-            .map(|m| xml::unescape(m.trim()))
+        "ListRolePolicies" => items(output, "PolicyNames")
+            .iter()
+            .filter_map(Value::as_str)
             .filter(|policy| !policy.is_empty())
             .map(|policy| {
                 call(
@@ -963,7 +868,12 @@ pub fn role_undo_calls(role: &str, listing: &str, body: &str) -> (Vec<Call>, boo
             .collect(),
         _ => Vec::new(),
     };
-    (calls, child_text(root, "IsTruncated").as_deref() == Some("true"))
+    let truncated = crate::wire::models()
+        .service(listing.service)
+        .and_then(|m| m.paginator(listing.operation))
+        .and_then(|p| crate::wire::next_input(p, &listing.input, output))
+        .is_some();
+    (calls, truncated)
 }
 
 /// Security groups one DescribeSecurityGroups call of [`group_rule_listings`] names.
@@ -986,45 +896,35 @@ pub fn group_rule_listings(groups: &[&str]) -> Vec<Call> {
     groups.chunks(GROUPS_PER_LISTING).map(describe_groups).collect()
 }
 
-/// Pure: from a DescribeSecurityGroups answer (EC2's XML), the calls that revoke each rule
+/// Pure: from a DescribeSecurityGroups answer (parsed), the calls that revoke each rule
 /// by which a group references another group: for each group (by id), its ingress rules
-/// (`ipPermissions`, RevokeSecurityGroupIngress) then its egress rules
-/// (`ipPermissionsEgress`, RevokeSecurityGroupEgress), one call per referenced group of
+/// (`IpPermissions`, RevokeSecurityGroupIngress) then its egress rules
+/// (`IpPermissionsEgress`, RevokeSecurityGroupEgress), one call per referenced group of
 /// each permission, with exactly that permission: its protocol, its ports (when it has
 /// any: not for protocol `-1`) and the one `UserIdGroupPairs` member as listed (group id,
 /// and the account, description and peered VPC when shown). CIDR and prefix-list sources
 /// of the same permission are left (they block nothing), and so is a group's reference
 /// to itself (it does not block the group's deletion).
-pub fn group_reference_revokes(body: &str) -> Vec<Call> {
-    let root = result_of(body, "DescribeSecurityGroups");
-    let mut groups: Vec<(String, &str)> = list_at(root, &["securityGroupInfo"])
-        .into_iter()
-        .filter_map(|g| Some((child_text(g, "groupId").filter(|id| !id.is_empty())?, g)))
-        .collect();
+pub fn group_reference_revokes(output: &Value) -> Vec<Call> {
+    let mut groups: Vec<(String, &Value)> =
+        items(output, "SecurityGroups").iter().filter_map(|g| Some((some_text(g, "GroupId")?, g))).collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::new();
     for (id, group) in groups {
-        for (list, operation) in [("ipPermissions", GROUP_REVOKES[0]), ("ipPermissionsEgress", GROUP_REVOKES[1])] {
-            for permission in list_at(group, &[list]) {
-                let protocol = child_text(permission, "ipProtocol").unwrap_or_default();
-                let port = |name: &str| child_text(permission, name).and_then(|p| p.parse::<i64>().ok());
-                let ports = match (port("fromPort"), port("toPort")) {
+        for (list, operation) in [("IpPermissions", GROUP_REVOKES[0]), ("IpPermissionsEgress", GROUP_REVOKES[1])] {
+            for permission in items(group, list) {
+                let protocol = text(permission, "IpProtocol").unwrap_or_default();
+                let port = |name: &str| permission.get(name).and_then(Value::as_i64);
+                let ports = match (port("FromPort"), port("ToPort")) {
                     (Some(from), Some(to)) if protocol != "-1" => Some((from, to)),
                     _ => None,
                 };
-                for pair in list_at(permission, &["groups"]) {
-                    let Some(source) = child_text(pair, "groupId").filter(|g| !g.is_empty() && *g != id) else {
-                        continue;
-                    };
+                for pair in items(permission, "UserIdGroupPairs") {
+                    let Some(source) = some_text(pair, "GroupId").filter(|g| *g != id) else { continue };
                     let mut member = serde_json::Map::new();
                     member.insert("GroupId".into(), Value::String(source.clone()));
-                    for (field, name) in [
-                        ("userId", "UserId"),
-                        ("description", "Description"),
-                        ("vpcId", "VpcId"),
-                        ("vpcPeeringConnectionId", "VpcPeeringConnectionId"),
-                    ] {
-                        if let Some(v) = child_text(pair, field).filter(|v| !v.is_empty()) {
+                    for name in ["UserId", "Description", "VpcId", "VpcPeeringConnectionId"] {
+                        if let Some(v) = some_text(pair, name) {
                             member.insert(name.into(), Value::String(v));
                         }
                     }
@@ -1042,6 +942,97 @@ pub fn group_reference_revokes(body: &str) -> Vec<Call> {
         }
     }
     out
+}
+
+/// Pure: how the end of AWS's asynchronous deletion of `ids` (all of `kind`) is seen:
+/// the listing that shows what is left of them, and the botocore waiter that reads its
+/// answers (`wire::waiter_state`), where botocore has one: Auto Scaling groups
+/// (DescribeAutoScalingGroups: gone when no longer listed), instances (DescribeInstances,
+/// `InstanceTerminated`), NAT gateways (DescribeNatGateways, `NatGatewayDeleted`). `None`
+/// for the kinds deleted at once.
+pub fn deletion_listing(kind: Kind, ids: &[String]) -> Option<(Call, Option<&'static str>)> {
+    let what = ids.join(",");
+    Some(match kind {
+        Kind::AutoScalingGroup => {
+            (call("autoscaling", "DescribeAutoScalingGroups", &what, json!({"AutoScalingGroupNames": ids})), None)
+        }
+        Kind::Instance => {
+            (call("ec2", "DescribeInstances", &what, json!({"InstanceIds": ids})), Some("InstanceTerminated"))
+        }
+        Kind::NatGateway => {
+            (call("ec2", "DescribeNatGateways", &what, json!({"NatGatewayIds": ids})), Some("NatGatewayDeleted"))
+        }
+        _ => return None,
+    })
+}
+
+/// Pure: from an answer of [`deletion_listing`], those of `ids` not deleted yet, each with
+/// its state: an Auto Scaling group still listed (its `Status`, else `present`), an
+/// instance not `terminated`, a NAT gateway not `deleted`.
+pub fn left_after_deletion(kind: Kind, ids: &[String], output: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = match kind {
+        Kind::AutoScalingGroup => items(output, "AutoScalingGroups")
+            .iter()
+            .map(|g| {
+                let status = text(g, "Status").unwrap_or("present");
+                (text(g, "AutoScalingGroupName").unwrap_or_default().to_string(), status.to_string())
+            })
+            .collect(),
+        Kind::Instance => items(output, "Reservations")
+            .iter()
+            .flat_map(|r| items(r, "Instances"))
+            .map(|i| {
+                let state = i.get("State").and_then(|s| text(s, "Name")).unwrap_or_default();
+                (text(i, "InstanceId").unwrap_or_default().to_string(), state.to_string())
+            })
+            .filter(|(_, state)| state != "terminated")
+            .collect(),
+        Kind::NatGateway => items(output, "NatGateways")
+            .iter()
+            .map(|n| {
+                (
+                    text(n, "NatGatewayId").unwrap_or_default().to_string(),
+                    text(n, "State").unwrap_or_default().to_string(),
+                )
+            })
+            .filter(|(_, state)| state != "deleted")
+            .collect(),
+        _ => Vec::new(),
+    };
+    out.retain(|(id, _)| ids.contains(id));
+    out
+}
+
+/// Pure: the status and status reason of the first stack in a DescribeStacks answer
+/// (`None`: no stack is listed).
+pub fn stack_status(output: &Value) -> Option<(String, String)> {
+    let stack = items(output, "Stacks").first()?;
+    Some((
+        text(stack, "StackStatus").unwrap_or_default().to_string(),
+        text(stack, "StackStatusReason").unwrap_or_default().to_string(),
+    ))
+}
+
+/// The deletion task of a DeleteServiceLinkedRole answer.
+pub fn deletion_task_id(output: &Value) -> Option<String> {
+    some_text(output, "DeletionTaskId")
+}
+
+/// Pure: a GetServiceLinkedRoleDeletionStatus answer: its `Status` (`SUCCEEDED`,
+/// `IN_PROGRESS`, `FAILED`, …) and, when it failed, why: the reason and the resources
+/// that still use the role.
+pub fn deletion_task_status(output: &Value) -> (String, Option<String>) {
+    let status = text(output, "Status").unwrap_or_default().to_string();
+    if status != "FAILED" {
+        return (status, None);
+    }
+    let reason = output.get("Reason");
+    let why = reason.and_then(|r| text(r, "Reason")).unwrap_or_default();
+    let users = reason
+        .map(|r| crate::wire::search("RoleUsageList[].Resources[]", r).expect("in the subset"))
+        .and_then(|v| v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")))
+        .unwrap_or_default();
+    (status, Some(format!("{why} {users}").trim().to_string()))
 }
 
 /// How one resource's deletion went.
@@ -1066,6 +1057,8 @@ pub struct Deletion {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn tagged(kind: Kind, id: &str, run_id: Option<&str>, expires: Option<&str>) -> Tagged {
@@ -1077,6 +1070,17 @@ mod tests {
             attached_to: Vec::new(),
             name: None,
         }
+    }
+
+    /// An answer as `wire::parse_response` reads it.
+    fn parsed(service: &str, operation: &str, body: &str) -> Value {
+        crate::wire::output(service, operation, 200, body).unwrap_or_else(|e| panic!("{service}:{operation}: {e}"))
+    }
+
+    /// The input of the page after `output` (asked for with `{}`), by the operation's paginator.
+    fn next_page(service: &str, operation: &str, output: &Value) -> Option<Value> {
+        let p = crate::wire::models().service(service).unwrap().paginator(operation).expect("pages");
+        crate::wire::next_input(p, &json!({}), output)
     }
 
     fn at(text: &str) -> SystemTime {
@@ -1390,7 +1394,9 @@ mod tests {
 <member><Path>/team-a/</Path><InstanceProfileName>p1</InstanceProfileName><Roles><member><RoleName>r</RoleName></member></Roles></member>
 <member><InstanceProfileName>p2</InstanceProfileName></member></InstanceProfiles><IsTruncated>true</IsTruncated><Marker>m</Marker>
 </ListInstanceProfilesForRoleResult></ListInstanceProfilesForRoleResponse>"#;
-        let (calls, truncated) = role_undo_calls("r", "ListInstanceProfilesForRole", profiles);
+        let [(for_role, _), (attached_policies, _), (inline_policies, _)] = &listings;
+        let (calls, truncated) =
+            role_undo_calls("r", for_role, &parsed("iam", "ListInstanceProfilesForRole", profiles));
         assert!(truncated);
         assert_eq!(
             calls.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
@@ -1401,29 +1407,26 @@ mod tests {
         let attached = r#"<ListAttachedRolePoliciesResponse><ListAttachedRolePoliciesResult><AttachedPolicies>
 <member><PolicyName>a</PolicyName><PolicyArn>arn:aws:iam::1:policy/a</PolicyArn></member></AttachedPolicies>
 <IsTruncated>false</IsTruncated></ListAttachedRolePoliciesResult></ListAttachedRolePoliciesResponse>"#;
-        let (calls, truncated) = role_undo_calls("r", "ListAttachedRolePolicies", attached);
+        let (calls, truncated) =
+            role_undo_calls("r", attached_policies, &parsed("iam", "ListAttachedRolePolicies", attached));
         assert!(!truncated);
         assert_eq!(calls[0].label, "iam:DetachRolePolicy r/arn:aws:iam::1:policy/a");
         assert_eq!(calls[0].input, json!({"RoleName": "r", "PolicyArn": "arn:aws:iam::1:policy/a"}));
 
         let inline = r#"<ListRolePoliciesResponse><ListRolePoliciesResult><PolicyNames><member>in&amp;line</member>
 <member>second</member></PolicyNames><IsTruncated>false</IsTruncated></ListRolePoliciesResult></ListRolePoliciesResponse>"#;
-        let (calls, _) = role_undo_calls("r", "ListRolePolicies", inline);
+        let (calls, _) = role_undo_calls("r", inline_policies, &parsed("iam", "ListRolePolicies", inline));
         assert_eq!(
             calls.iter().map(|c| c.input.clone()).collect::<Vec<_>>(),
             [json!({"RoleName": "r", "PolicyName": "in&line"}), json!({"RoleName": "r", "PolicyName": "second"})]
         );
-        for (listing, body) in [
-            ("ListInstanceProfilesForRole", profiles),
-            ("ListAttachedRolePolicies", attached),
-            ("ListRolePolicies", inline),
-        ] {
-            for c in role_undo_calls("r", listing, body).0 {
+        for ((listing, _), body) in listings.iter().zip([profiles, attached, inline]) {
+            for c in role_undo_calls("r", listing, &parsed("iam", listing.operation, body)).0 {
                 serializes(c.service, c.operation, &c.input);
             }
         }
-        // A role already gone lists nothing (an empty body).
-        assert_eq!(role_undo_calls("r", "ListRolePolicies", ""), (Vec::new(), false));
+        // An answer listing nothing undoes nothing.
+        assert_eq!(role_undo_calls("r", inline_policies, &json!({})), (Vec::new(), false));
     }
 
     #[test]
@@ -1469,7 +1472,7 @@ mod tests {
   </ipPermissions>
   <ipPermissionsEgress/></item>
 </securityGroupInfo></DescribeSecurityGroupsResponse>"#;
-        let calls = group_reference_revokes(body);
+        let calls = group_reference_revokes(&parsed("ec2", "DescribeSecurityGroups", body));
         assert_eq!(
             calls.iter().map(|c| c.label.as_str()).collect::<Vec<_>>(),
             [
@@ -1503,9 +1506,9 @@ mod tests {
             "<item><ipProtocol>-1</ipProtocol><fromPort>-1</fromPort><toPort>-1</toPort>\n   <groups>",
         );
         assert_ne!(all, body);
-        assert_eq!(group_reference_revokes(&all), calls);
-        // Nothing listed (a group already gone answers an empty body): nothing to revoke.
-        assert!(group_reference_revokes("").is_empty());
+        assert_eq!(group_reference_revokes(&parsed("ec2", "DescribeSecurityGroups", &all)), calls);
+        // Nothing listed: nothing to revoke.
+        assert!(group_reference_revokes(&json!({})).is_empty());
     }
 
     #[test]
@@ -1538,7 +1541,8 @@ mod tests {
   <tagSet><item><key>Name</key><value>n</value></item><item><key>iam-conformance:expires</key><value>E</value></item><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
  <item><routeTableId>rtb-untagged</routeTableId><tagSet/></item>
 </routeTableSet><nextToken>tok</nextToken></DescribeRouteTablesResponse>"#;
-        let (items, next) = read_ec2(Kind::RouteTable, body, false);
+        let routes = parsed("ec2", "DescribeRouteTables", body);
+        let items = read_ec2(Kind::RouteTable, &routes, false);
         assert_eq!(
             items,
             [Tagged {
@@ -1550,9 +1554,9 @@ mod tests {
                 name: None,
             }]
         );
-        assert_eq!(next.as_deref(), Some("tok"));
+        assert_eq!(next_page("ec2", "DescribeRouteTables", &routes), Some(json!({"NextToken": "tok"})));
         // Vouched for by the service's filter: the untagged-looking item is kept, undated.
-        let (items, _) = read_ec2(Kind::RouteTable, body, true);
+        let items = read_ec2(Kind::RouteTable, &routes, true);
         assert_eq!(
             items.iter().map(|t| (t.id.as_str(), t.run_id.is_some())).collect::<Vec<_>>(),
             [("rtb-1", true), ("rtb-untagged", false)]
@@ -1561,9 +1565,9 @@ mod tests {
         let igw = r#"<DescribeInternetGatewaysResponse><internetGatewaySet><item><internetGatewayId>igw-1</internetGatewayId>
 <attachmentSet><item><vpcId>vpc-1</vpcId><state>available</state></item></attachmentSet>
 <tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item></internetGatewaySet></DescribeInternetGatewaysResponse>"#;
-        let (items, next) = read_ec2(Kind::InternetGateway, igw, true);
-        assert_eq!(items[0].attached_to, ["vpc-1"]);
-        assert_eq!(next, None);
+        let igw = parsed("ec2", "DescribeInternetGateways", igw);
+        assert_eq!(read_ec2(Kind::InternetGateway, &igw, true)[0].attached_to, ["vpc-1"]);
+        assert_eq!(next_page("ec2", "DescribeInternetGateways", &igw), None);
 
         let instances = r#"<DescribeInstancesResponse><reservationSet><item><reservationId>r-1</reservationId><instancesSet>
 <item><instanceId>i-1</instanceId><instanceState><code>16</code><name>running</name></instanceState>
@@ -1572,14 +1576,14 @@ mod tests {
 <item><instanceId>i-2</instanceId><instanceState><code>48</code><name>terminated</name></instanceState>
  <tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
 </instancesSet></item></reservationSet></DescribeInstancesResponse>"#;
-        let (items, _) = read_ec2(Kind::Instance, instances, true);
+        let items = read_ec2(Kind::Instance, &parsed("ec2", "DescribeInstances", instances), true);
         assert_eq!(items.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["i-1"]);
 
         let addresses = r#"<DescribeAddressesResponse><addressesSet><item><publicIp>1.2.3.4</publicIp><allocationId>eipalloc-1</allocationId>
 <associationId>eipassoc-1</associationId><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
 <item><allocationId>eipalloc-2</allocationId><associationId/><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
 </addressesSet></DescribeAddressesResponse>"#;
-        let (items, _) = read_ec2(Kind::Address, addresses, true);
+        let items = read_ec2(Kind::Address, &parsed("ec2", "DescribeAddresses", addresses), true);
         assert_eq!(items[0].attached_to, ["eipassoc-1"]);
         assert!(items[1].attached_to.is_empty());
 
@@ -1587,8 +1591,158 @@ mod tests {
 <item><groupId>sg-d</groupId><groupName>default</groupName><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
 <item><groupId>sg-1</groupId><groupName>g</groupName><ipPermissions><item><groups><item><groupId>sg-2</groupId></item></groups></item></ipPermissions><tagSet><item><key>iam-conformance:run-id</key><value>R</value></item></tagSet></item>
 </securityGroupInfo></DescribeSecurityGroupsResponse>"#;
-        let (items, _) = read_ec2(Kind::SecurityGroup, groups, true);
+        let items = read_ec2(Kind::SecurityGroup, &parsed("ec2", "DescribeSecurityGroups", groups), true);
         assert_eq!(items.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["sg-1"]);
+    }
+
+    /// The readers on moto's own answers (the wire model's fixtures, tagged as a run tags),
+    /// parsed as the sweep parses them.
+    #[test]
+    fn reads_moto_answers() {
+        let fixtures: Value = serde_json::from_str(include_str!("../wire/fixtures/responses.json")).unwrap();
+        let answer = |operation: &str, note: &str| -> Value {
+            let case = fixtures["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["operation"] == operation && c["note"].as_str().unwrap().starts_with(note))
+                .unwrap_or_else(|| panic!("no fixture {operation} {note}"));
+            parsed(case["service"].as_str().unwrap(), operation, case["body"].as_str().unwrap())
+        };
+        let expires = Some("2026-11-28T23:31:50Z");
+        for listing in EC2_LISTINGS {
+            let found = read_ec2(listing.kind, &answer(listing.operation, "tag-key filter"), false);
+            assert_eq!(found.len(), 1, "{:?}: {found:?}", listing.kind);
+            assert_eq!(
+                (found[0].run_id.as_deref(), found[0].expires.as_deref()),
+                (Some(RUN), expires),
+                "{:?}",
+                listing.kind
+            );
+            assert_eq!(kind_of(&found[0].id), Some(listing.kind), "{:?}", found[0]);
+            let attached = match listing.kind {
+                Kind::InternetGateway => Some("vpc-"),
+                Kind::RouteTable => Some("rtbassoc-"),
+                _ => None,
+            };
+            match attached {
+                Some(prefix) => {
+                    assert!(found[0].attached_to.len() == 1 && found[0].attached_to[0].starts_with(prefix), "{found:?}")
+                }
+                None => assert!(found[0].attached_to.is_empty(), "{found:?}"),
+            }
+            assert_eq!(found[0].name.is_some(), listing.kind == Kind::KeyPair);
+        }
+        assert_eq!(read_ec2(Kind::Instance, &answer("DescribeInstances", "terminated"), true), []);
+        assert_eq!(read_ec2(Kind::NatGateway, &answer("DescribeNatGateways", "deleted"), true), []);
+
+        assert_eq!(read_load_balancers(&answer("DescribeLoadBalancers", "")), ["lb"]);
+        assert_eq!(
+            read_load_balancer_tags(&answer("DescribeTags", "")),
+            [tagged(Kind::LoadBalancer, "lb", Some(RUN), expires)]
+        );
+        assert_eq!(
+            read_auto_scaling_groups(&answer("DescribeAutoScalingGroups", "")),
+            [tagged(Kind::AutoScalingGroup, "g", Some(RUN), expires)]
+        );
+        let secrets = read_secrets(&answer("ListSecrets", ""));
+        assert_eq!((secrets.len(), secrets[0].run_id.as_deref()), (1, Some(RUN)));
+        assert_eq!(
+            next_page("secretsmanager", "ListSecrets", &answer("ListSecrets", "all, a page of one")),
+            Some(json!({"NextToken": "1"}))
+        );
+
+        let roles = read_iam_listing(IamListing::Roles, &answer("ListRoles", ""));
+        assert!(roles.iter().any(|r| r.name == "nodes" && r.path == "/team-a/"), "{roles:?}");
+        assert_eq!(next_page("iam", "ListRoles", &answer("ListRoles", "a page of one")), Some(json!({"Marker": "1"})));
+        let profiles = read_iam_listing(IamListing::InstanceProfiles, &answer("ListInstanceProfiles", ""));
+        let p = profiles.iter().find(|p| p.name == "p").unwrap();
+        assert_eq!(
+            (p.roles.as_slice(), &p.tags),
+            (&["nodes".to_string()][..], &Some((Some(RUN.into()), expires.map(str::to_string))))
+        );
+        assert_eq!(read_entity_tags(&answer("ListRoleTags", "")), (Some(RUN.into()), expires.map(str::to_string)));
+        assert_eq!(read_entity_tags(&answer("ListInstanceProfileTags", "written")), (Some(RUN.into()), None));
+        assert_eq!(read_stacks(&answer("DescribeStacks", "")), [tagged(Kind::Stack, "s", Some(RUN), expires)]);
+        assert!(read_stack_resources(&answer("ListStackResources", "")).contains(&(Kind::Role, "stack-role".into())));
+
+        let [(for_role, _), (attached, _), (inline, _)] = role_listings("nodes");
+        let labels = |(calls, truncated): (Vec<Call>, bool)| {
+            assert!(!truncated);
+            calls.into_iter().map(|c| c.label).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            labels(role_undo_calls("nodes", &for_role, &answer("ListInstanceProfilesForRole", ""))),
+            ["iam:RemoveRoleFromInstanceProfile nodes/p"]
+        );
+        assert_eq!(
+            labels(role_undo_calls("nodes", &attached, &answer("ListAttachedRolePolicies", ""))),
+            ["iam:DetachRolePolicy nodes/arn:aws:iam::123456789012:policy/p"]
+        );
+        assert_eq!(
+            labels(role_undo_calls("nodes", &inline, &answer("ListRolePolicies", ""))),
+            ["iam:DeleteRolePolicy nodes/inline & more"]
+        );
+        let revokes = group_reference_revokes(&answer("DescribeSecurityGroups", "two groups"));
+        assert_eq!(
+            revokes.iter().map(|c| c.operation).collect::<BTreeSet<_>>(),
+            GROUP_REVOKES.into_iter().collect(),
+            "{revokes:?}"
+        );
+        assert_eq!(revokes.len(), 2, "the group's reference to itself is left: {revokes:?}");
+        assert!(
+            revokes
+                .iter()
+                .any(|c| c.input["IpPermissions"][0]["UserIdGroupPairs"][0]["Description"] == "Kubernetes API & more")
+        );
+
+        let task = deletion_task_id(&answer("DeleteServiceLinkedRole", "")).unwrap();
+        assert!(!task.is_empty());
+        assert_eq!(deletion_task_status(&answer("GetServiceLinkedRoleDeletionStatus", "")), ("SUCCEEDED".into(), None));
+        assert_eq!(
+            deletion_task_status(&answer("GetServiceLinkedRoleDeletionStatus", "written")),
+            (
+                "FAILED".into(),
+                Some(
+                    "The role is in use arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:1:autoScalingGroupName/g, \
+                     arn:aws:autoscaling:us-west-2:123456789012:autoScalingGroup:2:autoScalingGroupName/h"
+                        .into()
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn asynchronous_deletions_are_followed_by_listing_and_waiter() {
+        let ids = vec!["a".to_string(), "b".to_string()];
+        for kind in Kind::ALL {
+            let Some((c, waiter)) = deletion_listing(kind, &ids) else {
+                assert!(!matches!(kind, Kind::AutoScalingGroup | Kind::Instance | Kind::NatGateway));
+                continue;
+            };
+            serializes(c.service, c.operation, &c.input);
+            assert_eq!(c.service, kind.service());
+            if let Some(w) = waiter {
+                let model = crate::wire::models().service(c.service).unwrap();
+                assert_eq!(model.waiter(w).map(|w| w.operation.as_str()), Some(c.operation), "{w}");
+            }
+        }
+        assert_eq!(deletion_listing(Kind::Instance, &ids).unwrap().1, Some("InstanceTerminated"));
+        let groups = json!({"AutoScalingGroups": [{"AutoScalingGroupName": "a", "Status": "Delete in progress"},
+                                                  {"AutoScalingGroupName": "b"}, {"AutoScalingGroupName": "c"}]});
+        assert_eq!(
+            left_after_deletion(Kind::AutoScalingGroup, &ids, &groups),
+            [("a".to_string(), "Delete in progress".to_string()), ("b".to_string(), "present".to_string())]
+        );
+        let instances = json!({"Reservations": [{"Instances": [{"InstanceId": "a", "State": {"Name": "terminated"}}]},
+                                                {"Instances": [{"InstanceId": "b", "State": {"Name": "shutting-down"}}]}]});
+        assert_eq!(
+            left_after_deletion(Kind::Instance, &ids, &instances),
+            [("b".to_string(), "shutting-down".to_string())]
+        );
+        let nats = json!({"NatGateways": [{"NatGatewayId": "a", "State": "deleting"}, {"NatGatewayId": "b", "State": "deleted"}]});
+        assert_eq!(left_after_deletion(Kind::NatGateway, &ids, &nats), [("a".to_string(), "deleting".to_string())]);
+        assert!(left_after_deletion(Kind::NatGateway, &ids, &json!({})).is_empty());
     }
 
     #[test]
@@ -1597,33 +1751,34 @@ mod tests {
 <member><LoadBalancerName>a</LoadBalancerName><ListenerDescriptions><member><Listener><Protocol>TCP</Protocol></Listener></member></ListenerDescriptions></member>
 <member><LoadBalancerName>b</LoadBalancerName></member></LoadBalancerDescriptions><NextMarker>m</NextMarker>
 </DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"#;
-        assert_eq!(read_load_balancers(lbs), (vec!["a".to_string(), "b".to_string()], Some("m".to_string())));
+        let lbs = parsed("elasticloadbalancing", "DescribeLoadBalancers", lbs);
+        assert_eq!(read_load_balancers(&lbs), ["a", "b"]);
+        assert_eq!(next_page("elasticloadbalancing", "DescribeLoadBalancers", &lbs), Some(json!({"Marker": "m"})));
 
         let tags = r#"<DescribeTagsResponse><DescribeTagsResult><TagDescriptions>
 <member><LoadBalancerName>a</LoadBalancerName><Tags><member><Key>iam-conformance:run-id</Key><Value>R</Value></member></Tags></member>
 <member><LoadBalancerName>b</LoadBalancerName><Tags><member><Key>other</Key><Value>R</Value></member></Tags></member>
 </TagDescriptions></DescribeTagsResult></DescribeTagsResponse>"#;
-        assert_eq!(read_load_balancer_tags(tags), [tagged(Kind::LoadBalancer, "a", Some("R"), None)]);
+        let tags = parsed("elasticloadbalancing", "DescribeTags", tags);
+        assert_eq!(read_load_balancer_tags(&tags), [tagged(Kind::LoadBalancer, "a", Some("R"), None)]);
 
         let asgs = r#"<DescribeAutoScalingGroupsResponse><DescribeAutoScalingGroupsResult><AutoScalingGroups>
 <member><AutoScalingGroupName>g</AutoScalingGroupName><Instances><member><InstanceId>i-1</InstanceId></member></Instances>
 <Tags><member><ResourceId>g</ResourceId><Key>iam-conformance:run-id</Key><Value>R</Value></member><member><Key>iam-conformance:expires</Key><Value>E</Value></member></Tags></member>
 </AutoScalingGroups></DescribeAutoScalingGroupsResult></DescribeAutoScalingGroupsResponse>"#;
-        assert_eq!(
-            read_auto_scaling_groups(asgs),
-            (vec![tagged(Kind::AutoScalingGroup, "g", Some("R"), Some("E"))], None)
-        );
+        let asgs = parsed("autoscaling", "DescribeAutoScalingGroups", asgs);
+        assert_eq!(read_auto_scaling_groups(&asgs), [tagged(Kind::AutoScalingGroup, "g", Some("R"), Some("E"))]);
+        assert_eq!(next_page("autoscaling", "DescribeAutoScalingGroups", &asgs), None);
 
         let secrets = json!({"SecretList": [
             {"ARN": "arn:s1", "Tags": [{"Key": RUN_ID_TAG, "Value": "R"}, {"Key": EXPIRES_TAG, "Value": "E"}]},
             {"ARN": "arn:s2", "Tags": [{"Key": "iam-conformance:run-id-not", "Value": "R"}]},
             {"ARN": "arn:s3"}
         ], "NextToken": "n"});
-        assert_eq!(
-            read_secrets(&secrets.to_string()).unwrap(),
-            (vec![tagged(Kind::Secret, "arn:s1", Some("R"), Some("E"))], Some("n".to_string()))
-        );
-        assert!(read_secrets("<html>").is_err());
+        let secrets = parsed("secretsmanager", "ListSecrets", &secrets.to_string());
+        assert_eq!(read_secrets(&secrets), [tagged(Kind::Secret, "arn:s1", Some("R"), Some("E"))]);
+        assert_eq!(next_page("secretsmanager", "ListSecrets", &secrets), Some(json!({"NextToken": "n"})));
+        assert!(crate::wire::output("secretsmanager", "ListSecrets", 200, "<html>").is_err());
 
         let roles = r#"<ListRolesResponse><ListRolesResult><IsTruncated>true</IsTruncated><Marker>m</Marker><Roles>
 <member><Path>/aws-service-role/autoscaling.amazonaws.com/</Path><RoleName>AWSServiceRoleForAutoScaling</RoleName><Arn>arn:r</Arn></member>
@@ -1636,25 +1791,24 @@ mod tests {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             tags,
         };
+        let page = parsed("iam", "ListRoles", roles);
         assert_eq!(
-            read_iam_listing(IamListing::Roles, roles),
-            (
-                vec![
-                    listed(
-                        "AWSServiceRoleForAutoScaling",
-                        "arn:r",
-                        "/aws-service-role/autoscaling.amazonaws.com/",
-                        &[],
-                        None
-                    ),
-                    listed("nodes", "arn:aws:iam::1:role/nodes", "/", &[], None),
-                ],
-                Some("m".to_string())
-            )
+            read_iam_listing(IamListing::Roles, &page),
+            [
+                listed(
+                    "AWSServiceRoleForAutoScaling",
+                    "arn:r",
+                    "/aws-service-role/autoscaling.amazonaws.com/",
+                    &[],
+                    None
+                ),
+                listed("nodes", "arn:aws:iam::1:role/nodes", "/", &[], None),
+            ]
         );
+        assert_eq!(next_page("iam", "ListRoles", &page), Some(json!({"Marker": "m"})));
         // A marker without IsTruncated true is no next page.
         let last = roles.replace("<IsTruncated>true</IsTruncated>", "<IsTruncated>false</IsTruncated>");
-        assert_eq!(read_iam_listing(IamListing::Roles, &last).1, None);
+        assert_eq!(next_page("iam", "ListRoles", &parsed("iam", "ListRoles", &last)), None);
 
         // moto shows each profile's tags (and its roles' tags, which are not the
         // profile's); AWS shows none.
@@ -1665,26 +1819,29 @@ mod tests {
 <member><Path>/</Path><InstanceProfileName>p2</InstanceProfileName><Arn>arn:p2</Arn><Roles/><Tags/></member>
 <member><Path>/</Path><InstanceProfileName>p3</InstanceProfileName><Arn>arn:p3</Arn><Roles><member><RoleName>r3</RoleName></member></Roles></member>
 </InstanceProfiles><IsTruncated>false</IsTruncated></ListInstanceProfilesResult></ListInstanceProfilesResponse>"#;
+        let profiles = parsed("iam", "ListInstanceProfiles", profiles);
         assert_eq!(
-            read_iam_listing(IamListing::InstanceProfiles, profiles),
-            (
-                vec![
-                    listed("p1", "arn:p1", "/team-a/", &["r1"], Some((Some("R".into()), Some("E".into())))),
-                    listed("p2", "arn:p2", "/", &[], Some((None, None))),
-                    listed("p3", "arn:p3", "/", &["r3"], None),
-                ],
-                None
-            )
+            read_iam_listing(IamListing::InstanceProfiles, &profiles),
+            [
+                listed("p1", "arn:p1", "/team-a/", &["r1"], Some((Some("R".into()), Some("E".into())))),
+                listed("p2", "arn:p2", "/", &[], Some((None, None))),
+                listed("p3", "arn:p3", "/", &["r3"], None),
+            ]
         );
+        assert_eq!(next_page("iam", "ListInstanceProfiles", &profiles), None);
 
         let role_tags = r#"<ListRoleTagsResponse><ListRoleTagsResult><Tags>
 <member><Key>iam-conformance:expires</Key><Value>E</Value></member><member><Key>iam-conformance:run-id-x</Key><Value>X</Value></member>
 </Tags><IsTruncated>true</IsTruncated><Marker>t</Marker></ListRoleTagsResult></ListRoleTagsResponse>"#;
-        assert_eq!(read_entity_tags("ListRoleTags", role_tags), ((None, Some("E".into())), Some("t".into())));
+        let role_tags = parsed("iam", "ListRoleTags", role_tags);
+        assert_eq!(read_entity_tags(&role_tags), (None, Some("E".into())));
+        assert_eq!(next_page("iam", "ListRoleTags", &role_tags), Some(json!({"Marker": "t"})));
         let profile_tags = r#"<ListInstanceProfileTagsResponse><ListInstanceProfileTagsResult><Tags>
 <member><Key>iam-conformance:run-id</Key><Value>R</Value></member></Tags><IsTruncated>false</IsTruncated>
 </ListInstanceProfileTagsResult></ListInstanceProfileTagsResponse>"#;
-        assert_eq!(read_entity_tags("ListInstanceProfileTags", profile_tags), ((Some("R".into()), None), None));
+        let profile_tags = parsed("iam", "ListInstanceProfileTags", profile_tags);
+        assert_eq!(read_entity_tags(&profile_tags), (Some("R".into()), None));
+        assert_eq!(next_page("iam", "ListInstanceProfileTags", &profile_tags), None);
 
         let resources = r#"<ListStackResourcesResponse><ListStackResourcesResult><StackResourceSummaries>
 <member><LogicalResourceId>Role</LogicalResourceId><PhysicalResourceId>dkp-bootstrapper-role</PhysicalResourceId><ResourceType>AWS::IAM::Role</ResourceType><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>
@@ -1693,16 +1850,15 @@ mod tests {
 <member><PhysicalResourceId>old-role</PhysicalResourceId><ResourceType>AWS::IAM::Role</ResourceType><ResourceStatus>DELETE_COMPLETE</ResourceStatus></member>
 <member><PhysicalResourceId></PhysicalResourceId><ResourceType>AWS::IAM::Role</ResourceType><ResourceStatus>CREATE_IN_PROGRESS</ResourceStatus></member>
 </StackResourceSummaries><NextToken>n</NextToken></ListStackResourcesResult></ListStackResourcesResponse>"#;
+        let resources = parsed("cloudformation", "ListStackResources", resources);
         assert_eq!(
-            read_stack_resources(resources),
-            (
-                vec![
-                    (Kind::Role, "dkp-bootstrapper-role".to_string()),
-                    (Kind::InstanceProfile, "DKPBootstrapInstanceProfile".to_string())
-                ],
-                Some("n".to_string())
-            )
+            read_stack_resources(&resources),
+            [
+                (Kind::Role, "dkp-bootstrapper-role".to_string()),
+                (Kind::InstanceProfile, "DKPBootstrapInstanceProfile".to_string())
+            ]
         );
+        assert_eq!(next_page("cloudformation", "ListStackResources", &resources), Some(json!({"NextToken": "n"})));
 
         let stacks = r#"<DescribeStacksResponse><DescribeStacksResult><Stacks>
 <member><StackName>s1</StackName><StackStatus>CREATE_COMPLETE</StackStatus><Parameters><member><ParameterKey>iam-conformance:run-id</ParameterKey></member></Parameters>
@@ -1710,15 +1866,10 @@ mod tests {
 <member><StackName>s2</StackName><StackStatus>DELETE_COMPLETE</StackStatus><Tags><member><Key>iam-conformance:run-id</Key><Value>R</Value></member></Tags></member>
 <member><StackName>s3</StackName><StackStatus>CREATE_COMPLETE</StackStatus></member>
 </Stacks></DescribeStacksResult></DescribeStacksResponse>"#;
-        assert_eq!(read_stacks(stacks), (vec![tagged(Kind::Stack, "s1", Some("R"), None)], None));
-    }
-
-    #[test]
-    fn children_are_direct_only() {
-        let body = "<a>1</a><b><a>2</a></b><c/><d x=\"1\">t&amp;u</d>";
-        let names: Vec<(&str, &str)> = children(body);
-        assert_eq!(names, [("a", "1"), ("b", "<a>2</a>"), ("c", ""), ("d", "t&amp;u")]);
-        assert_eq!(child_text(body, "D").as_deref(), Some("t&u"));
-        assert_eq!(child_text(body, "b"), None);
+        let stacks = parsed("cloudformation", "DescribeStacks", stacks);
+        assert_eq!(read_stacks(&stacks), [tagged(Kind::Stack, "s1", Some("R"), None)]);
+        assert_eq!(next_page("cloudformation", "DescribeStacks", &stacks), None);
+        assert_eq!(stack_status(&stacks), Some(("CREATE_COMPLETE".into(), String::new())));
+        assert_eq!(stack_status(&json!({"Stacks": []})), None);
     }
 }

@@ -1,6 +1,8 @@
 //! The AWS wire protocols of the services this project calls: turns (service, operation,
-//! JSON input) into the HTTP request body AWS expects ([`serialize`]), and a request
-//! body back into (operation, JSON input) ([`parse_request`]).
+//! JSON input) into the HTTP request body AWS expects ([`serialize`]), a request body
+//! back into (operation, JSON input) ([`parse_request`]), and an answer into its JSON
+//! output ([`parse_response`]); pages with botocore's paginators ([`next_input`]) and
+//! reads answers with its waiters ([`waiter_state`], [`search`]).
 //!
 //! Inputs are JSON objects keyed by API member names (PascalCase, as in the API
 //! reference), e.g. EC2 `CreateSubnet`:
@@ -24,17 +26,34 @@
 //! text); timestamps are passed through as given (a string, or a number's text);
 //! blobs are given as text and sent base64-encoded, as botocore does with `str` input.
 //! Requests are always `POST /`. Idempotency tokens are not generated.
+//!
+//! Outputs follow botocore's parsed answers, keyed by API member names
+//! (`{"Stacks": [{"StackName": "s", "StackStatus": "CREATE_COMPLETE", ...}]}`): see
+//! [`parse_response`]; the fixtures in `wire/fixtures/` hold moto's answers with
+//! botocore's reading of each (`catalog/capture_responses.py`).
 
 mod model;
+mod paginate;
 mod parse;
+mod response;
+mod search;
 mod serialize;
+mod waiter;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_response;
 
-pub use model::{Protocol, ServiceModel, Source, WireModels, models};
+pub use model::{
+    Acceptor, AcceptorState, Matcher, Paginator, Protocol, ServiceModel, Source, Waiter, WireModels, models,
+};
+pub use paginate::next_input;
 pub use parse::parse_request;
+pub use response::{output, parse_response};
+pub use search::{Expression, search};
 pub use serialize::{WireRequest, serialize, with_idempotency_tokens};
+pub use waiter::{WaitState, waiter_state};
 
 /// A request that does not fit the model, or a body that cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,8 +68,19 @@ pub enum WireError {
     /// A form parameter (ec2/query request body) that does not fit the model.
     #[error("parameter `{key}`: {reason}")]
     Parameter { key: String, reason: String },
-    #[error("malformed request: {0}")]
+    #[error("malformed: {0}")]
     Malformed(String),
+    /// An answer that does not fit the output shape; `path` names the member
+    /// (`Reservations[0].Instances[1].LaunchTime`).
+    #[error("answer member `{path}`: {reason}")]
+    Response { path: String, reason: String },
+    /// [`parse_response`] reads successful answers only.
+    #[error("HTTP {status} is an error answer (its code and message: aws::errors::service_error)")]
+    NotSuccess { status: u16 },
+    /// The model keeps no output shapes for the operation (it is not in the extraction's
+    /// read operations: `catalog/wire_model.py`).
+    #[error("the wire model does not read answers of {service}:{operation}")]
+    NotRead { service: String, operation: String },
 }
 
 /// Percent-encodes per the SigV4 rules: `A-Z a-z 0-9 - _ . ~` stay as they are, every

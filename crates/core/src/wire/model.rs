@@ -1,6 +1,7 @@
-//! The embedded wire model: per service, the wire protocol and the input shapes of the
-//! operations this project sends, extracted from botocore by `catalog/wire_model.py`
-//! (see `catalog/WIRE-MODEL.md`).
+//! The embedded wire model: per service, the wire protocol, the input shapes of the
+//! operations this project sends, the output shapes, paginators and waiters of those
+//! whose answers it reads, extracted from botocore by `catalog/wire_model.py` (see
+//! `catalog/WIRE-MODEL.md`).
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -25,7 +26,7 @@ pub enum Protocol {
 #[serde(deny_unknown_fields)]
 pub struct WireModels {
     pub source: Source,
-    services: BTreeMap<String, ServiceModel>,
+    pub(crate) services: BTreeMap<String, ServiceModel>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +37,10 @@ pub struct Source {
     pub license: String,
     /// Per service prefix, the botocore file the service was read from.
     pub files: BTreeMap<String, String>,
+    /// Per service prefix, the botocore `paginators-1.json` its paginators come from.
+    pub paginators: BTreeMap<String, String>,
+    /// Per service prefix, the botocore `waiters-2.json` its waiters come from.
+    pub waiters: BTreeMap<String, String>,
     pub generator: String,
 }
 
@@ -61,15 +66,103 @@ pub struct ServiceModel {
     pub endpoint_prefix: String,
     pub(crate) operations: BTreeMap<String, Operation>,
     pub(crate) shapes: BTreeMap<String, Shape>,
+    /// botocore's waiters kept for this service, by name (`StackDeleteComplete`).
+    #[serde(default)]
+    pub(crate) waiters: BTreeMap<String, Waiter>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Operation {
     pub input: Option<String>,
-    /// Kept for reference only; output shapes are not in the model.
-    #[allow(dead_code)]
+    /// The output shape's name; its shapes are kept only when `read`.
     pub output: Option<String>,
+    /// Whether the project reads this operation's answer: its output shapes, result
+    /// wrapper and paginator are in the model.
+    #[serde(default)]
+    pub read: bool,
+    /// query protocol: the element under the root that holds the output (`DescribeStacksResult`).
+    #[serde(rename = "resultWrapper")]
+    pub result_wrapper: Option<String>,
+    pub paginator: Option<Paginator>,
+}
+
+/// How an operation's answers page (botocore's `paginators-1.json`): the input members
+/// that take the next page's tokens, the output members that carry them, the output
+/// lists that hold the page's results. See [`super::next_input`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Paginator {
+    /// Input members the tokens go into (`NextToken`, `Marker`), in step with `output_token`.
+    pub input_token: Vec<String>,
+    /// Output members the next page's tokens come from (`NextToken`, `NextMarker`, `Marker`).
+    pub output_token: Vec<String>,
+    /// Output members holding the page's results; the first is the primary one.
+    pub result_key: Vec<String>,
+    /// The input member that bounds a page's size (`MaxResults`, `MaxItems`).
+    pub limit_key: Option<String>,
+    /// An output member that must be true for another page to follow (IAM's `IsTruncated`).
+    pub more_results: Option<String>,
+}
+
+/// A botocore waiter (`waiters-2.json`): which operation to poll, how often, and the
+/// acceptors that read each answer. See [`super::waiter_state`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiter {
+    /// The operation polled (`DescribeStacks`).
+    pub operation: String,
+    /// botocore's delay between polls, in seconds.
+    pub delay: u64,
+    /// botocore's number of polls before it gives up.
+    #[serde(rename = "maxAttempts")]
+    pub max_attempts: u32,
+    /// Tried in order; the first that matches an answer decides its state.
+    pub acceptors: Vec<Acceptor>,
+}
+
+/// One acceptor of a [`Waiter`]: when `matcher` finds `expected`, the wait is in `state`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Acceptor {
+    pub state: AcceptorState,
+    pub matcher: Matcher,
+    /// The JMESPath expression of a `path*` matcher (`Stacks[].StackStatus`).
+    pub argument: Option<String>,
+    /// The value matched: a status code, an error code, or what the argument must give.
+    pub expected: serde_json::Value,
+    /// `argument`, compiled when the model loads.
+    #[serde(skip)]
+    pub(crate) compiled: Option<super::search::Expression>,
+}
+
+/// The state an acceptor puts the wait in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AcceptorState {
+    Success,
+    Failure,
+    Retry,
+}
+
+/// What an acceptor looks at (botocore's five matchers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Matcher {
+    /// The argument's value equals `expected`.
+    #[serde(rename = "path")]
+    Path,
+    /// The argument gives a non-empty list whose every element equals `expected`.
+    #[serde(rename = "pathAll")]
+    PathAll,
+    /// The argument gives a non-empty list with an element equal to `expected`.
+    #[serde(rename = "pathAny")]
+    PathAny,
+    /// The HTTP status equals `expected`.
+    #[serde(rename = "status")]
+    Status,
+    /// The error code equals `expected` (`true`: any error; `false`: no error).
+    #[serde(rename = "error")]
+    Error,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -149,6 +242,9 @@ pub fn models() -> &'static WireModels {
         if let Err(problems) = m.check() {
             panic!("embedded catalog/wire-model.json is inconsistent:\n{}", problems.join("\n"));
         }
+        m.compile().unwrap_or_else(|problems| {
+            panic!("embedded catalog/wire-model.json has unreadable waiters:\n{}", problems.join("\n"))
+        });
         m
     })
 }
@@ -180,6 +276,54 @@ impl WireModels {
                         _ => problems.push(format!("{p}:{name}: input {input} is not a structure shape")),
                     }
                 }
+                if op.read
+                    && let Some(output) = &op.output
+                {
+                    match svc.shapes.get(output) {
+                        Some(s) if s.kind == ShapeType::Structure => {}
+                        _ => problems.push(format!("{p}:{name}: output {output} is not a structure shape")),
+                    }
+                }
+                if !op.read && (op.paginator.is_some() || op.result_wrapper.is_some()) {
+                    problems.push(format!("{p}:{name}: a paginator or result wrapper on an operation not read"));
+                }
+                if let Some(pag) = &op.paginator {
+                    let members = |shape: &Option<String>| -> Vec<&String> {
+                        shape
+                            .as_ref()
+                            .and_then(|s| svc.shapes.get(s))
+                            .map(|s| s.members.keys().collect())
+                            .unwrap_or_default()
+                    };
+                    let (input, output) = (members(&op.input), members(&op.output));
+                    if pag.input_token.len() != pag.output_token.len() || pag.result_key.is_empty() {
+                        problems.push(format!("{p}:{name}: paginator tokens or result keys do not pair up"));
+                    }
+                    for t in pag.input_token.iter().chain(pag.limit_key.iter()) {
+                        if !input.contains(&t) {
+                            problems.push(format!("{p}:{name}: paginator input member {t} is not in the input"));
+                        }
+                    }
+                    for t in pag.output_token.iter().chain(&pag.result_key).chain(pag.more_results.iter()) {
+                        if !output.contains(&t) {
+                            problems.push(format!("{p}:{name}: paginator output member {t} is not in the output"));
+                        }
+                    }
+                }
+            }
+            for (name, w) in &svc.waiters {
+                if !svc.operations.get(&w.operation).is_some_and(|op| op.read) {
+                    problems.push(format!("{p}: waiter {name} polls {}, which is not a read operation", w.operation));
+                }
+                for a in &w.acceptors {
+                    let path = matches!(a.matcher, Matcher::Path | Matcher::PathAll | Matcher::PathAny);
+                    if path != a.argument.is_some() {
+                        problems.push(format!(
+                            "{p}: waiter {name}: a {:?} acceptor with argument {:?}",
+                            a.matcher, a.argument
+                        ));
+                    }
+                }
             }
             for (name, shape) in &svc.shapes {
                 let need = |part: &Option<MemberRef>, what: &str, problems: &mut Vec<String>| {
@@ -206,6 +350,24 @@ impl WireModels {
         }
         if problems.is_empty() { Ok(()) } else { Err(problems) }
     }
+
+    /// Compiles every waiter acceptor's argument.
+    pub(crate) fn compile(&mut self) -> Result<(), Vec<String>> {
+        let mut problems = Vec::new();
+        for svc in self.services.values_mut() {
+            for (name, w) in &mut svc.waiters {
+                for a in &mut w.acceptors {
+                    if let Some(text) = &a.argument {
+                        match super::search::Expression::parse(text) {
+                            Ok(e) => a.compiled = Some(e),
+                            Err(e) => problems.push(format!("{}: waiter {name}: {e}", svc.prefix)),
+                        }
+                    }
+                }
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
 }
 
 impl ServiceModel {
@@ -225,6 +387,31 @@ impl ServiceModel {
     /// The operation names in the model, sorted.
     pub fn operations(&self) -> impl Iterator<Item = &str> {
         self.operations.keys().map(String::as_str)
+    }
+
+    /// Whether the model holds the output shapes of this operation (its answer is read).
+    pub fn reads(&self, operation: &str) -> bool {
+        self.operations.get(operation).is_some_and(|op| op.read)
+    }
+
+    /// The operations whose answers the model can read, sorted.
+    pub fn read_operations(&self) -> impl Iterator<Item = &str> {
+        self.operations.iter().filter(|(_, op)| op.read).map(|(name, _)| name.as_str())
+    }
+
+    /// How the operation's answers page, if botocore says they do.
+    pub fn paginator(&self, operation: &str) -> Option<&Paginator> {
+        self.operations.get(operation).and_then(|op| op.paginator.as_ref())
+    }
+
+    /// A waiter by botocore's name (`StackDeleteComplete`).
+    pub fn waiter(&self, name: &str) -> Option<&Waiter> {
+        self.waiters.get(name)
+    }
+
+    /// The waiters kept for this service, by name.
+    pub fn waiters(&self) -> impl Iterator<Item = (&str, &Waiter)> {
+        self.waiters.iter().map(|(name, w)| (name.as_str(), w))
     }
 
     pub(crate) fn shape(&self, name: &str) -> &Shape {
