@@ -1,5 +1,7 @@
 //! The command line's arguments (clap). The commands turn these into library types.
 
+use std::error::Error;
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -136,7 +138,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
     /// How many calls run at once (each still waits for the calls it needs).
-    #[arg(long, default_value_t = 4, value_parser = crate::shared::positive)]
+    #[arg(long, default_value_t = 4, value_parser = positive)]
     pub concurrency: usize,
     /// Leave the emulator running with everything the run created (its URL and PID are printed).
     #[arg(long)]
@@ -268,4 +270,40 @@ pub struct RenderArgs {
     pub profile: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+/// Why a count flag (`--concurrency`) was refused; clap says it after the flag and value.
+#[derive(Debug)]
+pub enum CountError {
+    /// Zero.
+    Zero,
+    /// Not a whole number.
+    NotANumber(std::num::ParseIntError),
+}
+
+impl fmt::Display for CountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CountError::Zero => f.write_str("must be at least 1"),
+            CountError::NotANumber(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Error for CountError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            CountError::Zero => None,
+            CountError::NotANumber(e) => Some(e),
+        }
+    }
+}
+
+/// `--concurrency`: at least one call at a time.
+pub fn positive(text: &str) -> Result<usize, CountError> {
+    match text.parse::<usize>() {
+        Ok(0) => Err(CountError::Zero),
+        Ok(n) => Ok(n),
+        Err(e) => Err(CountError::NotANumber(e)),
+    }
 }

@@ -21,76 +21,56 @@ use iamc_live::run;
 
 use crate::args::{Principal, RunArgs, RunMode, SweepArgs};
 use crate::live::{self, Finish, Progress};
-use crate::shared::{create_report_dir, prepare_report_dir, NO_PROBES, RunClock, fail, source_of};
+use crate::shared::{
+    CommandError, EXIT_CONFORMANT, FlagError, RunClock, create_report_dir, prepare_report_dir, source_of,
+};
 
 /// `run --target aws`.
-pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub async fn run(
+    args: &RunArgs,
+    clock: RunClock,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CommandError> {
     // Before anything is spawned, so no signal is lost.
     let mut signals = Signals::install();
     // 1. The allow-list, before anything else.
-    let allow = match AllowList::from_env(&args.allow_accounts) {
-        Ok(a) => a,
-        Err(e) => return fail(err, &e.to_string()),
-    };
+    let allow = AllowList::from_env(&args.allow_accounts)?;
     // 2. The inputs, checked with a placeholder account (no call is needed to find them bad).
-    if let Err(e) = check_region(&args.region) {
-        return fail(err, &e);
-    }
-    let shard = match args.shard.as_deref().map(run::Shard::parse).transpose() {
-        Ok(s) => s,
-        Err(e) => return fail(err, &e),
-    };
-    let expires_in = match sweep::parse_duration(&args.expires_in) {
-        Ok(d) => d,
-        Err(e) => return fail(err, &e.replace("--older-than", "--expires-in")),
-    };
-    let Some(expiry) = SystemTime::now().checked_add(expires_in).filter(|t| iamc_core::calendar::rfc3339(*t).len() == 20)
-    else {
-        return fail(err, &format!("--expires-in `{}` is too far in the future", args.expires_in));
-    };
+    check_region(&args.region)?;
+    let shard = args.shard.as_deref().map(run::Shard::parse).transpose()?;
+    let expires_in = sweep::parse_duration(&args.expires_in)
+        .map_err(|e| FlagError::Duration(e.to_string().replace("--older-than", "--expires-in")))?;
+    let expiry = SystemTime::now()
+        .checked_add(expires_in)
+        .filter(|t| iamc_core::calendar::rfc3339(*t).len() == 20)
+        .ok_or_else(|| FlagError::ExpiresTooFar(args.expires_in.clone()))?;
     let expires = iamc_core::calendar::rfc3339(expiry);
-    let max_cost = match args.max_cost.as_deref().map(cost::parse_max_cost).transpose() {
-        Ok(m) => m,
-        Err(e) => return fail(err, &e),
-    };
+    let max_cost = args.max_cost.as_deref().map(cost::parse_max_cost).transpose()?;
     // Flags are checked; earlier reports go before anything else can fail, so none is
     // left looking current.
     let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
-    if let Err(e) = prepare_report_dir(&dir, err) {
-        return fail(err, &e);
-    }
+    prepare_report_dir(&dir, err)?;
     let placeholder = Target { region: args.region.clone(), ..Target::default() };
-    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &placeholder) {
-        Ok(l) => l,
-        Err(e) => return fail(err, &e.to_string()),
-    };
+    let loaded = load(&source_of(&args.profile), args.template.as_deref(), &placeholder)?;
     if run::probes(&loaded.profile).is_none() {
-        return fail(err, NO_PROBES);
+        return Err(CommandError::NoProbes);
     }
     let needs_stack = args.principal != Principal::Assume;
     if !needs_stack && args.stack.is_some() {
-        return fail(
-            err,
-            "--stack names a deployed stack for --principal instance-profile or user; with --principal assume the run deploys (and deletes) its own",
-        );
+        return Err(FlagError::StackWithAssume.into());
     }
     if args.account_id.is_some() {
-        return fail(
-            err,
-            "--account-id does not apply to --target aws: the account is the credentials' (and must be allowed)",
-        );
+        return Err(FlagError::AccountIdOnAws.into());
     }
     if needs_stack && args.stack.is_none() {
-        return fail(err, "--principal instance-profile and user run against a deployed stack: pass --stack NAME");
+        return Err(FlagError::NoStack.into());
     }
     if args.principal == Principal::User && args.user_profile.is_none() {
-        return fail(err, "--principal user needs --user-profile NAME: the profile holding the user's access keys");
+        return Err(FlagError::NoUserProfile.into());
     }
     if args.principal == Principal::InstanceProfile && args.aws_profile.is_none() {
-        return fail(
-            err,
-            "--principal instance-profile needs --aws-profile NAME for the administrator's calls (read back, fixtures, teardown): on the instance the standard chain would give the role itself",
-        );
+        return Err(FlagError::NoAdminProfile.into());
     }
 
     // 3. The cost, before any call.
@@ -100,56 +80,34 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
     };
     let estimate = cost::estimate(&loaded.profile, mode, &iamc_core::aws::accepts_dry_run);
     let _ = write!(out, "{}", estimate.render());
-    if let Some(max) = max_cost
-        && estimate.refuses(max)
+    if let Some(max_usd) = max_cost
+        && estimate.refuses(max_usd)
     {
-        let unknown = if estimate.unknown.is_empty() {
-            String::new()
-        } else {
-            format!(" (prices unknown for: {})", estimate.unknown.join(", "))
-        };
-        return fail(
-            err,
-            &format!(
-                "the estimated cost, up to ${:.2}{unknown}, is above --max-cost ${max:.2}; nothing was called",
-                estimate.total_usd
-            ),
-        );
+        return Err(CommandError::OverBudget { total_usd: estimate.total_usd, max_usd, unknown: estimate.unknown });
     }
 
     // 4. Credentials, and the account they belong to.
     let (session, account, admin_arn) =
-        match connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await {
-            Ok(c) => c,
-            Err(e) => return fail(err, &e),
-        };
-    let _ = writeln!(out, "iam-conformance run: account {account} as {admin_arn} ({} mode)", if args.mode == RunMode::DryRun { "dry-run" } else { "live" });
+        connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await?;
+    let _ = writeln!(
+        out,
+        "iam-conformance run: account {account} as {admin_arn} ({} mode)",
+        if args.mode == RunMode::DryRun { "dry-run" } else { "live" }
+    );
     let subject_creds = match args.principal {
         Principal::Assume => None,
-        Principal::InstanceProfile => match instance_credentials().await {
-            Ok(c) => Some(c),
-            Err(e) => return fail(err, &e),
-        },
-        Principal::User => match chain_credentials(args.user_profile.as_deref(), &args.region).await {
-            Ok(c) => Some(c),
-            Err(e) => return fail(err, &e),
-        },
+        Principal::InstanceProfile => Some(instance_credentials().await?),
+        Principal::User => Some(chain_credentials(args.user_profile.as_deref(), &args.region).await?),
     };
     // The simulator simulates a user's own policies (`--principal user`), else the role's.
     let subject_arn = match (&subject_creds, args.principal) {
-        (Some(creds), Principal::User) => match who_am_i(&session, creds).await {
-            Ok((_, arn)) => Some(arn),
-            Err(e) => return fail(err, &e),
-        },
+        (Some(creds), Principal::User) => Some(who_am_i(&session, creds).await?.1),
         _ => None,
     };
     if let Some(creds) = &subject_creds
         && creds.access_key_id == session.admin.access_key_id
     {
-        return fail(
-            err,
-            "the principal's credentials are the administrator's: the policy under test would not be what decides",
-        );
+        return Err(CommandError::AdminAsPrincipal);
     }
     let target = Target {
         account_id: account.clone(),
@@ -160,18 +118,10 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
             .unwrap_or_else(|| format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase())),
         ..Target::default()
     };
-    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
-        Ok(l) => l,
-        Err(e) => return fail(err, &e.to_string()),
-    };
+    let loaded = load(&source_of(&args.profile), args.template.as_deref(), &target)?;
     let probes = run::probes(&loaded.profile).expect("checked above with the same profile");
-    let deploy_json = match render(&loaded.template, &target, RefMode::KeepResourceRefs) {
-        Ok(n) => n.to_json().to_string(),
-        Err(e) => return fail(err, &e.to_string()),
-    };
-    if let Err(e) = create_report_dir(&dir) {
-        return fail(err, &e);
-    }
+    let deploy_json = render(&loaded.template, &target, RefMode::KeepResourceRefs)?.to_json().to_string();
+    create_report_dir(&dir)?;
     let proof = loaded.prove(&target);
     let mut progress = Progress::new();
     let options = AwsOptions {
@@ -208,50 +158,25 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
         shard,
         dir: &dir,
         clock: &clock,
-        interrupted: "interrupted: the run's resources were torn down and no report was written",
+        interrupted: CommandError::InterruptedAws,
     };
-    live::finish(outcome, proof, progress, finish, out, err)
+    live::finish(outcome, proof, progress, finish, out)
 }
 
-
-
-
-
-
-
-
-
-
-
-
-
-
 /// `sweep`: finds what runs left by their tags and deletes it in dependency order.
-pub async fn sweep(args: &SweepArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
-    let allow = match AllowList::from_env(&args.allow_accounts) {
-        Ok(a) => a,
-        Err(e) => return fail(err, &e.to_string()),
-    };
+pub async fn sweep(args: &SweepArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
+    let allow = AllowList::from_env(&args.allow_accounts)?;
     let selector = match (&args.run_id, &args.older_than) {
         (Some(id), _) => Selector::RunId(id.clone()),
-        (None, Some(text)) => match sweep::parse_duration(text) {
-            Ok(d) => Selector::OlderThan(d),
-            Err(e) => return fail(err, &e),
-        },
-        (None, None) => return fail(err, "sweep needs --run-id ID or --older-than DURATION"),
+        (None, Some(text)) => {
+            Selector::OlderThan(sweep::parse_duration(text).map_err(|e| FlagError::Duration(e.to_string()))?)
+        }
+        (None, None) => return Err(FlagError::NoSelector.into()),
     };
-    if let Err(e) = check_region(&args.region) {
-        return fail(err, &e);
-    }
+    check_region(&args.region)?;
     let (session, account, arn) =
-        match connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await {
-            Ok(c) => c,
-            Err(e) => return fail(err, &e),
-        };
-    let found = match iamc_live::sweep::find(&session).await {
-        Ok(f) => f,
-        Err(e) => return fail(err, &format!("could not list tagged resources: {e}")),
-    };
+        connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await?;
+    let found = iamc_live::sweep::find(&session).await.map_err(|e| CommandError::ListTagged(e.to_string()))?;
     let plan = sweep::plan(&found, &selector, SystemTime::now());
     let _ = writeln!(
         out,
@@ -288,7 +213,7 @@ pub async fn sweep(args: &SweepArgs, out: &mut dyn Write, err: &mut dyn Write) -
         }
     }
     if failed > 0 {
-        return fail(err, &format!("{failed} of {} resources could not be deleted", deletions.len()));
+        return Err(CommandError::NotDeleted { failed, total: deletions.len() });
     }
-    crate::shared::EXIT_CONFORMANT
+    Ok(EXIT_CONFORMANT)
 }

@@ -12,11 +12,19 @@ use iamc_live::run::{self, admin_credentials};
 
 use crate::args::{GateArgs, LocalStackArg, RunArgs, TargetArgs, TargetKind};
 use crate::live::{self, Finish, Progress};
-use crate::shared::{create_report_dir, prepare_report_dir, EXIT_CONFORMANT, NO_PROBES, RunClock, fail, source_of, target_of};
+use crate::shared::{
+    CommandError, EXIT_CONFORMANT, FlagError, OutputError, RunClock, create_report_dir, prepare_report_dir, source_of,
+    target_of,
+};
 
 /// `run` on an emulator. Everything the run starts is stopped on every path out, Ctrl-C
 /// and SIGTERM included.
-pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub async fn run(
+    args: &RunArgs,
+    clock: RunClock,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<i32, CommandError> {
     // Before anything is spawned, so a signal during the emulator's start is not lost.
     let mut signals = Signals::install();
     let (kind, default_account) = match args.target {
@@ -29,44 +37,28 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
             }),
             "000000000000",
         ),
-        TargetKind::Aws => return fail(err, "--target aws is run by cli_aws (a bug in the dispatcher)"),
+        TargetKind::Aws => return Err(CommandError::Misrouted),
     };
     if let Some(flag) = aws_only_flag(args) {
-        return fail(err, &format!("{flag} applies to --target aws only"));
+        return Err(FlagError::AwsOnly(flag).into());
     }
     if args.localstack != LocalStackArg::Auto && args.target != TargetKind::Localstack {
-        return fail(err, "--localstack applies to --target localstack only");
+        return Err(FlagError::LocalStackOnly.into());
     }
     let account_id = args.account_id.clone().unwrap_or_else(|| default_account.to_string());
-    let target = match target_of(&TargetArgs { account_id, region: args.region.clone() }) {
-        Ok(t) => Target { stack_name: format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], "")), ..t },
-        Err(e) => return fail(err, &e),
-    };
-    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
-        Ok(s) => s,
-        Err(e) => return fail(err, &e),
-    };
+    let target = target_of(&TargetArgs { account_id, region: args.region.clone() })?;
+    let stack_name = format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], ""));
+    let target = Target { stack_name, ..target };
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     // Flags are checked; earlier reports go before anything else can fail, so none is
     // left looking current.
     let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
-    if let Err(e) = prepare_report_dir(&dir, err) {
-        return fail(err, &e);
-    }
-    let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
-        Ok(l) => l,
-        Err(e) => return fail(err, &e.to_string()),
-    };
-    if let Err(e) = create_report_dir(&dir) {
-        return fail(err, &e);
-    }
+    prepare_report_dir(&dir, err)?;
+    let loaded = load(&source_of(&args.profile), args.template.as_deref(), &target)?;
+    create_report_dir(&dir)?;
     let proof = loaded.prove(&target);
-    let Some(probes) = run::probes(&loaded.profile) else {
-        return fail(err, NO_PROBES);
-    };
-    let deploy_json = match render(&loaded.template, &target, RefMode::KeepResourceRefs) {
-        Ok(n) => n.to_json().to_string(),
-        Err(e) => return fail(err, &e.to_string()),
-    };
+    let probes = run::probes(&loaded.profile).ok_or(CommandError::NoProbes)?;
+    let deploy_json = render(&loaded.template, &target, RefMode::KeepResourceRefs)?.to_json().to_string();
 
     let mut progress = Progress::new();
     let options = EmulatorOptions { kind, endpoint: args.endpoint.clone(), state_dir: dir.clone(), keep: args.keep };
@@ -76,15 +68,12 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
         _ = signals.next() => None,
     };
     progress.flush(out, err);
-    let mut backend = match started {
-        None => {
-            // The start was cut off: a container it had asked for goes too.
-            let _ = iamc_live::container::remove_all_started().await;
-            return fail(err, "interrupted while the emulator started; nothing was run");
-        }
-        Some(Err(e)) => return fail(err, &e.to_string()),
-        Some(Ok(b)) => b,
+    let Some(started) = started else {
+        // The start was cut off: a container it had asked for goes too.
+        let _ = iamc_live::container::remove_all_started().await;
+        return Err(CommandError::InterruptedStarting);
     };
+    let mut backend = started?;
     let plan = Plan {
         loaded: &loaded,
         target: &target,
@@ -104,9 +93,9 @@ pub async fn run(args: &RunArgs, clock: RunClock, out: &mut dyn Write, err: &mut
         shard,
         dir: &dir,
         clock: &clock,
-        interrupted: "interrupted: the emulator was stopped and no report was written",
+        interrupted: CommandError::InterruptedEmulator,
     };
-    live::finish(outcome, proof, progress, finish, out, err)
+    live::finish(outcome, proof, progress, finish, out)
 }
 
 /// The first `--target aws` option given to an emulator run, if any (they would be ignored).
@@ -128,21 +117,15 @@ fn aws_only_flag(args: &RunArgs) -> Option<&'static str> {
 }
 
 /// `gate`: serve until Ctrl-C.
-pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub async fn gate(args: &GateArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
     // SIGTERM stops the gate as Ctrl-C does, `--log` written either way.
     let mut signals = Signals::install();
-    let target = match target_of(&TargetArgs { account_id: args.account_id.clone(), region: args.region.clone() }) {
-        Ok(t) => t,
-        Err(e) => return fail(err, &e),
-    };
-    let listen: std::net::SocketAddr = match args.listen.parse() {
-        Ok(a) => a,
-        Err(_) => return fail(err, &format!("--listen `{}` is not an address such as 127.0.0.1:4580", args.listen)),
-    };
+    let target = target_of(&TargetArgs { account_id: args.account_id.clone(), region: args.region.clone() })?;
+    let listen: std::net::SocketAddr = args.listen.parse().map_err(|_| FlagError::Listen(args.listen.clone()))?;
     if !listen.ip().is_loopback() {
-        return fail(err, &format!("--listen `{}`: the gate only listens on the loopback interface", args.listen));
+        return Err(FlagError::NotLoopback(args.listen.clone()).into());
     }
-    let gate = match Gate::start(
+    let gate = Gate::start(
         listen,
         GateOptions {
             upstream: args.upstream.clone(),
@@ -152,20 +135,14 @@ pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         },
     )
     .await
-    {
-        Ok(g) => g,
-        Err(e) => return fail(err, &format!("failed to listen on {listen}: {e}")),
-    };
+    .map_err(|source| CommandError::Listen { addr: listen, source })?;
     let admin = admin_credentials();
     // With --role the policies are read from the upstream's IAM when deciding, so the
     // gate may start before the role exists (its calls are refused until it does).
     let (role_arn, enforced) = match &args.role {
         Some(role) => (gate.follow_role(role), "policies read from the upstream's IAM when deciding".to_string()),
         None => {
-            let loaded = match load(&source_of(&args.profile), args.template.as_deref(), &target) {
-                Ok(l) => l,
-                Err(e) => return fail(err, &e.to_string()),
-            };
+            let loaded = load(&source_of(&args.profile), args.template.as_deref(), &target)?;
             let subject = Subject { role_arn: loaded.role.role.arn.clone(), policies: loaded.role.policies.clone() };
             let shown = (subject.role_arn.clone(), format!("{} policies", subject.policies.len()));
             gate.set_subject(subject);
@@ -175,15 +152,13 @@ pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     for spec in &args.role_keys {
         let mut parts = spec.splitn(3, ':');
         let (Some(key), Some(secret)) = (parts.next(), parts.next()) else {
-            return fail(err, &format!("--role-key `{spec}` is not KEY:SECRET[:SESSION_TOKEN]: the gate verifies every signature"));
+            return Err(FlagError::RoleKey(spec.clone()).into());
         };
         gate.add_role_credentials(key, secret, parts.next(), &role_arn);
     }
     // Each record is written as it is made: nothing is lost however the gate stops.
-    if let Some(path) = &args.log
-        && let Err(e) = gate.log_to(path)
-    {
-        return fail(err, &format!("failed to write `{}`: {e}", path.display()));
+    if let Some(path) = &args.log {
+        gate.log_to(path).map_err(|source| OutputError::Write { path: path.clone(), source })?;
     }
     let _ = writeln!(
         out,
@@ -194,5 +169,5 @@ pub async fn gate(args: &GateArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
     let records = gate.records();
     let denied = records.iter().filter(|r| r.verdict == iamc_live::gate_server::GateVerdict::Denied).count();
     let _ = writeln!(out, "iam-conformance gate: {} requests, {denied} denied", records.len());
-    EXIT_CONFORMANT
+    Ok(EXIT_CONFORMANT)
 }

@@ -13,7 +13,7 @@ use iamc_core::report::{Report, RunInfo, SubjectInfo, terminal};
 use iamc_core::template::render::Target;
 use iamc_live::pipeline::Outcome;
 
-use crate::shared::{RunClock, fail, write_reports};
+use crate::shared::{CommandError, RunClock, write_reports};
 
 /// Where an event's line goes.
 enum Stream {
@@ -83,27 +83,24 @@ pub struct Finish<'a> {
     /// The run's id and timestamp.
     pub clock: &'a RunClock,
     /// Said when the run was interrupted.
-    pub interrupted: &'a str,
+    pub interrupted: CommandError,
 }
 
 /// Writes the reports of a finished run and prints its summary; returns the exit code. An
-/// interrupted or failed run writes no report.
+/// interrupted or failed run writes no report: its error is returned.
 pub fn finish(
     outcome: Outcome,
     proof: iamc_core::analysis::Proof,
     progress: Progress,
     f: Finish<'_>,
     out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> i32 {
+) -> Result<i32, CommandError> {
     let ran = match outcome {
-        Outcome::Interrupted => return fail(err, f.interrupted),
-        Outcome::Failed(e) => return fail(err, &e.to_string()),
+        Outcome::Interrupted => return Err(f.interrupted),
+        Outcome::Failed(e) => return Err(e.into()),
         Outcome::Finished(ran) => ran,
     };
-    let Some(environment) = progress.environment.build(f.shard) else {
-        return fail(err, "the run finished without its backend announcing itself (a bug in the harness)");
-    };
+    let environment = progress.environment.build(f.shard).ok_or(CommandError::NoBackend)?;
     let mut findings = proof.findings.clone();
     findings.extend(ran.findings);
     let report = Report::new(
@@ -128,10 +125,8 @@ pub fn finish(
             shard: f.shard,
         },
     );
-    if let Err(e) = write_reports(f.dir, &report) {
-        return fail(err, &e);
-    }
+    write_reports(f.dir, &report)?;
     let _ = write!(out, "{}", terminal::render(&report));
     let _ = writeln!(out, "  reports    {}", f.dir.display());
-    report.exit_code
+    Ok(report.exit_code)
 }

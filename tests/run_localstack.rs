@@ -162,3 +162,43 @@ fn seed_report_as_expected(dir: &std::path::Path, show: &str) -> Value {
     assert!(leftovers.is_empty(), "data directories left behind: {leftovers:?}");
     report
 }
+
+#[test]
+fn a_container_left_by_a_killed_run_is_removed_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("killed");
+    let mut child = Command::new(BIN)
+        .args(["run", "--target", "localstack", "--localstack", "container", "--report-dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) if line.contains("  gate ") => break,
+            Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(_) => panic!("the run ended before its gate was up"),
+        }
+    }
+    // SIGKILL: no handler runs, so the container stays (Docker owns it)...
+    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    let _ = child.wait();
+    let left = labelled_containers(pid);
+    assert_eq!(left.len(), 1, "SIGKILL leaves the killed run's container: {left:?}");
+    // ...until the next container run, which removes it before it starts its own.
+    let (out, show, _) = run("container", &tmp.path().join("next"));
+    assert_eq!(out.status.code(), Some(0), "{show}");
+    assert!(labelled_containers(pid).is_empty(), "the killed run's container is still there\n{show}");
+    assert!(show.contains("removed 1 LocalStack container(s) an earlier, killed run left"), "{show}");
+}

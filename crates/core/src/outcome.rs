@@ -185,10 +185,18 @@ pub struct Shard {
     pub count: usize,
 }
 
+/// Why `--shard` was refused: it is not `K/N` with 1 ≤ K ≤ N.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--shard `{text}` must be K/N with 1 <= K <= N, such as 2/4")]
+pub struct ShardError {
+    /// The value as given.
+    pub text: String,
+}
+
 impl Shard {
     /// Parses `K/N` with 1 ≤ K ≤ N.
-    pub fn parse(text: &str) -> Result<Shard, String> {
-        let bad = || format!("--shard `{text}` must be K/N with 1 <= K <= N, such as 2/4");
+    pub fn parse(text: &str) -> Result<Shard, ShardError> {
+        let bad = || ShardError { text: text.to_string() };
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
         let (index, count) =
             (k.trim().parse::<usize>().map_err(|_| bad())?, n.trim().parse::<usize>().map_err(|_| bad())?);

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
 pub use iamc_core::aws::errors::service_error;
-use iamc_core::wire::{self, ServiceModel};
+use iamc_core::wire::{self, ServiceModel, WireError};
 
 /// AWS credentials: the administrator's, or those AssumeRole returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,19 +42,44 @@ impl Answer {
     }
 }
 
+/// Why one call got no answer (an answer with an error code is an [`Answer`], not this).
+/// Each message carries its cause's words, so the caller's one line says everything.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// The wire model has no such service.
     #[error("no wire model for service `{0}`")]
     UnknownService(String),
-    #[error("failed to serialize {operation}: {message}")]
-    Serialize { operation: String, message: String },
+    /// The input does not fit the operation's wire model.
+    #[error("failed to serialize {operation}: {source}")]
+    Serialize {
+        operation: String,
+        #[source]
+        source: Box<WireError>,
+    },
+    /// The request could not be built or signed.
     #[error("failed to sign the request: {0}")]
-    Sign(String),
-    #[error("failed to reach {url}: {message}")]
-    Connect { url: String, message: String },
+    Sign(#[source] BoxError),
+    /// No connection, or the connection failed before the answer's head came.
+    #[error("failed to reach {url}: {}", error_chain(source))]
+    Connect {
+        url: String,
+        #[source]
+        source: hyper_util::client::legacy::Error,
+    },
+    /// The connection failed while the answer's body was read.
+    #[error("failed to reach {url}: {source}")]
+    Body {
+        url: String,
+        #[source]
+        source: hyper::Error,
+    },
+    /// No answer within the client's timeout.
     #[error("no answer from {url} within {seconds} s")]
     Timeout { url: String, seconds: u64 },
 }
+
+/// A cause of any error type, kept as the source of the error it explains.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// An HTTP client for AWS-style endpoints: plain HTTP for emulators and the gate, HTTPS
 /// for AWS itself.
@@ -105,7 +130,7 @@ impl Client {
         let model = wire::models().service(service).ok_or_else(|| ExecError::UnknownService(service.to_string()))?;
         let input = wire::with_idempotency_tokens(model, operation, input);
         let req = wire::serialize(model, operation, &input)
-            .map_err(|e| ExecError::Serialize { operation: operation.to_string(), message: e.to_string() })?;
+            .map_err(|e| ExecError::Serialize { operation: operation.to_string(), source: Box::new(e) })?;
         let body = Bytes::from(req.body);
         let mut builder = http::Request::builder().method("POST").uri(url);
         for (k, v) in &req.headers {
@@ -119,7 +144,7 @@ impl Client {
             .unwrap_or_default()
             .to_string();
         builder = builder.header("host", host);
-        let mut request = builder.body(body.clone()).map_err(|e| ExecError::Sign(e.to_string()))?;
+        let mut request = builder.body(body.clone()).map_err(|e| ExecError::Sign(e.into()))?;
         sign_request(&mut request, model, region, creds, &body)?;
         for (k, v) in extra_headers {
             if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(*k), http::HeaderValue::try_from(*v)) {
@@ -131,7 +156,7 @@ impl Client {
         let response = tokio::time::timeout(self.timeout, self.http.request(request))
             .await
             .map_err(|_| ExecError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })?
-            .map_err(|e| ExecError::Connect { url: url.to_string(), message: error_chain(&e) })?;
+            .map_err(|source| ExecError::Connect { url: url.to_string(), source })?;
         let status = response.status().as_u16();
         let headers: Vec<(String, String)> = response
             .headers()
@@ -141,7 +166,7 @@ impl Client {
         let bytes = tokio::time::timeout(self.timeout, response.into_body().collect())
             .await
             .map_err(|_| ExecError::Timeout { url: url.to_string(), seconds: self.timeout.as_secs() })?
-            .map_err(|e| ExecError::Connect { url: url.to_string(), message: e.to_string() })?
+            .map_err(|source| ExecError::Body { url: url.to_string(), source })?
             .to_bytes();
         let body = String::from_utf8_lossy(&bytes).into_owned();
         let error = service_error(model.protocol, status, &headers, &body);
@@ -150,12 +175,17 @@ impl Client {
 }
 
 /// An error with its sources, joined by `: ` (the SDK's `Display` says only the top one).
+/// A source whose words the message already carries (this project's errors say their
+/// cause) is not repeated.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut out = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
     out
@@ -184,7 +214,7 @@ pub fn sign_request(
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()
-        .map_err(|e| ExecError::Sign(e.to_string()))?
+        .map_err(|e| ExecError::Sign(e.into()))?
         .into();
     let uri = request.uri().to_string();
     let headers: Vec<(String, String)> = request
@@ -198,8 +228,8 @@ pub fn sign_request(
         headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
         SignableBody::Bytes(body),
     )
-    .map_err(|e| ExecError::Sign(e.to_string()))?;
-    let (instructions, _) = sign(signable, &params).map_err(|e| ExecError::Sign(e.to_string()))?.into_parts();
+    .map_err(|e| ExecError::Sign(e.into()))?;
+    let (instructions, _) = sign(signable, &params).map_err(|e| ExecError::Sign(e.into()))?.into_parts();
     instructions.apply_to_request_http1x(request);
     Ok(())
 }

@@ -3,9 +3,41 @@
 
 use std::collections::HashMap;
 
-use iamc_core::aws::authz::{self, SimDecision, SimulatedCheck};
+use iamc_core::aws::authz::{self, DecodeError, SimDecision, SimulatedCheck, SimulationError};
 
+use crate::client::ExecError;
 use crate::run::{self, LiveResult, Observed, Session};
+
+/// Why an EC2 denial's message was not decoded (said in the scenario's note).
+#[derive(Debug, thiserror::Error)]
+enum DecodeCallError {
+    /// The call got no answer.
+    #[error("{0}")]
+    Call(#[source] ExecError),
+    /// STS answered with an error.
+    #[error("sts:DecodeAuthorizationMessage answered {code}: {message}")]
+    Answered { code: String, message: String },
+    /// The answer could not be read.
+    #[error("{0}")]
+    Read(#[source] DecodeError),
+}
+
+/// Why the policy simulator was not consulted (said in one finding).
+#[derive(Debug, thiserror::Error)]
+enum SimulateCallError {
+    /// The call got no answer.
+    #[error("{0}")]
+    Call(#[source] ExecError),
+    /// IAM answered with an error.
+    #[error("{code}: {message}")]
+    Answered { code: String, message: String },
+    /// The answer could not be read.
+    #[error("{0}")]
+    Read(#[source] SimulationError),
+    /// The answer held no result for the check.
+    #[error("the simulator answered without a result")]
+    NoResult,
+}
 
 /// Decodes the encoded authorization message of each EC2 denial (administrator's
 /// sts:DecodeAuthorizationMessage) into the scenario's note.
@@ -14,12 +46,11 @@ pub async fn decode_denials(session: &Session, results: &mut [LiveResult]) {
         let Some(message) = r.backend.as_ref().and_then(|b| b.message.clone()) else { continue };
         let Some(encoded) = authz::encoded_message(&message) else { continue };
         let decoded = match session.admin("sts", "DecodeAuthorizationMessage", authz::decode_input(encoded)).await {
-            Ok(a) if a.error.is_none() => authz::parse_decoded(&a.body).map(|d| d.summary()),
-            Ok(a) => Err(format!(
-                "sts:DecodeAuthorizationMessage answered {}",
-                a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()
-            )),
-            Err(e) => Err(e.to_string()),
+            Ok(a) => match a.error {
+                None => authz::parse_decoded(&a.body).map(|d| d.summary()).map_err(DecodeCallError::Read),
+                Some((code, message)) => Err(DecodeCallError::Answered { code, message }),
+            },
+            Err(e) => Err(DecodeCallError::Call(e)),
         };
         let text = match decoded {
             Ok(summary) => summary,
@@ -53,28 +84,29 @@ pub async fn simulate(
             let answer =
                 run::call_until_settled(retry, || session.admin("iam", "SimulatePrincipalPolicy", input.clone())).await;
             let sims = match answer {
-                Ok(a) if a.error.is_none() => authz::parse_simulation(&a.body),
-                Ok(a) => Err(a.error.map(|(c, m)| format!("{c}: {m}")).unwrap_or_default()),
-                Err(e) => Err(e.to_string()),
+                Ok(a) => match a.error {
+                    None => authz::parse_simulation(&a.body).map_err(SimulateCallError::Read),
+                    Some((code, message)) => Err(SimulateCallError::Answered { code, message }),
+                },
+                Err(e) => Err(SimulateCallError::Call(e)),
             };
-            let sim =
-                match sims.and_then(|s| s.into_iter().next().ok_or("the simulator answered without a result".into())) {
-                    Ok(sim) => sim,
-                    Err(e) => {
-                        findings.push(Finding {
-                            kind: FindingKind::SkippedScenario,
-                            severity: Severity::Info,
-                            message: format!(
-                                "the policy simulator was not consulted: iam:SimulatePrincipalPolicy failed ({e})"
-                            ),
-                            action: None,
-                            resource: None,
-                            loc: None,
-                            scenario: None,
-                        });
-                        return findings;
-                    }
-                };
+            let sim = match sims.and_then(|s| s.into_iter().next().ok_or(SimulateCallError::NoResult)) {
+                Ok(sim) => sim,
+                Err(e) => {
+                    findings.push(Finding {
+                        kind: FindingKind::SkippedScenario,
+                        severity: Severity::Info,
+                        message: format!(
+                            "the policy simulator was not consulted: iam:SimulatePrincipalPolicy failed ({e})"
+                        ),
+                        action: None,
+                        resource: None,
+                        loc: None,
+                        scenario: None,
+                    });
+                    return findings;
+                }
+            };
             sim_allowed &= sim.decision == SimDecision::Allowed;
             // Something beside the policy under test denies it here: AWS's live answer
             // for it is not the policy's, so the run cannot decide it.

@@ -13,11 +13,12 @@ use tokio::task::JoinSet;
 use crate::client::{Answer, Client, Credentials, ExecError};
 use iamc_core::gate::deny::is_denial_code;
 use crate::gate_server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
-use iamc_core::policy::{Policy, PolicyKind, parse_policy};
+use iamc_core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
 use iamc_core::aws::errors::{ErrorClass, classify, classify_answer, worded_as_denial};
 pub use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::report::BackendAnswer;
 use iamc_core::scenario::{Expect, Fixture, Profile, Scenario, substitute};
+use iamc_core::template::TemplateError;
 use iamc_core::template::render::Target;
 pub use iamc_core::outcome::{DecidedBy, LiveResult, Observed, Shard, SkipReason, required_by};
 
@@ -50,16 +51,114 @@ pub fn admin_credentials() -> Credentials {
     Credentials { access_key_id: key.clone(), secret_access_key: secret.clone(), session_token: None }
 }
 
+// Errors: one per operation below, each message naming the operation as the run's phase
+// ("deploy: …"), with its cause's words in it and the cause itself as `source`. The
+// pipeline's `RunError` gathers the phases' errors.
+
+/// A call with the administrator's credentials that did not succeed ([`Session::admin_ok`]).
 #[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error("{step}: {message}")]
-    Step { step: String, message: String },
+pub enum CallError {
+    /// The call got no answer.
+    #[error("{0}")]
+    Exec(#[from] ExecError),
+    /// The service answered with an error.
+    #[error("{service}:{operation} answered {status} {code}: {message}")]
+    Answered { service: String, operation: String, status: u16, code: String, message: String },
 }
 
-fn step(step: &str, message: impl Into<String>) -> RunError {
-    RunError::Step { step: step.to_string(), message: message.into() }
+/// Why the stack did not deploy ([`deploy`]), or a given stack was not found.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// CreateStack or DescribeStacks failed.
+    #[error("deploy: {0}")]
+    Call(#[source] CallError),
+    /// CloudFormation gave up on the stack (a failed or rolled back status).
+    #[error("deploy: stack {stack} is {status}: {reason}")]
+    Failed { stack: String, status: String, reason: String },
+    /// The stack was still being created when the wait ended.
+    #[error("deploy: stack {stack} still {status} after {seconds} s")]
+    TimedOut { stack: String, status: String, seconds: u64 },
+    /// The stack named by `--stack` could not be described.
+    #[error("stack `{stack}` (--stack): {source}")]
+    GivenStack {
+        stack: String,
+        #[source]
+        source: CallError,
+    },
 }
 
+/// Why the role and its policies could not be read back from IAM ([`read_back`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadBackError {
+    /// An IAM call failed.
+    #[error("read back IAM: {0}")]
+    Call(#[source] CallError),
+    /// GetRole answered without the role's ARN.
+    #[error("read back IAM: GetRole returned no Arn")]
+    NoArn,
+    /// A managed policy's version came without its document.
+    #[error("read back IAM: GetPolicyVersion of {arn} returned no Document")]
+    NoDocument { arn: String },
+    /// An inline policy came without its document.
+    #[error("read back IAM: GetRolePolicy {name} returned no PolicyDocument")]
+    NoInlineDocument { name: String },
+    /// A policy document is not JSON.
+    #[error("read back IAM: {0}")]
+    Json(#[source] TemplateError),
+    /// A policy document is not an IAM policy the tool reads.
+    #[error("read back IAM: {0}")]
+    Policy(#[source] PolicyError),
+}
+
+/// A fixture's call that failed ([`run_fixtures`]).
+#[derive(Debug, thiserror::Error)]
+#[error("fixture {fixture}: {source}")]
+pub struct FixtureError {
+    /// The fixture's id.
+    pub fixture: String,
+    /// The failed call.
+    #[source]
+    pub source: CallError,
+}
+
+/// Why the principal's credentials were not obtained, or never behaved ([`become_role`]).
+#[derive(Debug, thiserror::Error)]
+pub enum BecomeError {
+    /// AssumeRole got no answer.
+    #[error("assume role: {0}")]
+    Call(#[source] ExecError),
+    /// Patience ran out (IAM propagation); says what the last attempt saw.
+    #[error("assume role: the role did not behave within {seconds} s: {last}")]
+    NotReady { seconds: u64, last: LastAttempt },
+}
+
+/// What the last attempt to become the principal saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LastAttempt {
+    /// No attempt was made (no patience).
+    None,
+    /// AssumeRole answered with an error.
+    Refused { code: String, message: String },
+    /// The credentials came, but a readiness probe was not answered as it must be.
+    Probes { allow: String, allow_denied: bool, deny: String, deny_denied: bool },
+}
+
+impl std::fmt::Display for LastAttempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LastAttempt::None => Ok(()),
+            LastAttempt::Refused { code, message } => write!(f, "AssumeRole answered {code}: {message}"),
+            LastAttempt::Probes { allow, allow_denied, deny, deny_denied } => {
+                write!(f, "probe `{allow}` denied: {allow_denied}, probe `{deny}` denied: {deny_denied}")
+            }
+        }
+    }
+}
+
+/// Why the gate did not start ([`start_gate`]).
+#[derive(Debug, thiserror::Error)]
+#[error("gate: failed to listen on 127.0.0.1: {0}")]
+pub struct GateStartError(#[source] pub std::io::Error);
 
 /// A deployed stack and the role it made, as the emulator's IAM holds them.
 pub struct Deployed {
@@ -119,19 +218,27 @@ impl Session {
         self.call(&self.admin, service, operation, &input, &[]).await
     }
 
-    pub async fn admin_ok(&self, what: &str, service: &str, operation: &str, input: Value) -> Result<String, RunError> {
-        let a = self.admin(service, operation, input).await.map_err(|e| step(what, e.to_string()))?;
-        match &a.error {
+    /// One call with the administrator's credentials; its body, or why it failed.
+    pub async fn admin_ok(&self, service: &str, operation: &str, input: Value) -> Result<String, CallError> {
+        let a = self.admin(service, operation, input).await?;
+        match a.error {
             None => Ok(a.body),
-            Some((code, message)) => {
-                Err(step(what, format!("{service}:{operation} answered {} {code}: {message}", a.status)))
-            }
+            Some((code, message)) => Err(CallError::Answered {
+                service: service.to_string(),
+                operation: operation.to_string(),
+                status: a.status,
+                code,
+                message,
+            }),
         }
     }
 }
 
+/// How long a stack may take to be created.
+const DEPLOY_PATIENCE: Duration = Duration::from_secs(300);
+
 /// Deploys the rendered template and waits for the stack.
-pub async fn deploy(session: &Session, stack: &str, template_json: &str) -> Result<(), RunError> {
+pub async fn deploy(session: &Session, stack: &str, template_json: &str) -> Result<(), DeployError> {
     deploy_with(session, stack, template_json, None).await
 }
 
@@ -141,26 +248,31 @@ pub async fn deploy_with(
     stack: &str,
     template_json: &str,
     tags: Option<Value>,
-) -> Result<(), RunError> {
+) -> Result<(), DeployError> {
     let mut input = serde_json::json!({"StackName": stack, "TemplateBody": template_json, "Capabilities": ["CAPABILITY_NAMED_IAM"]});
     if let Some(tags) = tags {
         input["Tags"] = tags;
     }
-    session.admin_ok("deploy", "cloudformation", "CreateStack", input).await?;
+    session.admin_ok("cloudformation", "CreateStack", input).await.map_err(DeployError::Call)?;
     let started = Instant::now();
     loop {
         let body = session
-            .admin_ok("deploy", "cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack}))
-            .await?;
+            .admin_ok("cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack}))
+            .await
+            .map_err(DeployError::Call)?;
         let status = iamc_core::xml::first(&body, "StackStatus").unwrap_or_default();
         match status.as_str() {
             "CREATE_COMPLETE" => return Ok(()),
             s if s.ends_with("FAILED") || s.contains("ROLLBACK") => {
                 let reason = iamc_core::xml::first(&body, "StackStatusReason").unwrap_or_default();
-                return Err(step("deploy", format!("stack {stack} is {s}: {reason}")));
+                return Err(DeployError::Failed { stack: stack.to_string(), status: s.to_string(), reason });
             }
-            _ if started.elapsed() > Duration::from_secs(300) => {
-                return Err(step("deploy", format!("stack {stack} still {status} after 300 s")));
+            _ if started.elapsed() > DEPLOY_PATIENCE => {
+                return Err(DeployError::TimedOut {
+                    stack: stack.to_string(),
+                    status,
+                    seconds: DEPLOY_PATIENCE.as_secs(),
+                });
             }
             // Quick on an emulator, gentle on AWS's DescribeStacks rate.
             _ => {
@@ -172,42 +284,38 @@ pub async fn deploy_with(
 }
 
 /// Reads back the role and every policy attached to it, as the emulator's IAM holds them.
-pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Vec<Policy>), RunError> {
-    let what = "read back IAM";
-    let role = session.admin_ok(what, "iam", "GetRole", serde_json::json!({"RoleName": role_name})).await?;
-    let role_arn = iamc_core::xml::first(&role, "Arn").ok_or_else(|| step(what, "GetRole returned no Arn"))?;
+pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Vec<Policy>), ReadBackError> {
+    let iam = |operation: &'static str, input: Value| async move {
+        session.admin_ok("iam", operation, input).await.map_err(ReadBackError::Call)
+    };
+    let role = iam("GetRole", serde_json::json!({"RoleName": role_name})).await?;
+    let role_arn = iamc_core::xml::first(&role, "Arn").ok_or(ReadBackError::NoArn)?;
     let mut policies = Vec::new();
-    let attached =
-        session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    let attached = iam("ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
     for arn in iamc_core::xml::texts(&attached, "PolicyArn") {
-        let policy = session.admin_ok(what, "iam", "GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
+        let policy = iam("GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
         let version = iamc_core::xml::first(&policy, "DefaultVersionId").unwrap_or_else(|| "v1".into());
         let name = iamc_core::xml::first(&policy, "PolicyName").unwrap_or_else(|| arn.clone());
-        let body = session
-            .admin_ok(what, "iam", "GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version}))
-            .await?;
-        let document = iamc_core::xml::first(&body, "Document")
-            .ok_or_else(|| step(what, format!("GetPolicyVersion of {arn} returned no Document")))?;
+        let body = iam("GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version})).await?;
+        let document =
+            iamc_core::xml::first(&body, "Document").ok_or_else(|| ReadBackError::NoDocument { arn: arn.clone() })?;
         policies.push(parse_document(&name, &format!("emulator IAM {arn}"), &document)?);
     }
-    let inline = session.admin_ok(what, "iam", "ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    let inline = iam("ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
     for name in iamc_core::xml::texts(&inline, "member") {
-        let body = session
-            .admin_ok(what, "iam", "GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name}))
-            .await?;
+        let body = iam("GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name})).await?;
         let document = iamc_core::xml::first(&body, "PolicyDocument")
-            .ok_or_else(|| step(what, format!("GetRolePolicy {name} returned no PolicyDocument")))?;
+            .ok_or_else(|| ReadBackError::NoInlineDocument { name: name.clone() })?;
         policies.push(parse_document(&name, &format!("emulator IAM role/{role_name} inline {name}"), &document)?);
     }
     Ok((role_arn, policies))
 }
 
 /// IAM returns documents URL-encoded (RFC 3986); some emulators return them plain.
-fn parse_document(name: &str, label: &str, document: &str) -> Result<Policy, RunError> {
+fn parse_document(name: &str, label: &str, document: &str) -> Result<Policy, ReadBackError> {
     let text = if document.trim_start().starts_with('{') { document.to_string() } else { percent_decode(document) };
-    let node =
-        iamc_core::template::json::parse(&text, &Arc::from(label)).map_err(|e| step("read back IAM", e.to_string()))?;
-    parse_policy(name, &node, PolicyKind::Identity).map_err(|e| step("read back IAM", e.to_string()))
+    let node = iamc_core::template::json::parse(&text, &Arc::from(label)).map_err(ReadBackError::Json)?;
+    parse_policy(name, &node, PolicyKind::Identity).map_err(ReadBackError::Policy)
 }
 
 fn percent_decode(text: &str) -> String {
@@ -242,7 +350,7 @@ pub async fn assume(
     probes: (&Scenario, &Scenario),
     target: &Target,
     patience: Duration,
-) -> Result<Credentials, RunError> {
+) -> Result<Credentials, BecomeError> {
     become_role(session, gate, &CredentialSource::AssumeRole(role_arn.to_string()), probes, target, patience).await
 }
 
@@ -263,11 +371,10 @@ pub async fn become_role(
     probes: (&Scenario, &Scenario),
     target: &Target,
     patience: Duration,
-) -> Result<Credentials, RunError> {
-    let what = "assume role";
+) -> Result<Credentials, BecomeError> {
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
-    let mut last = String::new();
+    let mut last = LastAttempt::None;
     let mut attempt = 0u64;
     while started.elapsed() < patience {
         attempt += 1;
@@ -281,7 +388,7 @@ pub async fn become_role(
                         serde_json::json!({"RoleArn": role_arn, "RoleSessionName": "iam-conformance", "DurationSeconds": 3600}),
                     )
                     .await
-                    .map_err(|e| step(what, e.to_string()))?;
+                    .map_err(BecomeError::Call)?;
                 match &answer.error {
                     None => {
                         let get = |n: &str| iamc_core::xml::first(&answer.body, n).unwrap_or_default();
@@ -291,7 +398,7 @@ pub async fn become_role(
                             session_token: Some(get("SessionToken")),
                         })
                     }
-                    Some((code, message)) => Err(format!("AssumeRole answered {code}: {message}")),
+                    Some((code, message)) => Err(LastAttempt::Refused { code: code.clone(), message: message.clone() }),
                 }
             }
         };
@@ -326,13 +433,12 @@ pub async fn become_role(
             if allow_ok && deny_ok {
                 return Ok(creds);
             }
-            last = format!(
-                "probe `{}` denied: {}, probe `{}` denied: {}",
-                probes.0.id,
-                is_denied(&allowed),
-                probes.1.id,
-                is_denied(&denied)
-            );
+            last = LastAttempt::Probes {
+                allow: probes.0.id.clone(),
+                allow_denied: is_denied(&allowed),
+                deny: probes.1.id.clone(),
+                deny_denied: is_denied(&denied),
+            };
         } else if let Err(why) = obtained {
             last = why;
         }
@@ -341,7 +447,7 @@ pub async fn become_role(
         tokio::time::sleep(delay + jitter).await;
         delay = (delay * 2).min(Duration::from_secs(5));
     }
-    Err(step(what, format!("the role did not behave within {} s: {last}", patience.as_secs())))
+    Err(BecomeError::NotReady { seconds: patience.as_secs(), last })
 }
 
 /// Replaces example ids by the real ones and the `${AWS::…}` variables.
@@ -377,10 +483,13 @@ pub async fn run_fixtures(
     target: &Target,
     created: &Mutex<Vec<Fixture>>,
     shared_ids: &Mutex<HashMap<String, String>>,
-) -> Result<(), RunError> {
+) -> Result<(), FixtureError> {
     for f in fixtures {
         let input = concrete_input(&f.input, ids, target);
-        let body = session.admin_ok(&format!("fixture {}", f.id), &f.service, &f.operation, input).await?;
+        let body = session
+            .admin_ok(&f.service, &f.operation, input)
+            .await
+            .map_err(|source| FixtureError { fixture: f.id.clone(), source })?;
         record_produced(&f.produces, &body, ids);
         // Kept as each fixture lands, so a teardown after a later failure can undo it.
         if let Ok(mut done) = created.lock() {
@@ -978,9 +1087,9 @@ pub fn probes(profile: &Profile) -> Option<(&Scenario, &Scenario)> {
 }
 
 /// Starts a gate in front of `upstream`.
-pub async fn start_gate(upstream: &str, target: &Target) -> Result<Gate, RunError> {
+pub async fn start_gate(upstream: &str, target: &Target) -> Result<Gate, GateStartError> {
     Gate::start(
-        "127.0.0.1:0".parse().map_err(|_| step("gate", "bad listen address"))?,
+        std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         GateOptions {
             upstream: upstream.to_string(),
             target: target.clone(),
@@ -989,7 +1098,7 @@ pub async fn start_gate(upstream: &str, target: &Target) -> Result<Gate, RunErro
         },
     )
     .await
-    .map_err(|e| step("gate", format!("failed to listen on 127.0.0.1: {e}")))
+    .map_err(GateStartError)
 }
 
 /// Hands the read-back role to the gate.

@@ -92,6 +92,26 @@ pub struct DecodedAuthorization {
     pub conditions: Vec<(String, Vec<String>)>,
 }
 
+/// Why an `sts:DecodeAuthorizationMessage` answer gave no decoded authorization.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// STS answered with an error (its code and message).
+    #[error("DecodeAuthorizationMessage failed: {0}")]
+    Failed(String),
+    /// The answer lacks the decoded message.
+    #[error("the DecodeAuthorizationMessage answer has no DecodedMessage element")]
+    NoDecodedMessage,
+    /// The decoded message is not JSON.
+    #[error("the DecodedMessage is not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// The decoded message is JSON but not an object.
+    #[error("the DecodedMessage is not a JSON object")]
+    NotAnObject,
+    /// A boolean the decision needs is missing (`allowed`, `explicitDeny`).
+    #[error("the DecodedMessage has no boolean `{0}`")]
+    NoFlag(&'static str),
+}
+
 /// Reads the XML answer of `sts:DecodeAuthorizationMessage`:
 /// `<DecodeAuthorizationMessageResponse><DecodeAuthorizationMessageResult><DecodedMessage>`
 /// holding a JSON document (XML-escaped). The document's shape, from AWS's CLI example in
@@ -109,16 +129,15 @@ pub struct DecodedAuthorization {
 ///     "action":"RunInstances","resource":"arn:aws:ec2:us-east-1:…:instance/*",
 ///     "conditions":{"items":[{"key":"ec2:InstanceType","values":{"items":[{"value":"t2.micro"}]}}]}}}
 /// ```
-pub fn parse_decoded(body: &str) -> Result<DecodedAuthorization, String> {
+pub fn parse_decoded(body: &str) -> Result<DecodedAuthorization, DecodeError> {
     if let Some(error) = aws_error(body) {
-        return Err(format!("DecodeAuthorizationMessage failed: {error}"));
+        return Err(DecodeError::Failed(error));
     }
-    let text = xml::first(body, "DecodedMessage")
-        .ok_or("the DecodeAuthorizationMessage answer has no DecodedMessage element")?;
-    let doc: Value = serde_json::from_str(&text).map_err(|e| format!("the DecodedMessage is not JSON: {e}"))?;
-    let doc = doc.as_object().ok_or("the DecodedMessage is not a JSON object")?;
-    let allowed = flag(doc.get("allowed")).ok_or("the DecodedMessage has no boolean `allowed`")?;
-    let explicit_deny = flag(doc.get("explicitDeny")).ok_or("the DecodedMessage has no boolean `explicitDeny`")?;
+    let text = xml::first(body, "DecodedMessage").ok_or(DecodeError::NoDecodedMessage)?;
+    let doc: Value = serde_json::from_str(&text).map_err(DecodeError::NotJson)?;
+    let doc = doc.as_object().ok_or(DecodeError::NotAnObject)?;
+    let allowed = flag(doc.get("allowed")).ok_or(DecodeError::NoFlag("allowed"))?;
+    let explicit_deny = flag(doc.get("explicitDeny")).ok_or(DecodeError::NoFlag("explicitDeny"))?;
     let matched_statements = items(doc.get("matchedStatements")).iter().map(describe_statement).collect();
     let context = doc.get("context");
     let text_at = |key: &str| context.and_then(|c| c.get(key)).and_then(Value::as_str).unwrap_or_default().to_string();
@@ -395,11 +414,11 @@ impl SimDecision {
         }
     }
 
-    fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, SimulationError> {
         [SimDecision::Allowed, SimDecision::ExplicitDeny, SimDecision::ImplicitDeny]
             .into_iter()
             .find(|d| d.as_str().eq_ignore_ascii_case(text))
-            .ok_or_else(|| format!("unknown simulator decision `{text}`"))
+            .ok_or_else(|| SimulationError::UnknownDecision(text.to_string()))
     }
 }
 
@@ -418,6 +437,49 @@ pub struct SimResult {
     pub matched: Vec<String>,
     /// Context keys the policies use that the check did not supply, which make a decision unreliable.
     pub missing_context: Vec<String>,
+}
+
+/// Why an `iam:SimulatePrincipalPolicy` answer gave no simulation results.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SimulationError {
+    /// IAM answered with an error (its code and message).
+    #[error("SimulatePrincipalPolicy failed: {0}")]
+    Failed(String),
+    /// Not the answer of this operation (or cut off before its result closes).
+    #[error("not a SimulatePrincipalPolicy answer (no SimulatePrincipalPolicyResult element)")]
+    NotAnAnswer,
+    /// More results than one page: the harness asks for one check per call, so it never pages.
+    #[error("the SimulatePrincipalPolicy answer is truncated (IsTruncated=true, Marker={marker:?})")]
+    Truncated {
+        /// The answer's `Marker`, empty when it has none.
+        marker: String,
+    },
+    /// An evaluation result without its action.
+    #[error("an evaluation result has no EvalActionName")]
+    NoAction,
+    /// An evaluation result without its decision.
+    #[error("the result for {action} has no EvalDecision")]
+    NoDecision {
+        /// The action evaluated.
+        action: String,
+    },
+    /// A resource-specific result without its resource.
+    #[error("a resource-specific result for {action} has no EvalResourceName")]
+    NoResource {
+        /// The action evaluated.
+        action: String,
+    },
+    /// A resource-specific result without its decision.
+    #[error("the resource-specific result for {action} on {resource} has no EvalResourceDecision")]
+    NoResourceDecision {
+        /// The action evaluated.
+        action: String,
+        /// The resource evaluated.
+        resource: String,
+    },
+    /// A decision other than `allowed`, `explicitDeny`, `implicitDeny`.
+    #[error("unknown simulator decision `{0}`")]
+    UnknownDecision(String),
 }
 
 /// Reads the XML answer of `iam:SimulatePrincipalPolicy`. Shape (API reference:
@@ -443,23 +505,22 @@ pub struct SimResult {
 /// One [`SimResult`] per resource-specific result when there are any, else one per
 /// evaluation result. A truncated answer (`IsTruncated` true) is an error: the harness
 /// asks for one check per call, so there is nothing to page through.
-pub fn parse_simulation(body: &str) -> Result<Vec<SimResult>, String> {
+pub fn parse_simulation(body: &str) -> Result<Vec<SimResult>, SimulationError> {
     if let Some(error) = aws_error(body) {
-        return Err(format!("SimulatePrincipalPolicy failed: {error}"));
+        return Err(SimulationError::Failed(error));
     }
-    let result = xml::section(body, "SimulatePrincipalPolicyResult")
-        .ok_or("not a SimulatePrincipalPolicy answer (no SimulatePrincipalPolicyResult element)")?;
+    let result = xml::section(body, "SimulatePrincipalPolicyResult").ok_or(SimulationError::NotAnAnswer)?;
     let (outer, evaluations) = without_section(result, "EvaluationResults");
     if xml::first(&outer, "IsTruncated").is_some_and(|t| t.eq_ignore_ascii_case("true")) {
         let marker = xml::first(&outer, "Marker").unwrap_or_default();
-        return Err(format!("the SimulatePrincipalPolicy answer is truncated (IsTruncated=true, Marker={marker:?})"));
+        return Err(SimulationError::Truncated { marker });
     }
     let mut out = Vec::new();
     for evaluation in evaluations.map(|e| xml::sections(e, "member")).unwrap_or_default() {
         let (top, specific) = without_section(evaluation, "ResourceSpecificResults");
-        let action = xml::first(&top, "EvalActionName").ok_or("an evaluation result has no EvalActionName")?;
+        let action = xml::first(&top, "EvalActionName").ok_or(SimulationError::NoAction)?;
         let decision = SimDecision::parse(
-            &xml::first(&top, "EvalDecision").ok_or_else(|| format!("the result for {action} has no EvalDecision"))?,
+            &xml::first(&top, "EvalDecision").ok_or_else(|| SimulationError::NoDecision { action: action.clone() })?,
         )?;
         let mut matched = matched_statements(&top);
         matched.extend(decision_details(&top));
@@ -472,9 +533,9 @@ pub fn parse_simulation(body: &str) -> Result<Vec<SimResult>, String> {
         }
         for r in per_resource {
             let resource = xml::first(r, "EvalResourceName")
-                .ok_or_else(|| format!("a resource-specific result for {action} has no EvalResourceName"))?;
+                .ok_or_else(|| SimulationError::NoResource { action: action.clone() })?;
             let decision = SimDecision::parse(&xml::first(r, "EvalResourceDecision").ok_or_else(|| {
-                format!("the resource-specific result for {action} on {resource} has no EvalResourceDecision")
+                SimulationError::NoResourceDecision { action: action.clone(), resource: resource.clone() }
             })?)?;
             let mut own = matched_statements(r);
             own.extend(decision_details(r));
@@ -693,18 +754,18 @@ mod tests {
     fn decoded_errors() {
         let no_element = "<DecodeAuthorizationMessageResponse><DecodeAuthorizationMessageResult>\
                           </DecodeAuthorizationMessageResult></DecodeAuthorizationMessageResponse>";
-        assert!(parse_decoded(no_element).unwrap_err().contains("no DecodedMessage"));
+        assert!(parse_decoded(no_element).unwrap_err().to_string().contains("no DecodedMessage"));
         let bad_json = sts_answer(r#"{"allowed":false,"explicitDeny":"#);
-        assert!(parse_decoded(&bad_json).unwrap_err().contains("not JSON"));
+        assert!(parse_decoded(&bad_json).unwrap_err().to_string().contains("not JSON"));
         let not_object = sts_answer("[1, 2]");
-        assert!(parse_decoded(&not_object).unwrap_err().contains("not a JSON object"));
+        assert!(parse_decoded(&not_object).unwrap_err().to_string().contains("not a JSON object"));
         let no_flag = sts_answer(r#"{"explicitDeny":false}"#);
-        assert!(parse_decoded(&no_flag).unwrap_err().contains("`allowed`"));
+        assert!(parse_decoded(&no_flag).unwrap_err().to_string().contains("`allowed`"));
         // An STS error answer (e.g. the caller lacks sts:DecodeAuthorizationMessage).
         let error = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAuthorizationMessageException</Code>\
                      <Message>The message is invalid</Message></Error><RequestId>r</RequestId></ErrorResponse>";
         assert_eq!(
-            parse_decoded(error).unwrap_err(),
+            parse_decoded(error).unwrap_err().to_string(),
             "DecodeAuthorizationMessage failed: InvalidAuthorizationMessageException: The message is invalid"
         );
     }
@@ -794,20 +855,20 @@ mod tests {
     #[test]
     fn simulation_errors() {
         let truncated = iam_answer("", true).replace("</IsTruncated>", "</IsTruncated><Marker>m-1</Marker>");
-        let err = parse_simulation(&truncated).unwrap_err();
+        let err = parse_simulation(&truncated).unwrap_err().to_string();
         assert!(err.contains("truncated") && err.contains("m-1"), "{err}");
         assert_eq!(parse_simulation(&iam_answer("", false)).unwrap(), vec![]);
         let bad_decision = "<member><EvalActionName>ec2:X</EvalActionName><EvalDecision>maybe</EvalDecision></member>";
-        assert!(parse_simulation(&iam_answer(bad_decision, false)).unwrap_err().contains("`maybe`"));
+        assert!(parse_simulation(&iam_answer(bad_decision, false)).unwrap_err().to_string().contains("`maybe`"));
         let no_decision = "<member><EvalActionName>ec2:X</EvalActionName></member>";
-        assert!(parse_simulation(&iam_answer(no_decision, false)).unwrap_err().contains("no EvalDecision"));
+        assert!(parse_simulation(&iam_answer(no_decision, false)).unwrap_err().to_string().contains("no EvalDecision"));
         // Cut off mid-answer: the result element never closes.
         let cut = &iam_answer("", false)[..90];
-        assert!(parse_simulation(cut).unwrap_err().contains("not a SimulatePrincipalPolicy answer"));
+        assert!(parse_simulation(cut).unwrap_err().to_string().contains("not a SimulatePrincipalPolicy answer"));
         let error = "<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>role r not found</Message></Error>\
                      </ErrorResponse>";
         assert_eq!(
-            parse_simulation(error).unwrap_err(),
+            parse_simulation(error).unwrap_err().to_string(),
             "SimulatePrincipalPolicy failed: NoSuchEntity: role r not found"
         );
     }

@@ -377,17 +377,44 @@ impl Estimate {
     }
 }
 
+/// Why `--max-cost` was refused: its value and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--max-cost `{text}`: {reason} (expected US dollars, such as 5, 5.50 or $5)")]
+pub struct MaxCostError {
+    /// The value as given.
+    pub text: String,
+    /// What is wrong with it.
+    pub reason: MaxCostReason,
+}
+
+/// What is wrong with a `--max-cost` value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MaxCostReason {
+    /// Empty, or only `$`.
+    #[error("no amount")]
+    NoAmount,
+    /// Below zero.
+    #[error("a cost limit cannot be negative")]
+    Negative,
+    /// Not digits with an optional fraction.
+    #[error("not an amount")]
+    NotAnAmount,
+    /// Too large for a finite number.
+    #[error("too large")]
+    TooLarge,
+}
+
 /// Parses `--max-cost`: "5", "5.5", "$5", "0"; rejects negative, NaN, infinite, empty and
 /// other text with a message naming the flag and the value.
-pub fn parse_max_cost(text: &str) -> Result<f64, String> {
-    let bad = |why: &str| Err(format!("--max-cost `{text}`: {why} (expected US dollars, such as 5, 5.50 or $5)"));
+pub fn parse_max_cost(text: &str) -> Result<f64, MaxCostError> {
+    let bad = |reason| Err(MaxCostError { text: text.to_string(), reason });
     let trimmed = text.trim();
     let body = trimmed.strip_prefix('$').unwrap_or(trimmed);
     if body.is_empty() {
-        return bad("no amount");
+        return bad(MaxCostReason::NoAmount);
     }
     if body.starts_with('-') {
-        return bad("a cost limit cannot be negative");
+        return bad(MaxCostReason::Negative);
     }
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let is_number = match body.split_once('.') {
@@ -395,12 +422,48 @@ pub fn parse_max_cost(text: &str) -> Result<f64, String> {
         None => digits(body),
     };
     if !is_number {
-        return bad("not an amount");
+        return bad(MaxCostReason::NotAnAmount);
     }
     match body.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
-        _ => bad("too large"),
+        _ => bad(MaxCostReason::TooLarge),
     }
+}
+
+/// An hourly price and the source it is cited from.
+type Rate = (f64, String);
+
+/// Why an item's price is unknown; the estimate says it in place of the price's source,
+/// and any `--max-cost` then refuses the run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+enum Unpriced {
+    /// The price table has no such key.
+    #[error("no price `{0}` in the table")]
+    NoPrice(String),
+    /// The price table has no such EBS volume type.
+    #[error("no price for EBS volume type `{0}` in the table")]
+    NoVolumePrice(String),
+    /// A volume made from a snapshot, of a size the profile does not say.
+    #[error("the size comes from a snapshot, not known from the profile")]
+    SizeFromSnapshot,
+    /// An io1/io2 volume without its provisioned IOPS.
+    #[error("an {0} volume's provisioned IOPS are not given")]
+    NoIops(String),
+    /// A snapshot of a volume the profile does not make.
+    #[error("the size of volume {0} is not known from the profile")]
+    SnapshotSize(String),
+    /// The price table has no EBS snapshot price.
+    #[error("no price for EBS snapshots in the table")]
+    NoSnapshotPrice,
+    /// No call says which instance type is launched.
+    #[error("no call of the profile says which instance type it launches")]
+    NoLaunch,
+    /// The launch template or configuration names no instance type.
+    #[error("the launch template or configuration names no instance type")]
+    NoInstanceType,
+    /// The price table has no such instance type.
+    #[error("no price for instance type `{0}` in the table")]
+    NoInstancePrice(String),
 }
 
 /// One call of the profile, as the run would send it.
@@ -554,7 +617,7 @@ impl<'c, 'a> World<'c, 'a> {
     }
 
     fn outcome(&self, call: &Call<'a>) -> Outcome {
-        let item = |what: String, count: u32, rate: Result<(f64, String), String>| new_item(call, what, count, rate);
+        let item = |what: String, count: u32, rate: Result<Rate, Unpriced>| new_item(call, what, count, rate);
         match (call.service, call.operation) {
             ("ec2", "RunInstances") => self.run_instances(call),
             ("ec2", "CreateNatGateway") => {
@@ -851,8 +914,8 @@ impl<'c, 'a> World<'c, 'a> {
         let rate = match (size, price("ebs:snapshot")) {
             // A first snapshot stores at most the volume's size.
             (Some(gib), Some(p)) => Ok((gib * p.hourly(), p.citation().to_string())),
-            (None, _) => Err(format!("the size of volume {id} is not known from the profile")),
-            (_, None) => Err("no price for EBS snapshots in the table".to_string()),
+            (None, _) => Err(Unpriced::SnapshotSize(id.to_string())),
+            (_, None) => Err(Unpriced::NoSnapshotPrice),
         };
         let what = match size {
             Some(gib) => format!("EBS snapshot of {id}, at most {gib} GiB"),
@@ -891,7 +954,7 @@ fn load_balancer(call: &Call) -> Vec<Item> {
 }
 
 /// What an EBS volume (`CreateVolume`, or a block device mapping's `Ebs`) costs per hour.
-fn volume(spec: &Value, size_key: &str) -> (String, Result<(f64, String), String>) {
+fn volume(spec: &Value, size_key: &str) -> (String, Result<Rate, Unpriced>) {
     // CreateVolume's documented default; a mapping's default comes from the AMI.
     let kind = str_at(spec, "VolumeType").unwrap_or("gp2");
     let size = spec.get(size_key).and_then(Value::as_f64);
@@ -902,18 +965,18 @@ fn volume(spec: &Value, size_key: &str) -> (String, Result<(f64, String), String
         None => format!("EBS {kind} volume"),
     };
     let Some(gib) = size else {
-        return (what, Err("the size comes from a snapshot, not known from the profile".to_string()));
+        return (what, Err(Unpriced::SizeFromSnapshot));
     };
     let Some(storage) = price(&format!("ebs:{kind}")) else {
-        return (what, Err(format!("no price for EBS volume type `{kind}` in the table")));
+        return (what, Err(Unpriced::NoVolumePrice(kind.to_string())));
     };
     let mut rate = gib * storage.hourly();
     let mut sources = vec![storage.citation()];
-    let mut extra = |key: &str, units: f64| -> Result<(), String> {
+    let mut extra = |key: &str, units: f64| -> Result<(), Unpriced> {
         if units <= 0.0 {
             return Ok(());
         }
-        let p = price(key).ok_or_else(|| format!("no price `{key}` in the table"))?;
+        let p = price(key).ok_or_else(|| Unpriced::NoPrice(key.to_string()))?;
         rate += units * p.hourly();
         if !sources.contains(&p.citation()) {
             sources.push(p.citation());
@@ -926,7 +989,7 @@ fn volume(spec: &Value, size_key: &str) -> (String, Result<(f64, String), String
             .and_then(|()| extra("ebs:gp3-throughput", throughput.unwrap_or(0.0) - 125.0)),
         "io1" | "io2" => match iops {
             Some(i) => extra(&format!("ebs:{kind}-iops"), i),
-            None => Err(format!("an {kind} volume's provisioned IOPS are not given")),
+            None => Err(Unpriced::NoIops(kind.to_string())),
         },
         _ => Ok(()),
     };
@@ -938,21 +1001,17 @@ fn volume(spec: &Value, size_key: &str) -> (String, Result<(f64, String), String
 
 /// The dearest of the candidate instance types: what it is called ("t3.large instance"),
 /// which candidates it was chosen from when there were several, and its hourly price.
-fn instance_rate(types: &[Option<String>]) -> (String, Option<String>, Result<(f64, String), String>) {
+fn instance_rate(types: &[Option<String>]) -> (String, Option<String>, Result<Rate, Unpriced>) {
     if types.is_empty() {
-        return ("instance".into(), None, Err("no call of the profile says which instance type it launches".into()));
+        return ("instance".into(), None, Err(Unpriced::NoLaunch));
     }
     let mut best: Option<(&str, &Price)> = None;
     for t in types {
         let Some(t) = t else {
-            return (
-                "instance".into(),
-                None,
-                Err("the launch template or configuration names no instance type".into()),
-            );
+            return ("instance".into(), None, Err(Unpriced::NoInstanceType));
         };
         let Some(p) = price(&format!("ec2:{t}")) else {
-            return (format!("{t} instance"), None, Err(format!("no price for instance type `{t}` in the table")));
+            return (format!("{t} instance"), None, Err(Unpriced::NoInstancePrice(t.clone())));
         };
         if best.is_none_or(|(_, b)| p.usd > b.usd) {
             best = Some((t.as_str(), p));
@@ -964,14 +1023,14 @@ fn instance_rate(types: &[Option<String>]) -> (String, Option<String>, Result<(f
     (format!("{t} instance"), detail, Ok((p.hourly(), p.citation().to_string())))
 }
 
-fn keyed(key: &str) -> Result<(f64, String), String> {
-    price(key).map(|p| (p.hourly(), p.citation().to_string())).ok_or_else(|| format!("no price `{key}` in the table"))
+fn keyed(key: &str) -> Result<Rate, Unpriced> {
+    price(key).map(|p| (p.hourly(), p.citation().to_string())).ok_or_else(|| Unpriced::NoPrice(key.to_string()))
 }
 
-fn new_item(call: &Call, what: String, count: u32, rate: Result<(f64, String), String>) -> Item {
+fn new_item(call: &Call, what: String, count: u32, rate: Result<Rate, Unpriced>) -> Item {
     let (usd_per_hour, price_source) = match rate {
         Ok((rate, source)) => (Some(rate), source),
-        Err(why) => (None, why),
+        Err(why) => (None, why.to_string()),
     };
     Item {
         source_id: call.id.to_string(),
@@ -1419,13 +1478,14 @@ checked = "{checked}"
             match want {
                 Some(v) => assert_eq!(got, Ok(*v), "{text:?}"),
                 None => {
-                    let message = got.expect_err(text);
+                    let message = got.expect_err(text).to_string();
                     assert!(message.starts_with("--max-cost"), "{message}");
                     assert!(message.contains(&format!("`{text}`")), "{message}");
                 }
             }
         }
-        assert!(parse_max_cost("-2").unwrap_err().contains("negative"));
+        assert_eq!(parse_max_cost("-2").unwrap_err().reason, MaxCostReason::Negative);
+        assert!(parse_max_cost("-2").unwrap_err().to_string().contains("negative"));
     }
 
     #[test]

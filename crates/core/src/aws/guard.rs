@@ -95,17 +95,28 @@ pub fn caller_identity(body: &str) -> Option<(String, String)> {
     Some((account, arn))
 }
 
+/// Why `--region` was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RegionError {
+    /// Not shaped as a region name (it would go into endpoint host names).
+    #[error("--region `{0}` is not a region name such as us-west-2")]
+    NotARegion(String),
+    /// A region of another partition (China, GovCloud, the isolated regions).
+    #[error("--region `{0}`: only the aws partition is supported")]
+    OtherPartition(String),
+}
+
 /// A region name of the `aws` partition (it goes into endpoint host names).
-pub fn check_region(region: &str) -> Result<(), String> {
+pub fn check_region(region: &str) -> Result<(), RegionError> {
     let parts: Vec<&str> = region.split('-').collect();
     let shaped = parts.len() >= 3
         && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
         && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()));
     if !shaped {
-        return Err(format!("--region `{region}` is not a region name such as us-west-2"));
+        return Err(RegionError::NotARegion(region.to_string()));
     }
     if region.starts_with("cn-") || region.starts_with("us-gov-") || region.starts_with("us-iso") {
-        return Err(format!("--region `{region}`: only the aws partition is supported"));
+        return Err(RegionError::OtherPartition(region.to_string()));
     }
     Ok(())
 }

@@ -14,11 +14,11 @@ use iamc_core::outcome::{DecidedBy, LiveResult};
 use iamc_core::report::events::{BackendInfo, RunEvent};
 use iamc_core::template::render::Target;
 
-use super::{Backend, Made, Plan};
+use super::{Backend, Made, Plan, RunError};
 use crate::client::Credentials;
-use crate::credentials::who_am_i;
+use crate::credentials::{IdentityError, who_am_i};
 use crate::oracle::{decode_denials, simulate};
-use crate::run::{self, CallOptions, CredentialSource, Deployed, RetryPolicy, RunError, Session};
+use crate::run::{self, CallError, CallOptions, CredentialSource, DeployError, Deployed, RetryPolicy, Session};
 
 /// How long a new role may take to behave (IAM propagation; seen up to a minute).
 const PROPAGATION_PATIENCE: Duration = Duration::from_secs(180);
@@ -43,6 +43,53 @@ impl Principal {
             Principal::User => "IAM user",
         }
     }
+
+    /// As the check of a given principal's credentials is named in its errors.
+    fn check(self) -> &'static str {
+        match self {
+            Principal::Assume => "assumed role",
+            Principal::InstanceProfile => "instance principal",
+            Principal::User => "user principal",
+        }
+    }
+}
+
+/// Why a given principal may not run the scenarios (`--principal user` or
+/// `instance-profile`): anything but the policy under test would decide.
+#[derive(Debug, thiserror::Error)]
+pub enum PrincipalError {
+    /// Who the credentials belong to could not be asked.
+    #[error("{}: {source}", .principal.check())]
+    Identity {
+        principal: Principal,
+        #[source]
+        source: IdentityError,
+    },
+    /// The credentials are of an account that was not admitted.
+    #[error(
+        "{}: the credentials are {arn}, of account {account}, not of the admitted account {admitted}; nothing was called with them",
+        .principal.check()
+    )]
+    OtherAccount { principal: Principal, arn: String, account: String, admitted: String },
+    /// `--user-profile`'s keys are not an IAM user's.
+    #[error("user principal: --user-profile's keys are {arn}, not an IAM user's")]
+    NotAUser { arn: String },
+    /// Listing what the user or the role holds failed.
+    #[error("user principal: {0}")]
+    Call(#[source] CallError),
+    /// The role has inline policies, which a user cannot hold.
+    #[error("user principal: the role has inline policies {0:?}, which a user cannot hold: use --principal assume")]
+    RoleInline(Vec<String>),
+    /// The user holds more or other than the stack's managed policies.
+    #[error(
+        "user principal: user `{name}` must hold exactly the stack's managed policies {expected:?}: it has attached {attached:?}, inline {inline:?}, groups {groups:?}; anything more would be granted beside the policy under test"
+    )]
+    UserHolds { name: String, expected: Vec<String>, attached: Vec<String>, inline: Vec<String>, groups: Vec<String> },
+    /// The instance's credentials are not the deployed role's.
+    #[error(
+        "instance principal: the instance's credentials are {arn}, not the role `{role}`: launch it with the stack's instance profile"
+    )]
+    NotTheRole { arn: String, role: String },
 }
 
 /// What the AWS backend needs besides the session.
@@ -112,15 +159,16 @@ impl Backend for AwsBackend {
     async fn deploy(&mut self, plan: &Plan<'_>) -> Result<(), RunError> {
         let stack = &plan.target.stack_name;
         match self.options.principal {
-            Principal::Assume => deploy_tagged(&self.session, stack, plan.deploy_json, &self.options.tags).await,
-            Principal::InstanceProfile | Principal::User => stack_exists(&self.session, stack).await,
+            Principal::Assume => deploy_tagged(&self.session, stack, plan.deploy_json, &self.options.tags).await?,
+            Principal::InstanceProfile | Principal::User => stack_exists(&self.session, stack).await?,
         }
+        Ok(())
     }
 
     async fn deployed(&mut self, deployed: &Deployed) -> Result<(), RunError> {
         match (self.options.principal, &self.options.subject) {
-            (Principal::User, Some(creds)) => user_holds_only(&self.session, creds, deployed).await,
-            (Principal::InstanceProfile, Some(creds)) => instance_is_role(&self.session, creds, deployed).await,
+            (Principal::User, Some(creds)) => Ok(user_holds_only(&self.session, creds, deployed).await?),
+            (Principal::InstanceProfile, Some(creds)) => Ok(instance_is_role(&self.session, creds, deployed).await?),
             _ => Ok(()),
         }
     }
@@ -139,7 +187,7 @@ impl Backend for AwsBackend {
             None => CredentialSource::AssumeRole(deployed.role_arn.clone()),
             Some(c) => CredentialSource::Given(c.clone()),
         };
-        run::become_role(&self.session, None, &source, plan.probes, plan.target, PROPAGATION_PATIENCE).await
+        Ok(run::become_role(&self.session, None, &source, plan.probes, plan.target, PROPAGATION_PATIENCE).await?)
     }
 
     /// Decoded EC2 denials into the rows' notes, then AWS's policy simulator on each
@@ -228,21 +276,17 @@ async fn deploy_tagged(
     stack: &str,
     template_json: &str,
     (run_id, expires): &(String, String),
-) -> Result<(), RunError> {
+) -> Result<(), DeployError> {
     let tags = serde_json::json!([{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": EXPIRES_TAG, "Value": expires}]);
     run::deploy_with(session, stack, template_json, Some(tags)).await
 }
 
-async fn stack_exists(session: &Session, stack: &str) -> Result<(), RunError> {
+async fn stack_exists(session: &Session, stack: &str) -> Result<(), DeployError> {
     session
-        .admin_ok(
-            &format!("stack `{stack}` (--stack)"),
-            "cloudformation",
-            "DescribeStacks",
-            serde_json::json!({"StackName": stack}),
-        )
+        .admin_ok("cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack}))
         .await
         .map(|_| ())
+        .map_err(|source| DeployError::GivenStack { stack: stack.to_string(), source })
 }
 
 /// Who the subject's credentials are (their ARN), refusing credentials of another account
@@ -251,82 +295,56 @@ async fn same_account(
     session: &Session,
     creds: &Credentials,
     deployed: &Deployed,
-    what: &str,
-) -> Result<String, RunError> {
-    let fail = |message: String| RunError::Step { step: what.into(), message };
-    let (account, arn) = who_am_i(session, creds).await.map_err(fail)?;
+    principal: Principal,
+) -> Result<String, PrincipalError> {
+    let (account, arn) =
+        who_am_i(session, creds).await.map_err(|source| PrincipalError::Identity { principal, source })?;
     let admitted = deployed.role_arn.split(':').nth(4).unwrap_or_default();
     if account != admitted {
-        return Err(fail(format!(
-            "the credentials are {arn}, of account {account}, not of the admitted account {admitted}; nothing was called with them"
-        )));
+        return Err(PrincipalError::OtherAccount { principal, arn, account, admitted: admitted.to_string() });
     }
     Ok(arn)
 }
 
 /// `--principal user`: the keys are the user's, and the user holds the template's managed
 /// policy and nothing else (anything more would be granted beside the policy under test).
-async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), RunError> {
-    let what = "user principal";
-    let arn = same_account(session, creds, deployed, what).await?;
+async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), PrincipalError> {
+    let arn = same_account(session, creds, deployed, Principal::User).await?;
     let Some(name) = arn.split(":user/").nth(1).map(|p| p.rsplit('/').next().unwrap_or(p).to_string()) else {
-        return Err(RunError::Step {
-            step: what.into(),
-            message: format!("--user-profile's keys are {arn}, not an IAM user's"),
-        });
+        return Err(PrincipalError::NotAUser { arn });
     };
-    let attached =
-        session.admin_ok(what, "iam", "ListAttachedUserPolicies", serde_json::json!({"UserName": name})).await?;
+    let iam = |operation: &'static str, input: serde_json::Value| async move {
+        session.admin_ok("iam", operation, input).await.map_err(PrincipalError::Call)
+    };
+    let attached = iam("ListAttachedUserPolicies", serde_json::json!({"UserName": name})).await?;
     let mut names = iamc_core::xml::texts(&attached, "PolicyArn");
     names.sort();
     // The role's managed policies, by ARN: what the user must hold, exactly.
     let role_name = deployed.role_arn.rsplit('/').next().unwrap_or_default();
-    let role_attached =
-        session.admin_ok(what, "iam", "ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    let role_attached = iam("ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
     let mut expected = iamc_core::xml::texts(&role_attached, "PolicyArn");
     expected.sort();
-    let role_inline = iamc_core::xml::texts(
-        &session.admin_ok(what, "iam", "ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?,
-        "member",
-    );
+    let role_inline =
+        iamc_core::xml::texts(&iam("ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?, "member");
     if !role_inline.is_empty() {
-        return Err(RunError::Step {
-            step: what.into(),
-            message: format!(
-                "the role has inline policies {role_inline:?}, which a user cannot hold: use --principal assume"
-            ),
-        });
+        return Err(PrincipalError::RoleInline(role_inline));
     }
-    let inline = iamc_core::xml::texts(
-        &session.admin_ok(what, "iam", "ListUserPolicies", serde_json::json!({"UserName": name})).await?,
-        "member",
-    );
-    let groups = iamc_core::xml::texts(
-        &session.admin_ok(what, "iam", "ListGroupsForUser", serde_json::json!({"UserName": name})).await?,
-        "GroupName",
-    );
+    let inline =
+        iamc_core::xml::texts(&iam("ListUserPolicies", serde_json::json!({"UserName": name})).await?, "member");
+    let groups =
+        iamc_core::xml::texts(&iam("ListGroupsForUser", serde_json::json!({"UserName": name})).await?, "GroupName");
     if names.is_empty() || names != expected || !inline.is_empty() || !groups.is_empty() {
-        return Err(RunError::Step {
-            step: what.into(),
-            message: format!(
-                "user `{name}` must hold exactly the stack's managed policies {expected:?}: it has attached {names:?}, inline {inline:?}, groups {groups:?}; anything more would be granted beside the policy under test"
-            ),
-        });
+        return Err(PrincipalError::UserHolds { name, expected, attached: names, inline, groups });
     }
     Ok(())
 }
 
 /// `--principal instance-profile`: the metadata credentials act as the deployed role.
-async fn instance_is_role(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), RunError> {
-    let arn = same_account(session, creds, deployed, "instance principal").await?;
+async fn instance_is_role(session: &Session, creds: &Credentials, deployed: &Deployed) -> Result<(), PrincipalError> {
+    let arn = same_account(session, creds, deployed, Principal::InstanceProfile).await?;
     let role_name = deployed.role_arn.rsplit('/').next().unwrap_or_default();
     if !arn.contains(&format!(":assumed-role/{role_name}/")) {
-        return Err(RunError::Step {
-            step: "instance principal".into(),
-            message: format!(
-                "the instance's credentials are {arn}, not the role `{role_name}`: launch it with the stack's instance profile"
-            ),
-        });
+        return Err(PrincipalError::NotTheRole { arn, role: role_name.to_string() });
     }
     Ok(())
 }

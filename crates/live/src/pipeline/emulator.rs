@@ -10,12 +10,12 @@ use iamc_core::outcome::DecidedBy;
 use iamc_core::report::EmulatorRun;
 use iamc_core::report::events::{BackendInfo, RunEvent};
 
-use super::{Backend, Made, Plan};
+use super::{Backend, Made, Plan, RunError};
 use crate::client::{Client, Credentials};
 use crate::container::{self, ContainerError, ContainerOptions, LocalStackContainer};
 use crate::emulator::{self, Emulator, EmulatorError, cache_dir, ensure_localstack, ensure_moto};
 use crate::gate_server::Gate;
-use crate::run::{self, CallOptions, Deployed, Endpoints, RunError, Session, admin_credentials};
+use crate::run::{self, CallOptions, Deployed, Endpoints, GateStartError, Session, admin_credentials};
 
 /// Which emulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,7 +70,7 @@ pub enum StartError {
     Emulator(#[from] EmulatorError),
     /// The gate would not listen.
     #[error(transparent)]
-    Gate(#[from] RunError),
+    Gate(#[from] GateStartError),
     /// The LocalStack container would not start.
     #[error("LocalStack as a container: {0}")]
     Container(#[source] ContainerError),
@@ -168,6 +168,9 @@ async fn start_container(
     let EmulatorKind::LocalStack(mode @ (LocalStackMode::Auto | LocalStackMode::Container)) = kind else {
         return Ok(None);
     };
+    for note in reap_containers().await {
+        emit(RunEvent::Note(note));
+    }
     // Built on first use (a few minutes, with progress lines) when the local image is missing.
     let options = ContainerOptions { build_image: true, ..ContainerOptions::from_env() };
     emit(RunEvent::Note("iam-conformance run: starting LocalStack as a container (testcontainers)".into()));
@@ -181,6 +184,37 @@ async fn start_container(
             Ok(None)
         }
         Err(e) => Err(StartError::Container(e)),
+    }
+}
+
+/// Where the ids of containers kept on purpose (`--keep`) are listed, so that no later run
+/// takes them for what a killed run left.
+fn kept_list() -> PathBuf {
+    cache_dir().join("containers-kept.txt")
+}
+
+/// Removes the containers of earlier runs whose harness is gone (killed outright: no
+/// destructor and no signal handler ran) unless they were kept on purpose. Docker owns
+/// them, so the process-group watchdog cannot; their label names the harness's pid.
+async fn reap_containers() -> Vec<String> {
+    let Ok(labelled) = container::list_labelled(None).await else { return Vec::new() };
+    let kept = std::fs::read_to_string(kept_list()).unwrap_or_default();
+    let gone: Vec<String> = labelled
+        .into_iter()
+        .filter(|c| c.run.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()))
+        .filter(|c| !kept.lines().any(|k| k.trim() == c.id))
+        .map(|c| c.id)
+        .collect();
+    if gone.is_empty() {
+        return Vec::new();
+    }
+    match container::remove_ids(&gone).await {
+        Ok(removed) if !removed.is_empty() => vec![format!(
+            "iam-conformance run: removed {} LocalStack container(s) an earlier, killed run left: {}",
+            removed.len(),
+            removed.iter().map(|id| short(id)).collect::<Vec<_>>().join(", ")
+        )],
+        _ => Vec::new(),
     }
 }
 
@@ -232,7 +266,7 @@ impl Backend for EmulatorBackend {
     }
 
     async fn deploy(&mut self, plan: &Plan<'_>) -> Result<(), RunError> {
-        run::deploy(&self.session, &plan.target.stack_name, plan.deploy_json).await
+        Ok(run::deploy(&self.session, &plan.target.stack_name, plan.deploy_json).await?)
     }
 
     async fn deployed(&mut self, deployed: &Deployed) -> Result<(), RunError> {
@@ -241,8 +275,8 @@ impl Backend for EmulatorBackend {
     }
 
     async fn become_principal(&mut self, plan: &Plan<'_>, deployed: &Deployed) -> Result<Credentials, RunError> {
-        run::assume(&self.session, Some(&self.gate), &deployed.role_arn, plan.probes, plan.target, Duration::from_secs(90))
-            .await
+        let patience = Duration::from_secs(90);
+        Ok(run::assume(&self.session, Some(&self.gate), &deployed.role_arn, plan.probes, plan.target, patience).await?)
     }
 
     async fn canary(&mut self, plan: &Plan<'_>, creds: &Credentials) -> Option<bool> {
@@ -269,6 +303,18 @@ impl Backend for EmulatorBackend {
         if let Some(c) = self.container.take() {
             if self.keep {
                 let kept = c.keep();
+                // Listed so that a later run does not take it for a killed run's leftover.
+                let listed = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(kept_list())
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{}\n", kept.id).as_bytes()));
+                if let Err(e) = listed {
+                    events.push(RunEvent::Warning(format!(
+                        "could not list the kept container in `{}` ({e}): a later run may remove it",
+                        kept_list().display()
+                    )));
+                }
                 events.push(RunEvent::Note(format!(
                     "  kept       LocalStack container {} at {}; remove it with `{}`",
                     short(&kept.id),

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-pub use aws::{AwsBackend, AwsOptions, Principal};
+pub use aws::{AwsBackend, AwsOptions, Principal, PrincipalError};
 pub use emulator::{EmulatorBackend, EmulatorKind, EmulatorOptions, LocalStackMode, StartError};
 use iamc_core::analysis::{Finding, ScenarioResult};
 use iamc_core::load::Loaded;
@@ -25,7 +25,28 @@ pub use signals::Signals;
 
 use crate::client::Credentials;
 use crate::gate_server::Gate;
-use crate::run::{self, CallOptions, Deployed, RunError, Session};
+use crate::run::{self, BecomeError, CallOptions, DeployError, Deployed, FixtureError, ReadBackError, Session};
+
+/// Why a run stopped before its scenarios: the failed phase's own error (each message
+/// names the phase), so the command says it in one line and can tell the phases apart.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Deploying the stack, or finding a given one.
+    #[error(transparent)]
+    Deploy(#[from] DeployError),
+    /// Reading the role and its policies back from IAM.
+    #[error(transparent)]
+    ReadBack(#[from] ReadBackError),
+    /// Checking a given principal's credentials (`--principal user`, `instance-profile`).
+    #[error(transparent)]
+    Principal(#[from] PrincipalError),
+    /// A fixture's call.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    /// Becoming the principal (AssumeRole, IAM propagation).
+    #[error(transparent)]
+    Become(#[from] BecomeError),
+}
 
 /// What to run: the loaded profile, rendered for the target.
 pub struct Plan<'a> {
