@@ -107,12 +107,13 @@ fn diff_command(args: &DiffArgs, out: &mut dyn Write) -> Result<i32, CommandErro
             return Err(CommandError::ExternalPolicy { arn: arn.clone(), loc: loc.clone() });
         }
     }
-    let d = iamc_core::analysis::diff::diff(
+    let d = iamc_core::analysis::diff::diff_in(
         Catalog::embedded(),
         &old.role.policies,
         &new.role.policies,
         &new.profile.scenarios,
         &target,
+        &new.request_context(&target),
     );
     let text = match args.format {
         DiffFormat::Markdown => iamc_core::analysis::diff::markdown(&d, &old.template_label, &new.template_label),

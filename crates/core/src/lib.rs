@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod aws;
 pub mod calendar;
 pub mod catalog;
+pub mod context;
 pub mod gate;
 pub mod load;
 pub mod loc;

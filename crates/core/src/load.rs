@@ -192,15 +192,10 @@ fn read(source: &ProfileSource, name: &str, read_file: ReadFile) -> Result<(Stri
 }
 
 impl Loaded {
-    /// The static proof of this profile for `target`.
+    /// The static proof of this profile for `target`, each check decided in the request
+    /// context of the profile's role (`crate::context`).
     pub fn prove(&self, target: &Target) -> crate::analysis::Proof {
-        crate::analysis::prove(&crate::analysis::Subject {
-            policies: &self.role.policies,
-            external: &self.role.external,
-            profile: &self.profile,
-            target,
-            catalog: Catalog::embedded(),
-        })
+        self.prove_in_context(target)
     }
 }
 

@@ -70,6 +70,23 @@ struct ProfileFile {
     upstream_missing: Vec<UpstreamMissing>,
     #[serde(default)]
     fixture: Vec<FixtureRaw>,
+    #[serde(default)]
+    request_context: Option<RequestContextRaw>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RequestContextRaw {
+    #[serde(default)]
+    source_ip: Option<Spanned<String>>,
+}
+
+/// What a profile says about the request context of its runs (`[request_context]`); the
+/// rest is `crate::context`'s model.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct RequestContextSettings {
+    /// The address runs call from (`aws:SourceIp`), when not the model's default.
+    pub source_ip: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +176,8 @@ pub struct Profile {
     pub upstream_missing: Vec<UpstreamMissing>,
     /// What a live run creates first, outside the test.
     pub fixtures: Vec<Fixture>,
+    /// The request context's settings (`[request_context]`).
+    pub request_context: RequestContextSettings,
     /// Every scenario of every scenario file.
     pub scenarios: Vec<Scenario>,
     /// The profile file, as locations name it.
@@ -355,7 +374,18 @@ pub fn parse_profile(text: &str, file: &str) -> Result<Profile, ScenarioError> {
             return Err(lines.error(f.span(), "scenario files are named relative to the profile directory, inside it"));
         }
     }
+    let mut request_context = RequestContextSettings::default();
+    if let Some(ip) = raw.request_context.and_then(|rc| rc.source_ip) {
+        if ip.get_ref().parse::<std::net::IpAddr>().is_err() {
+            return Err(lines.error(
+                ip.span(),
+                format!("source_ip `{}` is not an IP address (such as 203.0.113.10)", ip.get_ref()),
+            ));
+        }
+        request_context.source_ip = Some(ip.into_inner());
+    }
     Ok(Profile {
+        request_context,
         name: raw.name,
         description: raw.description,
         template_loc: lines.loc(raw.template.span()),
@@ -730,6 +760,20 @@ context = { "ec2:CreateAction" = "CreateVpc", "aws:TagKeys" = ["Name", "env"] }
         )
         .unwrap_err();
         assert_eq!(e.loc.line, 5);
+    }
+
+    #[test]
+    fn the_request_context_settings_are_read_strictly() {
+        let base = "name = \"p\"\ndescription = \"d\"\ntemplate = \"t.yaml\"\nrole = \"R\"\nscenario_files = []\n";
+        let p =
+            parse_profile(&format!("{base}[request_context]\nsource_ip = \"203.0.113.10\"\n"), "profile.toml").unwrap();
+        assert_eq!(p.request_context.source_ip.as_deref(), Some("203.0.113.10"));
+        assert!(parse_profile(base, "profile.toml").unwrap().request_context.source_ip.is_none());
+        let e = parse_profile(&format!("{base}[request_context]\nsource_ip = \"here\"\n"), "profile.toml").unwrap_err();
+        assert_eq!(e.loc.line, 7, "{e}");
+        assert!(e.message.contains("not an IP address"), "{e}");
+        let e = parse_profile(&format!("{base}[request_context]\nregion = \"x\"\n"), "profile.toml").unwrap_err();
+        assert!(e.message.contains("unknown field"), "{e}");
     }
 
     #[test]

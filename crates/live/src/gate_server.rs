@@ -32,7 +32,8 @@ use crate::client::{self, Client, Credentials};
 use iamc_core::catalog::Catalog;
 pub use iamc_core::gate::decide::Subject;
 use iamc_core::gate::decide::{
-    DerivedChecks, GateDecision, KnownKey, ParsedRequest, Shape, auth_denial, authenticate, decide, too_large,
+    DerivedChecks, GateDecision, KnownKey, ParsedRequest, RequestFacts, Shape, auth_denial, authenticate, decide,
+    too_large,
 };
 use iamc_core::gate::deny::Denial;
 use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, derive};
@@ -99,6 +100,23 @@ fn default_max_connections() -> usize {
     soft.map(|s| (s.saturating_sub(64) / 2).clamp(16, 1024)).unwrap_or(256)
 }
 
+/// A session AssumeRole issued through the gate, as the request context needs it.
+#[derive(Clone, Debug)]
+struct SessionFacts {
+    /// `AssumedRoleUser.AssumedRoleId` of the answer: `aws:userid` (STS API Reference,
+    /// "AssumedRoleUser").
+    userid: Option<String>,
+    /// When the gate saw the credentials issued (epoch seconds): `aws:TokenIssueTime`.
+    issued: i64,
+    /// Whether the request named an MFA device (`SerialNumber`).
+    mfa: bool,
+    /// The session name asked for.
+    session_name: String,
+    /// Whether the request set no source identity and no session tags, so the role's own
+    /// tags are the principal's.
+    plain: bool,
+}
+
 /// (read at, IAM generation then, the subject or `None` when the role does not exist).
 type CachedSubject = Option<(Instant, u64, Option<Arc<Subject>>)>;
 
@@ -124,6 +142,9 @@ struct State {
     iam_generation: AtomicU64,
     /// Lookup answers that cannot change during the gate's life (see `UpstreamDirectory`).
     lookups: Arc<Mutex<HashMap<String, String>>>,
+    /// What the gate saw of each session AssumeRole issued through it, by access key: the
+    /// request context's principal keys (`aws:userid`, `aws:TokenIssueTime`, MFA).
+    sessions: Mutex<HashMap<String, SessionFacts>>,
     /// The gate's lookups (signed calls of the administrator).
     client: Client,
     /// The one client every forwarded request goes through (pooled connections).
@@ -177,6 +198,7 @@ impl Gate {
             seq: AtomicU64::new(0),
             log: Mutex::new(None),
             iam_generation: AtomicU64::new(0),
+            sessions: Mutex::new(HashMap::new()),
             lookups: Arc::new(Mutex::new(HashMap::new())),
             client: Client::new(limits.upstream_timeout),
             forward,
@@ -239,7 +261,6 @@ impl Gate {
             );
         }
     }
-
 
     pub fn records(&self) -> Vec<GateRecord> {
         self.state.records.lock().map(|r| r.clone()).unwrap_or_default()
@@ -509,9 +530,17 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         };
         let (catalog, target) = (state.catalog, state.target.clone());
         let (svc, op, inp) = (service.clone(), operation.clone(), input.clone());
-        let derived = tokio::task::spawn_blocking(move || derive(catalog, &svc, &op, &inp, &target, &directory)).await;
+        let session = state.sessions.lock().ok().and_then(|s| s.get(&key_id).cloned());
+        let user_agent = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.clone());
+        let policies = subject.clone();
+        let derived = tokio::task::spawn_blocking(move || {
+            let derivation = derive(catalog, &svc, &op, &inp, &target, &directory);
+            let facts = policies.map(|s| request_facts(&s, &derivation, session, user_agent, &target, &directory));
+            (derivation, facts)
+        })
+        .await;
         let derived = match derived {
-            Ok(d) => DerivedChecks { derivation: d, unserved: unserved.load(Ordering::Relaxed) },
+            Ok((d, facts)) => DerivedChecks { derivation: d, unserved: unserved.load(Ordering::Relaxed), facts },
             Err(e) => {
                 let d = iamc_core::gate::deny::denial(
                     iamc_core::wire::Protocol::Query,
@@ -605,6 +634,20 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         && let Ok(mut k) = state.keys.lock()
     {
         let expires = iamc_core::xml::first(&text, "Expiration").and_then(|e| sigv4::parse_rfc3339(&e));
+        if let Ok(mut sessions) = state.sessions.lock() {
+            sessions.insert(
+                key.clone(),
+                SessionFacts {
+                    userid: iamc_core::xml::first(&text, "AssumedRoleId"),
+                    issued: now_unix(),
+                    mfa: input.get("SerialNumber").is_some(),
+                    session_name: input.get("RoleSessionName").and_then(Value::as_str).unwrap_or_default().to_string(),
+                    plain: input.get("SourceIdentity").is_none()
+                        && input.get("Tags").is_none()
+                        && input.get("TransitiveTagKeys").is_none(),
+                },
+            );
+        }
         k.insert(
             key,
             KnownKey {
@@ -689,6 +732,63 @@ async fn read_role(state: &State, f: &Followed) -> Result<Option<Arc<Subject>>, 
     };
     let (arn, policies) = crate::run::read_back(&session, &f.name).await.map_err(|e| e.to_string())?;
     Ok(Some(Arc::new(Subject { role_arn: arn, policies })))
+}
+
+/// The request context of a role's request, as AWS would build it
+/// (`iamc_core::context`): the calling session as the gate saw AssumeRole issue it, the
+/// gate's clock, and — only when a policy reads them — the role's tags and the tags of the
+/// resources the checks are on, looked up in the emulator.
+///
+/// Transport: the harness and its clients reach the gate over plain HTTP on 127.0.0.1,
+/// standing in for the HTTPS endpoints they call on AWS (`iamc_core::aws::endpoint`); the
+/// gate decides `aws:SecureTransport` as `true`, as AWS would for those calls. The source
+/// address is the model's documented default (`context::DEFAULT_SOURCE_IP`), as in the
+/// static proof: 127.0.0.1 is not an address AWS could see.
+fn request_facts(
+    subject: &Subject,
+    derivation: &iamc_core::gate::derive::Derivation,
+    session: Option<SessionFacts>,
+    user_agent: Option<String>,
+    target: &Target,
+    directory: &dyn Directory,
+) -> RequestFacts {
+    use iamc_core::context::{Clock, Model, Principal};
+    let needed = iamc_core::context::keys_read(&subject.policies);
+    let role_name = subject.role_arn.rsplit('/').next().unwrap_or_default();
+    let tags = if needed.iter().any(|k| k.starts_with("aws:principaltag/")) && session.as_ref().is_some_and(|s| s.plain)
+    {
+        directory.role_tags(role_name)
+    } else {
+        None
+    };
+    let principal = Principal {
+        role_arn: subject.role_arn.clone(),
+        account: subject.role_arn.split(':').nth(4).unwrap_or_default().to_string(),
+        session_name: session.as_ref().map(|s| s.session_name.clone()).unwrap_or_default(),
+        userid: session.as_ref().and_then(|s| s.userid.clone()),
+        tags,
+        issued: session.as_ref().map(|s| s.issued),
+        mfa: session.as_ref().map(|s| s.mfa),
+        harness_session: session.as_ref().is_some_and(|s| s.plain),
+    };
+    let mut model = Model::statically(target).with_principal(principal);
+    model.now = now_unix();
+    model.clock = Clock::Live;
+    model.user_agent = user_agent;
+    model.transport_note =
+        "the gate is reached over HTTP on 127.0.0.1, standing in for AWS's HTTPS endpoints: decided as `true`".into();
+    let mut resource_tags = std::collections::BTreeMap::new();
+    if needed.iter().any(|k| k.split_once(':').is_some_and(|(_, n)| n.starts_with("resourcetag/"))) {
+        for c in &derivation.checks {
+            if c.resource.contains('*') || resource_tags.contains_key(&c.resource) {
+                continue;
+            }
+            if let Some(tags) = directory.resource_tags(&c.resource) {
+                resource_tags.insert(c.resource.clone(), tags);
+            }
+        }
+    }
+    RequestFacts { model, resource_tags }
 }
 
 /// Lookups the derivation needs, answered by the emulator with the harness's credentials.
@@ -840,6 +940,62 @@ impl Directory for UpstreamDirectory {
             serde_json::json!({"InstanceIds": [instance_id]}),
         )?;
         iamc_core::xml::first(&body, "AutoScalingGroupName")
+    }
+
+    fn resource_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
+        // EC2 resources, each by its own Describe call filtered to its id (the wire model
+        // has no DescribeTags): the answer's first `tagSet` is the resource's.
+        const DESCRIBE: &[(&str, &str, &str, &str)] = &[
+            ("instance", "DescribeInstances", "InstanceIds", "instanceId"),
+            ("vpc", "DescribeVpcs", "VpcIds", "vpcId"),
+            ("subnet", "DescribeSubnets", "SubnetIds", "subnetId"),
+            ("security-group", "DescribeSecurityGroups", "GroupIds", "groupId"),
+            ("internet-gateway", "DescribeInternetGateways", "InternetGatewayIds", "internetGatewayId"),
+            ("route-table", "DescribeRouteTables", "RouteTableIds", "routeTableId"),
+            ("natgateway", "DescribeNatGateways", "NatGatewayIds", "natGatewayId"),
+            ("elastic-ip", "DescribeAddresses", "AllocationIds", "allocationId"),
+            ("network-interface", "DescribeNetworkInterfaces", "NetworkInterfaceIds", "networkInterfaceId"),
+            ("launch-template", "DescribeLaunchTemplates", "LaunchTemplateIds", "launchTemplateId"),
+            ("volume", "DescribeVolumes", "VolumeIds", "volumeId"),
+        ];
+        let parts: Vec<&str> = resource.splitn(6, ':').collect();
+        if parts.len() < 6 || parts[2] != "ec2" {
+            return None;
+        }
+        let (rtype, id) = parts[5].split_once('/')?;
+        let (_, operation, member, id_tag) = DESCRIBE.iter().find(|(t, ..)| *t == rtype)?;
+        let body = self.call("ec2", operation, serde_json::json!({*member: [id]}))?;
+        if iamc_core::xml::first(&body, id_tag).as_deref() != Some(id) {
+            return None;
+        }
+        let set = iamc_core::xml::section(&body, "tagSet");
+        Some(
+            set.map(|set| {
+                iamc_core::xml::sections(set, "item")
+                    .into_iter()
+                    .filter_map(|t| {
+                        Some((iamc_core::xml::first(t, "key")?, iamc_core::xml::first(t, "value").unwrap_or_default()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        )
+    }
+
+    fn role_tags(&self, role_name: &str) -> Option<Vec<(String, String)>> {
+        let body = self.call("iam", "GetRole", serde_json::json!({"RoleName": role_name}))?;
+        let tags = iamc_core::xml::section(&body, "Tags");
+        Some(
+            tags.map(|t| {
+                iamc_core::xml::sections(t, "member")
+                    .into_iter()
+                    .filter_map(|m| {
+                        Some((iamc_core::xml::first(m, "Key")?, iamc_core::xml::first(m, "Value").unwrap_or_default()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        )
     }
 
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::StatementRef;
 use super::exhaustive::{policy_contexts, policy_resources, resources_for};
 use crate::catalog::Catalog;
+use crate::context::Model;
 use crate::policy::{Context, Effect, Policy, Request, StatementId, decide};
 use crate::scenario::{Expect, Scenario};
 use crate::template::render::Target;
@@ -88,7 +89,9 @@ fn probe(policies: &[Policy], action: &str, resource: &str, ctx: &Context) -> An
     Answer { allowed: d.outcome.is_allowed(), because: d.because }
 }
 
-/// Compares two policy sets; `scenarios` (the profile's) show which verdicts change.
+/// Compares two policy sets; `scenarios` (the profile's) show which verdicts change. The
+/// probes are made in the static request context of [`Model::statically`] (no principal
+/// known); [`diff_in`] takes the profile's.
 pub fn diff(
     catalog: &Catalog,
     old: &[Policy],
@@ -96,14 +99,27 @@ pub fn diff(
     scenarios: &[Scenario],
     target: &Target,
 ) -> PermissionDiff {
+    diff_in(catalog, old, new, scenarios, target, &Model::statically(target))
+}
+
+/// [`diff`] with every probe and scenario decided in the request context `model` builds,
+/// and also in each probe of the context space either policy set reads (another region,
+/// principal, transport…), so that a change behind a condition every real request
+/// satisfies, or one outside the contract's context, is seen.
+pub fn diff_in(
+    catalog: &Catalog,
+    old: &[Policy],
+    new: &[Policy],
+    scenarios: &[Scenario],
+    target: &Target,
+    model: &Model,
+) -> PermissionDiff {
     let mut resources = policy_resources(old, target);
     resources.extend(policy_resources(new, target));
     let mut both: Vec<Policy> = old.to_vec();
     both.extend(new.iter().cloned());
-    let contexts: Vec<(&str, Context)> = policy_contexts(&both)
-        .into_iter()
-        .map(|c| (if c.is_empty() { "" } else { " + condition values" }, c))
-        .collect();
+    let setting = super::Setting::new(model, &both, catalog);
+    let satisfying = policy_contexts(&both);
     let named_by = |policies: &[Policy], action: &str| {
         policies
             .iter()
@@ -131,10 +147,14 @@ pub fn diff(
         let mut old_because = BTreeSet::new();
         let mut new_because = BTreeSet::new();
         for (resource, _) in resources_for(catalog, &action, &resources, target) {
-            for (label, ctx) in &contexts {
+            for (label, ctx) in super::exhaustive::probe_contexts(&setting, &satisfying, &full, &resource) {
+                let label = match label {
+                    None => String::new(),
+                    Some(l) => format!(" + {l}"),
+                };
                 probes += 1;
-                let o = probe(old, &full, &resource, ctx);
-                let n = probe(new, &full, &resource, ctx);
+                let o = probe(old, &full, &resource, &ctx);
+                let n = probe(new, &full, &resource, &ctx);
                 any_old |= o.allowed;
                 any_new |= n.allowed;
                 if o.allowed {
@@ -173,17 +193,12 @@ pub fn diff(
         });
     }
 
-    let passes = |policies: &[Policy], s: &Scenario| {
-        s.checks.iter().all(|c| {
-            let (resource, ctx) = c.rendered(target);
-            decide(policies, &Request { action: &c.action, resource: &resource, context: &ctx }).outcome.is_allowed()
-                == (c.expect == Expect::Allow)
-        })
-    };
-    let scenario_changes: Vec<ScenarioChange> = scenarios
+    let prepared = super::prepare(scenarios, &[], target, &setting);
+    let scenario_changes: Vec<ScenarioChange> = prepared
         .iter()
-        .filter_map(|s| {
-            let (old_pass, new_pass) = (passes(old, s), passes(new, s));
+        .filter_map(|p| {
+            let s = p.scenario;
+            let (old_pass, new_pass) = (super::scenario_passes(old, p), super::scenario_passes(new, p));
             (old_pass != new_pass).then(|| ScenarioChange { id: s.id.clone(), expect: s.expect, old_pass, new_pass })
         })
         .collect();
@@ -299,6 +314,35 @@ mod tests {
         let d = diff(Catalog::embedded(), &policy(BASE), &policy(BASE), &[], &Target::default());
         assert!(d.equal);
         assert!(d.probes > 0);
+    }
+
+    /// A Deny outside one region changes nothing in the contract's region and narrows
+    /// every grant in another: `diff` asks there too. With the principal known (the
+    /// profile's role), a Deny for other principals changes nothing for it.
+    #[test]
+    fn changes_outside_the_contracts_context_are_seen() {
+        let region = format!(
+            "{BASE}- Effect: Deny\n  NotAction: iam:*\n  Resource: '*'\n  Condition:\n    StringNotEquals:\n      aws:RequestedRegion: us-west-2\n"
+        );
+        let d = diff(Catalog::embedded(), &policy(BASE), &policy(&region), &[], &Target::default());
+        let vpcs = d.changes.iter().find(|c| c.action == "ec2:DescribeVpcs").expect("DescribeVpcs changes");
+        assert_eq!(vpcs.kind, ChangeKind::Narrowed);
+        assert!(vpcs.only_old.contains(&"* + another region".to_string()), "{:?}", vpcs.only_old);
+        assert!(!vpcs.only_old.contains(&"*".to_string()), "unchanged in the contract's region: {:?}", vpcs.only_old);
+        assert!(d.changes.iter().all(|c| c.action != "iam:PassRole"), "IAM is exempt");
+        let others = format!(
+            "{BASE}- Effect: Deny\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    ArnNotEquals:\n      aws:PrincipalArn: arn:aws:iam::000000000000:role/r\n"
+        );
+        let target = Target::default();
+        let model = Model::statically(&target).with_principal(crate::context::Principal::harness_session(
+            "arn:aws:iam::000000000000:role/r",
+            Some(Vec::new()),
+            crate::context::STATIC_INSTANT,
+        ));
+        let d = diff_in(Catalog::embedded(), &policy(BASE), &policy(&others), &[], &target, &model);
+        let vpcs = d.changes.iter().find(|c| c.action == "ec2:DescribeVpcs").expect("DescribeVpcs changes");
+        assert!(vpcs.only_old.contains(&"* + another principal and account".to_string()), "{:?}", vpcs.only_old);
+        assert!(!vpcs.only_old.contains(&"*".to_string()), "unchanged for the profile's role: {:?}", vpcs.only_old);
     }
 
     #[test]

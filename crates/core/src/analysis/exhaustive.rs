@@ -25,6 +25,10 @@ pub struct UnexpectedGrant {
     pub statements: Vec<StatementRef>,
     /// The Action entry that grants it.
     pub loc: Loc,
+    /// The probe of the context space it is granted in, when only outside the contract's
+    /// context (another region, principal, transport…) or under condition values.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
 }
 
 /// A contract action granted on resource types no scenario uses (informational: a
@@ -266,13 +270,49 @@ pub(crate) fn resources_for(
     out
 }
 
-/// Probes the catalog. `contract` holds the lowercase actions the allowed scenarios need.
+/// Probes the catalog in the static request context of [`crate::context::Model::statically`].
+/// `contract` holds the lowercase actions the allowed scenarios need.
 pub fn probe(
     catalog: &Catalog,
     policies: &[Policy],
     scenarios: &[Scenario],
     contract: &BTreeSet<String>,
     target: &Target,
+) -> CatalogProbe {
+    let model = crate::context::Model::statically(target);
+    probe_in(catalog, policies, scenarios, contract, target, &super::Setting::new(&model, policies, catalog))
+}
+
+/// The contexts one (action, resource) is probed with: the request context of the run
+/// (labelled `None`), the same request in each probe of the context space, and the
+/// contexts that satisfy each conditioned statement.
+pub(crate) fn probe_contexts<'c>(
+    setting: &super::Setting<'_>,
+    satisfying: &'c [Context],
+    action: &str,
+    resource: &str,
+) -> Vec<(Option<&'static str>, std::borrow::Cow<'c, Context>)> {
+    use std::borrow::Cow;
+    let service = action.split(':').next().unwrap_or_default();
+    let world = crate::context::NoWorld;
+    let mut out = Vec::with_capacity(satisfying.len() + 1 + setting.variants.len());
+    out.push((None, Cow::Owned(setting.complete(setting.model, Context::new(), service, action, resource, &world))));
+    for (v, m) in &setting.variants {
+        out.push((Some(v.label()), Cow::Owned(setting.complete(m, Context::new(), service, action, resource, &world))));
+    }
+    // The first satisfying context is the empty one, which the run's context replaces.
+    out.extend(satisfying.iter().skip(1).map(|c| (Some("condition values"), Cow::Borrowed(c))));
+    out
+}
+
+/// [`probe`] in the request context of `setting`.
+pub(crate) fn probe_in(
+    catalog: &Catalog,
+    policies: &[Policy],
+    scenarios: &[Scenario],
+    contract: &BTreeSet<String>,
+    target: &Target,
+    setting: &super::Setting<'_>,
 ) -> CatalogProbe {
     let mut result = CatalogProbe::default();
     let resources = policy_resources(policies, target);
@@ -323,6 +363,7 @@ pub fn probe(
                     resource: "(under a Condition no probe could satisfy)".into(),
                     statements: vec![StatementRef::new(policies, *id)],
                     loc,
+                    context: None,
                 });
             }
         }
@@ -337,18 +378,18 @@ pub fn probe(
         let mut allowed_types = BTreeSet::new();
         let mut first_grant = None;
         for (resource, rtype) in resources_for(catalog, &action, &resources, target) {
-            for ctx in &contexts {
+            for (label, ctx) in probe_contexts(setting, &contexts, &full, &resource) {
                 result.probes += 1;
-                let d = decide(policies, &Request { action: &full, resource: &resource, context: ctx });
+                let d = decide(policies, &Request { action: &full, resource: &resource, context: &ctx });
                 if d.outcome.is_allowed() {
                     if let Some(t) = &rtype {
                         allowed_types.insert(t.clone());
                     }
-                    first_grant.get_or_insert((resource.clone(), d.because.clone()));
+                    first_grant.get_or_insert((resource.clone(), d.because.clone(), label));
                 }
             }
         }
-        let Some((resource, because)) = first_grant else { continue };
+        let Some((resource, because, label)) = first_grant else { continue };
         result.allowed_actions += 1;
         if !contract.contains(&full.to_ascii_lowercase()) {
             let statements: Vec<StatementRef> = because.iter().map(|id| StatementRef::new(policies, *id)).collect();
@@ -364,7 +405,13 @@ pub fn probe(
                         .map(|i| i.loc.clone())
                 })
                 .unwrap_or_else(|| statements[0].loc.clone());
-            result.unexpected.push(UnexpectedGrant { action: full, resource, statements, loc });
+            result.unexpected.push(UnexpectedGrant {
+                action: full,
+                resource,
+                statements,
+                loc,
+                context: label.filter(|l| *l != "condition values").map(str::to_string),
+            });
         } else {
             let used = exercised.get(&full).cloned().unwrap_or_default();
             let extra: Vec<String> = allowed_types.difference(&used).cloned().collect();

@@ -40,7 +40,8 @@ pub(super) fn external_policies(external: &[(String, Loc)]) -> Vec<Finding> {
 pub(super) fn failed_checks(policies: &[Policy], scenarios: &[ScenarioResult]) -> Vec<Finding> {
     let mut out = Vec::new();
     for s in scenarios {
-        for c in s.checks.iter().filter(|c| !c.pass) {
+        // An undecided check is reported as such (`unmodelled_keys`), not as a guess.
+        for c in s.checks.iter().filter(|c| !c.pass && c.undecided.is_empty()) {
             let (kind, message, loc) = match c.expect {
                 Expect::Allow => (
                     FindingKind::MissingGrant,
@@ -73,6 +74,40 @@ pub(super) fn failed_checks(policies: &[Policy], scenarios: &[ScenarioResult]) -
                 resource: Some(c.resource.clone()),
                 scenario: Some(s.id.clone()),
                 ..at(kind, Severity::Fail, message, &loc)
+            });
+        }
+    }
+    out
+}
+
+/// Checks whose decision depends on a condition key the request-context model does not
+/// provide for the request: undecided, at the policy's condition that reads the key.
+pub(super) fn unmodelled_keys(policies: &[Policy], scenarios: &[ScenarioResult]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for s in scenarios {
+        for c in s.checks.iter().filter(|c| !c.undecided.is_empty()) {
+            let keys = c.undecided.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+            // Where the policy reads the (first) key, for the user to see which condition.
+            let loc = policies
+                .iter()
+                .flat_map(|p| &p.statements)
+                .flat_map(|st| &st.conditions)
+                .find(|cl| c.undecided.iter().any(|k| cl.key.eq_ignore_ascii_case(k)))
+                .map(|cl| cl.key_loc.clone())
+                .unwrap_or_else(|| c.loc.clone());
+            out.push(Finding {
+                action: Some(c.action.clone()),
+                resource: Some(c.resource.clone()),
+                scenario: Some(s.id.clone()),
+                ..at(
+                    FindingKind::UnmodelledKey,
+                    Severity::Undecided,
+                    format!(
+                        "scenario `{}`: whether `{}` on `{}` is allowed depends on {keys}, which the request-context model does not provide for this request (the keys each request carries, with their pages: crates/core/src/context/mod.rs); it is not guessed — declare the key in the check's `context` if the scenario fixes it",
+                        s.id, c.action, c.resource
+                    ),
+                    &loc,
+                )
             });
         }
     }

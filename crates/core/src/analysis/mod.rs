@@ -14,8 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use crate::catalog::Catalog;
+use crate::context::{Model, ResourceTags, Variant, world};
 use crate::loc::Loc;
-use crate::policy::{Context, Decision, Effect, Outcome, Policy, Request, StatementId, decide};
+use crate::policy::{Context, Effect, Outcome, Policy, Request, StatementId, decide, decide_traced};
 use crate::scenario::{Expect, NO_KNOWN_CALLER, Profile, Scenario};
 use crate::template::render::Target;
 
@@ -77,6 +78,43 @@ pub struct CheckResult {
     pub matched: Vec<StatementRef>,
     /// Where the check is written in its scenario file.
     pub loc: Loc,
+    /// The condition keys (and policy variables) the decision read, each with where its
+    /// value came from: the check itself, the request-context model, or neither.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys_read: Vec<KeyRead>,
+    /// Keys the decision depends on that the request-context model does not provide for
+    /// this request: the outcome above reads them as absent, and is not relied on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<String>,
+}
+
+/// One condition key a decision read, and what it was for the request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct KeyRead {
+    /// The key, lowercased (IAM compares keys case-insensitively).
+    pub key: String,
+    /// Where its value comes from.
+    pub status: KeyStatus,
+    /// Its values, when present.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// The page (or reason) behind a value the model gave or an absence it decided.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+}
+
+/// Where a key read by a decision got its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// The scenario's check states it.
+    Declared,
+    /// The request-context model provides it.
+    Provided,
+    /// Absent from the request, as AWS documents.
+    Absent,
+    /// The model cannot say.
+    NotModelled,
 }
 
 /// What a scenario's call got: allowed only when every check is.
@@ -237,6 +275,9 @@ pub enum FindingKind {
     /// `--target aws`: AWS's policy simulator disagrees with our model or with AWS's live
     /// answer (one of the three readings of AWS is wrong).
     OracleDisagreement,
+    /// A decision depends on a condition key the request-context model does not provide
+    /// for the request (undecided: the key is named, never guessed).
+    UnmodelledKey,
 }
 
 impl FindingKind {
@@ -256,6 +297,7 @@ impl FindingKind {
             FindingKind::SkippedScenario => "skipped_scenario",
             FindingKind::HarnessError => "harness_error",
             FindingKind::OracleDisagreement => "oracle_disagreement",
+            FindingKind::UnmodelledKey => "unmodelled_key",
         }
     }
 }
@@ -335,6 +377,9 @@ pub struct Proof {
     pub drift: Drift,
     /// Everything wrong, sorted by severity then kind.
     pub findings: Vec<Finding>,
+    /// The request context the checks were decided in.
+    #[serde(skip)]
+    pub request_context: Option<Model>,
 }
 
 /// What the proof needs: the policies that reach the role, and the profile.
@@ -351,26 +396,101 @@ pub struct Subject<'a> {
     pub catalog: &'a Catalog,
 }
 
-/// A scenario's checks rendered for the target, ready to evaluate many times.
-struct Prepared<'a> {
-    scenario: &'a Scenario,
-    checks: Vec<(String, Context)>,
+/// The request context the proof decides in: the model, the keys the policies read, the
+/// probes of the context space worth making, and the world each scenario sees.
+pub(crate) struct Setting<'a> {
+    pub(crate) model: &'a Model,
+    pub(crate) needed: BTreeSet<String>,
+    pub(crate) variants: Vec<(Variant, Model)>,
+    pub(crate) catalog: &'a Catalog,
 }
 
-fn prepare<'a>(scenarios: &'a [Scenario], target: &Target) -> Vec<Prepared<'a>> {
+impl<'a> Setting<'a> {
+    pub(crate) fn new(model: &'a Model, policies: &[Policy], catalog: &'a Catalog) -> Setting<'a> {
+        let needed = crate::context::keys_read(policies);
+        let variants = Variant::relevant(&needed).into_iter().map(|v| (v, model.variant(v))).collect();
+        Setting { model, needed, variants, catalog }
+    }
+
+    /// `ctx` (a check's own keys) completed by `model` for a check of `action` on
+    /// `resource` in a call to `service`.
+    pub(crate) fn complete(
+        &self,
+        model: &Model,
+        mut ctx: Context,
+        service: &str,
+        action: &str,
+        resource: &str,
+        world: &dyn ResourceTags,
+    ) -> Context {
+        model.complete(&mut ctx, crate::context::At { service, action, resource }, &self.needed, self.catalog, world);
+        ctx
+    }
+}
+
+/// A scenario's checks rendered for the target and completed with the request context,
+/// ready to evaluate many times.
+pub(crate) struct Prepared<'a> {
+    scenario: &'a Scenario,
+    /// Per check: the resource, the context the contract's request has, the check's own keys.
+    checks: Vec<(String, Context, Context)>,
+    /// Per probe of the context space (the setting's variants), per check: its context there.
+    variants: Vec<Vec<Context>>,
+    /// The resources (and tags) the scenario's calls see, when a policy reads tags.
+    world: Option<world::Snapshot>,
+}
+
+pub(crate) fn prepare<'a>(
+    scenarios: &'a [Scenario],
+    fixtures: &[crate::scenario::Fixture],
+    target: &Target,
+    setting: &Setting<'_>,
+) -> Vec<Prepared<'a>> {
+    let worlds = if setting.needed.iter().any(|k| k.contains("resourcetag/")) {
+        world::replay_calls(fixtures, scenarios)
+    } else {
+        Default::default()
+    };
+    let empty = world::Snapshot::default();
     scenarios
         .iter()
-        .map(|s| Prepared { scenario: s, checks: s.checks.iter().map(|c| c.rendered(target)).collect() })
+        .map(|s| {
+            let world = worlds.get(&s.id).unwrap_or(&empty);
+            let checks: Vec<(String, Context, Context)> = s
+                .checks
+                .iter()
+                .map(|c| {
+                    let (resource, declared) = c.rendered(target);
+                    let ctx =
+                        setting.complete(setting.model, declared.clone(), &s.service, &c.action, &resource, world);
+                    (resource, ctx, declared)
+                })
+                .collect();
+            let variants = setting
+                .variants
+                .iter()
+                .map(|(_, m)| {
+                    s.checks
+                        .iter()
+                        .zip(&checks)
+                        .map(|(c, (resource, _, declared))| {
+                            setting.complete(m, declared.clone(), &s.service, &c.action, resource, world)
+                        })
+                        .collect()
+                })
+                .collect();
+            Prepared { scenario: s, checks, variants, world: worlds.get(&s.id).cloned() }
+        })
         .collect()
 }
 
 /// Evaluates the checks of one scenario; returns each decision.
-fn decisions(policies: &[Policy], p: &Prepared<'_>) -> Vec<Decision> {
+fn decisions(policies: &[Policy], p: &Prepared<'_>) -> Vec<crate::policy::Traced> {
     p.scenario
         .checks
         .iter()
         .zip(&p.checks)
-        .map(|(c, (resource, ctx))| decide(policies, &Request { action: &c.action, resource, context: ctx }))
+        .map(|(c, (resource, ctx, _))| decide_traced(policies, &Request { action: &c.action, resource, context: ctx }))
         .collect()
 }
 
@@ -379,27 +499,55 @@ fn check_passes(expect: Expect, outcome: Outcome) -> bool {
 }
 
 /// Whether every check of a scenario got the decision it expects.
-fn scenario_passes(policies: &[Policy], p: &Prepared<'_>) -> bool {
-    p.scenario.checks.iter().zip(&p.checks).all(|(c, (resource, ctx))| {
+pub(crate) fn scenario_passes(policies: &[Policy], p: &Prepared<'_>) -> bool {
+    p.scenario.checks.iter().zip(&p.checks).all(|(c, (resource, ctx, _))| {
         check_passes(c.expect, decide(policies, &Request { action: &c.action, resource, context: ctx }).outcome)
     })
 }
 
-/// Runs the whole static proof.
+/// The outcome of every check of a scenario in each probe of the context space.
+fn variant_outcomes(policies: &[Policy], p: &Prepared<'_>) -> Vec<Vec<Outcome>> {
+    p.variants
+        .iter()
+        .map(|ctxs| {
+            p.scenario
+                .checks
+                .iter()
+                .zip(&p.checks)
+                .zip(ctxs)
+                .map(|((c, (resource, _, _)), ctx)| {
+                    decide(policies, &Request { action: &c.action, resource, context: ctx }).outcome
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Runs the whole static proof, in the request context of [`Model::statically`] (no
+/// principal known: a decision reading a principal key is undecided). Profiles loaded
+/// from a template know their role: [`crate::load::Loaded::prove_in_context`].
 pub fn prove(subject: &Subject<'_>) -> Proof {
+    prove_in(subject, &Model::statically(subject.target))
+}
+
+/// Runs the whole static proof, every check decided in the request context `model` builds.
+pub fn prove_in(subject: &Subject<'_>, model: &Model) -> Proof {
     let policies = subject.policies;
     let profile = subject.profile;
-    let prepared = prepare(&profile.scenarios, subject.target);
-    let scenarios: Vec<ScenarioResult> = prepared.iter().map(|p| evaluate(policies, p)).collect();
+    let setting = Setting::new(model, policies, subject.catalog);
+    let prepared = prepare(&profile.scenarios, &profile.fixtures, subject.target, &setting);
+    let scenarios: Vec<ScenarioResult> = prepared.iter().map(|p| evaluate(policies, p, &setting)).collect();
     let contract = contract_actions(&profile.scenarios);
-    let coverage = coverage(policies, &profile.scenarios, &contract, subject.target);
-    let mutants = run_mutants(policies, &prepared, profile);
-    let catalog = exhaustive::probe(subject.catalog, policies, &profile.scenarios, &contract, subject.target);
+    let coverage = coverage(policies, &prepared, &contract);
+    let mutants = run_mutants(policies, &prepared, profile, &setting);
+    let catalog =
+        exhaustive::probe_in(subject.catalog, policies, &profile.scenarios, &contract, subject.target, &setting);
     let drift = drift(subject.catalog, policies, profile, &contract, subject.target);
 
     let mut findings = [
         findings::external_policies(subject.external),
         findings::failed_checks(policies, &scenarios),
+        findings::unmodelled_keys(policies, &scenarios),
         findings::unexpected_grants(&catalog),
         findings::unexercised_actions(&coverage),
         findings::uncrossed_statements(&coverage),
@@ -410,28 +558,39 @@ pub fn prove(subject: &Subject<'_>) -> Proof {
     // Stable: within a kind, findings keep the order of the scenarios and the policy.
     findings.sort_by_key(|a| (a.severity, a.kind));
     let verdict = verdict_of(&findings);
-    Proof { verdict, scenarios, coverage, mutants, catalog, drift, findings }
+    Proof { verdict, scenarios, coverage, mutants, catalog, drift, findings, request_context: Some(model.clone()) }
 }
 
 /// One scenario's result: each check decided against the policies, with the statements
-/// that decided it.
-fn evaluate(policies: &[Policy], p: &Prepared<'_>) -> ScenarioResult {
+/// that decided it and the keys it read.
+fn evaluate(policies: &[Policy], p: &Prepared<'_>, setting: &Setting<'_>) -> ScenarioResult {
     let checks: Vec<CheckResult> = p
         .scenario
         .checks
         .iter()
         .zip(&p.checks)
         .zip(decisions(policies, p))
-        .map(|((c, (resource, ctx)), d)| CheckResult {
-            action: c.action.clone(),
-            resource: resource.clone(),
-            context: ctx.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            implicit: c.implicit,
-            expect: c.expect,
-            outcome: d.outcome,
-            pass: check_passes(c.expect, d.outcome),
-            matched: d.because.iter().map(|id| StatementRef::new(policies, *id)).collect(),
-            loc: c.loc.clone(),
+        .map(|((c, (resource, _, declared)), t)| {
+            let d = &t.decision;
+            let keys_read = t
+                .read
+                .iter()
+                .map(|key| key_read(key, declared, &p.scenario.service, &c.action, resource, p.world.as_ref(), setting))
+                .collect();
+            let undecided: Vec<String> = t.undecided.iter().cloned().collect();
+            CheckResult {
+                action: c.action.clone(),
+                resource: resource.clone(),
+                context: declared.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                implicit: c.implicit,
+                expect: c.expect,
+                outcome: d.outcome,
+                pass: undecided.is_empty() && check_passes(c.expect, d.outcome),
+                matched: d.because.iter().map(|id| StatementRef::new(policies, *id)).collect(),
+                loc: c.loc.clone(),
+                keys_read,
+                undecided,
+            }
         })
         .collect();
     let observed = if checks.iter().all(|c| c.outcome.is_allowed()) { Observed::Allowed } else { Observed::Denied };
@@ -447,6 +606,37 @@ fn evaluate(policies: &[Policy], p: &Prepared<'_>) -> ScenarioResult {
         checks,
         loc: p.scenario.loc.clone(),
     }
+}
+
+/// What one key read by a check's decision was, and why.
+fn key_read(
+    key: &str,
+    declared: &Context,
+    service: &str,
+    action: &str,
+    resource: &str,
+    world: Option<&world::Snapshot>,
+    setting: &Setting<'_>,
+) -> KeyRead {
+    if let Some(v) = declared.get(key) {
+        return KeyRead {
+            key: key.to_string(),
+            status: KeyStatus::Declared,
+            values: v.to_vec(),
+            source: String::new(),
+        };
+    }
+    let site = crate::context::Site { service, action, resource, declared };
+    let resolved = match world {
+        Some(w) => setting.model.resolve(key, &site, setting.catalog, w),
+        None => setting.model.resolve(key, &site, setting.catalog, &crate::context::NoWorld),
+    };
+    let (status, values) = match resolved.value {
+        crate::context::Value::Provided(v) => (KeyStatus::Provided, v),
+        crate::context::Value::Absent => (KeyStatus::Absent, Vec::new()),
+        crate::context::Value::NotModelled => (KeyStatus::NotModelled, Vec::new()),
+    };
+    KeyRead { key: key.to_string(), status, values, source: resolved.source.to_string() }
 }
 
 /// The verdict findings call for: any undecided finding makes it inconclusive, else any
@@ -471,15 +661,27 @@ fn contract_actions(scenarios: &[Scenario]) -> BTreeSet<String> {
         .collect()
 }
 
-fn coverage(policies: &[Policy], scenarios: &[Scenario], contract: &BTreeSet<String>, target: &Target) -> Coverage {
+fn coverage(policies: &[Policy], prepared: &[Prepared<'_>], contract: &BTreeSet<String>) -> Coverage {
     let mut cov = Coverage::default();
-    let deny_checks: Vec<(String, String, Context)> = scenarios
+    // Every denied check in its contract context.
+    let deny_checks: Vec<(&str, &str, &Context)> = prepared
         .iter()
-        .flat_map(|s| s.checks.iter())
-        .filter(|c| c.expect == Expect::Deny)
-        .map(|c| {
-            let (r, ctx) = c.rendered(target);
-            (c.action.clone(), r, ctx)
+        .flat_map(|p| p.scenario.checks.iter().zip(&p.checks))
+        .filter(|(c, _)| c.expect == Expect::Deny)
+        .map(|(c, (r, ctx, _))| (c.action.as_str(), r.as_str(), ctx))
+        .collect();
+    // Every check, in its contract context and in each probe of the context space.
+    let probed: Vec<(&str, &str, &Context, &Context)> = prepared
+        .iter()
+        .flat_map(|p| {
+            p.variants.iter().flat_map(move |ctxs| {
+                p.scenario
+                    .checks
+                    .iter()
+                    .zip(&p.checks)
+                    .zip(ctxs)
+                    .map(|((c, (r, ctx, _)), alt)| (c.action.as_str(), r.as_str(), ctx, alt))
+            })
         })
         .collect();
     for (p, policy) in policies.iter().enumerate() {
@@ -506,16 +708,19 @@ fn coverage(policies: &[Policy], scenarios: &[Scenario], contract: &BTreeSet<Str
                 || statement.resource.as_ref().is_some_and(|r| r.negated || r.items.iter().any(|i| i.text() != "*"));
             if scoped {
                 cov.scoped_statements += 1;
-                let only_this = std::slice::from_ref(statement);
-                let crossed = deny_checks.iter().any(|(action, resource, ctx)| {
-                    let action_in =
-                        statement.action.items.iter().any(|i| i.pattern.matches(action)) != statement.action.negated;
-                    action_in
-                        && !crate::policy::eval::statement_applies(
-                            &only_this[0],
-                            &Request { action, resource, context: ctx },
-                        )
-                });
+                let applies = |action: &str, resource: &str, ctx: &Context| {
+                    crate::policy::eval::statement_applies(statement, &Request { action, resource, context: ctx })
+                };
+                let action_in = |action: &str| {
+                    statement.action.items.iter().any(|i| i.pattern.matches(action)) != statement.action.negated
+                };
+                let crossed = deny_checks.iter().any(|(action, resource, ctx)| action_in(action) && !applies(action, resource, ctx))
+                    // A condition is also crossed by the same request outside the
+                    // contract's context (another region, principal, transport…).
+                    || (!statement.conditions.is_empty()
+                        && probed.iter().any(|(action, resource, ctx, alt)| {
+                            action_in(action) && applies(action, resource, ctx) && !applies(action, resource, alt)
+                        }));
                 if !crossed {
                     cov.uncrossed_statements.push(sref);
                 }
@@ -525,18 +730,31 @@ fn coverage(policies: &[Policy], scenarios: &[Scenario], contract: &BTreeSet<Str
     cov
 }
 
-fn run_mutants(policies: &[Policy], prepared: &[Prepared<'_>], profile: &Profile) -> Vec<MutantResult> {
+fn run_mutants(
+    policies: &[Policy],
+    prepared: &[Prepared<'_>],
+    profile: &Profile,
+    setting: &Setting<'_>,
+) -> Vec<MutantResult> {
     let baseline: Vec<bool> = prepared.iter().map(|p| scenario_passes(policies, p)).collect();
+    let baseline_variants: Vec<Vec<Vec<Outcome>>> = prepared.iter().map(|p| variant_outcomes(policies, p)).collect();
     mutation::mutants(policies)
         .into_iter()
         .map(|m| {
             let mut killed_by = Vec::new();
-            for (p, base) in prepared.iter().zip(&baseline) {
+            for ((p, base), base_variants) in prepared.iter().zip(&baseline).zip(&baseline_variants) {
                 if scenario_passes(&m.policies, p) != *base {
                     killed_by.push(p.scenario.id.clone());
-                    if killed_by.len() == 3 {
-                        break;
+                } else if !base_variants.is_empty() {
+                    // The same requests outside the contract's context: a mutant that
+                    // decides one of them otherwise widens or narrows what the policy does.
+                    let mutated = variant_outcomes(&m.policies, p);
+                    if let Some(v) = mutated.iter().zip(base_variants).position(|(a, b)| a != b) {
+                        killed_by.push(format!("{} ({})", p.scenario.id, setting.variants[v].0.label()));
                     }
+                }
+                if killed_by.len() == 3 {
+                    break;
                 }
             }
             let declared = profile.equivalent_mutants.iter().find(|e| e.id == m.id);

@@ -15,7 +15,7 @@ use super::record::{Caller, CheckDecision, GateRecord, GateVerdict, Refusal};
 use super::sigv4::{self, AuthError, RequestParts};
 use crate::policy::document::Element;
 use crate::policy::wildcard::{Flavour, Pattern};
-use crate::policy::{Context, Effect, Outcome, Policy, Request, decide as evaluate};
+use crate::policy::{Context, Effect, Outcome, Policy, Request, decide as evaluate, decide_traced};
 use crate::wire::{self, Protocol, ServiceModel, WireError};
 use crate::xml::escape;
 
@@ -477,11 +477,24 @@ fn element_could_allow(element: &Element, named: &NamedAction) -> bool {
 }
 
 /// What the derivation found, with whether a lookup it needed was not served by the
-/// backend (its refusal is then the backend's gap, not the request's).
+/// backend (its refusal is then the backend's gap, not the request's), and the request's
+/// context beyond its parameters.
 #[derive(Clone, Debug, Default)]
 pub struct DerivedChecks {
     pub derivation: Derivation,
     pub unserved: bool,
+    /// The request context AWS would build (who calls, when, how, the resources' tags);
+    /// `None` decides with the request's own keys alone.
+    pub facts: Option<RequestFacts>,
+}
+
+/// What the gate knows of a request's context beyond its parameters: the model of the
+/// calling session (`crate::context`), and the tags of the resources it looked up.
+#[derive(Clone, Debug)]
+pub struct RequestFacts {
+    pub model: crate::context::Model,
+    /// Tags of the resources looked up, by ARN (those not looked up are not modelled).
+    pub resource_tags: BTreeMap<String, Vec<(String, String)>>,
 }
 
 /// What the gate does with a request.
@@ -698,6 +711,7 @@ pub fn decide(
                         resource: "*".into(),
                         context: BTreeMap::new(),
                         implicit: false,
+                        keys_read: Vec::new(),
                     };
                     let denial = deny_answer(request, &subject.role_arn, &action, "*", Outcome::ImplicitDeny);
                     GateDecision::Deny {
@@ -730,15 +744,44 @@ pub fn decide(
     let policies = &subject.policies;
     let mut checks = Vec::new();
     let mut first_denied: Option<(Derived, Outcome)> = None;
+    // The keys the policies read: what the request context must say for them.
+    let needed = match &derived.facts {
+        Some(_) => crate::context::keys_read(policies),
+        None => Default::default(),
+    };
+    let mut undecided = Vec::new();
     for check in &derivation.checks {
         let mut ctx = Context::new();
         for (k, v) in &check.context {
             ctx.insert(k, v.clone());
         }
-        let d = evaluate(policies, &Request { action: &check.action, resource: &check.resource, context: &ctx });
-        if !d.outcome.is_allowed() && first_denied.is_none() {
+        let request_of = |ctx| Request { action: &check.action, resource: &check.resource, context: ctx };
+        let (d, read, decided) = match &derived.facts {
+            Some(facts) => {
+                let at =
+                    crate::context::At { service: &request.service, action: &check.action, resource: &check.resource };
+                facts.model.complete(&mut ctx, at, &needed, crate::catalog::Catalog::embedded(), &facts.resource_tags);
+                let t = decide_traced(policies, &request_of(&ctx));
+                if !t.undecided.is_empty() {
+                    undecided.push(format!(
+                        "whether `{}` on `{}` is allowed depends on {}, which the gate's request-context model does not provide",
+                        check.action,
+                        check.resource,
+                        t.undecided.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                let decided = t.undecided.is_empty();
+                (t.decision, t.read, decided)
+            }
+            None => (evaluate(policies, &request_of(&ctx)), Default::default(), true),
+        };
+        // A decision that depends on a key the gate cannot know is not taken as a denial.
+        if !d.outcome.is_allowed() && decided && first_denied.is_none() {
             first_denied = Some((check.clone(), d.outcome));
         }
+        let mut check = check.clone();
+        check.keys_read = read.into_iter().collect();
+        let check = &check;
         let because = d
             .because
             .iter()
@@ -755,6 +798,11 @@ pub fn decide(
     if let Some((check, outcome)) = first_denied {
         let denial = deny_answer(request, &subject.role_arn, &check.action, &check.resource, outcome);
         return GateDecision::Deny { checks, denial };
+    }
+    // Every decided check allowed, but one depends on a key the gate cannot know: refuse
+    // rather than guess.
+    if !undecided.is_empty() {
+        return refuse(request, Refusal::Unresolved, undecided.join("; "));
     }
     // Every derived check allowed, but not everything could be derived: refuse.
     if !derivation.unresolved.is_empty() {
@@ -1075,25 +1123,97 @@ mod tests {
             resource: "*".into(),
             context: BTreeMap::new(),
             implicit: false,
+            keys_read: Vec::new(),
         };
         let allowed = DerivedChecks {
             derivation: Derivation { checks: vec![check("ec2:DescribeVpcs")], unresolved: vec![] },
             unserved: false,
+            facts: None,
         };
         assert!(matches!(decide(&r, &role(), Some(&s), Some(&allowed)), GateDecision::Forward { .. }));
         let denied = DerivedChecks {
             derivation: Derivation { checks: vec![check("ec2:CreateTags")], unresolved: vec![] },
             unserved: false,
+            facts: None,
         };
         let GateDecision::Deny { checks, .. } = decide(&r, &role(), Some(&s), Some(&denied)) else { panic!() };
         assert_eq!(checks[0].outcome, Outcome::ImplicitDeny);
         let open = DerivedChecks {
             derivation: Derivation { checks: vec![check("ec2:DescribeVpcs")], unresolved: vec!["profile p".into()] },
             unserved: true,
+            facts: None,
         };
         assert!(matches!(
             decide(&r, &role(), Some(&s), Some(&open)),
             GateDecision::Refuse { refusal: Refusal::UnservedLookup, .. }
+        ));
+    }
+
+    /// With the request context (`crate::context`), a condition on the principal, the
+    /// region or a resource's tags is decided as AWS would; one on a key the gate cannot
+    /// know is refused, naming the key, never guessed.
+    #[test]
+    fn derived_checks_decide_in_the_request_context() {
+        let s = subject(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n- Effect: Deny\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    ArnNotEquals:\n      aws:PrincipalArn: arn:aws:iam::123456789012:role/under-test\n- Effect: Deny\n  Action: ec2:TerminateInstances\n  Resource: '*'\n  Condition:\n    'Null':\n      ec2:ResourceTag/role: 'true'\n- Effect: Deny\n  Action: ec2:DeleteVpc\n  Resource: '*'\n  Condition:\n    StringNotLike:\n      aws:userid: 'AROA*'\n",
+        );
+        let target = crate::template::render::Target { account_id: "123456789012".into(), ..Default::default() };
+        let model = |userid: Option<&str>| {
+            let mut p = crate::context::Principal::harness_session(ROLE, Some(Vec::new()), 0);
+            p.userid = userid.map(str::to_string);
+            crate::context::Model::statically(&target).with_principal(p)
+        };
+        let r = form("ec2", "Action=DescribeVpcs&Version=2016-11-15").parsed();
+        let instance = "arn:aws:ec2:us-west-2:123456789012:instance/i-1";
+        let with =
+            |action: &str, resource: &str, tags: Option<Vec<(String, String)>>, userid: Option<&str>| DerivedChecks {
+                derivation: Derivation {
+                    checks: vec![Derived {
+                        action: action.into(),
+                        resource: resource.into(),
+                        context: BTreeMap::new(),
+                        implicit: false,
+                        keys_read: Vec::new(),
+                    }],
+                    unresolved: vec![],
+                },
+                unserved: false,
+                facts: Some(RequestFacts {
+                    model: model(userid),
+                    resource_tags: tags.map(|t| BTreeMap::from([(resource.to_string(), t)])).unwrap_or_default(),
+                }),
+            };
+        // The principal is the role under test: its Deny does not apply.
+        let tagged = Some(vec![("Role".to_string(), "node".to_string())]);
+        let GateDecision::Forward { checks } =
+            decide(&r, &role(), Some(&s), Some(&with("ec2:TerminateInstances", instance, tagged, None)))
+        else {
+            panic!()
+        };
+        assert!(checks[0].check.keys_read.contains(&"aws:principalarn".to_string()), "{:?}", checks[0].check.keys_read);
+        // An instance without the tag is denied by the tag's Deny.
+        let GateDecision::Deny { checks, .. } =
+            decide(&r, &role(), Some(&s), Some(&with("ec2:TerminateInstances", instance, Some(Vec::new()), None)))
+        else {
+            panic!()
+        };
+        assert_eq!(checks[0].outcome, Outcome::ExplicitDeny);
+        // Tags that could not be looked up are not guessed.
+        let GateDecision::Refuse { refusal, reason, .. } =
+            decide(&r, &role(), Some(&s), Some(&with("ec2:TerminateInstances", instance, None, None)))
+        else {
+            panic!()
+        };
+        assert_eq!(refusal, Refusal::Unresolved);
+        assert!(reason.contains("`ec2:resourcetag/role`"), "{reason}");
+        // aws:userid: known from AssumeRole's answer, else not modelled.
+        assert!(matches!(
+            decide(&r, &role(), Some(&s), Some(&with("ec2:DeleteVpc", "*", None, Some("AROAEXAMPLE:iam-conformance")))),
+            GateDecision::Forward { .. }
+        ));
+        assert!(matches!(
+            decide(&r, &role(), Some(&s), Some(&with("ec2:DeleteVpc", "*", None, None))),
+            GateDecision::Refuse { refusal: Refusal::Unresolved, .. }
         ));
     }
 

@@ -296,9 +296,15 @@ pub fn operator_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// The condition keys a request supplies. Keys compare case-insensitively.
+///
+/// Besides the keys present, a context can name keys whose presence and value are *not
+/// modelled* ([`Context::mark_unknown`]): the plain evaluator reads them as absent, and
+/// [`super::decision::decide_traced`] reports a decision that depends on one as undecided
+/// instead of guessing (see `crate::context`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Context {
     values: HashMap<String, Vec<String>>,
+    unknown: Vec<String>,
 }
 
 impl Context {
@@ -307,9 +313,38 @@ impl Context {
         Context::default()
     }
 
-    /// Sets `key`'s values (replacing any).
+    /// Sets `key`'s values (replacing any); the key is then known.
     pub fn insert(&mut self, key: &str, values: Vec<String>) {
-        self.values.insert(key.to_ascii_lowercase(), values);
+        let key = key.to_ascii_lowercase();
+        self.unknown.retain(|k| *k != key);
+        self.values.insert(key, values);
+    }
+
+    /// Removes `key`: the request then lacks it (absent, not unknown).
+    pub fn remove(&mut self, key: &str) {
+        let key = key.to_ascii_lowercase();
+        self.values.remove(&key);
+        self.unknown.retain(|k| *k != key);
+    }
+
+    /// Marks `key` as not modelled: neither present nor known to be absent. The plain
+    /// evaluator reads it as absent; the traced one reports what depends on it.
+    pub fn mark_unknown(&mut self, key: &str) {
+        let key = key.to_ascii_lowercase();
+        self.values.remove(&key);
+        if !self.unknown.contains(&key) {
+            self.unknown.push(key);
+        }
+    }
+
+    /// Whether `key` is marked as not modelled.
+    pub fn is_unknown(&self, key: &str) -> bool {
+        !self.unknown.is_empty() && self.unknown.iter().any(|k| k.eq_ignore_ascii_case(key))
+    }
+
+    /// The keys marked as not modelled (lowercased).
+    pub fn unknown_keys(&self) -> &[String] {
+        &self.unknown
     }
 
     /// The context with `key` set to one value, for building contexts in one expression.
@@ -331,9 +366,9 @@ impl Context {
         }
     }
 
-    /// Whether the request supplies no keys.
+    /// Whether the request supplies no keys (and marks none as not modelled).
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.values.is_empty() && self.unknown.is_empty()
     }
 
     /// Every key (lowercased) with its values.
@@ -358,6 +393,14 @@ impl ConditionValue {
     pub fn new(text: &str, kind: OpKind, variables: bool) -> Self {
         let pattern = kind.positive().unwrap_or(kind).uses_pattern().map(|f| Pattern::new(text, f, variables));
         ConditionValue { text: text.to_string(), pattern, variables: variables && text.contains("${") }
+    }
+
+    /// The policy variables the value reads (`${aws:username}`; not `${*}`, `${?}`, `${$}`).
+    pub fn variables(&self) -> Vec<String> {
+        if !self.variables {
+            return Vec::new();
+        }
+        variable_names(&self.text)
     }
 
     /// The value with its policy variables replaced by the request's; `None` when one has
@@ -391,6 +434,24 @@ impl ConditionValue {
         out.push_str(rest);
         Some(std::borrow::Cow::Owned(out))
     }
+}
+
+/// The keys of the policy variables in `text` (`${key}` or `${key, 'default'}`), in order;
+/// the special `${*}`, `${?}` and `${$}` are characters, not keys.
+pub fn variable_names(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let inner = after[..end].trim();
+        if !matches!(inner, "*" | "?" | "$") {
+            let key = inner.split_once(',').map_or(inner, |(k, _)| k).trim();
+            out.push(key.to_string());
+        }
+        rest = &after[end + 1..];
+    }
+    out
 }
 
 /// Evaluates one clause: `operator: { key: values }`.

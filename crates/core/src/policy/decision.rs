@@ -61,6 +61,54 @@ pub fn decide(policies: &[Policy], request: &Request<'_>) -> Decision {
     combine(allows, denies)
 }
 
+/// A decision with what it read: the condition keys (and policy variables) of the
+/// statements whose Action and Resource match the request, and the keys the request
+/// context does not model that the outcome depends on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Traced {
+    /// The decision, reading not-modelled keys as absent (what [`decide`] gives).
+    pub decision: Decision,
+    /// Every condition key and policy variable read, lowercased.
+    pub read: std::collections::BTreeSet<String>,
+    /// The not-modelled keys the outcome depends on; empty when it is decided.
+    pub undecided: std::collections::BTreeSet<String>,
+}
+
+/// [`decide`], for a context that may mark keys as not modelled. The outcome is decided
+/// when a Deny applies on known keys alone (explicit deny), or else no Deny may apply and
+/// an Allow applies on known keys alone (allowed), or else neither a Deny nor an Allow may
+/// apply (implicit deny). Otherwise it depends on the keys in [`Traced::undecided`].
+pub fn decide_traced(policies: &[Policy], request: &Request<'_>) -> Traced {
+    use super::eval::{Applies, statement_applies_traced};
+    let mut read = std::collections::BTreeSet::new();
+    let (mut allows, mut denies) = (Vec::new(), Vec::new());
+    let (mut allow_open, mut deny_open) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for (p, policy) in policies.iter().enumerate() {
+        for (s, statement) in policy.statements.iter().enumerate() {
+            let mut unknown = std::collections::BTreeSet::new();
+            let applies = statement_applies_traced(statement, request, &mut read, &mut unknown);
+            let id = StatementId { policy: p, statement: s };
+            match (applies, statement.effect) {
+                (Applies::Yes, Effect::Allow) => allows.push(id),
+                (Applies::Yes, Effect::Deny) => denies.push(id),
+                (Applies::Unknown, Effect::Allow) => allow_open.extend(unknown),
+                (Applies::Unknown, Effect::Deny) => deny_open.extend(unknown),
+                (Applies::No, _) => {}
+            }
+        }
+    }
+    let undecided = if !denies.is_empty() {
+        Default::default()
+    } else if !deny_open.is_empty() {
+        deny_open.into_iter().chain(if allows.is_empty() { allow_open } else { Default::default() }).collect()
+    } else if !allows.is_empty() {
+        Default::default()
+    } else {
+        allow_open
+    };
+    Traced { decision: decide(policies, request), read, undecided }
+}
+
 /// The combining rule on its own, so it can be tested apart from matching.
 pub fn combine(allows: Vec<StatementId>, denies: Vec<StatementId>) -> Decision {
     if !denies.is_empty() {
@@ -159,6 +207,38 @@ mod tests {
         assert_eq!(outcome(&p, "iam:ListAccessKeys", "*", &c), Outcome::Allowed);
         assert_eq!(outcome(&p, "ec2:DescribeVpcs", "*", &c), Outcome::Allowed);
         assert_eq!(outcome(&p, "ec2:DescribeSubnets", "*", &c), Outcome::ImplicitDeny);
+    }
+
+    /// A decision that depends on a not-modelled key is undecided unless a Deny on known
+    /// keys decides it; the keys read are those of the statements whose Action and Resource
+    /// match.
+    #[test]
+    fn traced_decisions_name_what_they_depend_on() {
+        let p = policy(
+            "Version: 2012-10-17\nStatement:\n- Effect: Allow\n  Action: ec2:*\n  Resource: '*'\n  Condition:\n    StringEquals:\n      aws:userid: x\n- Effect: Deny\n  Action: ec2:DeleteVpc\n  Resource: '*'\n  Condition:\n    Bool:\n      aws:SecureTransport: 'false'\n- Effect: Allow\n  Action: iam:*\n  Resource: '*'\n  Condition:\n    StringEquals:\n      aws:username: bob\n",
+        );
+        let mut c = Context::new().with("aws:SecureTransport", "true");
+        c.mark_unknown("aws:userid");
+        let traced = |action: &str, c: &Context| {
+            decide_traced(std::slice::from_ref(&p), &Request { action, resource: "*", context: c })
+        };
+        let t = traced("ec2:CreateVpc", &c);
+        assert_eq!(t.undecided.iter().collect::<Vec<_>>(), ["aws:userid"]);
+        assert_eq!(t.read.iter().collect::<Vec<_>>(), ["aws:userid"]);
+        let t = traced("ec2:DeleteVpc", &c);
+        assert_eq!(t.read.iter().collect::<Vec<_>>(), ["aws:securetransport", "aws:userid"]);
+        assert!(!t.undecided.is_empty(), "no Deny applies on known keys");
+        // A Deny that applies on known keys decides, whatever the unknown key.
+        let plain = Context::new().with("aws:SecureTransport", "false");
+        let mut denied = plain.clone();
+        denied.mark_unknown("aws:userid");
+        let t = traced("ec2:DeleteVpc", &denied);
+        assert!(t.undecided.is_empty());
+        assert_eq!(t.decision.outcome, Outcome::ExplicitDeny);
+        // Absent (not unknown) keys are decided: username is absent for roles.
+        let t = traced("iam:GetRole", &plain);
+        assert!(t.undecided.is_empty());
+        assert_eq!(t.decision.outcome, Outcome::ImplicitDeny);
     }
 
     proptest! {

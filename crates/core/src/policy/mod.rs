@@ -8,6 +8,6 @@ pub mod eval;
 pub mod wildcard;
 
 pub use condition::Context;
-pub use decision::{Decision, Outcome, StatementId, decide};
+pub use decision::{Decision, Outcome, StatementId, Traced, decide, decide_traced};
 pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, parse_policy};
 pub use eval::Request;

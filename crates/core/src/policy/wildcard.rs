@@ -108,6 +108,17 @@ impl Pattern {
         self.has_variable
     }
 
+    /// The keys of the policy variables the pattern holds, in order.
+    pub fn variables(&self) -> Vec<&str> {
+        self.tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Variable { key, .. } => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Replaces policy variables by the request's values. `None` when a variable has
     /// neither a value nor a default: AWS then treats the element as not matching.
     pub fn bind<'a>(&'a self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<Cow<'a, Pattern>> {

@@ -271,11 +271,17 @@ pub struct Report {
     /// Live runs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Environment>,
+    /// The request context the decisions were made in (principal, region, the fixed
+    /// instant…), when some decision read a key of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_context: Option<crate::context::Summary>,
 }
 
 impl Report {
     /// The report of a static proof; a live run adds its results and environment later.
     pub fn new(proof: Proof, run: RunInfo, subject: SubjectInfo, catalog_source: Source) -> Report {
+        let read_any = proof.scenarios.iter().flat_map(|s| &s.checks).any(|c| !c.keys_read.is_empty());
+        let request_context = proof.request_context.as_ref().filter(|_| read_any).map(|m| m.summary());
         let scenarios: Vec<ScenarioRow> = proof
             .scenarios
             .into_iter()
@@ -338,6 +344,7 @@ impl Report {
                 drift: proof.drift,
             },
             environment: None,
+            request_context,
         }
     }
 

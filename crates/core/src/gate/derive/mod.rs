@@ -35,6 +35,9 @@ pub struct Derived {
     pub context: BTreeMap<String, Vec<String>>,
     /// Whether AWS makes the check on top of the operation's own action.
     pub implicit: bool,
+    /// The condition keys the gate's decision of this check read (set when deciding).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys_read: Vec<String>,
 }
 
 /// What the gate knows of a launch template, from the emulator.
@@ -71,6 +74,16 @@ pub trait Directory {
     fn association_resources(&self, association_id: &str) -> Vec<String>;
     /// The Auto Scaling group an instance belongs to.
     fn instance_group(&self, instance_id: &str) -> Option<String>;
+    /// The tags a resource (an ARN) carries now, for the request context's
+    /// `aws:ResourceTag/*` keys; `None` when it cannot be looked up.
+    fn resource_tags(&self, _resource: &str) -> Option<Vec<(String, String)>> {
+        None
+    }
+    /// The tags IAM holds for a role (by name), for `aws:PrincipalTag/*`; `None` when they
+    /// cannot be looked up.
+    fn role_tags(&self, _role_name: &str) -> Option<Vec<(String, String)>> {
+        None
+    }
 }
 
 /// Service principal → the name AWS gives its service-linked role (docs/aws-facts.md,
@@ -180,5 +193,5 @@ fn str_of<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 }
 
 fn check(action: &str, resource: String, context: BTreeMap<String, Vec<String>>, implicit: bool) -> Derived {
-    Derived { action: action.to_string(), resource, context, implicit }
+    Derived { action: action.to_string(), resource, context, implicit, keys_read: Vec::new() }
 }

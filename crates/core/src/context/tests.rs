@@ -1,0 +1,172 @@
+//! The model's facts, each against its page.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::catalog::Catalog;
+use crate::policy::Context;
+
+fn model() -> Model {
+    Model::statically(&Target::default()).with_principal(Principal::harness_session(
+        "arn:aws:iam::000000000000:role/dkp-bootstrapper-role",
+        Some(vec![("team".into(), "platform".into())]),
+        STATIC_INSTANT,
+    ))
+}
+
+fn value(m: &Model, key: &str, service: &str, action: &str, resource: &str) -> Value {
+    let declared = Context::new();
+    let site = Site { service, action, resource, declared: &declared };
+    m.resolve(key, &site, Catalog::embedded(), &NoWorld).value
+}
+
+fn provided(v: &[&str]) -> Value {
+    Value::Provided(v.iter().map(|s| s.to_string()).collect())
+}
+
+/// IAM User Guide, "AWS global condition context keys", for a role session calling EC2.
+#[test]
+fn a_role_session_calling_directly() {
+    let m = model();
+    let at = |key: &str| value(&m, key, "ec2", "ec2:CreateVpc", "arn:aws:ec2:us-west-2:000000000000:vpc/*");
+    // "For IAM roles, the request context returns the ARN of the role".
+    assert_eq!(at("aws:PrincipalArn"), provided(&["arn:aws:iam::000000000000:role/dkp-bootstrapper-role"]));
+    assert_eq!(at("aws:principalaccount"), provided(&["000000000000"]));
+    assert_eq!(at("aws:PrincipalType"), provided(&["AssumedRole"]));
+    // The role id is assigned at creation: not known statically.
+    assert_eq!(at("aws:userid"), Value::NotModelled);
+    // "requests that are made using ... IAM roles do not include this key"
+    assert_eq!(at("aws:username"), Value::Absent);
+    assert_eq!(at("aws:PrincipalTag/team"), provided(&["platform"]));
+    assert_eq!(at("aws:PrincipalTag/other"), Value::Absent);
+    assert_eq!(at("aws:RequestedRegion"), provided(&["us-west-2"]));
+    assert_eq!(at("aws:SecureTransport"), provided(&["true"]));
+    assert_eq!(at("aws:CurrentTime"), provided(&["2026-12-01T12:00:00Z"]));
+    assert_eq!(at("aws:EpochTime"), provided(&["1796126400"]));
+    assert_eq!(at("aws:TokenIssueTime"), provided(&["2026-12-01T12:00:00Z"]));
+    // Temporary credentials: present, false without MFA; the age only with MFA.
+    assert_eq!(at("aws:MultiFactorAuthPresent"), provided(&["false"]));
+    assert_eq!(at("aws:MultiFactorAuthAge"), Value::Absent);
+    assert_eq!(at("aws:SourceIp"), provided(&[DEFAULT_SOURCE_IP]));
+    assert_eq!(at("aws:ViaAWSService"), provided(&["false"]));
+    assert_eq!(at("aws:CalledVia"), Value::Absent);
+    assert_eq!(at("aws:SourceVpce"), Value::Absent);
+    assert_eq!(at("aws:ResourceAccount"), provided(&["000000000000"]));
+    assert_eq!(at("aws:PrincipalOrgID"), Value::NotModelled);
+    assert_eq!(at("aws:UserAgent"), Value::NotModelled);
+    assert_eq!(at("ec2:Region"), provided(&["us-west-2"]));
+    // A key the SAR does not list for the action is not in its context.
+    assert_eq!(at("iam:AWSServiceName"), Value::Absent);
+    assert_eq!(at("ec2:InstanceType"), Value::Absent, "CreateVpc takes no ec2:InstanceType");
+    // Listed but not modelled.
+    assert_eq!(
+        value(&m, "ec2:InstanceType", "ec2", "ec2:RunInstances", "arn:aws:ec2:us-west-2:000000000000:instance/*"),
+        Value::NotModelled
+    );
+}
+
+/// "IAM calls are always made to the us-east-1 Region"; EC2's ResourceAccount exceptions.
+#[test]
+fn global_services_and_exceptions() {
+    let m = model();
+    assert_eq!(
+        value(&m, "aws:RequestedRegion", "iam", "iam:CreateServiceLinkedRole", "arn:aws:iam::000000000000:role/x"),
+        provided(&["us-east-1"])
+    );
+    // An implicit check inside an EC2 call is made in that call's region.
+    assert_eq!(
+        value(&m, "aws:RequestedRegion", "ec2", "iam:PassRole", "arn:aws:iam::000000000000:role/x"),
+        provided(&["us-west-2"])
+    );
+    assert_eq!(
+        value(&m, "aws:ResourceAccount", "ec2", "ec2:CreateVolume", "arn:aws:ec2:us-west-2:000000000000:volume/*"),
+        Value::Absent
+    );
+    assert_eq!(
+        value(&m, "aws:ResourceAccount", "ec2", "ec2:RunInstances", "arn:aws:ec2:us-west-2::image/ami-1"),
+        Value::NotModelled
+    );
+    // Without a principal, every principal key is not modelled.
+    let anonymous = Model::statically(&Target::default());
+    assert_eq!(value(&anonymous, "aws:PrincipalArn", "ec2", "ec2:CreateVpc", "*"), Value::NotModelled);
+}
+
+#[test]
+fn resource_tags_come_from_the_world_or_the_request() {
+    let m = model();
+    let mut world = world::Snapshot::default();
+    world.apply(
+        "ec2",
+        "RunInstances",
+        &serde_json::json!({"TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": "node"}]}]}),
+        &[("i-1".to_string(), "instanceId".to_string())].into_iter().collect(),
+    );
+    let declared = Context::new();
+    let site = |resource: &'static str| Site {
+        service: "ec2",
+        action: "ec2:TerminateInstances",
+        resource,
+        declared: &declared,
+    };
+    let arn = "arn:aws:ec2:us-west-2:000000000000:instance/i-1";
+    let get = |w: &world::Snapshot, k: &str, r| m.resolve(k, &site(r), Catalog::embedded(), w).value;
+    assert_eq!(get(&world, "ec2:ResourceTag/role", arn), provided(&["node"]));
+    assert_eq!(get(&world, "aws:ResourceTag/Role", arn), provided(&["node"]), "tag keys are not case-sensitive");
+    assert_eq!(get(&world, "ec2:ResourceTag/other", arn), Value::Absent);
+    assert_eq!(
+        get(&world, "ec2:ResourceTag/role", "arn:aws:ec2:us-west-2:000000000000:instance/i-2"),
+        Value::NotModelled
+    );
+    world.apply(
+        "ec2",
+        "DeleteTags",
+        &serde_json::json!({"Resources": ["i-1"], "Tags": [{"Key": "role"}]}),
+        &Default::default(),
+    );
+    assert_eq!(get(&world, "ec2:ResourceTag/role", arn), Value::Absent);
+    // On a resource being created, the request's tags.
+    let mut tagged = Context::new();
+    tagged.insert("aws:RequestTag/role", vec!["node".into()]);
+    let site = Site {
+        service: "ec2",
+        action: "ec2:RunInstances",
+        resource: "arn:aws:ec2:us-west-2:000000000000:instance/*",
+        declared: &tagged,
+    };
+    assert_eq!(m.resolve("aws:ResourceTag/role", &site, Catalog::embedded(), &NoWorld).value, provided(&["node"]));
+}
+
+#[test]
+fn completing_a_context_keeps_what_the_check_states() {
+    let m = model();
+    let mut ctx = Context::new();
+    ctx.insert("aws:RequestedRegion", vec!["eu-west-1".into()]);
+    let needed: BTreeSet<String> = ["aws:requestedregion", "aws:principalarn", "aws:userid", "aws:username"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let at = At { service: "ec2", action: "ec2:CreateVpc", resource: "*" };
+    m.complete(&mut ctx, at, &needed, Catalog::embedded(), &NoWorld);
+    assert_eq!(ctx.get("aws:requestedregion").unwrap(), ["eu-west-1"], "declared wins");
+    assert_eq!(ctx.get("aws:principalarn").unwrap(), ["arn:aws:iam::000000000000:role/dkp-bootstrapper-role"]);
+    assert!(ctx.is_unknown("aws:userid"));
+    assert!(ctx.get("aws:username").is_none() && !ctx.is_unknown("aws:username"));
+}
+
+#[test]
+fn variants_change_only_what_they_say() {
+    let m = model();
+    assert_eq!(m.variant(Variant::OtherRegion).region, "eu-central-1");
+    assert!(!m.variant(Variant::NoTls).secure_transport);
+    let other = m.variant(Variant::OtherPrincipal).principal.unwrap();
+    assert_ne!(other.account, "000000000000");
+    let needed: BTreeSet<String> = ["aws:securetransport".to_string(), "iam:awsservicename".to_string()].into();
+    assert_eq!(Variant::relevant(&needed), [Variant::NoTls]);
+    assert!(Variant::relevant(&["iam:awsservicename".to_string()].into()).is_empty());
+}
+
+#[test]
+fn iso_times() {
+    assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+    assert_eq!(iso8601(STATIC_INSTANT), "2026-12-01T12:00:00Z");
+}
