@@ -6,9 +6,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 use iamc_core::catalog::Catalog;
 use iamc_core::load::ProfileSource;
-use iamc_live::files::load;
 use iamc_core::report::{Report, RunInfo, SubjectInfo, junit, markdown};
 use iamc_core::template::render::Target;
+use iamc_live::files::load;
 
 fn whole_check() -> usize {
     let target = Target::default();

@@ -436,4 +436,3 @@ pub fn create_report_dir(dir: &Path) -> Result<(), OutputError> {
 pub fn write_all(out: &mut dyn Write, text: &str) -> Result<(), OutputError> {
     out.write_all(text.as_bytes()).and_then(|()| out.flush()).map_err(OutputError::Stdout)
 }
-

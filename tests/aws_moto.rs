@@ -8,8 +8,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use iamc_core::aws::sweep::{self, Kind};
-use iamc_live::emulator::{Emulator, cache_dir, ensure_moto, free_port};
 use iamc_live::client::{Client, Credentials};
+use iamc_live::emulator::{Emulator, cache_dir, ensure_moto, free_port};
 use iamc_live::run::{Endpoints, Session};
 use serde_json::Value;
 
@@ -105,7 +105,11 @@ fn session_at(url: &str, key: &str) -> Session {
         client: Client::default(),
         endpoints: Endpoints::One(url.to_string()),
         region: "us-west-2".into(),
-        admin: Credentials { access_key_id: key.to_string(), secret_access_key: admin_secret(key), session_token: None },
+        admin: Credentials {
+            access_key_id: key.to_string(),
+            secret_access_key: admin_secret(key),
+            session_token: None,
+        },
     }
 }
 
@@ -113,8 +117,8 @@ fn session_at(url: &str, key: &str) -> Session {
 /// before a run that uses a deployed stack; returns the administrator's session.
 fn deploy_seed_stack(rt: &tokio::runtime::Runtime, moto: &str) -> Session {
     use iamc_core::load::ProfileSource;
-use iamc_live::files::load;
     use iamc_core::template::render::{RefMode, Target, render};
+    use iamc_live::files::load;
     let admin = session_at(moto, "AKIAMOTOADMIN0000001");
     let target =
         Target { account_id: "123456789012".into(), stack_name: "dkp-bootstrapper".into(), ..Target::default() };

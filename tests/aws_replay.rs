@@ -6,11 +6,11 @@ mod support;
 
 use std::time::Duration;
 
-use iamc_live::client::{Client, Credentials};
 use iamc_core::load::ProfileSource;
+use iamc_core::template::render::Target;
+use iamc_live::client::{Client, Credentials};
 use iamc_live::files::load;
 use iamc_live::run::{self, CredentialSource, Endpoints, Session};
-use iamc_core::template::render::Target;
 use support::replay::{Canned, Replay};
 
 const ASSUMED: &str = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLEKEY000000001</AccessKeyId><SecretAccessKey>role-secret</SecretAccessKey><SessionToken>role-token</SessionToken><Expiration>2026-11-28T23:00:00Z</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROA:iam-conformance</AssumedRoleId><Arn>arn:aws:sts::123456789012:assumed-role/dkp-bootstrapper-role/iam-conformance</Arn></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>";

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use iamc_core::catalog::Catalog;
 use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, derive};
 use iamc_core::load::ProfileSource;
-use iamc_live::files::load;
 use iamc_core::scenario::substitute;
 use iamc_core::template::render::Target;
+use iamc_live::files::load;
 
 /// What the seed profile's fixtures create: CAPA names each instance profile after its
 /// role; the node launch template carries the nodes profile; no service-linked role

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use iamc_live::gate_server::{Caller, Gate, GateOptions, GateVerdict, Refusal, Subject};
 use iamc_core::policy::{PolicyKind, parse_policy};
-use iamc_live::run::admin_credentials;
 use iamc_core::template::render::Target;
 use iamc_core::template::yaml;
+use iamc_live::gate_server::{Caller, Gate, GateOptions, GateVerdict, Refusal, Subject};
+use iamc_live::run::admin_credentials;
 
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/under-test";
 const ROLE_KEY: &str = "AKIAROLEUNDERTEST";

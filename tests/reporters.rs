@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use iamc_core::catalog::Catalog;
 use iamc_core::load::ProfileSource;
-use iamc_live::files::load;
 use iamc_core::report::{Report, RunInfo, SubjectInfo, junit, markdown, terminal};
 use iamc_core::template::render::Target;
+use iamc_live::files::load;
 
 fn fixture_report() -> Report {
     let target = Target::default();

@@ -164,15 +164,7 @@ impl LiveResult {
 
     /// A decided scenario.
     pub fn decided(id: &str, observed: Observed, decided_by: DecidedBy) -> LiveResult {
-        LiveResult {
-            id: id.to_string(),
-            observed,
-            decided_by,
-            skip: None,
-            backend: None,
-            note: None,
-            gate: None,
-        }
+        LiveResult { id: id.to_string(), observed, decided_by, skip: None, backend: None, note: None, gate: None }
     }
 }
 
@@ -232,4 +224,3 @@ pub fn required_by(profile: &Profile, shard: Option<Shard>) -> HashSet<String> {
     }
     required
 }
-

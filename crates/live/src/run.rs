@@ -11,16 +11,16 @@ use serde_json::Value;
 use tokio::task::JoinSet;
 
 use crate::client::{Answer, Client, Credentials, ExecError};
-use iamc_core::gate::deny::is_denial_code;
 use crate::gate_server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
-use iamc_core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
 use iamc_core::aws::errors::{ErrorClass, classify, classify_answer, worded_as_denial};
 pub use iamc_core::aws::retry::RetryPolicy;
+use iamc_core::gate::deny::is_denial_code;
+pub use iamc_core::outcome::{DecidedBy, LiveResult, Observed, Shard, SkipReason, required_by};
+use iamc_core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
 use iamc_core::report::BackendAnswer;
 use iamc_core::scenario::{Expect, Fixture, Profile, Scenario, substitute};
 use iamc_core::template::TemplateError;
 use iamc_core::template::render::Target;
-pub use iamc_core::outcome::{DecidedBy, LiveResult, Observed, Shard, SkipReason, required_by};
 
 /// The harness's own credentials on an emulator (any key works there; the gate knows
 /// this one as the administrator's and does not evaluate its calls).
@@ -538,9 +538,10 @@ pub async fn undo_fixtures(
         match undo(f, ids, target) {
             Some((service, operation, input)) => {
                 // Already gone (a sweep by the run's tag removed it first) is done.
-                let done = session.admin(&service, &operation, input).await.is_ok_and(|a| {
-                    a.ok() || a.error.as_ref().is_some_and(|(c, m)| classify(c, m) == ErrorClass::Gone)
-                });
+                let done = session
+                    .admin(&service, &operation, input)
+                    .await
+                    .is_ok_and(|a| a.ok() || a.error.as_ref().is_some_and(|(c, m)| classify(c, m) == ErrorClass::Gone));
                 if !done {
                     left.push(f.id.clone());
                 }
@@ -614,7 +615,11 @@ pub async fn run_scenarios(
         } else if let Some(sh) = shard {
             finished.insert(
                 s.id.clone(),
-                LiveResult::skipped(&s.id, SkipReason::OtherShard, format!("belongs to shard {}/{}", sh.owner_of(i), sh.count)),
+                LiveResult::skipped(
+                    &s.id,
+                    SkipReason::OtherShard,
+                    format!("belongs to shard {}/{}", sh.owner_of(i), sh.count),
+                ),
             );
         }
     }
@@ -632,7 +637,10 @@ pub async fn run_scenarios(
             let mut i = 0;
             if options.stop.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
                 for id in pending.drain(..) {
-                    finished.insert(id.clone(), LiveResult::skipped(&id, SkipReason::Interrupted, "not run: the run was interrupted".into()));
+                    finished.insert(
+                        id.clone(),
+                        LiveResult::skipped(&id, SkipReason::Interrupted, "not run: the run was interrupted".into()),
+                    );
                 }
             }
             while i < pending.len() && running.len() < concurrency.max(1) {
@@ -644,7 +652,11 @@ pub async fn run_scenarios(
                 }
                 pending.remove(i);
                 if let Some(reason) = &s.synthetic {
-                    let r = LiveResult::skipped(&id, SkipReason::Synthetic, format!("synthetic probe, not a real request: {reason}"));
+                    let r = LiveResult::skipped(
+                        &id,
+                        SkipReason::Synthetic,
+                        format!("synthetic probe, not a real request: {reason}"),
+                    );
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
@@ -655,7 +667,11 @@ pub async fn run_scenarios(
                     .iter()
                     .find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
                 if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
-                    let r = LiveResult::skipped(&id, SkipReason::Prerequisite, format!("prerequisite `{need}` did not succeed"));
+                    let r = LiveResult::skipped(
+                        &id,
+                        SkipReason::Prerequisite,
+                        format!("prerequisite `{need}` did not succeed"),
+                    );
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
@@ -716,10 +732,7 @@ pub async fn run_scenarios(
             // Nothing runs and nothing can start: the rest waits on each other (cannot
             // happen with a validated profile) — report them rather than hang.
             for id in pending.drain(..) {
-                finished.insert(
-                    id.clone(),
-                    LiveResult::error(&id, "prerequisites never finished".into()),
-                );
+                finished.insert(id.clone(), LiveResult::error(&id, "prerequisites never finished".into()));
             }
             break;
         }
@@ -761,7 +774,10 @@ fn need_failed(r: &LiveResult, expect: Expect) -> bool {
     match r.observed {
         // An EC2 dry run that was authorized created nothing, but its dependants are still
         // sent: AWS says for each whether it can decide without the missing resource.
-        Observed::Allowed => r.backend.as_ref().is_some_and(|b| b.code.as_deref().is_some_and(|c| classify(c, "") != ErrorClass::DryRunAuthorized)),
+        Observed::Allowed => r
+            .backend
+            .as_ref()
+            .is_some_and(|b| b.code.as_deref().is_some_and(|c| classify(c, "") != ErrorClass::DryRunAuthorized)),
         // A denial probe that was denied did what it is there for.
         Observed::Denied => expect != Expect::Deny,
         Observed::Skipped => r.skip == Some(SkipReason::Prerequisite),
@@ -843,9 +859,10 @@ where
     loop {
         let answer = call().await;
         let wait = match &answer {
-            Ok(a) => a.error.as_ref().and_then(|(c, m)| {
-                policy.next_wait(retries, started.elapsed(), classify_answer(a.status, c, m))
-            }),
+            Ok(a) => a
+                .error
+                .as_ref()
+                .and_then(|(c, m)| policy.next_wait(retries, started.elapsed(), classify_answer(a.status, c, m))),
             Err(_) => None,
         };
         let Some(wait) = wait else { return answer };
@@ -853,7 +870,6 @@ where
         retries += 1;
     }
 }
-
 
 /// Reads one call from the gate's record of it first, then the backend's answer:
 /// - the gate denied → denied, decided by the gate (the backend never saw it);
@@ -895,7 +911,10 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
         }
         GateVerdict::Rejected if record.refusal == Some(Refusal::UnservedLookup) => {
             let why = record.reason.clone().unwrap_or_default();
-            LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, SkipReason::NotDecided, format!("not decided: {why}")) }
+            LiveResult {
+                gate: Some(record.clone()),
+                ..LiveResult::skipped(&s.id, SkipReason::NotDecided, format!("not decided: {why}"))
+            }
         }
         GateVerdict::Rejected | GateVerdict::PassedThrough => {
             let why = record.reason.clone().unwrap_or_else(|| "it passed as the harness's own call".into());
@@ -912,10 +931,16 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
         GateVerdict::Forwarded => {
             if let Some(reason) = unserved(&answer) {
                 return match s.expect {
-                    Expect::Allow => LiveResult { gate: Some(record.clone()), ..LiveResult::skipped(&s.id, SkipReason::Unserved, reason) },
-                    Expect::Deny => {
-                        live(Observed::Allowed, DecidedBy::Gate, Some(backend), Some(format!("the gate let it through; then {reason}")))
-                    }
+                    Expect::Allow => LiveResult {
+                        gate: Some(record.clone()),
+                        ..LiveResult::skipped(&s.id, SkipReason::Unserved, reason)
+                    },
+                    Expect::Deny => live(
+                        Observed::Allowed,
+                        DecidedBy::Gate,
+                        Some(backend),
+                        Some(format!("the gate let it through; then {reason}")),
+                    ),
                 };
             }
             match &answer.error {
@@ -923,7 +948,9 @@ fn resolve(s: &Scenario, answer: Result<Answer, ExecError>, record: Option<GateR
                 // is not the policy's answer: a mismatch for a deny scenario, an error for an
                 // allow scenario (the harness and the backend disagree).
                 Some((code, _)) if is_denial_code(code) => match s.expect {
-                    Expect::Deny => live(Observed::Allowed, DecidedBy::Gate,
+                    Expect::Deny => live(
+                        Observed::Allowed,
+                        DecidedBy::Gate,
                         Some(backend),
                         Some("the gate let it through; the backend then denied it".into()),
                     ),
@@ -975,7 +1002,10 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
         ..LiveResult::decided(&s.id, observed, DecidedBy::Aws)
     };
     if let Some(reason) = unserved(&answer) {
-        return LiveResult { backend: Some(backend.clone()), ..LiveResult::skipped(&s.id, SkipReason::Unserved, reason) };
+        return LiveResult {
+            backend: Some(backend.clone()),
+            ..LiveResult::skipped(&s.id, SkipReason::Unserved, reason)
+        };
     }
     match &answer.error {
         None => live(Observed::Allowed, None),
@@ -1041,8 +1071,6 @@ fn resolve_direct(s: &Scenario, answer: Result<Answer, ExecError>, dry_run: bool
         }
     }
 }
-
-
 
 /// The deny canary: the denied probe sent straight to the emulator, around the gate.
 /// True only when the emulator itself answers with a denial.

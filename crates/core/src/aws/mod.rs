@@ -4,8 +4,8 @@
 //! themselves are made by `cli_aws.rs` and `run.rs`.
 
 pub mod authz;
-pub mod errors;
 pub mod cost;
+pub mod errors;
 pub mod guard;
 pub mod retry;
 pub mod sweep;

@@ -190,7 +190,8 @@ pub fn assemble(mut report: Report, run: LiveRun<'_>) -> Report {
     report.verdict = verdict_of(&findings);
     report.exit_code = report.verdict.exit_code();
     report.counts.scenarios_passed = report.scenarios.iter().filter(|s| s.pass).count();
-    report.counts.scenarios_failed = report.scenarios.iter().filter(|s| !s.pass && s.observed != Observed::Skipped).count();
+    report.counts.scenarios_failed =
+        report.scenarios.iter().filter(|s| !s.pass && s.observed != Observed::Skipped).count();
     report.counts.failing_findings = findings.iter().filter(|f| f.severity == Severity::Fail).count();
     report.findings = findings;
     let mut environment = environment;

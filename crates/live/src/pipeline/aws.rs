@@ -266,7 +266,11 @@ impl Backend for AwsBackend {
 /// Retrying on AWS (throttling, 5xx, "not yet" answers) for up to `patience`; against an
 /// `--endpoint` (an emulator) only "not yet" answers, for a short while.
 fn retry_for(endpoint_given: bool, patience: Duration) -> RetryPolicy {
-    if endpoint_given { RetryPolicy::scenario_calls_on_emulator() } else { RetryPolicy::scenario_calls_on_aws(patience) }
+    if endpoint_given {
+        RetryPolicy::scenario_calls_on_emulator()
+    } else {
+        RetryPolicy::scenario_calls_on_aws(patience)
+    }
 }
 
 /// Deploys the stack with the run's tags (CloudFormation passes stack tags on to the
