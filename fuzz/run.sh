@@ -24,7 +24,7 @@ for t in "${targets[@]}"; do
     set +e
     cargo fuzz run "$t" "corpus/$t" "seeds/$t" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 |
-        grep -E '^#[0-9]+ +(INITED|DONE)|^stat::|ERROR|SUMMARY|Test unit written|panicked' >&2
+        grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::|ERROR|SUMMARY|Test unit written|panicked' >&2
     status=${PIPESTATUS[0]}
     set -e
     [ "$status" -eq 0 ] || { echo "== $t found something: fuzz/artifacts/$t/" >&2; exit 1; }
