@@ -546,33 +546,23 @@ pub fn read_load_balancers(output: &Value) -> Vec<String> {
 
 /// Reads classic ELB DescribeTags: the load balancers carrying [`RUN_ID_TAG`].
 pub fn read_load_balancer_tags(output: &Value) -> Vec<Tagged> {
-    items(output, "TagDescriptions")
-        .iter()
-        .filter_map(|m| {
-            let id = some_text(m, "LoadBalancerName")?;
-            let (run_id, expires) = our_tags(m)?;
-            Some(Tagged {
-                kind: Kind::LoadBalancer,
-                id,
-                run_id: Some(run_id),
-                expires,
-                attached_to: Vec::new(),
-                name: None,
-            })
-        })
-        .collect()
+    read_tagged(output, "TagDescriptions", "LoadBalancerName", Kind::LoadBalancer)
 }
 
 /// Reads one page of DescribeAutoScalingGroups: the tagged groups.
 pub fn read_auto_scaling_groups(output: &Value) -> Vec<Tagged> {
-    items(output, "AutoScalingGroups")
+    read_tagged(output, "AutoScalingGroups", "AutoScalingGroupName", Kind::AutoScalingGroup)
+}
+
+/// The items of `list` that carry our tags, each named by its `id` member.
+fn read_tagged(output: &Value, list: &str, id: &str, kind: Kind) -> Vec<Tagged> {
+    items(output, list)
         .iter()
         .filter_map(|m| {
-            let id = some_text(m, "AutoScalingGroupName")?;
             let (run_id, expires) = our_tags(m)?;
             Some(Tagged {
-                kind: Kind::AutoScalingGroup,
-                id,
+                kind,
+                id: some_text(m, id)?,
                 run_id: Some(run_id),
                 expires,
                 attached_to: Vec::new(),
