@@ -26,6 +26,8 @@ enum Stream {
 /// events.
 pub struct Progress {
     terminal: bool,
+    /// A live progress line is on the screen, not yet ended by a newline.
+    line_open: bool,
     lines: Vec<(Stream, String)>,
     environment: EnvironmentBuilder,
 }
@@ -33,7 +35,12 @@ pub struct Progress {
 impl Progress {
     /// Progress printed live when standard output is a terminal.
     pub fn new() -> Progress {
-        Progress { terminal: std::io::stdout().is_terminal(), lines: Vec::new(), environment: Default::default() }
+        Progress {
+            terminal: std::io::stdout().is_terminal(),
+            line_open: false,
+            lines: Vec::new(),
+            environment: Default::default(),
+        }
     }
 
     /// Takes one event.
@@ -46,6 +53,7 @@ impl Progress {
                 if self.terminal {
                     print!("\r{line:<100}");
                     let _ = std::io::stdout().flush();
+                    self.line_open = true;
                 } else {
                     self.lines.push((Stream::Out, line));
                 }
@@ -56,9 +64,11 @@ impl Progress {
         }
     }
 
-    /// Prints what was kept; returns the environment builder.
+    /// Prints what was kept.
     pub fn flush(&mut self, out: &mut dyn Write, err: &mut dyn Write) {
-        if self.terminal && std::mem::take(&mut self.terminal) {
+        // Ends the live progress line; later events still print live (the emulator's start
+        // is flushed before the scenarios run).
+        if std::mem::take(&mut self.line_open) {
             println!();
         }
         for (stream, line) in self.lines.drain(..) {
