@@ -9,6 +9,7 @@ pub mod aws;
 pub mod calendar;
 pub mod catalog;
 pub mod context;
+pub mod exact;
 pub mod gate;
 pub mod load;
 pub mod loc;

@@ -7,7 +7,7 @@ pub mod exhaustive;
 mod findings;
 pub mod mutation;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

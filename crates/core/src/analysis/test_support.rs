@@ -12,7 +12,7 @@ use crate::template::render::Target;
 
 /// One identity policy named `p` in `p.yaml`, from its statements as YAML (a list at
 /// column 0); statement lines are offset by two from the text given.
-pub(super) fn policies(statements: &str) -> Vec<Policy> {
+pub(crate) fn policies(statements: &str) -> Vec<Policy> {
     let text = format!("Version: 2012-10-17\nStatement:\n{statements}");
     let node = crate::template::yaml::parse(&text, &Arc::from("p.yaml")).expect("test policy parses as YAML");
     vec![parse_policy("p", &node, PolicyKind::Identity).expect("test policy is a policy")]

@@ -403,6 +403,26 @@ impl ConditionValue {
         variable_names(&self.text)
     }
 
+    /// The request values this value matches under `kind` (the positive operator of a
+    /// negated one), as a regular expression, for the string-like operators: equality,
+    /// case-insensitive equality, `Bool`, `BinaryEquals`, and the wildcard operators.
+    /// `None` for the numeric, date and IP operators and for a value with a policy variable.
+    pub fn regex(&self, kind: OpKind) -> Option<String> {
+        if self.variables {
+            return None;
+        }
+        if let Some(p) = &self.pattern {
+            return p.regex();
+        }
+        let literal = regex::escape(&self.text);
+        match kind.positive().unwrap_or(kind) {
+            OpKind::StringEquals | OpKind::BinaryEquals => Some(literal),
+            // `to_lowercase` on both sides, and `eq_ignore_ascii_case` for Bool (base_match).
+            OpKind::StringEqualsIgnoreCase | OpKind::Bool => Some(format!("(?i:{literal})")),
+            _ => None,
+        }
+    }
+
     /// The value with its policy variables replaced by the request's; `None` when one has
     /// neither a value nor a default (the value then matches nothing).
     fn bound(&self, ctx: &Context) -> Option<std::borrow::Cow<'_, str>> {

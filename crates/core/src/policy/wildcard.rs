@@ -168,6 +168,64 @@ impl Pattern {
     }
 }
 
+impl Pattern {
+    /// The pattern as a regular expression (regex crate syntax) of exactly the strings
+    /// [`Pattern::matches`] accepts, for the exact minimality procedure (docs/exact.md).
+    /// `None` while it holds a policy variable (its language depends on the request).
+    /// Action patterns fold case, as the matcher does.
+    pub fn regex(&self) -> Option<String> {
+        if self.has_variable {
+            return None;
+        }
+        let piece = |tokens: &[Token], colon_free: bool| -> String {
+            let mut out = String::new();
+            for t in tokens {
+                match t {
+                    Token::Literal(c) => out.push_str(&regex_syntax_escape(*c)),
+                    Token::One { in_segment } if *in_segment || colon_free => out.push_str("[^:]"),
+                    Token::One { .. } => out.push('.'),
+                    Token::Many { in_segment } if *in_segment || colon_free => out.push_str("[^:]*"),
+                    Token::Many { .. } => out.push_str(".*"),
+                    Token::Variable { .. } => unreachable!("checked above"),
+                }
+            }
+            out
+        };
+        let body = if self.flavour == Flavour::ArnComponents {
+            // Split at the first five literal colons, as `arn_components_match` does: the
+            // first five components hold no colon, the sixth runs to the end.
+            let mut pieces: Vec<&[Token]> = Vec::with_capacity(6);
+            let mut start = 0;
+            for (i, t) in self.tokens.iter().enumerate() {
+                if pieces.len() < 5 && *t == Token::Literal(':') {
+                    pieces.push(&self.tokens[start..i]);
+                    start = i + 1;
+                }
+            }
+            if pieces.len() < 5 {
+                // Fewer than six components: matches nothing.
+                return Some(NOTHING.into());
+            }
+            pieces.push(&self.tokens[start..]);
+            let mut parts: Vec<String> = pieces[..5].iter().map(|p| piece(p, true)).collect();
+            parts.push(piece(pieces[5], false));
+            parts.join(":")
+        } else {
+            piece(&self.tokens, false)
+        };
+        Some(if self.flavour == Flavour::Action { format!("(?i:{body})") } else { body })
+    }
+}
+
+/// A regular expression no string matches (an empty class).
+pub const NOTHING: &str = "[a&&b]";
+
+/// One character as a regex literal.
+fn regex_syntax_escape(c: char) -> String {
+    let mut buf = [0u8; 4];
+    regex::escape(c.encode_utf8(&mut buf))
+}
+
 /// The six colon-delimited components of an ARN: split at the first five colons, the sixth
 /// (the resource) keeping any further colons. `None` when there are fewer than six.
 pub fn arn_components(text: &str) -> Option<[&str; 6]> {
