@@ -103,6 +103,7 @@ pub async fn simulate(
                         resource: None,
                         loc: None,
                         scenario: None,
+                        witness: None,
                     });
                     return findings;
                 }
@@ -133,6 +134,7 @@ pub async fn simulate(
                     resource: Some(c.resource.clone()),
                     loc: Some(c.loc.clone()),
                     scenario: Some(row.id.clone()),
+                    witness: None,
                 });
             }
             if let Some(why) = authz::disagreement(c.outcome.is_allowed(), None, sim.decision) {
@@ -144,6 +146,7 @@ pub async fn simulate(
                     resource: Some(c.resource.clone()),
                     loc: Some(c.loc.clone()),
                     scenario: Some(row.id.clone()),
+                    witness: None,
                 });
             }
         }
@@ -166,6 +169,7 @@ pub async fn simulate(
                     resource: None,
                     loc: None,
                     scenario: Some(row.id.clone()),
+                    witness: None,
                 });
             }
         }

@@ -29,6 +29,9 @@ pub struct UnexpectedGrant {
     /// context (another region, principal, transport…) or under condition values.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// The request the exact procedure found allowed (docs/exact.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<crate::exact::Witness>,
 }
 
 /// A contract action granted on resource types no scenario uses (informational: a
@@ -364,6 +367,7 @@ pub(crate) fn probe_in(
                     statements: vec![StatementRef::new(policies, *id)],
                     loc,
                     context: None,
+                    witness: None,
                 });
             }
         }
@@ -411,6 +415,7 @@ pub(crate) fn probe_in(
                 statements,
                 loc,
                 context: label.filter(|l| *l != "condition values").map(str::to_string),
+                witness: None,
             });
         } else {
             let used = exercised.get(&full).cloned().unwrap_or_default();

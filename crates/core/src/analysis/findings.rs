@@ -12,7 +12,7 @@ use crate::scenario::{Expect, Profile};
 
 /// A finding at `loc` about no particular action, resource or scenario.
 fn at(kind: FindingKind, severity: Severity, message: String, loc: &Loc) -> Finding {
-    Finding { kind, severity, message, action: None, resource: None, loc: Some(loc.clone()), scenario: None }
+    Finding { kind, severity, message, action: None, resource: None, loc: Some(loc.clone()), scenario: None, witness: None }
 }
 
 /// Policies attached from outside the template: their grants are unknown, so the

@@ -179,9 +179,30 @@ pub struct MutantResult {
     /// Scenarios whose result changed (the first few).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub killed_by: Vec<String>,
-    /// Why the profile says no scenario can notice it, for an equivalent mutant.
+    /// Why the profile says no scenario can notice it, for an equivalent mutant (kept as
+    /// commentary beside a computed proof).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a mutant no scenario kills: the exact procedure's proof that it allows exactly
+    /// the requests the policy allows (docs/exact.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<EquivalenceProof>,
+    /// For a mutant no scenario kills that is not equivalent: a request the policy and the
+    /// mutant decide differently, which a deny (or allow) scenario should make.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<crate::exact::Witness>,
+    /// Why the procedure could not decide it, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undecided: Option<String>,
+}
+
+/// What the exact procedure compared to find a mutant equivalent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EquivalenceProof {
+    /// In words: which languages were compared and found equal.
+    pub summary: String,
+    /// Per action the edit touches, the classes of request compared.
+    pub compared: Vec<crate::exact::Compared>,
 }
 
 /// Whether and how the scenarios exercise the policy.
@@ -278,6 +299,12 @@ pub enum FindingKind {
     /// A decision depends on a condition key the request-context model does not provide
     /// for the request (undecided: the key is named, never guessed).
     UnmodelledKey,
+    /// A contract action is granted on a resource outside the scope the profile declares
+    /// for it (`[[scope]]`), shown by a witness request.
+    WidenedScope,
+    /// The exact procedure could not decide a question (a policy variable, a budget): the
+    /// proof of minimality is incomplete there.
+    UndecidedQuestion,
 }
 
 impl FindingKind {
@@ -298,6 +325,8 @@ impl FindingKind {
             FindingKind::HarnessError => "harness_error",
             FindingKind::OracleDisagreement => "oracle_disagreement",
             FindingKind::UnmodelledKey => "unmodelled_key",
+            FindingKind::WidenedScope => "widened_scope",
+            FindingKind::UndecidedQuestion => "undecided_question",
         }
     }
 }
@@ -335,6 +364,9 @@ pub struct Finding {
     /// The scenario the finding is about, for findings about one scenario.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// A concrete request that shows the finding (the exact procedure's witness).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<crate::exact::Witness>,
 }
 
 /// The proof's conclusion, which decides the exit code.
@@ -763,7 +795,17 @@ fn run_mutants(
                 (true, Some(e)) => (MutantStatus::Equivalent, Some(e.reason.clone())),
                 (true, None) => (MutantStatus::Survived, None),
             };
-            MutantResult { id: m.id, description: m.description, loc: m.loc, status, killed_by, reason }
+            MutantResult {
+                id: m.id,
+                description: m.description,
+                loc: m.loc,
+                status,
+                killed_by,
+                reason,
+                proof: None,
+                witness: None,
+                undecided: None,
+            }
         })
         .collect()
 }
@@ -819,6 +861,8 @@ mod tests {
             FindingKind::CheckMismatch,
             FindingKind::SkippedScenario,
             FindingKind::HarnessError,
+            FindingKind::WidenedScope,
+            FindingKind::UndecidedQuestion,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
         }

@@ -157,7 +157,7 @@ pub(crate) fn cells(universe: &Lang, atoms: &[Rc<Lang>], budget: usize) -> Resul
     }
     // Bytes a string could hold outside printable ASCII (control characters and UTF-8
     // sequences): each must behave like some printable character.
-    if let Some(b) = (0u8..0x20).chain(0x7f..=0xff).find(|b| !seen.contains_key(&signature(*b))) {
+    if (0u8..0x20).chain(0x7f..=0xff).any(|b| !seen.contains_key(&signature(b))) {
         return Err(WalkError::Alphabet);
     }
     let mut alphabet: Vec<u8> = seen.into_values().collect();

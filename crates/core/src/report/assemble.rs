@@ -78,6 +78,7 @@ pub fn assemble(mut report: Report, run: LiveRun<'_>) -> Report {
                 resource: None,
                 loc,
                 scenario: Some(row.id.clone()),
+                witness: None,
             }),
             Observed::Error => findings.push(Finding {
                 kind: FindingKind::HarnessError,
@@ -87,6 +88,7 @@ pub fn assemble(mut report: Report, run: LiveRun<'_>) -> Report {
                 resource: None,
                 loc,
                 scenario: Some(row.id.clone()),
+                witness: None,
             }),
             observed if !row.pass => {
                 // Name the check at fault: the one the gate allowed though the scenario
@@ -123,6 +125,7 @@ pub fn assemble(mut report: Report, run: LiveRun<'_>) -> Report {
                     resource: culprit.map(|c| c.check.resource.clone()),
                     loc,
                     scenario: Some(row.id.clone()),
+                    witness: None,
                 })
             }
             _ => {}
@@ -182,6 +185,7 @@ pub fn assemble(mut report: Report, run: LiveRun<'_>) -> Report {
                         resource: None,
                         loc: Some(s.loc.clone()),
                         scenario: Some(row.id.clone()),
+                        witness: None,
                     });
             }
         }
