@@ -35,6 +35,11 @@ pub enum Command {
     Merge(MergeArgs),
     /// Print the template rendered for a target as JSON (what a deploy sends).
     Render(RenderArgs),
+    /// Run the static proof of `check` on a template and write, for each witness request
+    /// it found (a surviving mutant's, an unexpected grant's, a widened scope's), a
+    /// scenario to review. Exit 0 nothing to suggest (and conformant), 1 suggestions
+    /// written (not conformant), 2 could not decide.
+    Suggest(SuggestArgs),
     /// Find and delete what `run --target aws` left in an account, by its tags, in
     /// dependency order. Needs the same allow-list as the run.
     Sweep(SweepArgs),
@@ -258,6 +263,21 @@ pub struct CheckArgs {
     /// Where to write report.json, junit.xml and summary.md. Default: reports/<run-id>/.
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SuggestArgs {
+    /// The template to prove; the profile's scenarios stay the contract.
+    pub template: PathBuf,
+    /// Profile directory (profile.toml and scenario files). Default: the embedded seed profile.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// Write the suggested scenarios to this file instead of standard output (the summary
+    /// then goes to standard output, else to standard error).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
 }

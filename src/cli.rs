@@ -1,5 +1,5 @@
 //! The command line's dispatcher and its synchronous commands (check, render, diff,
-//! merge). Each command takes its output streams as arguments so tests can run it
+//! merge, suggest). Each command takes its output streams as arguments so tests can run it
 //! in-process; `main` only parses arguments and exits with the returned code.
 //!
 //! Exit codes: 0 conformant, 1 not conformant, 2 could not decide (bad input, an
@@ -8,12 +8,14 @@
 use std::io::Write;
 use std::path::Path;
 
+use iamc_core::analysis::{MutantStatus, Proof};
 use iamc_core::catalog::Catalog;
 use iamc_core::report::{Report, RunInfo, SubjectInfo, terminal};
+use iamc_core::suggest;
 use iamc_core::template::render::{RefMode, render};
 use iamc_live::files::load;
 
-use crate::args::{CheckArgs, Cli, Command, DiffArgs, DiffFormat, MergeArgs, RenderArgs, TargetKind};
+use crate::args::{CheckArgs, Cli, Command, DiffArgs, DiffFormat, MergeArgs, RenderArgs, SuggestArgs, TargetKind};
 use crate::shared::{
     CommandError, EXIT_CONFORMANT, EXIT_NONCONFORMANT, OutputError, RunClock, create_report_dir, fail,
     prepare_report_dir, source_of, target_of, write_all, write_reports,
@@ -24,6 +26,7 @@ pub fn execute(cli: Cli, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     let result = match cli.command {
         Command::Check(args) => check(&args, &RunClock::now(), out, err),
         Command::Render(args) => render_command(&args, out),
+        Command::Suggest(args) => suggest_command(&args, out, err),
         Command::Diff(args) => diff_command(&args, out),
         Command::Merge(args) => merge_command(&args, &RunClock::now(), out),
         Command::Run(args) if args.target == TargetKind::Aws => {
@@ -140,4 +143,56 @@ fn render_command(args: &RenderArgs, out: &mut dyn Write) -> Result<i32, Command
     let text = serde_json::to_string_pretty(&node.to_json()).unwrap_or_default() + "\n";
     write_all(out, &text)?;
     Ok(EXIT_CONFORMANT)
+}
+
+/// `suggest`: the proof of `check`, then one scenario per witness request it found,
+/// written to `--out` or standard output, with a summary of what each answers.
+fn suggest_command(args: &SuggestArgs, out: &mut dyn Write, err: &mut dyn Write) -> Result<i32, CommandError> {
+    let target = target_of(&args.target)?;
+    let loaded = load(&source_of(&args.profile), Some(&args.template), &target)?;
+    let proof = loaded.prove(&target);
+    let profile = &loaded.profile;
+    let taken = profile.scenarios.iter().map(|s| s.id.clone()).chain(profile.fixtures.iter().map(|f| f.id.clone()));
+    let suggestions = suggest::suggest(&suggest::seeds_of(&proof), &loaded.role.policies, &target, &taken.collect());
+    let text = if suggestions.is_empty() {
+        format!("{}\n# Nothing to suggest: the proof found no witness request.\n", suggest::document(&[]))
+    } else {
+        suggest::document(&suggestions)
+    };
+    // The scenarios own standard output unless they go to a file.
+    let summary = suggest_summary(&proof, &suggestions, args.out.as_deref());
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|source| OutputError::Write { path: path.clone(), source })?;
+            write_all(out, &summary)?;
+        }
+        None => {
+            write_all(out, &text)?;
+            let _ = write!(err, "{summary}");
+        }
+    }
+    let code = proof.verdict.exit_code();
+    Ok(if suggestions.is_empty() { code } else { code.max(EXIT_NONCONFORMANT) })
+}
+
+/// How many scenarios were suggested, for what, and what the proof left without a witness.
+fn suggest_summary(proof: &Proof, suggestions: &[suggest::Suggestion], out: Option<&Path>) -> String {
+    let to = out.map(|p| format!("`{}`", p.display())).unwrap_or_else(|| "standard output".into());
+    let mut text = format!("iam-conformance suggest: {} scenarios written to {to}\n", suggestions.len());
+    for s in suggestions {
+        let origins: Vec<String> = s.origins.iter().map(suggest::Origin::describe).collect();
+        text.push_str(&format!("  - {} ({}) for {}\n", s.id, s.expect.as_str(), origins.join("; ")));
+        text.push_str(&format!("    request: {}\n", s.witness.describe()));
+        if let Some(why) = &s.unloadable {
+            text.push_str(&format!("    written commented out: {why}\n"));
+        }
+    }
+    let bare = proof.mutants.iter().filter(|m| m.status == MutantStatus::Survived && m.witness.is_none()).count();
+    if bare > 0 {
+        text.push_str(&format!("  {bare} surviving mutants carry no witness request: nothing to suggest for them\n"));
+    }
+    if !suggestions.is_empty() {
+        text.push_str("  review each, then add the file to the profile's scenario_files\n");
+    }
+    text
 }

@@ -363,7 +363,10 @@ fn mutations() -> Vec<Mutation> {
                 // An excess grant points at the Resource entry of the allowing statement
                 // that matches the request: here the widened entry itself.
                 want("excess_grant", "iam:PassRole", In::Template, At::Edit),
-                Want { kind: "surviving_mutant", action: None, file: In::Template, at: At::Edit },
+                // Beyond the profile's [[scope]] for PassRole, at the widened entry. (Its
+                // mutants are all proven equivalent or killed: widening `role/*` further
+                // admits no other role.)
+                want("widened_scope", "iam:PassRole", In::Template, At::Edit),
             ],
             failing: &["deny.passrole.*"],
         },
@@ -445,23 +448,14 @@ fn mutations() -> Vec<Mutation> {
             new: "          - arn:*:secretsmanager:*:*:secret:aws.cluster.x-k8s.io/*\n        - Action:\n          - ec2:TerminateInstances\n          Effect: Deny\n          Resource:\n          - '*'\n",
             exit: 1,
             verdict: "nonconformant",
-            findings: vec![
-                want(
-                    "missing_grant",
-                    "ec2:TerminateInstances",
-                    In::Seed("ec2-instances.toml"),
-                    At::Text(
-                        "action = \"ec2:TerminateInstances\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/i-0a1b2c3d4e5f60012\"",
-                    ),
+            findings: vec![want(
+                "missing_grant",
+                "ec2:TerminateInstances",
+                In::Seed("ec2-instances.toml"),
+                At::Text(
+                    "action = \"ec2:TerminateInstances\"\nresource = \"arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:instance/i-0a1b2c3d4e5f60012\"",
                 ),
-                // The Allow entry is now dead: dropping it changes nothing.
-                Want {
-                    kind: "surviving_mutant",
-                    action: None,
-                    file: In::Template,
-                    at: At::Text("          - ec2:TerminateInstances\n          - tag:GetResources"),
-                },
-            ],
+            )],
             failing: &[
                 "ec2.terminate-instances",
                 "ec2.terminate-instances-control-plane",
@@ -604,6 +598,18 @@ fn explicit_deny_is_named_as_the_statement_that_denies() {
         matched["loc"]["line"], got.changed_line,
         "the Deny statement starts on the first added line: {matched}"
     );
+    // The Allow entry is now dead: dropping it changes no request's decision, and the
+    // exact procedure proves it (it no longer survives as it did when sampled).
+    let dead = report["minimality"]["mutants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            str_field(m, "id").starts_with("drop-action:") && str_field(m, "id").ends_with(":ec2:TerminateInstances")
+        })
+        .expect("the dead entry's mutant");
+    assert_eq!(dead["status"], "equivalent", "{dead}");
+    assert!(dead["proof"]["summary"].as_str().is_some_and(|s| s.contains("ec2:TerminateInstances")), "{dead}");
 }
 
 /// `(kind:label, fingerprint, rest)` of a mutant id such as
@@ -726,12 +732,27 @@ fn editing_a_statement_voids_its_accepted_mutants() {
             format!("{label}@{rest}")
         })
         .collect();
-    survived.sort();
+    // The others are decided by the exact procedure: proven equivalent, with no written
+    // reason (the old entries no longer name them).
+    let mut proven = Vec::new();
+    for m in &edited {
+        let id = str_field(m, "id");
+        if m["status"] == "equivalent" {
+            assert!(m["proof"].is_object() && m.get("reason").is_none(), "{m}");
+            let (label, _, rest) = split_mutant_id(id);
+            proven.push(format!("{label}@{rest}"));
+        }
+    }
+    let proven_count = proven.len();
+    let mut decided = [survived.clone(), proven].concat();
+    decided.sort();
     were_accepted.sort();
     assert_eq!(
-        survived, were_accepted,
-        "the survivors are the statement's formerly accepted mutants, under the new fingerprint"
+        decided, were_accepted,
+        "the statement's formerly accepted mutants, under the new fingerprint, are decided again: survivors or proven"
     );
+    // `autoscaling*` in the condition lets another service's name through the widened path.
+    assert_eq!(survived, ["widen-arn-segment:dkp-bootstrapper-policy@:0:resource[2]=autoscaling.amazonaws.com"]);
 
     // The seed's entries for the statement are stale: info, at their `id` line.
     let stale: Vec<&Value> = findings.iter().filter(|f| f["kind"] == "stale_equivalent_mutant").collect();
@@ -751,7 +772,7 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     for (id, _) in &of_others {
         assert_eq!(status_of(id).as_deref(), Some("equivalent"), "mutant {id}");
     }
-    assert_eq!(report["counts"]["mutants_equivalent"], of_others.len(), "{}", report["counts"]);
+    assert_eq!(report["counts"]["mutants_equivalent"], of_others.len() + proven_count, "{}", report["counts"]);
 
     // Accepting the same mutants again under the new fingerprint (the review the
     // edit asks for) makes the edited template conformant.
@@ -763,15 +784,20 @@ fn editing_a_statement_voids_its_accepted_mutants() {
     fs::write(&toml_path, reviewed).unwrap();
     let dir = tmp.path().join("r-reviewed");
     let r = check(tmp.path(), &dir, &[("--profile", &profile), ("--template", &got.template)]);
-    assert_eq!(r.code, 0, "{}", r.show());
+    // No longer conformant: the survivor has a witness request, which refutes the written
+    // reason given for it again; the entries of the proven ones apply (no stale finding).
+    assert_eq!(r.code, 1, "{}", r.show());
     let report = read_report(&dir);
-    assert_eq!(report["verdict"], "conformant");
-    assert_eq!(report["counts"]["mutants_equivalent"], accepted.len(), "{}", report["counts"]);
+    assert_eq!(report["verdict"], "nonconformant");
+    let findings = report["findings"].as_array().unwrap();
     assert!(
-        !report["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "stale_equivalent_mutant"),
+        findings.iter().any(|f| f["kind"] == "surviving_mutant"
+            && str_field(f, "message").contains("equivalent-mutant entry for it is refuted")
+            && f["witness"].is_object()),
         "{}",
         r.show()
     );
+    assert!(!findings.iter().any(|f| f["kind"] == "stale_equivalent_mutant"), "{}", r.show());
 }
 
 #[test]
@@ -809,8 +835,8 @@ fn mutated_json_template_is_located_in_the_json_file() {
         );
     }
     assert!(
-        findings.iter().any(|f| f["kind"] == "surviving_mutant" && in_json(f) && f["loc"]["line"] == changed),
-        "surviving_mutant at widened.json:{changed}: {findings:#?}"
+        findings.iter().any(|f| f["kind"] == "widened_scope" && in_json(f) && f["loc"]["line"] == changed),
+        "widened_scope at widened.json:{changed}: {findings:#?}"
     );
 }
 

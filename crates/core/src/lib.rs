@@ -17,6 +17,7 @@ pub mod outcome;
 pub mod policy;
 pub mod report;
 pub mod scenario;
+pub mod suggest;
 pub mod template;
 pub mod wire;
 pub mod xml;

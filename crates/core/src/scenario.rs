@@ -72,6 +72,32 @@ struct ProfileFile {
     fixture: Vec<FixtureRaw>,
     #[serde(default)]
     request_context: Option<RequestContextRaw>,
+    #[serde(default)]
+    scope: Vec<ScopeRaw>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScopeRaw {
+    actions: Vec<Spanned<String>>,
+    resources: Vec<Spanned<String>>,
+    source: String,
+}
+
+/// What the contract needs some actions on (`[[scope]]`): every resource its users may
+/// ask about, as IAM Resource patterns. A grant of those actions beyond it is a widened
+/// scope, decided by the exact procedure (docs/exact.md). Actions no scope names are
+/// needed on whatever they are granted on.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    /// The actions (IAM action patterns, each matching some catalog action).
+    pub actions: Vec<crate::policy::wildcard::Pattern>,
+    /// The resources they are needed on.
+    pub resources: Vec<crate::policy::wildcard::Pattern>,
+    /// Where the scope comes from (the caller's code naming its resources).
+    pub source: String,
+    /// Where the scope is written.
+    pub loc: Loc,
 }
 
 #[derive(Deserialize)]
@@ -178,6 +204,8 @@ pub struct Profile {
     pub fixtures: Vec<Fixture>,
     /// The request context's settings (`[request_context]`).
     pub request_context: RequestContextSettings,
+    /// The resources the contract needs its actions on, where it says (`[[scope]]`).
+    pub scopes: Vec<Scope>,
     /// Every scenario of every scenario file.
     pub scenarios: Vec<Scenario>,
     /// The profile file, as locations name it.
@@ -384,7 +412,38 @@ pub fn parse_profile(text: &str, file: &str) -> Result<Profile, ScenarioError> {
         }
         request_context.source_ip = Some(ip.into_inner());
     }
+    let mut scopes = Vec::new();
+    for raw_scope in raw.scope {
+        let loc = raw_scope.actions.first().map(|a| lines.loc(a.span())).unwrap_or_else(|| lines.loc(0..0));
+        let mut actions = Vec::new();
+        for a in &raw_scope.actions {
+            let pattern =
+                crate::policy::wildcard::Pattern::new(a.get_ref(), crate::policy::wildcard::Flavour::Action, false);
+            if !Catalog::embedded().actions().any(|c| pattern.matches(&c.full_name())) {
+                return Err(
+                    lines.error(a.span(), format!("scope action `{}` names no action of the catalog", a.get_ref()))
+                );
+            }
+            actions.push(pattern);
+        }
+        let mut resources = Vec::new();
+        for r in &raw_scope.resources {
+            let text = r.get_ref();
+            if !text.starts_with("arn:") || text.contains("${") {
+                return Err(lines.error(
+                    r.span(),
+                    format!("scope resource `{text}` must be an ARN pattern (`arn:…`, with `*` and `?`, no variables)"),
+                ));
+            }
+            resources.push(crate::policy::wildcard::Pattern::new(text, crate::policy::wildcard::Flavour::Arn, false));
+        }
+        if actions.is_empty() || resources.is_empty() {
+            return Err(lines.error(0..0, "a [[scope]] needs at least one action and one resource".to_string()));
+        }
+        scopes.push(Scope { actions, resources, source: raw_scope.source, loc });
+    }
     Ok(Profile {
+        scopes,
         request_context,
         name: raw.name,
         description: raw.description,
@@ -598,7 +657,31 @@ impl MapJoin for &[&str] {
     }
 }
 
-/// Cross-file rules: ids unique, `needs` name existing scenarios, no dependency cycle.
+/// Every allowed check of a scoped action must lie inside its scope: a scope that leaves
+/// out a call the contract needs contradicts the contract.
+fn check_scopes(profile: &Profile) -> Result<(), ScenarioError> {
+    let target = Target::default();
+    for s in profile.scenarios.iter().filter(|s| s.expect == Expect::Allow) {
+        for c in s.checks.iter().filter(|c| c.expect == Expect::Allow) {
+            let scopes: Vec<&Scope> =
+                profile.scopes.iter().filter(|sc| sc.actions.iter().any(|a| a.matches(&c.action))).collect();
+            let (resource, _) = c.rendered(&target);
+            if !scopes.is_empty() && !scopes.iter().flat_map(|sc| &sc.resources).any(|r| r.matches(&resource)) {
+                return Err(ScenarioError {
+                    loc: c.loc.clone(),
+                    message: format!(
+                        "`{}` on `{resource}` is needed by scenario `{}` but lies outside the [[scope]] declared for it at {}",
+                        c.action, s.id, scopes[0].loc
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Cross-file rules: ids unique, `needs` name existing scenarios, no dependency cycle,
+/// scopes that hold every needed call.
 pub fn validate_profile(profile: &Profile) -> Result<(), ScenarioError> {
     let mut by_id: HashMap<&str, &Scenario> = HashMap::new();
     for s in &profile.scenarios {
@@ -649,6 +732,7 @@ pub fn validate_profile(profile: &Profile) -> Result<(), ScenarioError> {
             });
         }
     }
+    check_scopes(profile)?;
     let declared: HashSet<&str> = profile.equivalent_mutants.iter().map(|m| m.id.as_str()).collect();
     if declared.len() != profile.equivalent_mutants.len() {
         let dup = profile

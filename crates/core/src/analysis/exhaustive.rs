@@ -57,6 +57,15 @@ pub struct CatalogProbe {
     pub unexpected: Vec<UnexpectedGrant>,
     /// Contract actions granted on more resource types than the scenarios use.
     pub breadth: Vec<Breadth>,
+    /// Actions whose grant the exact procedure decided (docs/exact.md).
+    #[serde(default)]
+    pub decided_actions: usize,
+    /// Contract actions granted beyond the profile's `[[scope]]` for them, each with a witness.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub widened: Vec<UnexpectedGrant>,
+    /// Actions the exact procedure could not decide, and why (their sampled answers stand).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub undecided: Vec<crate::exact::Undecided>,
 }
 
 /// Fills an ARN format for the target; other placeholders get `example`.

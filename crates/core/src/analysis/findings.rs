@@ -12,7 +12,16 @@ use crate::scenario::{Expect, Profile};
 
 /// A finding at `loc` about no particular action, resource or scenario.
 fn at(kind: FindingKind, severity: Severity, message: String, loc: &Loc) -> Finding {
-    Finding { kind, severity, message, action: None, resource: None, loc: Some(loc.clone()), scenario: None, witness: None }
+    Finding {
+        kind,
+        severity,
+        message,
+        action: None,
+        resource: None,
+        loc: Some(loc.clone()),
+        scenario: None,
+        witness: None,
+    }
 }
 
 /// Policies attached from outside the template: their grants are unknown, so the
@@ -122,19 +131,72 @@ pub(super) fn unexpected_grants(catalog: &CatalogProbe) -> Vec<Finding> {
         .map(|g| Finding {
             action: Some(g.action.clone()),
             resource: Some(g.resource.clone()),
+            witness: g.witness.clone(),
             ..at(
                 FindingKind::UnexpectedGrant,
                 Severity::Fail,
                 format!(
-                    "the policy grants `{}` (e.g. on `{}`) through {}, but no allowed scenario needs it",
+                    "the policy grants `{}` ({}) through {}, but no allowed scenario needs it",
                     g.action,
-                    g.resource,
+                    match &g.witness {
+                        Some(w) => format!("e.g. the request {}", w.describe()),
+                        None => format!("e.g. on `{}`", g.resource),
+                    },
                     g.statements.iter().map(StatementRef::label).collect::<Vec<_>>().join(", ")
                 ),
                 &g.loc,
             )
         })
         .collect()
+}
+
+/// Contract actions granted beyond the resources the profile's scope says they are needed on.
+pub(super) fn widened_scopes(catalog: &CatalogProbe) -> Vec<Finding> {
+    catalog
+        .widened
+        .iter()
+        .map(|g| Finding {
+            action: Some(g.action.clone()),
+            resource: Some(g.resource.clone()),
+            witness: g.witness.clone(),
+            ..at(
+                FindingKind::WidenedScope,
+                Severity::Fail,
+                format!(
+                    "the policy grants `{}` beyond its [[scope]] through {}: the request {} is allowed, \
+                     but the contract needs the action only inside its scope",
+                    g.action,
+                    g.statements.iter().map(StatementRef::label).collect::<Vec<_>>().join(", "),
+                    g.witness.as_ref().map(|w| w.describe()).unwrap_or_else(|| format!("on `{}`", g.resource)),
+                ),
+                &g.loc,
+            )
+        })
+        .collect()
+}
+
+/// Questions the exact procedure could not decide: the grants stand on samples there
+/// (undecided), and mutants accepted only by their written reason are said to be (info).
+pub(super) fn undecided_questions(catalog: &CatalogProbe, mutants: &[MutantResult]) -> Vec<Finding> {
+    let grants = catalog.undecided.iter().map(|u| Finding {
+        action: Some(u.action.clone()),
+        kind: FindingKind::UndecidedQuestion,
+        severity: Severity::Undecided,
+        message: format!("whether the policy grants `{}` beyond the contract is undecided: {}", u.action, u.reason),
+        resource: None,
+        loc: None,
+        scenario: None,
+        witness: None,
+    });
+    let accepted = mutants.iter().filter(|m| m.status == MutantStatus::Equivalent && m.proof.is_none()).map(|m| {
+        let message = format!(
+            "mutant `{}` is accepted as equivalent by its written reason only; the exact procedure could not decide it ({})",
+            m.id,
+            m.undecided.as_deref().unwrap_or("no reason given")
+        );
+        at(FindingKind::UndecidedQuestion, Severity::Info, message, &m.loc)
+    });
+    grants.chain(accepted).collect()
 }
 
 /// Action entries no allowed scenario exercises: nothing shows they are needed.
@@ -172,8 +234,22 @@ pub(super) fn surviving_mutants(mutants: &[MutantResult]) -> Vec<Finding> {
         .iter()
         .filter(|m| m.status == MutantStatus::Survived)
         .map(|m| {
-            let message = format!("no scenario notices mutant `{}` ({})", m.id, m.description);
-            at(FindingKind::SurvivingMutant, Severity::Fail, message, &m.loc)
+            let mut message = format!("no scenario notices mutant `{}` ({})", m.id, m.description);
+            if let Some(w) = &m.witness {
+                let (allows, denies) =
+                    if m.policy_allows_witness == Some(true) { ("policy", "mutant") } else { ("mutant", "policy") };
+                message.push_str(&format!(
+                    ": the {allows} allows and the {denies} denies the request {}; a scenario expecting the \
+                     policy's answer to it would kill the mutant",
+                    w.describe()
+                ));
+            } else if let Some(why) = &m.undecided {
+                message.push_str(&format!("; the exact procedure could not decide it ({why})"));
+            }
+            if m.reason.is_some() && m.witness.is_some() {
+                message.push_str("; the profile's equivalent-mutant entry for it is refuted by this request");
+            }
+            Finding { witness: m.witness.clone(), ..at(FindingKind::SurvivingMutant, Severity::Fail, message, &m.loc) }
         })
         .collect()
 }
@@ -356,23 +432,54 @@ mod tests {
     }
 
     #[test]
-    fn a_mutant_no_scenario_notices_survives_unless_the_profile_accepts_it() {
+    fn a_mutant_no_scenario_notices_is_proven_equivalent_or_survives_with_a_witness() {
+        // Widening the service or the `secret` part of the ARN admits no ARN CreateSecret can
+        // be asked about: proven, without any written reason.
         let proof = prove_of(&policies(TIGHT_POLICY), &profile(&tight_scenarios(""), ""), &[]);
-        let surviving: Vec<&str> =
-            of(&proof, FindingKind::SurvivingMutant).iter().map(|f| f.message.as_str()).collect();
-        assert_eq!(surviving.len(), 2, "{surviving:#?}");
-        assert!(surviving[0].starts_with(
-            "no scenario notices mutant `widen-arn-segment:p#Secrets@86c7dd6b:0:service=secretsmanager` ("
-        ));
-        assert!(of(&proof, FindingKind::SurvivingMutant).iter().all(|f| f.loc.as_ref().is_some_and(|l| l.line == 9)));
-        // Accepted, the same mutants are equivalent, with the profile's reason.
-        let proof = prove_of(&policies(TIGHT_POLICY), &tight_profile("", ""), &[]);
-        assert!(of(&proof, FindingKind::SurvivingMutant).is_empty());
-        let accepted: Vec<_> = proof.mutants.iter().filter(|m| m.status == MutantStatus::Equivalent).collect();
-        assert!(accepted.iter().all(|m| m.reason.as_deref() == Some("CreateSecret only acts on secrets.")));
+        assert!(of(&proof, FindingKind::SurvivingMutant).is_empty(), "{:#?}", proof.findings);
+        let proven: Vec<_> = proof.mutants.iter().filter(|m| m.status == MutantStatus::Equivalent).collect();
+        assert_eq!(proven.len(), 2, "{proven:#?}");
+        assert!(proven.iter().all(|m| m.proof.is_some() && m.reason.is_none()));
         // Killed mutants name who kills them.
         let widened = proof.mutants.iter().find(|m| m.id == "widen-resource:p#Secrets@86c7dd6b:0").unwrap();
         assert_eq!(widened.killed_by, ["deny.secrets.other"]);
+
+        // Without the deny scenario, widening the resource survives, with a request the
+        // policy denies and the mutant allows.
+        let allowed_only = [
+            scenario("ec2.describe-vpcs", "allow", "ec2:DescribeVpcs", "*"),
+            scenario("secrets.app", "allow", "secretsmanager:CreateSecret", APP_SECRET),
+        ]
+        .concat();
+        let proof = prove_of(&policies(TIGHT_POLICY), &profile(&allowed_only, ""), &[]);
+        let surviving = of(&proof, FindingKind::SurvivingMutant);
+        let widened = surviving
+            .iter()
+            .find(|f| f.message.starts_with("no scenario notices mutant `widen-resource:p#Secrets@86c7dd6b:0` ("))
+            .unwrap_or_else(|| panic!("{surviving:#?}"));
+        assert!(widened.message.contains("the mutant allows and the policy denies the request"), "{}", widened.message);
+        let w = widened.witness.as_ref().expect("a witness");
+        assert!(w.resource.contains(":secret:") && !w.resource.contains(":secret:app/"), "{w:?}");
+        assert!(surviving.iter().all(|f| f.loc.as_ref().is_some_and(|l| l.line == 9)));
+
+        // A written reason the procedure refutes is said to be refuted; one it confirms is
+        // kept beside the proof.
+        let entries = "
+[[equivalent_mutant]]
+id = \"widen-resource:p#Secrets@86c7dd6b:0\"
+reason = \"believed harmless\"
+";
+        let proof =
+            prove_of(&policies(TIGHT_POLICY), &profile(&allowed_only, &format!("{TIGHT_EQUIVALENTS}{entries}")), &[]);
+        let refuted = of(&proof, FindingKind::SurvivingMutant);
+        assert!(
+            refuted.iter().any(|f| f.message.contains("equivalent-mutant entry for it is refuted")),
+            "{refuted:#?}"
+        );
+        let kept: Vec<_> = proof.mutants.iter().filter(|m| m.status == MutantStatus::Equivalent).collect();
+        assert!(
+            kept.iter().all(|m| m.proof.is_some() && m.reason.as_deref() == Some("CreateSecret only acts on secrets."))
+        );
     }
 
     #[test]

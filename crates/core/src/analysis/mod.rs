@@ -2,6 +2,7 @@
 //! run the mutants, probe the whole action catalog, and report upstream drift. The
 //! verdict is decided here and only here; reporters render it.
 
+mod decided;
 pub mod diff;
 pub mod exhaustive;
 mod findings;
@@ -191,6 +192,9 @@ pub struct MutantResult {
     /// mutant decide differently, which a deny (or allow) scenario should make.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub witness: Option<crate::exact::Witness>,
+    /// Whether the policy (rather than the mutant) allows the witness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_allows_witness: Option<bool>,
     /// Why the procedure could not decide it, when it could not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undecided: Option<String>,
@@ -571,9 +575,11 @@ pub fn prove_in(subject: &Subject<'_>, model: &Model) -> Proof {
     let scenarios: Vec<ScenarioResult> = prepared.iter().map(|p| evaluate(policies, p, &setting)).collect();
     let contract = contract_actions(&profile.scenarios);
     let coverage = coverage(policies, &prepared, &contract);
-    let mutants = run_mutants(policies, &prepared, profile, &setting);
-    let catalog =
+    let mut exact = crate::exact::Exact::new(subject.catalog, subject.target);
+    let mutants = run_mutants(policies, &prepared, profile, &setting, &mut exact);
+    let sampled =
         exhaustive::probe_in(subject.catalog, policies, &profile.scenarios, &contract, subject.target, &setting);
+    let catalog = decided::decide_grants(&mut exact, subject.catalog, policies, &contract, &profile.scopes, sampled);
     let drift = drift(subject.catalog, policies, profile, &contract, subject.target);
 
     let mut findings = [
@@ -581,6 +587,8 @@ pub fn prove_in(subject: &Subject<'_>, model: &Model) -> Proof {
         findings::failed_checks(policies, &scenarios),
         findings::unmodelled_keys(policies, &scenarios),
         findings::unexpected_grants(&catalog),
+        findings::widened_scopes(&catalog),
+        findings::undecided_questions(&catalog, &mutants),
         findings::unexercised_actions(&coverage),
         findings::uncrossed_statements(&coverage),
         findings::surviving_mutants(&mutants),
@@ -767,6 +775,7 @@ fn run_mutants(
     prepared: &[Prepared<'_>],
     profile: &Profile,
     setting: &Setting<'_>,
+    exact: &mut crate::exact::Exact<'_>,
 ) -> Vec<MutantResult> {
     let baseline: Vec<bool> = prepared.iter().map(|p| scenario_passes(policies, p)).collect();
     let baseline_variants: Vec<Vec<Vec<Outcome>>> = prepared.iter().map(|p| variant_outcomes(policies, p)).collect();
@@ -789,23 +798,41 @@ fn run_mutants(
                     break;
                 }
             }
-            let declared = profile.equivalent_mutants.iter().find(|e| e.id == m.id);
-            let (status, reason) = match (killed_by.is_empty(), declared) {
-                (false, _) => (MutantStatus::Killed, None),
-                (true, Some(e)) => (MutantStatus::Equivalent, Some(e.reason.clone())),
-                (true, None) => (MutantStatus::Survived, None),
-            };
-            MutantResult {
-                id: m.id,
-                description: m.description,
-                loc: m.loc,
-                status,
+            let declared = profile.equivalent_mutants.iter().find(|e| e.id == m.id).map(|e| e.reason.clone());
+            let mut result = MutantResult {
+                id: m.id.clone(),
+                description: m.description.clone(),
+                loc: m.loc.clone(),
+                status: MutantStatus::Killed,
                 killed_by,
-                reason,
+                reason: None,
                 proof: None,
                 witness: None,
+                policy_allows_witness: None,
                 undecided: None,
+            };
+            if result.killed_by.is_empty() {
+                // No scenario notices it: the procedure decides, the written reason stays
+                // as commentary (and is refuted by a witness).
+                result.reason = declared.clone();
+                match decided::decide_mutant(exact, setting.catalog, policies, &m) {
+                    decided::MutantAnswer::Equivalent(proof) => {
+                        result.status = MutantStatus::Equivalent;
+                        result.proof = Some(proof);
+                    }
+                    decided::MutantAnswer::Differs { witness, policy_allows } => {
+                        result.status = MutantStatus::Survived;
+                        result.witness = Some(witness);
+                        result.policy_allows_witness = Some(policy_allows);
+                    }
+                    decided::MutantAnswer::Undecided(why) => {
+                        result.status =
+                            if declared.is_some() { MutantStatus::Equivalent } else { MutantStatus::Survived };
+                        result.undecided = Some(why);
+                    }
+                }
             }
+            result
         })
         .collect()
 }

@@ -315,9 +315,20 @@ impl<'a> Exact<'a> {
                 clauses.remove(&key);
                 (regex, Some((key, extract)))
             }
-            None => (self.universe(action), None),
+            None => (String::new(), None),
         };
-        let resources = self.resource_cells(&universe, &resource_atoms)?;
+        // One walk per ARN format (each format's DFA is shared by every action with that
+        // type); cells with the same memberships are one cell whatever their format.
+        let universes = if link_key.is_some() { vec![universe] } else { self.universes(action) };
+        let mut resources: Vec<String> = Vec::new();
+        let mut members: BTreeSet<Vec<bool>> = BTreeSet::new();
+        for u in &universes {
+            for (member, witness) in self.resource_cells(u, &resource_atoms)? {
+                if members.insert(member) {
+                    resources.push(witness);
+                }
+            }
+        }
 
         let mut keys = Vec::new();
         for (key, cs) in &clauses {
@@ -334,10 +345,10 @@ impl<'a> Exact<'a> {
         Ok(space)
     }
 
-    /// Every ARN the action can be asked about: its resource types' formats, or `*` for an
-    /// action without resource types; `*` too when none of its types is required.
-    fn universe(&self, action: &ActionRef<'_>) -> String {
-        let mut alternatives: Vec<String> = action
+    /// Every ARN the action can be asked about, one regex per format: its resource types'
+    /// formats, and `*` for an action without resource types or none of them required.
+    fn universes(&self, action: &ActionRef<'_>) -> Vec<String> {
+        let mut out: Vec<String> = action
             .action
             .resources
             .iter()
@@ -345,11 +356,11 @@ impl<'a> Exact<'a> {
             .map(|t| self.format_regex(action.service, &t.arn, None))
             .collect();
         if !action.action.resources.iter().any(|r| r.required) {
-            alternatives.push(regex::escape("*"));
+            out.push(regex::escape("*"));
         }
-        alternatives.sort();
-        alternatives.dedup();
-        alternatives.iter().map(|a| format!("(?:{a})")).collect::<Vec<_>>().join("|")
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// An ARN format as a regex: literals escaped, each placeholder its grammar (any
@@ -380,7 +391,7 @@ impl<'a> Exact<'a> {
 
     /// One representative resource per cell, preferring the target's partition, region and
     /// account where the cell allows them.
-    fn resource_cells(&mut self, universe: &str, atoms: &[String]) -> Result<Vec<String>, String> {
+    fn resource_cells(&mut self, universe: &str, atoms: &[String]) -> Result<Vec<(Vec<bool>, String)>, String> {
         let universe = self.cache.get(universe)?;
         let atoms: Vec<Rc<Lang>> = atoms.iter().map(|a| self.cache.get(a)).collect::<Result<_, _>>()?;
         let cells = lang::cells(&universe, &atoms, self.walk_budget).map_err(walk_error)?;
@@ -389,18 +400,35 @@ impl<'a> Exact<'a> {
             .map(|cell| {
                 let nicer =
                     self.with_target(&cell.witness).into_iter().find(|n| lang::same_cell(&universe, &atoms, &cell, n));
-                nicer.unwrap_or(cell.witness)
+                let witness = nicer.unwrap_or_else(|| cell.witness.clone());
+                (cell.member, witness)
             })
             .collect())
     }
 
-    /// The witness with the target's partition, region and account, in the order tried:
-    /// all three, then keeping the witness's region (an ARN format without one).
+    /// The witness with as many of the target's partition, region and account as can
+    /// replace its own, most first (a cell may need another partition, or no region).
     fn with_target(&self, arn: &str) -> Vec<String> {
         let Some(parts) = crate::policy::wildcard::arn_components(arn) else { return Vec::new() };
         let t = self.target;
-        let with = |region: &str| format!("arn:{}:{}:{region}:{}:{}", t.partition, parts[2], t.account_id, parts[5]);
-        vec![with(&t.region), with(parts[3])]
+        let mut out: Vec<(u32, String)> = (0..8u32)
+            .map(|mask| {
+                let pick = |bit: u32, mine: &str, theirs: &str| {
+                    if mask & bit != 0 { mine.to_string() } else { theirs.to_string() }
+                };
+                let text = format!(
+                    "arn:{}:{}:{}:{}:{}",
+                    pick(1, &t.partition, parts[1]),
+                    parts[2],
+                    pick(2, &t.region, parts[3]),
+                    pick(4, &t.account_id, parts[4]),
+                    parts[5]
+                );
+                (mask.count_ones(), text)
+            })
+            .collect();
+        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.into_iter().map(|(_, t)| t).filter(|t| t != arn).collect()
     }
 
     /// The values one key takes, one per cell, absence included where AWS allows it.

@@ -79,9 +79,10 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "<table><tr><th>kind</th><th>severity</th><th>what</th><th>where</th></tr>");
         for f in findings {
             let at = f.loc.as_ref().map(|l| escape(&l.to_string())).unwrap_or_default();
+            let request = f.witness.as_ref().map(|w| format!("<br>{}", request_html(w))).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{:?}</td><td>{}</td><td><code>{at}</code></td></tr>",
+                "<tr><td>{}</td><td>{:?}</td><td>{}{request}</td><td><code>{at}</code></td></tr>",
                 f.kind.as_str(),
                 f.severity,
                 escape(&f.message)
@@ -174,19 +175,21 @@ pub fn render(report: &Report) -> String {
         m.catalog.unexpected.len()
     );
     let _ = writeln!(out, "<table><tr><th>mutant</th><th>status</th><th>where</th><th>noticed by / reason</th></tr>");
+    let any_proof = m.mutants.iter().any(|mu| mu.proof.is_some());
     for mu in &m.mutants {
         let (status, why) = match mu.status {
-            MutantStatus::Killed => ("killed", mu.killed_by.join(", ")),
-            MutantStatus::Equivalent => ("equivalent", mu.reason.clone().unwrap_or_default()),
-            MutantStatus::Survived => ("<strong>survived</strong>", String::new()),
+            MutantStatus::Killed => ("killed", escape(&mu.killed_by.join(", "))),
+            MutantStatus::Equivalent => ("equivalent", equivalence_html(mu, any_proof)),
+            MutantStatus::Survived => {
+                ("<strong>survived</strong>", mu.witness.as_ref().map(request_html).unwrap_or_default())
+            }
         };
         let _ = writeln!(
             out,
-            "<tr><td><code>{}</code><br><span class=\"small\">{}</span></td><td>{status}</td><td><code>{}</code></td><td class=\"small\">{}</td></tr>",
+            "<tr><td><code>{}</code><br><span class=\"small\">{}</span></td><td>{status}</td><td><code>{}</code></td><td class=\"small\">{why}</td></tr>",
             escape(&mu.id),
             escape(&mu.description),
             escape(&mu.loc.to_string()),
-            escape(&why)
         );
     }
     let _ = writeln!(out, "</table>");
@@ -241,4 +244,99 @@ pub fn render(report: &Report) -> String {
     }
     let _ = writeln!(out, "</body></html>");
     out
+}
+
+/// A witness as a request a reader can try: action, resource and context keys.
+fn request_html(w: &crate::exact::Witness) -> String {
+    let mut text = format!("request: <code>{}</code> on <code>{}</code>", escape(&w.action), escape(&w.resource));
+    let keys: Vec<String> =
+        w.context.iter().map(|(k, v)| format!("<code>{}={}</code>", escape(k), escape(&v.join(",")))).collect();
+    if !keys.is_empty() {
+        text.push_str(&format!(" with {}", keys.join(", ")));
+    }
+    format!("<span class=\"small\">{text}</span>")
+}
+
+/// Why a mutant is equivalent: the exact procedure's proof, or the profile's reason
+/// alone (said as such once some proof exists, else as reports always showed it).
+fn equivalence_html(mu: &crate::analysis::MutantResult, any_proof: bool) -> String {
+    let reason = escape(mu.reason.as_deref().unwrap_or_default());
+    match &mu.proof {
+        Some(p) if reason.is_empty() => format!("<strong>proven</strong>: {}", escape(&p.summary)),
+        Some(p) => format!("<strong>proven</strong>: {}<br>the profile's reason: {reason}", escape(&p.summary)),
+        None if any_proof => format!("accepted by written reason: {reason}"),
+        None => reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The golden fixture's report, as the report tests read it back.
+    fn golden() -> Report {
+        serde_json::from_str(include_str!("../../../../tests/golden/report.json")).expect("golden report reads")
+    }
+
+    /// The golden report without any witness or proof (whatever the golden files hold).
+    fn bare() -> Report {
+        let mut r = golden();
+        r.findings.iter_mut().for_each(|f| f.witness = None);
+        r.minimality.catalog.unexpected.iter_mut().for_each(|g| g.witness = None);
+        r.minimality.mutants.iter_mut().for_each(|m| (m.witness, m.proof) = (None, None));
+        r
+    }
+
+    /// [`bare`] with a witness on its first surviving-mutant finding and mutant, and every
+    /// equivalent mutant proven.
+    fn with_witness_and_proof() -> Report {
+        let mut r = bare();
+        let w = crate::exact::Witness {
+            action: "secretsmanager:CreateSecret".into(),
+            resource: "arn:aws:secretsmanager:us-west-2:000000000000:secret:app/x<y".into(),
+            context: [("aws:RequestedRegion".to_string(), vec!["eu-west-1".to_string()])].into(),
+        };
+        let f = r.findings.iter_mut().find(|f| f.kind == crate::analysis::FindingKind::SurvivingMutant);
+        f.expect("the fixture has a surviving mutant").witness = Some(w.clone());
+        let m = r.minimality.mutants.iter_mut().find(|m| m.status == MutantStatus::Survived);
+        m.expect("the fixture has a surviving mutant").witness = Some(w);
+        for e in r.minimality.mutants.iter_mut().filter(|m| m.status == MutantStatus::Equivalent) {
+            let summary = "the two allow the same requests".into();
+            e.proof = Some(crate::analysis::EquivalenceProof { summary, compared: vec![] });
+        }
+        r
+    }
+
+    #[test]
+    fn the_golden_report_renders_as_its_golden_file() {
+        // The golden files hold no witness or proof, so what this renderer adds for them
+        // must leave the page as it was.
+        assert_eq!(render(&golden()), include_str!("../../../../tests/golden/report.html"));
+    }
+
+    #[test]
+    fn without_witnesses_or_proofs_nothing_is_added() {
+        let text = render(&bare());
+        assert!(!text.contains("request:") && !text.contains("proven") && !text.contains("written reason"), "{text}");
+    }
+
+    #[test]
+    fn witnesses_are_escaped_requests_and_proofs_are_marked() {
+        let text = render(&with_witness_and_proof());
+        let request = "request: <code>secretsmanager:CreateSecret</code> on <code>arn:aws:secretsmanager:us-west-2:000000000000:secret:app/x&lt;y</code> with <code>aws:RequestedRegion=eu-west-1</code>";
+        assert_eq!(text.matches(request).count(), 2, "in the finding and the mutant's row: {text}");
+        assert!(
+            text.contains("<strong>proven</strong>: the two allow the same requests<br>the profile's reason: "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unproven_equivalent_is_marked_accepted_once_proofs_exist() {
+        let mut r = with_witness_and_proof();
+        let mut second = r.minimality.mutants.iter().find(|m| m.status == MutantStatus::Equivalent).cloned().unwrap();
+        (second.proof, second.reason) = (None, Some("no request tells them apart".into()));
+        r.minimality.mutants.push(second);
+        assert!(render(&r).contains("accepted by written reason: no request tells them apart"));
+    }
 }

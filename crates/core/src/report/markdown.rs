@@ -70,6 +70,10 @@ pub fn render(report: &Report) -> String {
         for f in failing {
             let at = f.loc.as_ref().map(|l| format!(" — `{l}`")).unwrap_or_default();
             let _ = writeln!(out, "- **{}**: {}{at}", f.kind.as_str(), f.message);
+            // Only when the message does not already spell the request out.
+            if let Some(w) = f.witness.as_ref().filter(|w| !f.message.contains(&w.describe())) {
+                let _ = writeln!(out, "  - request: {}", w.describe());
+            }
         }
         out.push('\n');
     }
@@ -100,15 +104,7 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
-    let equivalent: Vec<_> =
-        report.minimality.mutants.iter().filter(|m| m.status == MutantStatus::Equivalent).collect();
-    if !equivalent.is_empty() {
-        let _ = writeln!(out, "## Accepted equivalent mutants\n");
-        for m in equivalent {
-            let _ = writeln!(out, "- `{}` ({}): {}", m.id, m.loc, m.reason.as_deref().unwrap_or(""));
-        }
-        out.push('\n');
-    }
+    equivalent_mutants(&mut out, report);
     let drift = &report.minimality.drift;
     if !drift.no_known_caller.is_empty() || !drift.upstream_missing.is_empty() {
         let _ = writeln!(out, "## Upstream drift (informational)\n");
@@ -135,4 +131,111 @@ pub fn render(report: &Report) -> String {
         report.run.run_id, report.run.tool_version, report.catalog_source.package, report.catalog_source.version
     );
     out
+}
+
+/// The equivalent mutants: those the exact procedure proved, with its summary, then
+/// those accepted on the profile's written reason alone.
+fn equivalent_mutants(out: &mut String, report: &Report) {
+    let equivalent = report.minimality.mutants.iter().filter(|m| m.status == MutantStatus::Equivalent);
+    let (proven, accepted): (Vec<_>, Vec<_>) = equivalent.partition(|m| m.proof.is_some());
+    if !proven.is_empty() {
+        let _ = writeln!(out, "## Proven equivalent mutants\n");
+        for m in proven {
+            let summary = m.proof.as_ref().map(|p| p.summary.as_str()).unwrap_or_default();
+            let _ = writeln!(out, "- `{}` ({}): proven: {summary}", m.id, m.loc);
+            if let Some(reason) = &m.reason {
+                let _ = writeln!(out, "  - the profile's reason: {reason}");
+            }
+        }
+        out.push('\n');
+    }
+    if !accepted.is_empty() {
+        // Without any proof in the report this is the section reports always had.
+        let title = if report.minimality.mutants.iter().any(|m| m.proof.is_some()) {
+            "Equivalent mutants accepted by written reason"
+        } else {
+            "Accepted equivalent mutants"
+        };
+        let _ = writeln!(out, "## {title}\n");
+        for m in accepted {
+            let _ = writeln!(out, "- `{}` ({}): {}", m.id, m.loc, m.reason.as_deref().unwrap_or(""));
+        }
+        out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The golden fixture's report, as the report tests read it back.
+    fn golden() -> Report {
+        serde_json::from_str(include_str!("../../../../tests/golden/report.json")).expect("golden report reads")
+    }
+
+    /// The golden report without any witness or proof (whatever the golden files hold).
+    fn bare() -> Report {
+        let mut r = golden();
+        r.findings.iter_mut().for_each(|f| f.witness = None);
+        r.minimality.catalog.unexpected.iter_mut().for_each(|g| g.witness = None);
+        r.minimality.mutants.iter_mut().for_each(|m| (m.witness, m.proof) = (None, None));
+        r
+    }
+
+    /// [`bare`] with a witness on its first surviving-mutant finding and mutant, and every
+    /// equivalent mutant proven.
+    fn with_witness_and_proof() -> Report {
+        let mut r = bare();
+        let w = crate::exact::Witness {
+            action: "secretsmanager:CreateSecret".into(),
+            resource: "arn:aws:secretsmanager:us-west-2:000000000000:secret:app/x<y".into(),
+            context: [("aws:RequestedRegion".to_string(), vec!["eu-west-1".to_string()])].into(),
+        };
+        let f = r.findings.iter_mut().find(|f| f.kind == crate::analysis::FindingKind::SurvivingMutant);
+        f.expect("the fixture has a surviving mutant").witness = Some(w.clone());
+        let m = r.minimality.mutants.iter_mut().find(|m| m.status == MutantStatus::Survived);
+        m.expect("the fixture has a surviving mutant").witness = Some(w);
+        for e in r.minimality.mutants.iter_mut().filter(|m| m.status == MutantStatus::Equivalent) {
+            let summary = "the two allow the same requests".into();
+            e.proof = Some(crate::analysis::EquivalenceProof { summary, compared: vec![] });
+        }
+        r
+    }
+
+    #[test]
+    fn the_golden_report_renders_as_its_golden_file() {
+        // The golden files hold no witness or proof, so what this renderer adds for them
+        // must leave the page as it was.
+        assert_eq!(render(&golden()), include_str!("../../../../tests/golden/summary.md"));
+    }
+
+    #[test]
+    fn without_witnesses_or_proofs_the_sections_are_as_before() {
+        let text = render(&bare());
+        assert!(text.contains("## Accepted equivalent mutants\n"), "{text}");
+        assert!(!text.contains("request:") && !text.contains("Proven"), "{text}");
+    }
+
+    #[test]
+    fn witnesses_are_requests_and_proven_mutants_are_apart() {
+        let text = render(&with_witness_and_proof());
+        assert!(
+            text.contains("\n  - request: `secretsmanager:CreateSecret` on `arn:aws:secretsmanager:us-west-2:000000000000:secret:app/x<y` with aws:RequestedRegion=eu-west-1\n"),
+            "{text}"
+        );
+        assert!(text.contains("## Proven equivalent mutants\n\n- `widen-arn-segment:"), "{text}");
+        assert!(text.contains("): proven: the two allow the same requests\n"), "{text}");
+        assert!(!text.contains("Accepted equivalent mutants"), "every equivalent mutant is proven: {text}");
+    }
+
+    #[test]
+    fn unproven_equivalents_say_they_rest_on_the_written_reason_once_proofs_exist() {
+        let mut r = with_witness_and_proof();
+        let mut second = r.minimality.mutants.iter().find(|m| m.status == MutantStatus::Equivalent).cloned().unwrap();
+        second.id = "another".into();
+        second.proof = None;
+        r.minimality.mutants.push(second);
+        let text = render(&r);
+        assert!(text.contains("## Equivalent mutants accepted by written reason\n\n- `another`"), "{text}");
+    }
 }
