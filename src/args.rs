@@ -29,7 +29,7 @@ pub enum Command {
     /// the policy enforced. Stops on Ctrl-C.
     Gate(GateArgs),
     /// Compare the effective permissions of two templates (for a release sign-off).
-    /// Exit 0 when they are equal, 1 when they differ, 2 on bad input.
+    /// Exit 0 when they are equal, 1 when they differ, 2 on bad input or when some action cannot be decided exactly (and no difference is found).
     Diff(DiffArgs),
     /// Join the reports of a sharded run (`run --shard K/N`) into one.
     Merge(MergeArgs),

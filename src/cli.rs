@@ -17,7 +17,7 @@ use iamc_live::files::load;
 
 use crate::args::{CheckArgs, Cli, Command, DiffArgs, DiffFormat, MergeArgs, RenderArgs, SuggestArgs, TargetKind};
 use crate::shared::{
-    CommandError, EXIT_CONFORMANT, EXIT_NONCONFORMANT, OutputError, RunClock, create_report_dir, fail,
+    CommandError, EXIT_CONFORMANT, EXIT_NONCONFORMANT, EXIT_UNDECIDED, OutputError, RunClock, create_report_dir, fail,
     prepare_report_dir, source_of, target_of, write_all, write_reports,
 };
 
@@ -131,7 +131,15 @@ fn diff_command(args: &DiffArgs, out: &mut dyn Write) -> Result<i32, CommandErro
         }
         None => write_all(out, &text)?,
     }
-    Ok(if d.equal { EXIT_CONFORMANT } else { EXIT_NONCONFORMANT })
+    // A difference found is definite; with none found but some action undecided, the
+    // comparison could not decide (docs/exact.md).
+    Ok(if d.equal {
+        EXIT_CONFORMANT
+    } else if d.changes.is_empty() && d.scenario_changes.is_empty() && !d.undecided.is_empty() {
+        EXIT_UNDECIDED
+    } else {
+        EXIT_NONCONFORMANT
+    })
 }
 
 fn render_command(args: &RenderArgs, out: &mut dyn Write) -> Result<i32, CommandError> {

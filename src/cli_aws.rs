@@ -176,7 +176,7 @@ pub async fn sweep(args: &SweepArgs, out: &mut dyn Write) -> Result<i32, Command
     check_region(&args.region)?;
     let (session, account, arn) =
         connect(&allow, args.endpoint.as_deref(), &args.region, args.aws_profile.as_deref()).await?;
-    let found = iamc_live::sweep::find(&session).await.map_err(|e| CommandError::ListTagged(e.to_string()))?;
+    let found = iamc_live::sweep::find(&session).await.map_err(CommandError::ListTagged)?;
     let plan = sweep::plan(&found, &selector, SystemTime::now());
     let _ = writeln!(
         out,

@@ -1,8 +1,6 @@
 //! What every command shares: the exit codes and the one map from a command's error to
 //! its code, the run's clock, reading the target and profile options, writing reports.
 
-use std::error::Error;
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -41,177 +39,110 @@ pub fn fail(err: &mut dyn Write, e: &CommandError) -> i32 {
 }
 
 /// Why a command could not decide. Each message is the whole line said after `error: `;
-/// the libraries' errors are said as they say themselves and kept as the source. (Display
-/// and `Error` are written out: this package does not depend on thiserror.)
-#[derive(Debug)]
+/// the libraries' errors are said as they say themselves and kept as the source.
+#[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// A flag, or a combination of flags, that cannot be run.
-    Flag(FlagError),
+    #[error("{0}")]
+    Flag(#[from] FlagError),
     /// `--region` is not a region name (on `--target aws`: of the aws partition).
-    Region(RegionError),
+    #[error("{0}")]
+    Region(#[from] RegionError),
     /// `--shard` is not `K/N`.
-    Shard(ShardError),
+    #[error("{0}")]
+    Shard(#[from] ShardError),
     /// `--max-cost` is not an amount.
-    MaxCost(MaxCostError),
+    #[error("{0}")]
+    MaxCost(#[from] MaxCostError),
     /// The allow-list is missing or malformed.
-    Guard(GuardError),
+    #[error("{0}")]
+    Guard(#[from] GuardError),
     /// The profile, a scenario file or the template does not load.
-    Load(LoadError),
+    #[error("{0}")]
+    Load(#[from] LoadError),
     /// The template does not render for the target.
-    Render(TemplateError),
+    #[error("{0}")]
+    Render(#[from] TemplateError),
     /// The profile lacks the readiness probes a live run needs.
+    #[error(
+        "the profile needs an allowed and a denied Describe scenario without prerequisites to prove the role is ready"
+    )]
     NoProbes,
     /// `diff`: a policy attached from outside the template, whose grants are unknown.
+    #[error(
+        "{loc}: managed policy `{arn}` is attached but not defined in the template; the diff cannot know its grants"
+    )]
     ExternalPolicy { arn: String, loc: Loc },
     /// `merge`: a report file that cannot be read.
+    #[error("failed to read `{path}`: {source}")]
     ReadReport { path: String, source: std::io::Error },
     /// `merge`: a file that is not a report of this tool.
+    #[error("{path}:{}:{}: not a report.json of this tool: {source}", .source.line(), .source.column())]
     NotAReport { path: String, source: serde_json::Error },
     /// `merge`: the reports do not join.
-    Merge(MergeError),
+    #[error("{0}")]
+    Merge(#[from] MergeError),
     /// A report, the output or a log could not be written.
-    Output(OutputError),
+    #[error("{0}")]
+    Output(#[from] OutputError),
     /// The async runtime did not start.
-    Runtime(std::io::Error),
-    /// The emulator or the gate in front of it did not start.
-    Start(Box<StartError>),
+    #[error("failed to start the async runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+    /// The emulator or the gate in front of it did not start (boxed, like `Run`, so every
+    /// command's `Result` stays small).
+    #[error("{0}")]
+    Start(#[from] Box<StartError>),
     /// A phase of the live run failed.
-    Run(Box<RunError>),
+    #[error("{0}")]
+    Run(#[from] Box<RunError>),
     /// `--target aws`, `sweep`: the administrator's session was not opened on an allowed account.
-    Connect(ConnectError),
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
     /// The principal's credentials were not obtained.
-    Credentials(CredentialsError),
+    #[error("{0}")]
+    Credentials(#[from] CredentialsError),
     /// Whose the principal's credentials are could not be asked.
-    Identity(IdentityError),
+    #[error("{0}")]
+    Identity(#[from] IdentityError),
     /// The cost estimate is above `--max-cost`; nothing was called.
+    #[error(
+        "the estimated cost, up to ${total_usd:.2}{}, is above --max-cost ${max_usd:.2}; nothing was called",
+        prices_unknown(.unknown)
+    )]
     OverBudget { total_usd: f64, max_usd: f64, unknown: Vec<String> },
     /// The principal's credentials are the administrator's.
+    #[error("the principal's credentials are the administrator's: the policy under test would not be what decides")]
     AdminAsPrincipal,
     /// `gate`: the listen address was refused.
+    #[error("failed to listen on {addr}: {source}")]
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
     /// `sweep`: what runs tagged could not be listed (the sweep's own message).
-    ListTagged(String),
+    #[error("could not list tagged resources: {0}")]
+    ListTagged(#[source] iamc_live::sweep::SweepError),
     /// `sweep`: some of what was selected could not be deleted.
+    #[error("{failed} of {total} resources could not be deleted")]
     NotDeleted { failed: usize, total: usize },
     /// Ctrl-C or SIGTERM while the emulator started.
+    #[error("interrupted while the emulator started; nothing was run")]
     InterruptedStarting,
     /// Ctrl-C or SIGTERM during a run on an emulator.
+    #[error("interrupted: the emulator was stopped and no report was written")]
     InterruptedEmulator,
     /// Ctrl-C or SIGTERM during a run on AWS.
+    #[error("interrupted: the run's resources were torn down and no report was written")]
     InterruptedAws,
     /// `--target aws` reached the emulator command (a bug in the dispatcher).
+    #[error("--target aws is run by cli_aws (a bug in the dispatcher)")]
     Misrouted,
     /// The run finished without its backend announcing itself (a bug in the harness).
+    #[error("the run finished without its backend announcing itself (a bug in the harness)")]
     NoBackend,
 }
 
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CommandError::Flag(e) => write!(f, "{e}"),
-            CommandError::Region(e) => write!(f, "{e}"),
-            CommandError::Shard(e) => write!(f, "{e}"),
-            CommandError::MaxCost(e) => write!(f, "{e}"),
-            CommandError::Guard(e) => write!(f, "{e}"),
-            CommandError::Load(e) => write!(f, "{e}"),
-            CommandError::Render(e) => write!(f, "{e}"),
-            CommandError::NoProbes => f.write_str(
-                "the profile needs an allowed and a denied Describe scenario without prerequisites to prove the role is ready",
-            ),
-            CommandError::ExternalPolicy { arn, loc } => write!(
-                f,
-                "{loc}: managed policy `{arn}` is attached but not defined in the template; the diff cannot know its grants"
-            ),
-            CommandError::ReadReport { path, source } => write!(f, "failed to read `{path}`: {source}"),
-            CommandError::NotAReport { path, source } => {
-                write!(f, "{path}:{}:{}: not a report.json of this tool: {source}", source.line(), source.column())
-            }
-            CommandError::Merge(e) => write!(f, "{e}"),
-            CommandError::Output(e) => write!(f, "{e}"),
-            CommandError::Runtime(e) => write!(f, "failed to start the async runtime: {e}"),
-            CommandError::Start(e) => write!(f, "{e}"),
-            CommandError::Run(e) => write!(f, "{e}"),
-            CommandError::Connect(e) => write!(f, "{e}"),
-            CommandError::Credentials(e) => write!(f, "{e}"),
-            CommandError::Identity(e) => write!(f, "{e}"),
-            CommandError::OverBudget { total_usd, max_usd, unknown } => {
-                let unknown =
-                    if unknown.is_empty() { String::new() } else { format!(" (prices unknown for: {})", unknown.join(", ")) };
-                write!(f, "the estimated cost, up to ${total_usd:.2}{unknown}, is above --max-cost ${max_usd:.2}; nothing was called")
-            }
-            CommandError::AdminAsPrincipal => f.write_str(
-                "the principal's credentials are the administrator's: the policy under test would not be what decides",
-            ),
-            CommandError::Listen { addr, source } => write!(f, "failed to listen on {addr}: {source}"),
-            CommandError::ListTagged(message) => write!(f, "could not list tagged resources: {message}"),
-            CommandError::NotDeleted { failed, total } => write!(f, "{failed} of {total} resources could not be deleted"),
-            CommandError::InterruptedStarting => f.write_str("interrupted while the emulator started; nothing was run"),
-            CommandError::InterruptedEmulator => {
-                f.write_str("interrupted: the emulator was stopped and no report was written")
-            }
-            CommandError::InterruptedAws => {
-                f.write_str("interrupted: the run's resources were torn down and no report was written")
-            }
-            CommandError::Misrouted => f.write_str("--target aws is run by cli_aws (a bug in the dispatcher)"),
-            CommandError::NoBackend => {
-                f.write_str("the run finished without its backend announcing itself (a bug in the harness)")
-            }
-        }
-    }
+/// The parenthesis of an over-budget message naming the actions without a known price.
+fn prices_unknown(unknown: &[String]) -> String {
+    if unknown.is_empty() { String::new() } else { format!(" (prices unknown for: {})", unknown.join(", ")) }
 }
-
-impl Error for CommandError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            CommandError::Flag(e) => Some(e),
-            CommandError::Region(e) => Some(e),
-            CommandError::Shard(e) => Some(e),
-            CommandError::MaxCost(e) => Some(e),
-            CommandError::Guard(e) => Some(e),
-            CommandError::Load(e) => Some(e),
-            CommandError::Render(e) => Some(e),
-            CommandError::ReadReport { source, .. } | CommandError::Listen { source, .. } => Some(source),
-            CommandError::NotAReport { source, .. } => Some(source),
-            CommandError::Merge(e) => Some(e),
-            CommandError::Output(e) => Some(e),
-            CommandError::Runtime(e) => Some(e),
-            CommandError::Start(e) => Some(e),
-            CommandError::Run(e) => Some(e),
-            CommandError::Connect(e) => Some(e),
-            CommandError::Credentials(e) => Some(e),
-            CommandError::Identity(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-/// `?` on each library error a command meets.
-macro_rules! from_errors {
-    ($($variant:ident($error:ty)),* $(,)?) => {
-        $(impl From<$error> for CommandError {
-            fn from(e: $error) -> Self {
-                CommandError::$variant(e)
-            }
-        })*
-    };
-}
-
-from_errors!(
-    Flag(FlagError),
-    Region(RegionError),
-    Shard(ShardError),
-    MaxCost(MaxCostError),
-    Guard(GuardError),
-    Load(LoadError),
-    Render(TemplateError),
-    Merge(MergeError),
-    Output(OutputError),
-    Start(Box<StartError>),
-    Run(Box<RunError>),
-    Connect(ConnectError),
-    Credentials(CredentialsError),
-    Identity(IdentityError),
-);
 
 // The two largest are kept boxed, so every command's `Result` stays small.
 impl From<StartError> for CommandError {
@@ -227,113 +158,71 @@ impl From<RunError> for CommandError {
 }
 
 /// A flag, or a combination of flags, refused before anything is done.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum FlagError {
     /// An option of `--target aws` given to an emulator run (it would be ignored).
+    #[error("{0} applies to --target aws only")]
     AwsOnly(&'static str),
     /// `--localstack` given to another target.
+    #[error("--localstack applies to --target localstack only")]
     LocalStackOnly,
     /// `--account-id` is not 12 digits.
+    #[error("--account-id `{0}` must be 12 digits")]
     AccountId(String),
     /// `--account-id` given to `--target aws`, whose account is the credentials'.
+    #[error("--account-id does not apply to --target aws: the account is the credentials' (and must be allowed)")]
     AccountIdOnAws,
     /// A duration flag (`--older-than`, `--expires-in`) that does not parse (sweep's message).
+    #[error("{0}")]
     Duration(String),
     /// `--expires-in` past what a timestamp can say.
+    #[error("--expires-in `{0}` is too far in the future")]
     ExpiresTooFar(String),
     /// `--stack` with `--principal assume`, which deploys its own.
+    #[error(
+        "--stack names a deployed stack for --principal instance-profile or user; with --principal assume the run deploys (and deletes) its own"
+    )]
     StackWithAssume,
     /// `--principal instance-profile` or `user` without `--stack`.
+    #[error("--principal instance-profile and user run against a deployed stack: pass --stack NAME")]
     NoStack,
     /// `--principal user` without `--user-profile`.
+    #[error("--principal user needs --user-profile NAME: the profile holding the user's access keys")]
     NoUserProfile,
     /// `--principal instance-profile` without `--aws-profile`.
+    #[error(
+        "--principal instance-profile needs --aws-profile NAME for the administrator's calls (read back, fixtures, teardown): on the instance the standard chain would give the role itself"
+    )]
     NoAdminProfile,
     /// `sweep` without `--run-id` or `--older-than`.
+    #[error("sweep needs --run-id ID or --older-than DURATION")]
     NoSelector,
     /// `--listen` is not an address.
+    #[error("--listen `{0}` is not an address such as 127.0.0.1:4580")]
     Listen(String),
     /// `--listen` is not on the loopback interface.
+    #[error("--listen `{0}`: the gate only listens on the loopback interface")]
     NotLoopback(String),
     /// `--role-key` is not `KEY:SECRET[:SESSION_TOKEN]`.
+    #[error("--role-key `{0}` is not KEY:SECRET[:SESSION_TOKEN]: the gate verifies every signature")]
     RoleKey(String),
 }
 
-impl fmt::Display for FlagError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FlagError::AwsOnly(flag) => write!(f, "{flag} applies to --target aws only"),
-            FlagError::LocalStackOnly => f.write_str("--localstack applies to --target localstack only"),
-            FlagError::AccountId(id) => write!(f, "--account-id `{id}` must be 12 digits"),
-            FlagError::AccountIdOnAws => f.write_str(
-                "--account-id does not apply to --target aws: the account is the credentials' (and must be allowed)",
-            ),
-            FlagError::Duration(message) => f.write_str(message),
-            FlagError::ExpiresTooFar(text) => write!(f, "--expires-in `{text}` is too far in the future"),
-            FlagError::StackWithAssume => f.write_str(
-                "--stack names a deployed stack for --principal instance-profile or user; with --principal assume the run deploys (and deletes) its own",
-            ),
-            FlagError::NoStack => {
-                f.write_str("--principal instance-profile and user run against a deployed stack: pass --stack NAME")
-            }
-            FlagError::NoUserProfile => {
-                f.write_str("--principal user needs --user-profile NAME: the profile holding the user's access keys")
-            }
-            FlagError::NoAdminProfile => f.write_str(
-                "--principal instance-profile needs --aws-profile NAME for the administrator's calls (read back, fixtures, teardown): on the instance the standard chain would give the role itself",
-            ),
-            FlagError::NoSelector => f.write_str("sweep needs --run-id ID or --older-than DURATION"),
-            FlagError::Listen(text) => write!(f, "--listen `{text}` is not an address such as 127.0.0.1:4580"),
-            FlagError::NotLoopback(text) => {
-                write!(f, "--listen `{text}`: the gate only listens on the loopback interface")
-            }
-            FlagError::RoleKey(spec) => write!(
-                f,
-                "--role-key `{spec}` is not KEY:SECRET[:SESSION_TOKEN]: the gate verifies every signature"
-            ),
-        }
-    }
-}
-
-impl Error for FlagError {}
-
 /// A report, the command's output or a log that could not be written.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     /// An earlier command's report could not be removed.
+    #[error("failed to remove the earlier `{}`: {source}", .path.display())]
     RemoveEarlier { path: PathBuf, source: std::io::Error },
     /// The report directory could not be made.
+    #[error("failed to create report directory `{}`: {source}", .path.display())]
     CreateDir { path: PathBuf, source: std::io::Error },
     /// A file could not be written.
+    #[error("failed to write `{}`: {source}", .path.display())]
     Write { path: PathBuf, source: std::io::Error },
     /// Standard output could not be written (a full disk, a closed pipe).
-    Stdout(std::io::Error),
-}
-
-impl fmt::Display for OutputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            OutputError::RemoveEarlier { path, source } => {
-                write!(f, "failed to remove the earlier `{}`: {source}", path.display())
-            }
-            OutputError::CreateDir { path, source } => {
-                write!(f, "failed to create report directory `{}`: {source}", path.display())
-            }
-            OutputError::Write { path, source } => write!(f, "failed to write `{}`: {source}", path.display()),
-            OutputError::Stdout(source) => write!(f, "failed to write to standard output: {source}"),
-        }
-    }
-}
-
-impl Error for OutputError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            OutputError::RemoveEarlier { source, .. }
-            | OutputError::CreateDir { source, .. }
-            | OutputError::Write { source, .. }
-            | OutputError::Stdout(source) => Some(source),
-        }
-    }
+    #[error("failed to write to standard output: {0}")]
+    Stdout(#[source] std::io::Error),
 }
 
 /// The run id and timestamp, taken once from the clock by the shell.

@@ -63,3 +63,24 @@ fn the_fixtures_differ_from_each_other_only_by_that_line_and_the_old_equals_itse
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("unchanged"), "{out}");
 }
+
+#[test]
+fn a_policy_variable_leaves_diff_undecided_exit_2_not_equal() {
+    // The same template twice, with a PassRole statement whose Resource reads
+    // ${aws:username}: no difference exists, but the procedure cannot show it for
+    // iam:PassRole, so diff cannot say "equal" (exit 2, the action listed).
+    let tmp = tempfile::tempdir().unwrap();
+    let seed = std::fs::read_to_string(fixtures().join("old.yaml")).unwrap();
+    let statement = "        - Action:\n          - iam:PassRole\n          Effect: Allow\n          Resource:\n          - arn:*:iam::*:role/${aws:username}\n        Version: 2012-10-17";
+    let text = seed.replacen("        Version: 2012-10-17", statement, 1);
+    assert_ne!(text, seed, "the statement is added");
+    std::fs::write(tmp.path().join("a.yaml"), &text).unwrap();
+    std::fs::write(tmp.path().join("b.yaml"), &text).unwrap();
+    let (code, out, err) = bin(&["diff", "a.yaml", "b.yaml", "--format", "json"], tmp.path());
+    assert_eq!(code, 2, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["diff"]["equal"], false);
+    let undecided: Vec<&str> =
+        doc["diff"]["undecided"].as_array().unwrap().iter().map(|u| u["action"].as_str().unwrap()).collect();
+    assert_eq!(undecided, ["iam:PassRole"], "{doc:#}");
+}

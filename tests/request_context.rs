@@ -235,3 +235,41 @@ fn a_deny_on_the_role_tag_denies_live_too() {
         assert!(message.contains("DenyTerminateTagged") && message.ends_with("the model says denied"), "{message}");
     }
 }
+
+/// A key AWS takes from the request's own parameters (`ec2:InstanceType` of RunInstances,
+/// catalog/request-keys.toml) is provided from the scenario's input, not left undecided;
+/// the exact procedure then names the request the scenarios leave unpinned: a launch of
+/// another instance type, which only the Deny refuses.
+#[test]
+fn a_request_parameter_key_is_provided_from_the_input() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (code, text, report) = run("check", "deny-other-instance-types.yaml", tmp.path());
+    assert!(findings(&report, "missing_grant").is_empty(), "{text}");
+    // Undecided only where the call does not state the type: an Auto Scaling group launches
+    // from a launch template, whose instance type the scenario's input does not hold.
+    let unmodelled = findings(&report, "unmodelled_key");
+    assert!(!unmodelled.is_empty(), "{text}");
+    for f in &unmodelled {
+        let m = f["message"].as_str().unwrap();
+        assert!(m.contains("`ec2:instancetype`") && m.contains("scenario `autoscaling."), "{f}");
+    }
+    let rows = report["scenarios"].as_array().unwrap();
+    let launch = rows
+        .iter()
+        .find(|r| keys_read(r, "ec2:RunInstances").iter().any(|(k, _)| k == "ec2:instancetype"))
+        .expect("a RunInstances check reads ec2:InstanceType");
+    assert!(
+        keys_read(launch, "ec2:RunInstances").contains(&("ec2:instancetype".into(), "provided".into())),
+        "{launch}"
+    );
+    assert_eq!(code, 2, "undecided where the type is not stated: {text}");
+    let survivors = findings(&report, "surviving_mutant");
+    let dropped = survivors
+        .iter()
+        .find(|f| f["message"].as_str().unwrap().contains("drop-statement:"))
+        .unwrap_or_else(|| panic!("{survivors:#?}"));
+    // Another type, or none stated: the Deny's StringNotEquals holds for both.
+    let t = dropped["witness"]["context"]["ec2:instancetype"][0].as_str();
+    assert!(t.is_none_or(|t| !["t3.micro", "t3.large", "t3.xlarge"].contains(&t)), "{dropped}");
+    assert_eq!(dropped["witness"]["action"], "ec2:RunInstances", "{dropped}");
+}

@@ -4,6 +4,8 @@
 //! parts. Nothing here does I/O (no tokio, hyper or clap among its dependencies): callers
 //! hand it text and get plain data back. See docs/architecture.md.
 
+#![deny(missing_docs)]
+
 pub mod analysis;
 pub mod aws;
 pub mod calendar;

@@ -8,7 +8,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::gate::record::GateRecord;
-use crate::report::BackendAnswer;
 use crate::scenario::{Expect, Profile, Scenario};
 
 /// What a scenario's call came to.
@@ -223,4 +222,17 @@ pub fn required_by(profile: &Profile, shard: Option<Shard>) -> HashSet<String> {
         }
     }
     required
+}
+
+/// What the emulator (or AWS) answered to a live call.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BackendAnswer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The error code, when the answer is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The error message, when the answer is an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

@@ -25,11 +25,28 @@ const MAX_SLUG: usize = 48;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// A mutant no scenario kills, not proven equivalent.
-    Mutant { id: String, description: String, loc: String },
+    Mutant {
+        /// The mutant's stable id.
+        id: String,
+        /// The edit, in words.
+        description: String,
+        /// Where the edited element is written.
+        loc: String,
+    },
     /// An action the catalog probe found granted beyond the contract.
-    UnexpectedGrant { action: String, loc: String },
+    UnexpectedGrant {
+        /// The action granted.
+        action: String,
+        /// The Action entry that grants it.
+        loc: String,
+    },
     /// A contract action granted outside its declared scope.
-    WidenedScope { message: String, loc: String },
+    WidenedScope {
+        /// The finding, in words.
+        message: String,
+        /// Where the finding points (empty when nowhere).
+        loc: String,
+    },
 }
 
 impl Origin {

@@ -69,7 +69,8 @@ use testcontainers_modules::testcontainers::core::error::TestcontainersError;
 use testcontainers_modules::testcontainers::runners::AsyncRunner;
 use testcontainers_modules::testcontainers::{ContainerAsync, ImageExt};
 
-use crate::emulator::{LOCALSTACK_VERSION, cache_dir, free_port};
+use crate::cache::cache_dir;
+use crate::emulator::{LOCALSTACK_VERSION, free_port};
 
 /// The locally built image (`localstack/build-image.sh`), named for what it is.
 pub const LOCAL_IMAGE_NAME: &str = "iam-conformance/localstack-core";

@@ -6,7 +6,7 @@ use aws_credential_types::provider::error::CredentialsError as ProviderError;
 use iamc_core::aws::guard::{AllowList, GuardError, caller_identity};
 
 use crate::client::{Client, Credentials, ExecError, error_chain};
-use crate::run::{Endpoints, Session};
+use crate::session::{Endpoints, Session};
 
 /// Why no credentials were obtained ([`chain_credentials`], [`instance_credentials`]).
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
+/// Re-exported from `cache`, which the reaper shares (its pid files live there too).
+pub use crate::cache::cache_dir;
 use crate::reaper;
 
 /// The install script, compiled in so the binary works from any directory.
@@ -145,18 +147,6 @@ impl Drop for Group {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// Where cached venvs live: `$IAM_CONFORMANCE_CACHE`, else `$XDG_CACHE_HOME/iam-conformance`,
-/// else `~/.cache/iam-conformance`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("IAM_CONFORMANCE_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/tmp".into())).join(".cache"));
-    base.join("iam-conformance")
 }
 
 /// Installs moto into the cache if needed (reusing a complete earlier install) and

@@ -724,13 +724,13 @@ async fn read_role(state: &State, f: &Followed) -> Result<Option<Arc<Subject>>, 
     if !got.ok() {
         return Err(format!("iam:GetRole answered {}", got.status));
     }
-    let session = crate::run::Session {
+    let session = crate::session::Session {
         client: state.client.clone(),
-        endpoints: crate::run::Endpoints::One(state.upstream.clone()),
+        endpoints: crate::session::Endpoints::One(state.upstream.clone()),
         region: state.target.region.clone(),
         admin: state.admin.clone(),
     };
-    let (arn, policies) = crate::run::read_back(&session, &f.name).await.map_err(|e| e.to_string())?;
+    let (arn, policies) = crate::session::read_back(&session, &f.name).await.map_err(|e| e.to_string())?;
     Ok(Some(Arc::new(Subject { role_arn: arn, policies })))
 }
 

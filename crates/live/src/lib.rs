@@ -2,6 +2,7 @@
 //! emulators' processes, the gate's HTTP server, the live run and the sweep's calls.
 //! Every decision it acts on is made by `iamc-core`. See docs/architecture.md.
 
+pub mod cache;
 pub mod client;
 pub mod container;
 pub mod credentials;
@@ -12,4 +13,5 @@ pub mod oracle;
 pub mod pipeline;
 pub mod reaper;
 pub mod run;
+pub mod session;
 pub mod sweep;

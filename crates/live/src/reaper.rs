@@ -68,7 +68,7 @@ pub struct Record {
 
 /// Where pid files live: `<cache>/pids`.
 pub fn pids_dir() -> PathBuf {
-    crate::emulator::cache_dir().join("pids")
+    crate::cache::cache_dir().join("pids")
 }
 
 /// This process's pid and start time.

@@ -12,14 +12,14 @@ use tokio::task::JoinSet;
 
 use crate::client::{Answer, Client, Credentials, ExecError};
 use crate::gate_server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
+pub use crate::session::{CallError, Endpoints, ReadBackError, Session, read_back};
 use iamc_core::aws::errors::{ErrorClass, classify, classify_answer, worded_as_denial};
 pub use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::gate::deny::is_denial_code;
 pub use iamc_core::outcome::{DecidedBy, LiveResult, Observed, Shard, SkipReason, required_by};
-use iamc_core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
+use iamc_core::policy::Policy;
 use iamc_core::report::BackendAnswer;
 use iamc_core::scenario::{Expect, Fixture, Profile, Scenario, substitute};
-use iamc_core::template::TemplateError;
 use iamc_core::template::render::Target;
 
 /// The harness's own credentials on an emulator (any key works there; the gate knows
@@ -55,17 +55,6 @@ pub fn admin_credentials() -> Credentials {
 // ("deploy: …"), with its cause's words in it and the cause itself as `source`. The
 // pipeline's `RunError` gathers the phases' errors.
 
-/// A call with the administrator's credentials that did not succeed ([`Session::admin_ok`]).
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    /// The call got no answer.
-    #[error("{0}")]
-    Exec(#[from] ExecError),
-    /// The service answered with an error.
-    #[error("{service}:{operation} answered {status} {code}: {message}")]
-    Answered { service: String, operation: String, status: u16, code: String, message: String },
-}
-
 /// Why the stack did not deploy ([`deploy`]), or a given stack was not found.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -85,29 +74,6 @@ pub enum DeployError {
         #[source]
         source: CallError,
     },
-}
-
-/// Why the role and its policies could not be read back from IAM ([`read_back`]).
-#[derive(Debug, thiserror::Error)]
-pub enum ReadBackError {
-    /// An IAM call failed.
-    #[error("read back IAM: {0}")]
-    Call(#[source] CallError),
-    /// GetRole answered without the role's ARN.
-    #[error("read back IAM: GetRole returned no Arn")]
-    NoArn,
-    /// A managed policy's version came without its document.
-    #[error("read back IAM: GetPolicyVersion of {arn} returned no Document")]
-    NoDocument { arn: String },
-    /// An inline policy came without its document.
-    #[error("read back IAM: GetRolePolicy {name} returned no PolicyDocument")]
-    NoInlineDocument { name: String },
-    /// A policy document is not JSON.
-    #[error("read back IAM: {0}")]
-    Json(#[source] TemplateError),
-    /// A policy document is not an IAM policy the tool reads.
-    #[error("read back IAM: {0}")]
-    Policy(#[source] PolicyError),
 }
 
 /// A fixture's call that failed ([`run_fixtures`]).
@@ -167,73 +133,6 @@ pub struct Deployed {
     pub policies: Vec<Policy>,
 }
 
-/// Where a run's calls go.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Endpoints {
-    /// One URL serves every service: an emulator, or the gate in front of one.
-    One(String),
-    /// AWS's own regional endpoints (IAM's is global), over HTTPS.
-    Aws,
-}
-
-/// The calls of a run: the administrator's credentials and where to send them.
-pub struct Session {
-    pub client: Client,
-    pub endpoints: Endpoints,
-    pub region: String,
-    pub admin: Credentials,
-}
-
-impl Session {
-    /// The URL `service`'s calls go to.
-    pub fn url(&self, service: &str) -> String {
-        match &self.endpoints {
-            Endpoints::One(url) => url.clone(),
-            Endpoints::Aws => iamc_core::aws::endpoint(service, &self.region),
-        }
-    }
-
-    /// The region a call to `service` is signed for (IAM's global endpoint signs as us-east-1).
-    pub fn signing_region(&self, service: &str) -> String {
-        match (&self.endpoints, service) {
-            (Endpoints::Aws, "iam") => "us-east-1".to_string(),
-            _ => self.region.clone(),
-        }
-    }
-
-    /// One call with explicit credentials.
-    pub async fn call(
-        &self,
-        creds: &Credentials,
-        service: &str,
-        operation: &str,
-        input: &Value,
-        extra_headers: &[(&str, &str)],
-    ) -> Result<Answer, ExecError> {
-        let (url, region) = (self.url(service), self.signing_region(service));
-        self.client.call(&url, &region, creds, service, operation, input, extra_headers).await
-    }
-
-    pub async fn admin(&self, service: &str, operation: &str, input: Value) -> Result<Answer, ExecError> {
-        self.call(&self.admin, service, operation, &input, &[]).await
-    }
-
-    /// One call with the administrator's credentials; its body, or why it failed.
-    pub async fn admin_ok(&self, service: &str, operation: &str, input: Value) -> Result<String, CallError> {
-        let a = self.admin(service, operation, input).await?;
-        match a.error {
-            None => Ok(a.body),
-            Some((code, message)) => Err(CallError::Answered {
-                service: service.to_string(),
-                operation: operation.to_string(),
-                status: a.status,
-                code,
-                message,
-            }),
-        }
-    }
-}
-
 /// How long a stack may take to be created.
 const DEPLOY_PATIENCE: Duration = Duration::from_secs(300);
 
@@ -281,60 +180,6 @@ pub async fn deploy_with(
             }
         }
     }
-}
-
-/// Reads back the role and every policy attached to it, as the emulator's IAM holds them.
-pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Vec<Policy>), ReadBackError> {
-    let iam = |operation: &'static str, input: Value| async move {
-        session.admin_ok("iam", operation, input).await.map_err(ReadBackError::Call)
-    };
-    let role = iam("GetRole", serde_json::json!({"RoleName": role_name})).await?;
-    let role_arn = iamc_core::xml::first(&role, "Arn").ok_or(ReadBackError::NoArn)?;
-    let mut policies = Vec::new();
-    let attached = iam("ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    for arn in iamc_core::xml::texts(&attached, "PolicyArn") {
-        let policy = iam("GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
-        let version = iamc_core::xml::first(&policy, "DefaultVersionId").unwrap_or_else(|| "v1".into());
-        let name = iamc_core::xml::first(&policy, "PolicyName").unwrap_or_else(|| arn.clone());
-        let body = iam("GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version})).await?;
-        let document =
-            iamc_core::xml::first(&body, "Document").ok_or_else(|| ReadBackError::NoDocument { arn: arn.clone() })?;
-        policies.push(parse_document(&name, &format!("emulator IAM {arn}"), &document)?);
-    }
-    let inline = iam("ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    for name in iamc_core::xml::texts(&inline, "member") {
-        let body = iam("GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name})).await?;
-        let document = iamc_core::xml::first(&body, "PolicyDocument")
-            .ok_or_else(|| ReadBackError::NoInlineDocument { name: name.clone() })?;
-        policies.push(parse_document(&name, &format!("emulator IAM role/{role_name} inline {name}"), &document)?);
-    }
-    Ok((role_arn, policies))
-}
-
-/// IAM returns documents URL-encoded (RFC 3986); some emulators return them plain.
-fn parse_document(name: &str, label: &str, document: &str) -> Result<Policy, ReadBackError> {
-    let text = if document.trim_start().starts_with('{') { document.to_string() } else { percent_decode(document) };
-    let node = iamc_core::template::json::parse(&text, &Arc::from(label)).map_err(ReadBackError::Json)?;
-    parse_policy(name, &node, PolicyKind::Identity).map_err(ReadBackError::Policy)
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-            if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Assumes the role through the gate (so the gate learns its keys), then waits until one

@@ -10,19 +10,105 @@ use std::time::Instant;
 use iamc_core::aws::errors::{ErrorClass, classify};
 use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::aws::sweep::*;
-use iamc_core::wire::{self, WaitState};
+use iamc_core::wire::{self, WaitState, WireError};
 use serde_json::{Value, json};
 
-use crate::client::Answer;
-use crate::run::{Endpoints, Session};
+use crate::client::{Answer, ExecError};
+use crate::session::{Endpoints, Session};
 
 /// Pages are bounded so that a service repeating a token cannot loop forever.
 const MAX_PAGES: usize = 1000;
 
+/// Why a listing, a deletion or the wait for one failed; each message names the call.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// A call got no answer.
+    #[error("{call}: {source}")]
+    Call {
+        /// The call, as `service:Operation` or its label.
+        call: String,
+        /// Why there was no answer (boxed: the error is large and rare).
+        #[source]
+        source: Box<ExecError>,
+    },
+    /// A call was answered with an error that is not retried, or was retried too long.
+    #[error("{call} answered {status} {code}: {message}")]
+    Answered {
+        /// The call, as `service:Operation` or its label.
+        call: String,
+        /// The HTTP status of the answer.
+        status: u16,
+        /// The error code of the answer.
+        code: String,
+        /// The error message of the answer.
+        message: String,
+    },
+    /// A successful answer the wire model cannot read.
+    #[error("{service}:{operation} answered what the wire model cannot read: {source}")]
+    Unreadable {
+        /// The service called.
+        service: String,
+        /// The operation called.
+        operation: String,
+        /// What the wire model could not read (boxed, as above).
+        #[source]
+        source: Box<WireError>,
+    },
+    /// A service-linked role's deletion task ended failed.
+    #[error("{}", task_failed(.task, .why))]
+    TaskFailed {
+        /// The deletion task's id.
+        task: String,
+        /// Why it failed, in IAM's words.
+        why: String,
+    },
+    /// A service-linked role's deletion task did not end in time.
+    #[error("deletion task {task} still {status} after {seconds} s")]
+    TaskTimedOut {
+        /// The deletion task's id.
+        task: String,
+        /// Its last status.
+        status: String,
+        /// How long it was waited for.
+        seconds: u64,
+    },
+    /// The wire model lacks the waiter a stack's deletion is followed with.
+    #[error("the wire model has no StackDeleteComplete waiter")]
+    NoStackWaiter,
+    /// A stack's deletion ended in a state the waiter calls a failure.
+    #[error("stack {stack} {status}: {reason}")]
+    StackFailed {
+        /// The stack's name.
+        stack: String,
+        /// Its status.
+        status: String,
+        /// Its status reason.
+        reason: String,
+    },
+    /// A stack's deletion did not end in time.
+    #[error("stack {stack} still {status} after {seconds} s")]
+    StackTimedOut {
+        /// The stack's name.
+        stack: String,
+        /// Its last status.
+        status: String,
+        /// How long it was waited for.
+        seconds: u64,
+    },
+}
+
+/// The message of a failed deletion task, with no trailing space when IAM gave no reason.
+fn task_failed(task: &str, why: &str) -> String {
+    format!("deletion task {task} failed: {why}").trim_end().to_string()
+}
+
 /// A successful answer's output, read by the wire model; the error names the call.
-fn read(service: &str, operation: &str, a: &Answer) -> Result<Value, String> {
-    wire::output(service, operation, a.status, &a.body)
-        .map_err(|e| format!("{service}:{operation} answered what the wire model cannot read: {e}"))
+fn read(service: &str, operation: &str, a: &Answer) -> Result<Value, SweepError> {
+    wire::output(service, operation, a.status, &a.body).map_err(|source| SweepError::Unreadable {
+        service: service.to_string(),
+        operation: operation.to_string(),
+        source: Box::new(source),
+    })
 }
 
 /// One listing call, its answer read; `Ok(None)` when `gone_ok` and its subject is gone
@@ -34,7 +120,7 @@ async fn listing(
     operation: &str,
     input: Value,
     gone_ok: bool,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, SweepError> {
     let policy = RetryPolicy::sweep_listing();
     let started = Instant::now();
     let mut retries = 0;
@@ -42,7 +128,7 @@ async fn listing(
         let a = session
             .admin(service, operation, input.clone())
             .await
-            .map_err(|e| format!("{service}:{operation}: {e}"))?;
+            .map_err(|source| SweepError::Call { call: format!("{service}:{operation}"), source: Box::new(source) })?;
         let Some((code, message)) = &a.error else { return read(service, operation, &a).map(Some) };
         let class = classify(code, message);
         if let Some(wait) = policy.next_wait(retries, started.elapsed(), class) {
@@ -53,7 +139,12 @@ async fn listing(
         if gone_ok && class == ErrorClass::Gone {
             return Ok(None);
         }
-        return Err(format!("{service}:{operation} answered {} {code}: {message}", a.status));
+        return Err(SweepError::Answered {
+            call: format!("{service}:{operation}"),
+            status: a.status,
+            code: code.clone(),
+            message: message.clone(),
+        });
     }
 }
 
@@ -65,7 +156,7 @@ async fn pages(
     operation: &str,
     input: Value,
     gone_ok: bool,
-) -> Result<Option<Vec<Value>>, String> {
+) -> Result<Option<Vec<Value>>, SweepError> {
     let paginator = wire::models().service(service).and_then(|m| m.paginator(operation));
     let mut input = input;
     let mut out = Vec::new();
@@ -84,7 +175,7 @@ async fn pages(
 }
 
 /// Every page of a listing whose subject cannot be gone.
-async fn all_pages(session: &Session, service: &str, operation: &str, input: Value) -> Result<Vec<Value>, String> {
+async fn all_pages(session: &Session, service: &str, operation: &str, input: Value) -> Result<Vec<Value>, SweepError> {
     Ok(pages(session, service, operation, input, false).await?.unwrap_or_default())
 }
 
@@ -103,21 +194,23 @@ async fn tag_filtered(
     service: &str,
     operation: &str,
     member: &str,
-) -> Result<(Vec<Value>, bool), String> {
+) -> Result<(Vec<Value>, bool), SweepError> {
     let filtered = json!({member: [{"Name": "tag-key", "Values": [RUN_ID_TAG]}]});
     match all_pages(session, service, operation, filtered).await {
         Ok(pages) => Ok((pages, true)),
-        Err(e) if filter_unsupported(&e) => Ok((all_pages(session, service, operation, json!({})).await?, false)),
+        Err(e) if filter_unsupported(&e.to_string()) => {
+            Ok((all_pages(session, service, operation, json!({})).await?, false))
+        }
         Err(e) => Err(e),
     }
 }
 
-async fn find_ec2(session: &Session, listing: &Ec2Listing) -> Result<Vec<Tagged>, String> {
+async fn find_ec2(session: &Session, listing: &Ec2Listing) -> Result<Vec<Tagged>, SweepError> {
     let (pages, vouched) = tag_filtered(session, "ec2", listing.operation, listing.filter_member).await?;
     Ok(pages.iter().flat_map(|page| read_ec2(listing.kind, page, vouched)).collect())
 }
 
-async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, String> {
+async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, SweepError> {
     let names: Vec<String> = all_pages(session, "elasticloadbalancing", "DescribeLoadBalancers", json!({}))
         .await?
         .iter()
@@ -133,19 +226,19 @@ async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, String> {
     Ok(out)
 }
 
-async fn find_auto_scaling_groups(session: &Session) -> Result<Vec<Tagged>, String> {
+async fn find_auto_scaling_groups(session: &Session) -> Result<Vec<Tagged>, SweepError> {
     let (pages, _) = tag_filtered(session, "autoscaling", "DescribeAutoScalingGroups", "Filters").await?;
     Ok(pages.iter().flat_map(read_auto_scaling_groups).collect())
 }
 
-async fn find_secrets(session: &Session) -> Result<Vec<Tagged>, String> {
+async fn find_secrets(session: &Session) -> Result<Vec<Tagged>, SweepError> {
     // The tag-key filter matches by prefix: `read_secrets` keeps exact keys only.
     let input = json!({"Filters": [{"Key": "tag-key", "Values": [RUN_ID_TAG]}]});
     Ok(all_pages(session, "secretsmanager", "ListSecrets", input).await?.iter().flat_map(read_secrets).collect())
 }
 
 /// Every role or every instance profile in the account (all paths).
-async fn list_iam(session: &Session, kind: IamListing) -> Result<Vec<Listed>, String> {
+async fn list_iam(session: &Session, kind: IamListing) -> Result<Vec<Listed>, SweepError> {
     let pages = all_pages(session, "iam", kind.operation(), json!({})).await?;
     Ok(pages.iter().flat_map(|page| read_iam_listing(kind, page)).collect())
 }
@@ -153,7 +246,7 @@ async fn list_iam(session: &Session, kind: IamListing) -> Result<Vec<Listed>, St
 /// Our tags on a role or an instance profile: those its listing showed, else its own
 /// tag listing (ListRoleTags, ListInstanceProfileTags). `None` when it is gone since it
 /// was listed.
-async fn iam_tags(session: &Session, kind: IamListing, entity: &Listed) -> Result<Option<TagValues>, String> {
+async fn iam_tags(session: &Session, kind: IamListing, entity: &Listed) -> Result<Option<TagValues>, SweepError> {
     if let Some(tags) = &entity.tags {
         return Ok(Some(tags.clone()));
     }
@@ -172,7 +265,7 @@ async fn iam_tags(session: &Session, kind: IamListing, entity: &Listed) -> Resul
 
 /// The tagged roles: service-linked ones (under `/aws-service-role/`, by ARN) and others
 /// (by name), except those a stack manages.
-async fn find_roles(session: &Session, stack_managed: &HashSet<(Kind, String)>) -> Result<Vec<Tagged>, String> {
+async fn find_roles(session: &Session, stack_managed: &HashSet<(Kind, String)>) -> Result<Vec<Tagged>, SweepError> {
     let mut out = Vec::new();
     for role in list_iam(session, IamListing::Roles).await? {
         let service_linked = role.path.starts_with("/aws-service-role/");
@@ -190,7 +283,7 @@ async fn find_roles(session: &Session, stack_managed: &HashSet<(Kind, String)>) 
 async fn find_instance_profiles(
     session: &Session,
     stack_managed: &HashSet<(Kind, String)>,
-) -> Result<Vec<Tagged>, String> {
+) -> Result<Vec<Tagged>, SweepError> {
     let mut out = Vec::new();
     for profile in list_iam(session, IamListing::InstanceProfiles).await? {
         if stack_managed.contains(&(Kind::InstanceProfile, profile.name.clone())) {
@@ -215,7 +308,7 @@ async fn find_instance_profiles(
 /// their stack: DeleteStack deletes them, and a sweep must not delete them behind
 /// CloudFormation's back (a stack's tags, the run's among them, may be propagated to
 /// the resources it creates).
-async fn stack_managed(session: &Session, stacks: &[Tagged]) -> Result<HashSet<(Kind, String)>, String> {
+async fn stack_managed(session: &Session, stacks: &[Tagged]) -> Result<HashSet<(Kind, String)>, SweepError> {
     let mut out = HashSet::new();
     for stack in stacks {
         // A stack deleted since DescribeStacks manages nothing any more.
@@ -226,7 +319,7 @@ async fn stack_managed(session: &Session, stacks: &[Tagged]) -> Result<HashSet<(
     Ok(out)
 }
 
-async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, String> {
+async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, SweepError> {
     Ok(all_pages(session, "cloudformation", "DescribeStacks", json!({})).await?.iter().flat_map(read_stacks).collect())
 }
 
@@ -242,7 +335,7 @@ async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, String> {
 /// manages (ListStackResources) are left to the stack. The first listing that fails
 /// fails the whole search (a sweep must not act on a partial picture); the error names
 /// the call. A role, instance profile or stack deleted while being listed is left out.
-pub async fn find(session: &Session) -> Result<Vec<Tagged>, String> {
+pub async fn find(session: &Session) -> Result<Vec<Tagged>, SweepError> {
     let mut out = find_auto_scaling_groups(session).await?;
     out.extend(find_load_balancers(session).await?);
     for listing in EC2_LISTINGS {
@@ -271,25 +364,32 @@ pub fn deletion_policy(session: &Session) -> RetryPolicy {
 
 /// Makes one call, retrying what `policy` retries (throttling, and on AWS "not yet")
 /// within its patience. `Ok(())` also when the work was already done.
-async fn make(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<(), String> {
+async fn make(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<(), SweepError> {
     attempt(session, c, policy).await.map(|_| ())
 }
 
 /// [`make`], telling "already done" (the answer's class is `Gone`) apart: `Ok(None)`;
 /// else the answer.
-async fn attempt(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<Answer>, String> {
+async fn attempt(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<Answer>, SweepError> {
     let started = Instant::now();
     let mut retries = 0;
     loop {
-        let a =
-            session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
+        let a = session
+            .admin(c.service, c.operation, c.input.clone())
+            .await
+            .map_err(|source| SweepError::Call { call: c.label.clone(), source: Box::new(source) })?;
         let Some((code, message)) = &a.error else { return Ok(Some(a)) };
         let class = classify(code, message);
         if class == ErrorClass::Gone {
             return Ok(None);
         }
         let Some(wait) = policy.next_wait(retries, started.elapsed(), class) else {
-            return Err(format!("{} answered {} {code}: {message}", c.label, a.status));
+            return Err(SweepError::Answered {
+                call: c.label.clone(),
+                status: a.status,
+                code: code.clone(),
+                message: message.clone(),
+            });
         };
         tokio::time::sleep(wait).await;
         retries += 1;
@@ -297,7 +397,7 @@ async fn attempt(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Op
 }
 
 /// [`attempt`], with the answer read by the wire model.
-async fn attempt_reading(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<Value>, String> {
+async fn attempt_reading(session: &Session, c: &Call, policy: &RetryPolicy) -> Result<Option<Value>, SweepError> {
     match attempt(session, c, policy).await? {
         Some(a) => read(c.service, c.operation, &a).map(Some),
         None => Ok(None),
@@ -312,7 +412,7 @@ async fn undo_role_attachments(
     role: &str,
     policy: &RetryPolicy,
     calls: &mut Vec<String>,
-) -> Result<(), String> {
+) -> Result<(), SweepError> {
     for (listing, _) in role_listings(role) {
         for _ in 0..MAX_PAGES {
             calls.push(listing.label.clone());
@@ -344,7 +444,7 @@ async fn revoke_group_references(
     groups: &[&str],
     policy: &RetryPolicy,
     calls: &mut Vec<String>,
-) -> Vec<String> {
+) -> Vec<SweepError> {
     let mut failures = Vec::new();
     for chunk in groups.chunks(GROUPS_PER_LISTING) {
         let listing = describe_groups(chunk);
@@ -400,7 +500,7 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
     if t.kind == Kind::Role
         && let Err(e) = undo_role_attachments(session, &t.id, policy, &mut done.calls).await
     {
-        done.result = Err(e);
+        done.result = Err(e.to_string());
         return done;
     }
     // The last call's answer (`None`: what it deletes was already gone).
@@ -410,7 +510,7 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
         match attempt(session, c, policy).await {
             Ok(answer) => last = answer.map(|a| (c, a)),
             Err(e) => {
-                done.result = Err(e);
+                done.result = Err(e.to_string());
                 return done;
             }
         }
@@ -426,14 +526,15 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
         },
         Kind::Stack => wait_stack_deleted(session, &t.id, policy).await,
         _ => Ok(()),
-    };
+    }
+    .map_err(|e| e.to_string());
     done
 }
 
 /// Follows a service-linked role's deletion task to its end, polling on `policy`'s
 /// schedule ([`RetryPolicy::wait_after`]) until that is spent. (botocore has no waiter
 /// for it.)
-async fn wait_role_deleted(session: &Session, task: &str, policy: &RetryPolicy) -> Result<(), String> {
+async fn wait_role_deleted(session: &Session, task: &str, policy: &RetryPolicy) -> Result<(), SweepError> {
     let started = Instant::now();
     let mut status = String::new();
     for polls in 0.. {
@@ -442,7 +543,7 @@ async fn wait_role_deleted(session: &Session, task: &str, policy: &RetryPolicy) 
         let (now, failure) = deletion_task_status(&output.unwrap_or_default());
         status = now;
         if let Some(why) = failure {
-            return Err(format!("deletion task {task} failed: {why}").trim_end().to_string());
+            return Err(SweepError::TaskFailed { task: task.to_string(), why });
         }
         if status == "SUCCEEDED" {
             return Ok(());
@@ -452,31 +553,38 @@ async fn wait_role_deleted(session: &Session, task: &str, policy: &RetryPolicy) 
             None => break,
         }
     }
-    Err(format!("deletion task {task} still {status} after {} s", policy.limit.as_secs()))
+    Err(SweepError::TaskTimedOut { task: task.to_string(), status, seconds: policy.limit.as_secs() })
 }
 
 /// Follows a stack's deletion with botocore's `StackDeleteComplete` waiter, polling on
 /// `policy`'s schedule. An answer that the stack is gone (`ValidationError` … does not
 /// exist, which the waiter also accepts) or that no longer lists it ends the wait.
-async fn wait_stack_deleted(session: &Session, stack: &str, policy: &RetryPolicy) -> Result<(), String> {
+async fn wait_stack_deleted(session: &Session, stack: &str, policy: &RetryPolicy) -> Result<(), SweepError> {
     let waiter = wire::models()
         .service("cloudformation")
         .and_then(|m| m.waiter("StackDeleteComplete"))
-        .ok_or("the wire model has no StackDeleteComplete waiter")?;
+        .ok_or(SweepError::NoStackWaiter)?;
     let started = Instant::now();
     let mut status = String::new();
     for polls in 0.. {
-        let a = session
-            .admin("cloudformation", &waiter.operation, json!({"StackName": stack}))
-            .await
-            .map_err(|e| format!("cloudformation:DescribeStacks {stack}: {e}"))?;
+        let a = session.admin("cloudformation", &waiter.operation, json!({"StackName": stack})).await.map_err(
+            |source| SweepError::Call {
+                call: format!("cloudformation:DescribeStacks {stack}"),
+                source: Box::new(source),
+            },
+        )?;
         if let Some((code, message)) = &a.error {
             if classify(code, message) == ErrorClass::Gone {
                 return Ok(());
             }
             return match wire::waiter_state(waiter, a.status, Err(code)) {
                 WaitState::Success => Ok(()),
-                _ => Err(format!("cloudformation:DescribeStacks {stack} answered {} {code}: {message}", a.status)),
+                _ => Err(SweepError::Answered {
+                    call: format!("cloudformation:DescribeStacks {stack}"),
+                    status: a.status,
+                    code: code.clone(),
+                    message: message.clone(),
+                }),
             };
         }
         let output = read("cloudformation", &waiter.operation, &a)?;
@@ -484,14 +592,16 @@ async fn wait_stack_deleted(session: &Session, stack: &str, policy: &RetryPolicy
         status = now;
         match wire::waiter_state(waiter, a.status, Ok(&output)) {
             WaitState::Success => return Ok(()),
-            WaitState::Failure { .. } => return Err(format!("stack {stack} {status}: {reason}")),
+            WaitState::Failure { .. } => {
+                return Err(SweepError::StackFailed { stack: stack.to_string(), status, reason });
+            }
             WaitState::Retry => match policy.wait_after(polls, started.elapsed()) {
                 Some(wait) => tokio::time::sleep(wait).await,
                 None => break,
             },
         }
     }
-    Err(format!("stack {stack} still {status} after {} s", policy.limit.as_secs()))
+    Err(SweepError::StackTimedOut { stack: stack.to_string(), status, seconds: policy.limit.as_secs() })
 }
 
 /// What one look at an asynchronous deletion of `ids` says ([`deletion_listing`]):
@@ -502,16 +612,24 @@ enum Progress {
     Pending(Vec<(String, String)>),
 }
 
-async fn progress(session: &Session, kind: Kind, ids: &[String]) -> Result<Progress, String> {
+async fn progress(session: &Session, kind: Kind, ids: &[String]) -> Result<Progress, SweepError> {
     let Some((c, waiter)) = deletion_listing(kind, ids) else { return Ok(Progress::Finished) };
     let waiter = waiter.and_then(|w| wire::models().service(c.service).and_then(|m| m.waiter(w)));
-    let a = session.admin(c.service, c.operation, c.input.clone()).await.map_err(|e| format!("{}: {e}", c.label))?;
+    let a = session
+        .admin(c.service, c.operation, c.input.clone())
+        .await
+        .map_err(|source| SweepError::Call { call: c.label.clone(), source: Box::new(source) })?;
     if let Some((code, message)) = &a.error {
         // EC2 answers NotFound when every id is gone.
         if classify(code, message) == ErrorClass::Gone {
             return Ok(Progress::Finished);
         }
-        return Err(format!("{} answered {} {code}: {message}", c.label, a.status));
+        return Err(SweepError::Answered {
+            call: c.label.clone(),
+            status: a.status,
+            code: code.clone(),
+            message: message.clone(),
+        });
     }
     let output = read(c.service, c.operation, &a)?;
     let left = left_after_deletion(kind, ids, &output);
@@ -612,7 +730,7 @@ pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, poli
         // The unlinking is recorded with the first group, where it happened.
         out[first].calls.splice(0..0, unlinking);
         if !unlink_failures.is_empty() {
-            let why = unlink_failures.join("; ");
+            let why = unlink_failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             for d in &mut out[first..] {
                 if let Err(e) = &mut d.result {
                     e.push_str(&format!(" (unlinking the groups first failed: {why})"));

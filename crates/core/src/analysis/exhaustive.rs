@@ -308,9 +308,15 @@ pub(crate) fn probe_contexts<'c>(
     let service = action.split(':').next().unwrap_or_default();
     let world = crate::context::NoWorld;
     let mut out = Vec::with_capacity(satisfying.len() + 1 + setting.variants.len());
-    out.push((None, Cow::Owned(setting.complete(setting.model, Context::new(), service, action, resource, &world))));
+    out.push((
+        None,
+        Cow::Owned(setting.complete(setting.model, Context::new(), service, action, resource, None, &world)),
+    ));
     for (v, m) in &setting.variants {
-        out.push((Some(v.label()), Cow::Owned(setting.complete(m, Context::new(), service, action, resource, &world))));
+        out.push((
+            Some(v.label()),
+            Cow::Owned(setting.complete(m, Context::new(), service, action, resource, None, &world)),
+        ));
     }
     // The first satisfying context is the empty one, which the run's context replaces.
     out.extend(satisfying.iter().skip(1).map(|c| (Some("condition values"), Cow::Borrowed(c))));

@@ -449,7 +449,8 @@ impl<'a> Setting<'a> {
     }
 
     /// `ctx` (a check's own keys) completed by `model` for a check of `action` on
-    /// `resource` in a call to `service`.
+    /// `resource` in a call to `service` with `input` (when known).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn complete(
         &self,
         model: &Model,
@@ -457,9 +458,11 @@ impl<'a> Setting<'a> {
         service: &str,
         action: &str,
         resource: &str,
+        input: Option<&serde_json::Value>,
         world: &dyn ResourceTags,
     ) -> Context {
-        model.complete(&mut ctx, crate::context::At { service, action, resource }, &self.needed, self.catalog, world);
+        let at = crate::context::At { service, action, resource, input };
+        model.complete(&mut ctx, at, &self.needed, self.catalog, world);
         ctx
     }
 }
@@ -474,6 +477,8 @@ pub(crate) struct Prepared<'a> {
     variants: Vec<Vec<Context>>,
     /// The resources (and tags) the scenario's calls see, when a policy reads tags.
     world: Option<world::Snapshot>,
+    /// The call's input, rendered for the target (for the keys AWS takes from it).
+    input: serde_json::Value,
 }
 
 pub(crate) fn prepare<'a>(
@@ -492,13 +497,22 @@ pub(crate) fn prepare<'a>(
         .iter()
         .map(|s| {
             let world = worlds.get(&s.id).unwrap_or(&empty);
+            let rendered = rendered_input(&s.input, target);
+            let input = Some(&rendered);
             let checks: Vec<(String, Context, Context)> = s
                 .checks
                 .iter()
                 .map(|c| {
                     let (resource, declared) = c.rendered(target);
-                    let ctx =
-                        setting.complete(setting.model, declared.clone(), &s.service, &c.action, &resource, world);
+                    let ctx = setting.complete(
+                        setting.model,
+                        declared.clone(),
+                        &s.service,
+                        &c.action,
+                        &resource,
+                        input,
+                        world,
+                    );
                     (resource, ctx, declared)
                 })
                 .collect();
@@ -510,14 +524,19 @@ pub(crate) fn prepare<'a>(
                         .iter()
                         .zip(&checks)
                         .map(|(c, (resource, _, declared))| {
-                            setting.complete(m, declared.clone(), &s.service, &c.action, resource, world)
+                            setting.complete(m, declared.clone(), &s.service, &c.action, resource, input, world)
                         })
                         .collect()
                 })
                 .collect();
-            Prepared { scenario: s, checks, variants, world: worlds.get(&s.id).cloned() }
+            Prepared { scenario: s, checks, variants, world: worlds.get(&s.id).cloned(), input: rendered }
         })
         .collect()
+}
+
+/// A scenario's input with `${AWS::…}` rendered for the target, as the call sends it.
+pub(crate) fn rendered_input(input: &serde_json::Value, target: &Target) -> serde_json::Value {
+    serde_json::from_str(&crate::scenario::substitute(&input.to_string(), target)).unwrap_or_else(|_| input.clone())
 }
 
 /// Evaluates the checks of one scenario; returns each decision.
@@ -615,7 +634,16 @@ fn evaluate(policies: &[Policy], p: &Prepared<'_>, setting: &Setting<'_>) -> Sce
             let keys_read = t
                 .read
                 .iter()
-                .map(|key| key_read(key, declared, &p.scenario.service, &c.action, resource, p.world.as_ref(), setting))
+                .map(|key| {
+                    let site = crate::context::Site {
+                        service: &p.scenario.service,
+                        action: &c.action,
+                        resource,
+                        declared,
+                        input: Some(&p.input),
+                    };
+                    key_read(key, &site, p.world.as_ref(), setting)
+                })
                 .collect();
             let undecided: Vec<String> = t.undecided.iter().cloned().collect();
             CheckResult {
@@ -651,14 +679,11 @@ fn evaluate(policies: &[Policy], p: &Prepared<'_>, setting: &Setting<'_>) -> Sce
 /// What one key read by a check's decision was, and why.
 fn key_read(
     key: &str,
-    declared: &Context,
-    service: &str,
-    action: &str,
-    resource: &str,
+    site: &crate::context::Site<'_>,
     world: Option<&world::Snapshot>,
     setting: &Setting<'_>,
 ) -> KeyRead {
-    if let Some(v) = declared.get(key) {
+    if let Some(v) = site.declared.get(key) {
         return KeyRead {
             key: key.to_string(),
             status: KeyStatus::Declared,
@@ -666,10 +691,9 @@ fn key_read(
             source: String::new(),
         };
     }
-    let site = crate::context::Site { service, action, resource, declared };
     let resolved = match world {
-        Some(w) => setting.model.resolve(key, &site, setting.catalog, w),
-        None => setting.model.resolve(key, &site, setting.catalog, &crate::context::NoWorld),
+        Some(w) => setting.model.resolve(key, site, setting.catalog, w),
+        None => setting.model.resolve(key, site, setting.catalog, &crate::context::NoWorld),
     };
     let (status, values) = match resolved.value {
         crate::context::Value::Provided(v) => (KeyStatus::Provided, v),
@@ -779,11 +803,17 @@ fn run_mutants(
 ) -> Vec<MutantResult> {
     let baseline: Vec<bool> = prepared.iter().map(|p| scenario_passes(policies, p)).collect();
     let baseline_variants: Vec<Vec<Vec<Outcome>>> = prepared.iter().map(|p| variant_outcomes(policies, p)).collect();
+    // A scenario whose decision rests on a key the model does not provide kills nothing:
+    // its answer under the mutant would be as much a guess as under the policy.
+    let decided: Vec<bool> =
+        prepared.iter().map(|p| decisions(policies, p).iter().all(|t| t.undecided.is_empty())).collect();
     mutation::mutants(policies)
         .into_iter()
         .map(|m| {
             let mut killed_by = Vec::new();
-            for ((p, base), base_variants) in prepared.iter().zip(&baseline).zip(&baseline_variants) {
+            for (((p, base), base_variants), _) in
+                prepared.iter().zip(&baseline).zip(&baseline_variants).zip(&decided).filter(|(_, d)| **d)
+            {
                 if scenario_passes(&m.policies, p) != *base {
                     killed_by.push(p.scenario.id.clone());
                 } else if !base_variants.is_empty() {

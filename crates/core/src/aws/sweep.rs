@@ -26,25 +26,41 @@ pub const EXPIRES_TAG: &str = "iam-conformance:expires";
 /// before everything it depends on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Kind {
+    /// An Auto Scaling group.
     AutoScalingGroup,
+    /// A classic Elastic Load Balancing load balancer.
     LoadBalancer,
+    /// An EC2 instance.
     Instance,
+    /// A NAT gateway.
     NatGateway,
+    /// An Elastic IP address.
     Address,
+    /// A VPC route table.
     RouteTable,
+    /// An internet gateway.
     InternetGateway,
+    /// A VPC subnet.
     Subnet,
+    /// An EC2 security group.
     SecurityGroup,
+    /// A VPC.
     Vpc,
+    /// An EC2 launch template.
     LaunchTemplate,
+    /// An EC2 key pair.
     KeyPair,
+    /// An EC2 volume.
     Volume,
+    /// A Secrets Manager secret.
     Secret,
     /// After the instances that use it; before its roles.
     InstanceProfile,
     /// An IAM role that is not service-linked (the fixtures' roles).
     Role,
+    /// A service-linked IAM role, deleted with DeleteServiceLinkedRole.
     ServiceLinkedRole,
+    /// A CloudFormation stack.
     Stack,
 }
 
@@ -111,6 +127,7 @@ impl Kind {
 /// A resource carrying [`RUN_ID_TAG`], as `find` (in `iamc-live`'s `sweep`) listed it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Tagged {
+    /// What the resource is.
     pub kind: Kind,
     /// The id deletion takes: the EC2 id (`vpc-…`, `eipalloc-…`), the load balancer's or
     /// Auto Scaling group's name, the secret's ARN, the instance profile's name, the
@@ -231,6 +248,7 @@ pub fn format_timestamp(time: SystemTime) -> String {
     crate::calendar::rfc3339(time)
 }
 
+/// The UTC calendar time `y-mo-d h:mi:s` plus `shift` seconds, or `None` when a field is out of range.
 pub fn to_system_time(y: u32, mo: u32, d: u32, h: u32, mi: u32, s: u32, shift: i64) -> Option<SystemTime> {
     let leap = (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
     let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -256,6 +274,7 @@ pub fn undated(found: &[Tagged]) -> Vec<&Tagged> {
     found.iter().filter(|t| !dated(t)).collect()
 }
 
+/// Whether `selector` picks `t` at `now` (the filter of [`plan`]).
 pub fn selected(t: &Tagged, selector: &Selector, now: SystemTime) -> bool {
     match selector {
         Selector::RunId(id) => t.run_id.as_deref() == Some(id.as_str()),
@@ -281,6 +300,7 @@ pub fn plan(found: &[Tagged], selector: &Selector, now: SystemTime) -> Vec<Tagge
     out
 }
 
+/// The `Tags` list a run puts on what it creates: [`RUN_ID_TAG`] and [`EXPIRES_TAG`].
 pub fn tag_list(run_id: &str, expires: &str) -> Value {
     json!([{"Key": RUN_ID_TAG, "Value": run_id}, {"Key": EXPIRES_TAG, "Value": expires}])
 }
@@ -405,7 +425,9 @@ pub fn our_tags(item: &Value) -> Option<(String, Option<String>)> {
 
 /// How one EC2 kind is listed.
 pub struct Ec2Listing {
+    /// The kind listed.
     pub kind: Kind,
+    /// The Describe operation that lists it.
     pub operation: &'static str,
     /// `Filters`, except `Filter` for DescribeNatGateways.
     pub filter_member: &'static str,
@@ -415,6 +437,7 @@ pub struct Ec2Listing {
     pub id: &'static str,
 }
 
+/// The listing of every EC2 kind a run creates.
 pub const EC2_LISTINGS: &[Ec2Listing] = &[
     Ec2Listing {
         kind: Kind::Instance,
@@ -588,8 +611,11 @@ pub fn read_secrets(output: &Value) -> Vec<Tagged> {
 /// A role or an instance profile as an IAM listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listed {
+    /// The role's or instance profile's name.
     pub name: String,
+    /// Its ARN (empty when the listing omits it).
     pub arn: String,
+    /// Its IAM path (empty when the listing omits it).
     pub path: String,
     /// An instance profile's roles, by name.
     pub roles: Vec<String>,
@@ -602,11 +628,14 @@ pub struct Listed {
 /// Which IAM listing: ListRoles or ListInstanceProfiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IamListing {
+    /// ListRoles.
     Roles,
+    /// ListInstanceProfiles.
     InstanceProfiles,
 }
 
 impl IamListing {
+    /// The listing's operation name.
     pub fn operation(self) -> &'static str {
         match self {
             IamListing::Roles => "ListRoles",
@@ -694,13 +723,17 @@ pub fn read_stacks(output: &Value) -> Vec<Tagged> {
 /// One API call of a deletion.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Call {
+    /// The service prefix (`ec2`, `iam`, ...).
     pub service: &'static str,
+    /// The operation name.
     pub operation: &'static str,
+    /// The operation's input, as `wire::serialize` takes it.
     pub input: Value,
     /// `ec2:DetachInternetGateway igw-…/vpc-…`: what reports and dry runs show.
     pub label: String,
 }
 
+/// A [`Call`] labelled `service:operation what`.
 pub fn call(service: &'static str, operation: &'static str, what: &str, input: Value) -> Call {
     Call { service, operation, input, label: format!("{service}:{operation} {what}") }
 }
@@ -872,6 +905,7 @@ pub const GROUPS_PER_LISTING: usize = 100;
 /// The operations that revoke the rules [`group_rule_listings`] find: ingress, egress.
 pub const GROUP_REVOKES: [&str; 2] = ["RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress"];
 
+/// The DescribeSecurityGroups call that lists `groups` by id.
 pub fn describe_groups(groups: &[&str]) -> Call {
     call("ec2", "DescribeSecurityGroups", &groups.join(","), json!({"GroupIds": groups}))
 }
@@ -1028,7 +1062,9 @@ pub fn deletion_task_status(output: &Value) -> (String, Option<String>) {
 /// How one resource's deletion went.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Deletion {
+    /// What the resource is.
     pub kind: Kind,
+    /// Its id, as in [`Tagged::id`].
     pub id: String,
     /// The calls made (or, in a dry run, that would be made), in order, as
     /// `ec2:DetachInternetGateway igw-…/vpc-…`. For a role, the listings of what holds it
@@ -1042,6 +1078,7 @@ pub struct Deletion {
     /// ec2:RevokeSecurityGroupEgress for each rule it lists that references another
     /// group)`. So the calls of all the deletions, in order, are the calls made, in order.
     pub calls: Vec<String>,
+    /// `Ok` when the resource went (or, in a dry run, would go); why not otherwise.
     pub result: Result<(), String>,
 }
 

@@ -42,8 +42,10 @@
 //! | `aws:ResourceTag/*`, `<service>:ResourceTag/*` | the resource's tags from the world model ([`world`]); on a resource being created, the request's tags; else not modelled | same |
 //! | `aws:RequestTag/*`, `aws:TagKeys`, `ec2:CreateAction`, `elasticloadbalancing:CreateAction`, `iam:AWSServiceName`, `iam:PassedToService` | the request's own: present when the check states them, absent otherwise | docs/aws-facts.md, "Condition keys" |
 //! | `ec2:Region` | the target region, on every EC2 action | Service Authorization Reference, Amazon EC2 (catalog/actions.json) |
+//! | keys of the request's own parameters (`ec2:InstanceType`, `ec2:Subnet`, `secretsmanager:Name`, `autoscaling:MaxSize`…) | the call's member (a scenario's `input`, the gate's parsed request); not modelled when the call leaves it out (AWS may fill it from a default) | catalog/request-keys.toml, each row with its page |
 //! | other service keys | absent when the catalog does not list them for the action; else not modelled | Service Authorization Reference (catalog/actions.json) |
 
+pub mod request_keys;
 pub mod world;
 
 use std::collections::BTreeSet;
@@ -264,6 +266,23 @@ impl Model {
         if let Some(tag) = name.strip_prefix("resourcetag/") {
             return self.resource_tag(tag, site, world);
         }
+        // Keys of the request's own parameters (catalog/request-keys.toml): the call's
+        // member when it has it; without the member the key is left not modelled, since AWS
+        // may fill it from a default, a launch template or the account's settings.
+        if let Some(input) = site.input {
+            let target = Target {
+                account_id: self.account.clone(),
+                region: self.region.clone(),
+                partition: self.partition.clone(),
+                stack_name: String::new(),
+            };
+            if let Some((values, source)) =
+                request_keys::values(catalog, &target, site.action, site.resource, &k, input)
+                && !values.is_empty()
+            {
+                return Resolved::provided(values, source);
+            }
+        }
         Resolved::not_modelled(SAR_LISTED)
     }
 
@@ -430,7 +449,13 @@ impl Model {
             return;
         }
         let declared = ctx.clone();
-        let site = Site { service: at.service, action: at.action, resource: at.resource, declared: &declared };
+        let site = Site {
+            service: at.service,
+            action: at.action,
+            resource: at.resource,
+            declared: &declared,
+            input: at.input,
+        };
         for key in needed {
             if declared.get(key).is_some() {
                 continue;
@@ -537,6 +562,8 @@ pub struct At<'a> {
     pub action: &'a str,
     /// The resource checked.
     pub resource: &'a str,
+    /// The call's input (a scenario's `input`, the gate's parsed request), when known.
+    pub input: Option<&'a serde_json::Value>,
 }
 
 /// One authorization check as the model sees it.
@@ -549,6 +576,8 @@ pub struct Site<'a> {
     pub resource: &'a str,
     /// The keys the check states itself.
     pub declared: &'a Context,
+    /// The call's input, for the keys AWS takes from the request's parameters.
+    pub input: Option<&'a serde_json::Value>,
 }
 
 /// What a key is for a check.

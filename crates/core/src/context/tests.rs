@@ -16,7 +16,7 @@ fn model() -> Model {
 
 fn value(m: &Model, key: &str, service: &str, action: &str, resource: &str) -> Value {
     let declared = Context::new();
-    let site = Site { service, action, resource, declared: &declared };
+    let site = Site { service, action, resource, declared: &declared, input: None };
     m.resolve(key, &site, Catalog::embedded(), &NoWorld).value
 }
 
@@ -107,6 +107,7 @@ fn resource_tags_come_from_the_world_or_the_request() {
         action: "ec2:TerminateInstances",
         resource,
         declared: &declared,
+        input: None,
     };
     let arn = "arn:aws:ec2:us-west-2:000000000000:instance/i-1";
     let get = |w: &world::Snapshot, k: &str, r| m.resolve(k, &site(r), Catalog::embedded(), w).value;
@@ -132,6 +133,7 @@ fn resource_tags_come_from_the_world_or_the_request() {
         action: "ec2:RunInstances",
         resource: "arn:aws:ec2:us-west-2:000000000000:instance/*",
         declared: &tagged,
+        input: None,
     };
     assert_eq!(m.resolve("aws:ResourceTag/role", &site, Catalog::embedded(), &NoWorld).value, provided(&["node"]));
 }
@@ -145,7 +147,7 @@ fn completing_a_context_keeps_what_the_check_states() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let at = At { service: "ec2", action: "ec2:CreateVpc", resource: "*" };
+    let at = At { service: "ec2", action: "ec2:CreateVpc", resource: "*", input: None };
     m.complete(&mut ctx, at, &needed, Catalog::embedded(), &NoWorld);
     assert_eq!(ctx.get("aws:requestedregion").unwrap(), ["eu-west-1"], "declared wins");
     assert_eq!(ctx.get("aws:principalarn").unwrap(), ["arn:aws:iam::000000000000:role/dkp-bootstrapper-role"]);
@@ -169,4 +171,37 @@ fn variants_change_only_what_they_say() {
 fn iso_times() {
     assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
     assert_eq!(iso8601(STATIC_INSTANT), "2026-12-01T12:00:00Z");
+}
+
+#[test]
+fn keys_of_the_requests_own_parameters_come_from_its_input() {
+    let m = Model::statically(&Target::default());
+    let declared = Context::new();
+    let input = serde_json::json!({
+        "InstanceType": "t3.large",
+        "SubnetId": "subnet-1",
+        "IamInstanceProfile": {"Arn": "arn:aws:iam::000000000000:instance-profile/nodes"},
+    });
+    let at = |action: &'static str, resource: &'static str| Site {
+        service: "ec2",
+        action,
+        resource,
+        declared: &declared,
+        input: Some(&input),
+    };
+    let instance = at("ec2:RunInstances", "arn:aws:ec2:us-west-2:000000000000:instance/*");
+    let got = |key: &str, site: &Site<'_>| m.resolve(key, site, Catalog::embedded(), &NoWorld);
+    assert_eq!(got("ec2:InstanceType", &instance).value, provided(&["t3.large"]));
+    assert!(got("ec2:InstanceType", &instance).source.contains("Service Authorization Reference"));
+    assert_eq!(
+        got("ec2:InstanceProfile", &instance).value,
+        provided(&["arn:aws:iam::000000000000:instance-profile/nodes"])
+    );
+    let eni = at("ec2:RunInstances", "arn:aws:ec2:us-west-2:000000000000:network-interface/*");
+    assert_eq!(got("ec2:Subnet", &eni).value, provided(&["arn:aws:ec2:us-west-2:000000000000:subnet/subnet-1"]));
+    // Without the member AWS may fill the key from a default: not modelled, never guessed.
+    assert_eq!(got("ec2:Tenancy", &instance).value, Value::NotModelled);
+    // On another resource type the row does not apply.
+    let volume = at("ec2:RunInstances", "arn:aws:ec2:us-west-2:000000000000:volume/*");
+    assert_eq!(got("ec2:InstanceType", &volume).value, Value::NotModelled);
 }

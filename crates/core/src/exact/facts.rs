@@ -152,11 +152,16 @@ impl Facts {
         })
     }
 
-    /// The grammar of a placeholder for a service, if the facts give one.
+    /// The grammar of a placeholder for a service, if the facts give one; a row named
+    /// `*Suffix` covers every placeholder ending in the suffix (exact names first).
     pub fn placeholder(&self, service: &str, name: &str) -> Option<&Placeholder> {
-        let named = |p: &&Placeholder| p.name == name;
-        (self.placeholder.iter().filter(named).find(|p| p.service == service))
-            .or_else(|| self.placeholder.iter().filter(named).find(|p| p.service.is_empty()))
+        let exact = |p: &Placeholder| p.name == name;
+        let matches = |p: &Placeholder| exact(p) || p.name.strip_prefix('*').is_some_and(|s| name.ends_with(s));
+        self.placeholder
+            .iter()
+            .filter(|p| matches(p) && (p.service == service || p.service.is_empty()))
+            // The service's own row before a general one; an exact name before a suffix.
+            .min_by_key(|p| (p.service.is_empty(), !exact(p)))
     }
 
     /// The key AWS derives from the resource of `action`, if any.

@@ -99,7 +99,12 @@ pub enum Comparison {
     /// Equal on every request of every action compared.
     Equal(Vec<Compared>),
     /// A request decided differently; `first_allows` says which set allows it.
-    Differs { witness: Witness, first_allows: bool },
+    Differs {
+        /// The request.
+        witness: Witness,
+        /// Whether the first set allows it (and the second does not).
+        first_allows: bool,
+    },
     /// Not decidable here.
     Undecided(Undecided),
 }
@@ -427,7 +432,7 @@ impl<'a> Exact<'a> {
                 (mask.count_ones(), text)
             })
             .collect();
-        out.sort_by(|a, b| b.0.cmp(&a.0));
+        out.sort_by_key(|t| std::cmp::Reverse(t.0));
         out.into_iter().map(|(_, t)| t).filter(|t| t != arn).collect()
     }
 

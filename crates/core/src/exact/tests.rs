@@ -265,3 +265,54 @@ proptest! {
         }
     }
 }
+
+/// The assumption per ARN position (catalog/request-space.toml): each grammar holds the
+/// values real requests carry (the seed's scenarios, AWS's documented forms) and refuses
+/// what AWS refuses. A grammar that refused a real value could prove a false equivalence.
+#[test]
+fn each_placeholder_grammar_holds_real_values_and_refuses_forbidden_ones() {
+    let facts = Facts::embedded();
+    let cases: &[(&str, &str, &[&str], &[&str])] = &[
+        ("", "Partition", &["aws", "aws-cn", "aws-us-gov", "aws-iso-b"], &["", "a:b", "AWS"]),
+        ("", "Region", &["us-west-2", "eu-central-1", "us-gov-west-1", ""], &["us:west", "US-WEST-2"]),
+        ("", "Account", &["000000000000", "123456789012", "aws", ""], &["12345", "1234567890123", "a:b"]),
+        (
+            "iam",
+            "RoleName",
+            &["nodes.cluster-api-provider-aws.sigs.k8s.io", "AWSServiceRoleForAutoScaling_dkp"],
+            &["a/b", "a:b", ""],
+        ),
+        (
+            "iam",
+            "RoleNameWithPath",
+            &[
+                "dkp-bootstrapper-role",
+                "team-a/pool-a.cluster-api-provider-aws.sigs.k8s.io",
+                "capa:x/colon.cluster-api-provider-aws.sigs.k8s.io",
+                "aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot",
+            ],
+            &["", "a b"],
+        ),
+        ("autoscaling", "GroupFriendlyName", &["dkp-demo-md-0", "a group with spaces"], &["a:b", ""]),
+        (
+            "secretsmanager",
+            "SecretId",
+            &["aws.cluster.x-k8s.io/5f2c9b4e-8a1d-4c3f-9e7b-2d6a1f0c8e53-1-AbCdEf", "rds!db-1234-abcdef"],
+            &["nosuffixatall", "a:b-AbCdEf"],
+        ),
+    ];
+    for (service, name, good, bad) in cases {
+        let p = facts.placeholder(service, name).unwrap_or_else(|| panic!("{service} {name}"));
+        let lang = lang::Lang::new(&p.pattern).unwrap();
+        for v in *good {
+            assert!(lang.contains(v), "{name} must hold `{v}` ({})", p.source);
+        }
+        for v in *bad {
+            assert!(!lang.contains(v), "{name} must refuse `{v}` ({})", p.source);
+        }
+    }
+    // The link of CreateServiceLinkedRole: the service part of the path is the key's value.
+    let link = facts.link("iam:CreateServiceLinkedRole").expect("the link");
+    let key = lang::Lang::new(&link.key_pattern).unwrap();
+    assert!(key.contains("elasticloadbalancing.amazonaws.com") && !key.contains("a/b"));
+}

@@ -22,7 +22,9 @@ use crate::xml::escape;
 /// The role whose policies the gate enforces.
 #[derive(Clone, Debug)]
 pub struct Subject {
+    /// The role's ARN, which a caller must be to be evaluated.
     pub role_arn: String,
+    /// The role's policies, which decide its requests.
     pub policies: Vec<Policy>,
 }
 
@@ -30,9 +32,13 @@ pub struct Subject {
 /// REST-XML `<Error>` for services the gate names but has no model for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
+    /// EC2 query: `<Response><Errors><Error>`.
     Ec2,
+    /// AWS query: `<ErrorResponse><Error>`.
     Query,
+    /// AWS JSON: a `__type` and `message` body.
     Json,
+    /// S3's REST-XML `<Error>`.
     RestXml,
 }
 
@@ -144,10 +150,13 @@ pub fn too_large(shape: Shape, limit: usize, request_id: &str) -> Denial {
 /// credentials), and who it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KnownKey {
+    /// The secret access key the signature is verified with.
     pub secret: String,
+    /// The session token the request must carry, for session credentials.
     pub session_token: Option<String>,
     /// Seconds since 1970 after which the credentials are expired.
     pub expires: Option<i64>,
+    /// Who signs with this key.
     pub caller: Caller,
 }
 
@@ -194,25 +203,34 @@ pub fn is_control_path(path: &str) -> bool {
 /// path), or only its service.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NamedAction {
+    /// The IAM service prefix.
     pub service: String,
+    /// The action (`service:Operation`), when named exactly.
     pub action: Option<String>,
 }
 
 /// One request as the gate reads it, before anything is decided.
 #[derive(Clone, Debug)]
 pub struct ParsedRequest {
+    /// The HTTP method.
     pub method: String,
+    /// The path as it came on the wire.
     pub path: String,
+    /// The raw query string, without `?`.
     pub query: Option<String>,
+    /// The request's headers, as received.
     pub headers: Vec<(String, String)>,
     /// The signing scope's service and region (empty when unsigned).
     pub signing_service: String,
+    /// The signing scope's region (empty when unsigned).
     pub signing_region: String,
     /// The IAM prefix of the signing service.
     pub service: String,
+    /// How the service writes its errors, for the gate's denials.
     pub shape: Shape,
     /// The operation and input the wire model read, or why it could not.
     pub wire: Result<(String, Value), String>,
+    /// The action named without the model, if any (see [`NamedAction`]).
     pub named: Option<NamedAction>,
     /// The harness's scenario header, if any.
     pub scenario: Option<String>,
@@ -481,7 +499,9 @@ fn element_could_allow(element: &Element, named: &NamedAction) -> bool {
 /// context beyond its parameters.
 #[derive(Clone, Debug, Default)]
 pub struct DerivedChecks {
+    /// The checks derived, and what could not be resolved.
     pub derivation: Derivation,
+    /// Whether a lookup the derivation needed was not served by the backend.
     pub unserved: bool,
     /// The request context AWS would build (who calls, when, how, the resources' tags);
     /// `None` decides with the request's own keys alone.
@@ -492,6 +512,7 @@ pub struct DerivedChecks {
 /// calling session (`crate::context`), and the tags of the resources it looked up.
 #[derive(Clone, Debug)]
 pub struct RequestFacts {
+    /// The model of the calling session.
     pub model: crate::context::Model,
     /// Tags of the resources looked up, by ARN (those not looked up are not modelled).
     pub resource_tags: BTreeMap<String, Vec<(String, String)>>,
@@ -503,13 +524,35 @@ pub enum GateDecision {
     /// The administrator's call: forwarded unevaluated.
     PassThrough,
     /// Allowed (every derived check, or no authorization needed): forwarded.
-    Forward { checks: Vec<CheckDecision> },
+    Forward {
+        /// The checks and their decisions.
+        checks: Vec<CheckDecision>,
+    },
     /// A check denied: answered with the service's denial.
-    Deny { checks: Vec<CheckDecision>, denial: Denial },
+    Deny {
+        /// The checks and their decisions.
+        checks: Vec<CheckDecision>,
+        /// The answer the caller gets.
+        denial: Denial,
+    },
     /// Not evaluated: answered as the service denies, with why.
-    Refuse { refusal: Refusal, reason: String, denial: Denial },
+    Refuse {
+        /// Why the gate did not evaluate it.
+        refusal: Refusal,
+        /// The details, for the record.
+        reason: String,
+        /// The answer the caller gets.
+        denial: Denial,
+    },
     /// The checks must be derived (with lookups); call [`decide`] again with them.
-    NeedsDerivation { service: String, operation: String, input: Value },
+    NeedsDerivation {
+        /// The IAM service prefix.
+        service: String,
+        /// The operation the wire model read.
+        operation: String,
+        /// The operation's input, as the wire model read it.
+        input: Value,
+    },
 }
 
 impl GateDecision {
@@ -758,8 +801,13 @@ pub fn decide(
         let request_of = |ctx| Request { action: &check.action, resource: &check.resource, context: ctx };
         let (d, read, decided) = match &derived.facts {
             Some(facts) => {
-                let at =
-                    crate::context::At { service: &request.service, action: &check.action, resource: &check.resource };
+                // The request's own parameters give the keys AWS takes from them.
+                let at = crate::context::At {
+                    service: &request.service,
+                    action: &check.action,
+                    resource: &check.resource,
+                    input: Some(input),
+                };
                 facts.model.complete(&mut ctx, at, &needed, crate::catalog::Catalog::embedded(), &facts.resource_tags);
                 let t = decide_traced(policies, &request_of(&ctx));
                 if !t.undecided.is_empty() {

@@ -11,21 +11,27 @@ use crate::policy::Outcome;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "arn")]
 pub enum Caller {
+    /// The harness's own key: passed through unevaluated.
     Admin,
+    /// A role the gate issued credentials for, by ARN.
     Role(String),
+    /// A key the gate does not know, by access key id.
     Unknown(String),
 }
 
 /// One derived check and its decision.
 #[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct CheckDecision {
+    /// The check: action, resource and context.
     #[serde(flatten)]
     pub check: Derived,
+    /// How the policies decided it.
     pub outcome: Outcome,
     /// Statements that decided it (`policy#index`).
     pub because: Vec<String>,
 }
 
+/// What the gate did with a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateVerdict {
@@ -77,21 +83,31 @@ pub enum Refusal {
 /// Everything the gate did with one request.
 #[derive(Clone, Debug, Serialize)]
 pub struct GateRecord {
+    /// The request's number, in order of arrival.
     pub seq: u64,
+    /// The scenario the harness's header named, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
+    /// Who made the request.
     pub caller: Caller,
+    /// The IAM service prefix.
     pub service: String,
+    /// The operation (empty when it could not be read).
     pub operation: String,
+    /// The derived checks and their decisions.
     pub checks: Vec<CheckDecision>,
+    /// What the gate did.
     pub verdict: GateVerdict,
+    /// Why it was refused, or what went wrong forwarding it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Set when the verdict is `Rejected`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refusal: Option<Refusal>,
+    /// The HTTP status the caller got.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
+    /// The error code the caller got, when the answer was an error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// Time the gate spent deciding (parsing, derivation with its lookups, evaluation),

@@ -20,12 +20,15 @@ pub const MAX_SKEW_SECONDS: i64 = 15 * 60;
 /// The parts of an HTTP request a signature covers.
 #[derive(Clone, Copy, Debug)]
 pub struct RequestParts<'a> {
+    /// The HTTP method.
     pub method: &'a str,
     /// The path as it came on the wire (percent-encoded).
     pub path: &'a str,
     /// The raw query string, without `?`.
     pub query: Option<&'a str>,
+    /// The headers, as received.
     pub headers: &'a [(String, String)],
+    /// The body, whose hash the signature covers.
     pub body: &'a [u8],
 }
 
@@ -66,25 +69,35 @@ fn decode(s: &str) -> String {
 /// Where the signature was carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Form {
+    /// The `Authorization` header.
     Header,
+    /// The query string (presigned).
     Query,
 }
 
 /// The credential scope: `KEY/YYYYMMDD/region/service/aws4_request`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Scope {
+    /// The access key id.
     pub access_key: String,
+    /// The date, `YYYYMMDD`.
     pub date: String,
+    /// The region signed for.
     pub region: String,
+    /// The signing name of the service signed for.
     pub service: String,
 }
 
 /// A SigV4 signature as the request carries it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
+    /// Where it was carried.
     pub form: Form,
+    /// The credential scope.
     pub scope: Scope,
+    /// The names of the headers the signature covers, as carried.
     pub signed_headers: Vec<String>,
+    /// The signature to verify, as carried.
     pub signature: String,
     /// `X-Amz-Date` (`YYYYMMDDTHHMMSSZ`).
     pub amz_date: String,

@@ -10,6 +10,9 @@ pub mod markdown;
 pub mod merge;
 pub mod terminal;
 
+/// Re-exported from `outcome`, where the live result that carries it lives.
+pub use crate::outcome::BackendAnswer;
+
 use serde::Serialize;
 
 use crate::analysis::exhaustive::CatalogProbe;
@@ -129,19 +132,6 @@ pub struct ScenarioRow {
     /// Why the scenario was skipped or errored, in the backend's or the harness's words.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
-}
-
-/// What the emulator (or AWS) answered to a live call.
-#[derive(Clone, Debug, Serialize, serde::Deserialize)]
-pub struct BackendAnswer {
-    /// The HTTP status.
-    pub status: u16,
-    /// The error code, when the answer is an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// The error message, when the answer is an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
 }
 
 /// How a live run's emulator ran.

@@ -58,29 +58,73 @@ pub use waiter::{WaitState, waiter_state};
 /// A request that does not fit the model, or a body that cannot be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
+    /// An operation the model does not have for the service.
     #[error("service {service} has no operation {operation} in the wire model")]
-    UnknownOperation { service: String, operation: String },
+    UnknownOperation {
+        /// The service prefix.
+        service: String,
+        /// The operation asked for.
+        operation: String,
+    },
     /// `path` names the offending member, e.g. `TagSpecifications[0].Tagz`.
     #[error("`{path}`: {shape} has no member {member} (members: {known})")]
-    UnknownMember { path: String, member: String, shape: String, known: String },
+    UnknownMember {
+        /// Where the member is in the input.
+        path: String,
+        /// The member's name.
+        member: String,
+        /// The structure shape it was given to.
+        shape: String,
+        /// The shape's members, comma-separated.
+        known: String,
+    },
+    /// A value of the wrong JSON type for its shape.
     #[error("`{path}`: expected {expected} for {shape}, found {found}")]
-    Type { path: String, expected: String, shape: String, found: String },
+    Type {
+        /// Where the value is in the input.
+        path: String,
+        /// The type the shape takes.
+        expected: String,
+        /// The shape's name.
+        shape: String,
+        /// The type given.
+        found: String,
+    },
     /// A form parameter (ec2/query request body) that does not fit the model.
     #[error("parameter `{key}`: {reason}")]
-    Parameter { key: String, reason: String },
+    Parameter {
+        /// The parameter's name.
+        key: String,
+        /// Why it does not fit.
+        reason: String,
+    },
+    /// A request that cannot be read at all: a bad encoding, body, header or `Action`.
     #[error("malformed: {0}")]
     Malformed(String),
     /// An answer that does not fit the output shape; `path` names the member
     /// (`Reservations[0].Instances[1].LaunchTime`).
     #[error("answer member `{path}`: {reason}")]
-    Response { path: String, reason: String },
+    Response {
+        /// Where the member is in the answer.
+        path: String,
+        /// Why it does not fit.
+        reason: String,
+    },
     /// [`parse_response`] reads successful answers only.
     #[error("HTTP {status} is an error answer (its code and message: aws::errors::service_error)")]
-    NotSuccess { status: u16 },
+    NotSuccess {
+        /// The answer's HTTP status.
+        status: u16,
+    },
     /// The model keeps no output shapes for the operation (it is not in the extraction's
     /// read operations: `catalog/wire_model.py`).
     #[error("the wire model does not read answers of {service}:{operation}")]
-    NotRead { service: String, operation: String },
+    NotRead {
+        /// The service prefix.
+        service: String,
+        /// The operation.
+        operation: String,
+    },
 }
 
 /// Percent-encodes per the SigV4 rules: `A-Z a-z 0-9 - _ . ~` stay as they are, every

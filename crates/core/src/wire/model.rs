@@ -22,18 +22,24 @@ pub enum Protocol {
     Json,
 }
 
+/// The whole wire model: where it came from and every service's model.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WireModels {
+    /// Where it was extracted from, and by what.
     pub source: Source,
     pub(crate) services: BTreeMap<String, ServiceModel>,
 }
 
+/// The provenance of the wire model.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
+    /// The package the model was read from (`botocore`).
     pub package: String,
+    /// That package's version.
     pub version: String,
+    /// That package's license.
     pub license: String,
     /// Per service prefix, the botocore file the service was read from.
     pub files: BTreeMap<String, String>,
@@ -41,9 +47,11 @@ pub struct Source {
     pub paginators: BTreeMap<String, String>,
     /// Per service prefix, the botocore `waiters-2.json` its waiters come from.
     pub waiters: BTreeMap<String, String>,
+    /// The script that extracted it (`catalog/wire_model.py`).
     pub generator: String,
 }
 
+/// One service's wire model: its protocol, endpoint and signing names, operations and shapes.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceModel {
@@ -53,15 +61,21 @@ pub struct ServiceModel {
     /// botocore's service name (`elb`, `resourcegroupstaggingapi`, ...).
     #[serde(rename = "botocore")]
     pub botocore_name: String,
+    /// How its requests and answers are encoded.
     pub protocol: Protocol,
+    /// The API version query requests carry in `Version`.
     #[serde(rename = "apiVersion")]
     pub api_version: String,
+    /// json services: the `x-amz-target` prefix before `.Operation`.
     #[serde(rename = "targetPrefix")]
     pub target_prefix: Option<String>,
+    /// json services: the JSON version of the content type (`1.1` in `application/x-amz-json-1.1`).
     #[serde(rename = "jsonVersion")]
     pub json_version: Option<String>,
+    /// The service name in the SigV4 credential scope.
     #[serde(rename = "signingName")]
     pub signing_name: String,
+    /// The first label of the service's endpoint host.
     #[serde(rename = "endpointPrefix")]
     pub endpoint_prefix: String,
     pub(crate) operations: BTreeMap<String, Operation>,
@@ -125,7 +139,9 @@ pub struct Waiter {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Acceptor {
+    /// The state the wait is in when it matches.
     pub state: AcceptorState,
+    /// What it looks at.
     pub matcher: Matcher,
     /// The JMESPath expression of a `path*` matcher (`Stacks[].StackStatus`).
     pub argument: Option<String>,
@@ -140,8 +156,11 @@ pub struct Acceptor {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AcceptorState {
+    /// The wait is over: what was waited for happened.
     Success,
+    /// The wait is over: it will not happen.
     Failure,
+    /// Poll again.
     Retry,
 }
 

@@ -9,7 +9,9 @@ use super::{WireError, base64_encode, kind, path_index, path_key, path_member, s
 /// `x-amz-target` on json services), lowercase names. Signing is not done here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WireRequest {
+    /// The headers to send, lowercase names.
     pub headers: Vec<(String, String)>,
+    /// The encoded body.
     pub body: Vec<u8>,
 }
 

@@ -13,7 +13,10 @@ pub enum WaitState {
     Success,
     /// It will not happen: a `failure` acceptor matched, or the answer is an error no
     /// acceptor expects. `reason` says which, as botocore does.
-    Failure { reason: String },
+    Failure {
+        /// Which acceptor matched, or the error answered.
+        reason: String,
+    },
     /// Not yet: a `retry` acceptor matched, or none did and the answer is no error.
     Retry,
 }

@@ -11,9 +11,10 @@ use iamc_core::report::EmulatorRun;
 use iamc_core::report::events::{BackendInfo, RunEvent};
 
 use super::{Backend, Made, Plan, RunError};
+use crate::cache::cache_dir;
 use crate::client::{Client, Credentials};
 use crate::container::{self, ContainerError, ContainerOptions, LocalStackContainer};
-use crate::emulator::{self, Emulator, EmulatorError, cache_dir, ensure_localstack, ensure_moto};
+use crate::emulator::{self, Emulator, EmulatorError, ensure_localstack, ensure_moto};
 use crate::gate_server::Gate;
 use crate::run::{self, CallOptions, Deployed, Endpoints, GateStartError, Session, admin_credentials};
 
