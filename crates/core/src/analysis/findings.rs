@@ -128,24 +128,17 @@ pub(super) fn unexpected_grants(catalog: &CatalogProbe) -> Vec<Finding> {
     catalog
         .unexpected
         .iter()
-        .map(|g| Finding {
-            action: Some(g.action.clone()),
-            resource: Some(g.resource.clone()),
-            witness: g.witness.clone(),
-            ..at(
-                FindingKind::UnexpectedGrant,
-                Severity::Fail,
-                format!(
-                    "the policy grants `{}` ({}) through {}, but no allowed scenario needs it",
-                    g.action,
-                    match &g.witness {
-                        Some(w) => format!("e.g. the request {}", w.describe()),
-                        None => format!("e.g. on `{}`", g.resource),
-                    },
-                    g.statements.iter().map(StatementRef::label).collect::<Vec<_>>().join(", ")
-                ),
-                &g.loc,
-            )
+        .map(|g| {
+            let request = match &g.witness {
+                Some(w) => format!("e.g. the request {}", w.describe()),
+                None => format!("e.g. on `{}`", g.resource),
+            };
+            let message = format!(
+                "the policy grants `{}` ({request}) through {}, but no allowed scenario needs it",
+                g.action,
+                statements(g)
+            );
+            grant_finding(FindingKind::UnexpectedGrant, message, g)
         })
         .collect()
 }
@@ -155,24 +148,32 @@ pub(super) fn widened_scopes(catalog: &CatalogProbe) -> Vec<Finding> {
     catalog
         .widened
         .iter()
-        .map(|g| Finding {
-            action: Some(g.action.clone()),
-            resource: Some(g.resource.clone()),
-            witness: g.witness.clone(),
-            ..at(
-                FindingKind::WidenedScope,
-                Severity::Fail,
-                format!(
-                    "the policy grants `{}` beyond its [[scope]] through {}: the request {} is allowed, \
-                     but the contract needs the action only inside its scope",
-                    g.action,
-                    g.statements.iter().map(StatementRef::label).collect::<Vec<_>>().join(", "),
-                    g.witness.as_ref().map(|w| w.describe()).unwrap_or_else(|| format!("on `{}`", g.resource)),
-                ),
-                &g.loc,
-            )
+        .map(|g| {
+            let request = g.witness.as_ref().map(|w| w.describe()).unwrap_or_else(|| format!("on `{}`", g.resource));
+            let message = format!(
+                "the policy grants `{}` beyond its [[scope]] through {}: the request {request} is allowed, \
+                 but the contract needs the action only inside its scope",
+                g.action,
+                statements(g)
+            );
+            grant_finding(FindingKind::WidenedScope, message, g)
         })
         .collect()
+}
+
+/// The statements that grant `g`, by label.
+fn statements(g: &super::exhaustive::UnexpectedGrant) -> String {
+    g.statements.iter().map(StatementRef::label).collect::<Vec<_>>().join(", ")
+}
+
+/// A failing finding about a grant: its action, resource and witness, at its entry.
+fn grant_finding(kind: FindingKind, message: String, g: &super::exhaustive::UnexpectedGrant) -> Finding {
+    Finding {
+        action: Some(g.action.clone()),
+        resource: Some(g.resource.clone()),
+        witness: g.witness.clone(),
+        ..at(kind, Severity::Fail, message, &g.loc)
+    }
 }
 
 /// Questions the exact procedure could not decide: the grants stand on samples there

@@ -9,6 +9,8 @@ pub mod junit;
 pub mod markdown;
 pub mod merge;
 pub mod terminal;
+#[cfg(test)]
+mod test_support;
 
 /// Re-exported from `outcome`, where the live result that carries it lives.
 pub use crate::outcome::BackendAnswer;
