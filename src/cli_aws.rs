@@ -7,23 +7,20 @@
 //! allow-list. Only then is the backend made and the pipeline run.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::SystemTime;
 
 use iamc_core::aws::cost::{self, Mode};
 use iamc_core::aws::guard::{AllowList, check_region};
 use iamc_core::aws::sweep::{self, Selector};
-use iamc_core::template::render::{RefMode, Target, render};
+use iamc_core::template::render::Target;
 use iamc_live::credentials::{chain_credentials, connect, instance_credentials, who_am_i};
 use iamc_live::files::load;
-use iamc_live::pipeline::{self, AwsBackend, AwsOptions, Plan, Signals};
+use iamc_live::pipeline::{self, AwsBackend, AwsOptions, Signals};
 use iamc_live::run;
 
 use crate::args::{Principal, RunArgs, RunMode, SweepArgs};
 use crate::live::{self, Finish, Progress};
-use crate::shared::{
-    CommandError, EXIT_CONFORMANT, FlagError, RunClock, create_report_dir, prepare_report_dir, source_of,
-};
+use crate::shared::{CommandError, EXIT_CONFORMANT, FlagError, LiveInputs, RunClock, live_report_dir, source_of};
 
 /// `run --target aws`.
 pub async fn run(
@@ -47,10 +44,7 @@ pub async fn run(
         .ok_or_else(|| FlagError::ExpiresTooFar(args.expires_in.clone()))?;
     let expires = iamc_core::calendar::rfc3339(expiry);
     let max_cost = args.max_cost.as_deref().map(cost::parse_max_cost).transpose()?;
-    // Flags are checked; earlier reports go before anything else can fail, so none is
-    // left looking current.
-    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
-    prepare_report_dir(&dir, err)?;
+    let dir = live_report_dir(args, &clock, err)?;
     let placeholder = Target { region: args.region.clone(), ..Target::default() };
     let loaded = load(&source_of(&args.profile), args.template.as_deref(), &placeholder)?;
     if run::probes(&loaded.profile).is_none() {
@@ -118,11 +112,7 @@ pub async fn run(
             .unwrap_or_else(|| format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase())),
         ..Target::default()
     };
-    let loaded = load(&source_of(&args.profile), args.template.as_deref(), &target)?;
-    let probes = run::probes(&loaded.profile).expect("checked above with the same profile");
-    let deploy_json = render(&loaded.template, &target, RefMode::KeepResourceRefs)?.to_json().to_string();
-    create_report_dir(&dir)?;
-    let proof = loaded.prove(&target);
+    let inputs = LiveInputs::prepare(args, &target, &dir)?;
     let mut progress = Progress::new();
     let options = AwsOptions {
         account,
@@ -140,18 +130,10 @@ pub async fn run(
         keep: args.keep,
     };
     let mut backend = AwsBackend::new(session, options, &target, &mut |e| progress.on(e));
-    let plan = Plan {
-        loaded: &loaded,
-        target: &target,
-        deploy_json: &deploy_json,
-        probes,
-        proof_scenarios: &proof.scenarios,
-        concurrency: args.concurrency,
-        shard,
-        keep: args.keep,
-    };
+    let plan = inputs.plan(&target, args, shard);
     let outcome = pipeline::run(&mut backend, &plan, &mut signals, &mut |e| progress.on(e)).await;
     progress.flush(out, err);
+    let LiveInputs { loaded, proof, .. } = inputs;
     let finish = Finish {
         loaded: &loaded,
         target: &target,

@@ -1,20 +1,18 @@
 //! `run` on an emulator and the standalone `gate`.
 
 use std::io::Write;
-use std::path::Path;
 
 use iamc_core::outcome::Shard;
-use iamc_core::template::render::{RefMode, Target, render};
+use iamc_core::template::render::Target;
 use iamc_live::files::load;
 use iamc_live::gate_server::{Gate, GateOptions, Subject};
-use iamc_live::pipeline::{self, EmulatorBackend, EmulatorKind, EmulatorOptions, LocalStackMode, Plan, Signals};
-use iamc_live::run::{self, admin_credentials};
+use iamc_live::pipeline::{self, EmulatorBackend, EmulatorKind, EmulatorOptions, LocalStackMode, Signals};
+use iamc_live::run::admin_credentials;
 
 use crate::args::{GateArgs, LocalStackArg, RunArgs, TargetArgs, TargetKind};
 use crate::live::{self, Finish, Progress};
 use crate::shared::{
-    CommandError, EXIT_CONFORMANT, FlagError, OutputError, RunClock, create_report_dir, prepare_report_dir, source_of,
-    target_of,
+    CommandError, EXIT_CONFORMANT, FlagError, LiveInputs, OutputError, RunClock, live_report_dir, source_of, target_of,
 };
 
 /// `run` on an emulator. Everything the run starts is stopped on every path out, Ctrl-C
@@ -50,15 +48,8 @@ pub async fn run(
     let stack_name = format!("iam-conformance-{}", clock.run_id.to_ascii_lowercase().replace(['t', 'z'], ""));
     let target = Target { stack_name, ..target };
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    // Flags are checked; earlier reports go before anything else can fail, so none is
-    // left looking current.
-    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
-    prepare_report_dir(&dir, err)?;
-    let loaded = load(&source_of(&args.profile), args.template.as_deref(), &target)?;
-    create_report_dir(&dir)?;
-    let proof = loaded.prove(&target);
-    let probes = run::probes(&loaded.profile).ok_or(CommandError::NoProbes)?;
-    let deploy_json = render(&loaded.template, &target, RefMode::KeepResourceRefs)?.to_json().to_string();
+    let dir = live_report_dir(args, &clock, err)?;
+    let inputs = LiveInputs::prepare(args, &target, &dir)?;
 
     let mut progress = Progress::new();
     let options = EmulatorOptions { kind, endpoint: args.endpoint.clone(), state_dir: dir.clone(), keep: args.keep };
@@ -74,19 +65,11 @@ pub async fn run(
         return Err(CommandError::InterruptedStarting);
     };
     let mut backend = started?;
-    let plan = Plan {
-        loaded: &loaded,
-        target: &target,
-        deploy_json: &deploy_json,
-        probes,
-        proof_scenarios: &proof.scenarios,
-        concurrency: args.concurrency,
-        shard,
-        keep: args.keep,
-    };
+    let plan = inputs.plan(&target, args, shard);
     let outcome = pipeline::run(&mut backend, &plan, &mut signals, &mut |e| progress.on(e)).await;
     drop(backend);
     progress.flush(out, err);
+    let LiveInputs { loaded, proof, .. } = inputs;
     let finish = Finish {
         loaded: &loaded,
         target: &target,

@@ -1,22 +1,26 @@
 //! What every command shares: the exit codes and the one map from a command's error to
-//! its code, the run's clock, reading the target and profile options, writing reports.
+//! its code, the run's clock, reading the target and profile options, the live runs'
+//! report directory and inputs, writing reports.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use iamc_core::analysis::Proof;
 use iamc_core::aws::cost::MaxCostError;
 use iamc_core::aws::guard::{GuardError, RegionError};
-use iamc_core::load::{LoadError, ProfileSource};
+use iamc_core::load::{LoadError, Loaded, ProfileSource};
 use iamc_core::loc::Loc;
-use iamc_core::outcome::ShardError;
+use iamc_core::outcome::{Shard, ShardError};
 use iamc_core::report::merge::MergeError;
 use iamc_core::report::{Report, junit, markdown};
 use iamc_core::template::TemplateError;
-use iamc_core::template::render::Target;
+use iamc_core::template::render::{RefMode, Target, render};
 use iamc_live::credentials::{ConnectError, CredentialsError, IdentityError};
-use iamc_live::pipeline::{RunError, StartError};
+use iamc_live::files::load;
+use iamc_live::pipeline::{Plan, RunError, StartError};
+use iamc_live::run;
 
-use crate::args::TargetArgs;
+use crate::args::{RunArgs, TargetArgs};
 
 /// The policy is exactly what the scenarios need.
 pub const EXIT_CONFORMANT: i32 = 0;
@@ -285,6 +289,53 @@ pub fn prepare_report_dir(dir: &Path, err: &mut dyn Write) -> Result<(), OutputE
         let _ = writeln!(err, "note: removed the earlier {} in `{}`", removed.join(", "), dir.display());
     }
     Ok(())
+}
+
+/// The report directory of a live run (`--report-dir`, else `reports/<run id>`), emptied
+/// of an earlier command's reports. Called once the flags are checked and before anything
+/// else can fail, so no earlier report is left looking current.
+pub fn live_report_dir(args: &RunArgs, clock: &RunClock, err: &mut dyn Write) -> Result<PathBuf, CommandError> {
+    let dir = args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(&clock.run_id));
+    prepare_report_dir(&dir, err)?;
+    Ok(dir)
+}
+
+/// What both live runs build from the profile for their target before the pipeline:
+/// the loaded profile, the static proof and the template as deployed.
+pub struct LiveInputs {
+    /// The profile, its template and the role's policies, loaded for the target.
+    pub loaded: Loaded,
+    /// The static proof, for the oracles and the report.
+    pub proof: Proof,
+    /// The template as deployed (resource references kept for CloudFormation).
+    pub deploy_json: String,
+}
+
+impl LiveInputs {
+    /// Loads the profile for `target`, creates the report directory `dir`, proves, checks
+    /// that the profile has readiness probes and renders the template to deploy, in that order.
+    pub fn prepare(args: &RunArgs, target: &Target, dir: &Path) -> Result<LiveInputs, CommandError> {
+        let loaded = load(&source_of(&args.profile), args.template.as_deref(), target)?;
+        create_report_dir(dir)?;
+        let proof = loaded.prove(target);
+        run::probes(&loaded.profile).ok_or(CommandError::NoProbes)?;
+        let deploy_json = render(&loaded.template, target, RefMode::KeepResourceRefs)?.to_json().to_string();
+        Ok(LiveInputs { loaded, proof, deploy_json })
+    }
+
+    /// The pipeline's plan over these inputs, with the run's concurrency and `--keep`.
+    pub fn plan<'a>(&'a self, target: &'a Target, args: &RunArgs, shard: Option<Shard>) -> Plan<'a> {
+        Plan {
+            loaded: &self.loaded,
+            target,
+            deploy_json: &self.deploy_json,
+            probes: run::probes(&self.loaded.profile).expect("checked by `prepare` on the same profile"),
+            proof_scenarios: &self.proof.scenarios,
+            concurrency: args.concurrency,
+            shard,
+            keep: args.keep,
+        }
+    }
 }
 
 /// Writes every report file under a temporary name first and renames them only when

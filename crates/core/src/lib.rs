@@ -21,5 +21,6 @@ pub mod report;
 pub mod scenario;
 pub mod suggest;
 pub mod template;
+pub mod tree;
 pub mod wire;
 pub mod xml;

@@ -30,6 +30,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::client::{self, Client, Credentials};
 use iamc_core::catalog::Catalog;
+use iamc_core::context::world::Observed;
 pub use iamc_core::gate::decide::Subject;
 use iamc_core::gate::decide::{
     DerivedChecks, GateDecision, KnownKey, ParsedRequest, RequestFacts, Shape, auth_denial, authenticate, decide,
@@ -140,8 +141,11 @@ struct State {
     log: Mutex<Option<std::fs::File>>,
     /// Bumped by every IAM write that passes through: followed policies are read again.
     iam_generation: AtomicU64,
-    /// Lookup answers that cannot change during the gate's life (see `UpstreamDirectory`).
-    lookups: Arc<Mutex<HashMap<String, String>>>,
+    /// What the calls that passed through established (`iamc_core::context::world::Observed`):
+    /// lookups it knows are answered from it instead of the emulator.
+    world: Arc<Mutex<Observed>>,
+    /// Lookups made in the emulator so far (see [`Gate::upstream_lookups`]).
+    upstream_lookups: Arc<AtomicU64>,
     /// What the gate saw of each session AssumeRole issued through it, by access key: the
     /// request context's principal keys (`aws:userid`, `aws:TokenIssueTime`, MFA).
     sessions: Mutex<HashMap<String, SessionFacts>>,
@@ -199,7 +203,8 @@ impl Gate {
             log: Mutex::new(None),
             iam_generation: AtomicU64::new(0),
             sessions: Mutex::new(HashMap::new()),
-            lookups: Arc::new(Mutex::new(HashMap::new())),
+            world: Arc::new(Mutex::new(Observed::default())),
+            upstream_lookups: Arc::new(AtomicU64::new(0)),
             client: Client::new(limits.upstream_timeout),
             forward,
             catalog: Catalog::embedded(),
@@ -260,6 +265,12 @@ impl Gate {
                 },
             );
         }
+    }
+
+    /// How many lookups the gate has made in the upstream so far (those its record of
+    /// what passed through could not answer).
+    pub fn upstream_lookups(&self) -> u64 {
+        self.state.upstream_lookups.load(Ordering::Relaxed)
     }
 
     pub fn records(&self) -> Vec<GateRecord> {
@@ -525,7 +536,8 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             upstream: state.upstream.clone(),
             target: state.target.clone(),
             admin: state.admin.clone(),
-            cache: Arc::clone(&state.lookups),
+            world: Arc::clone(&state.world),
+            lookups: Arc::clone(&state.upstream_lookups),
             unserved: Arc::clone(&unserved),
         };
         let (catalog, target) = (state.catalog, state.target.clone());
@@ -662,6 +674,14 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     if ok && parsed.changes_iam() {
         state.iam_generation.fetch_add(1, Ordering::SeqCst);
     }
+    // What the call established, for later lookups; recorded before its caller has the
+    // answer, so a call that follows it sees its effect.
+    if ok
+        && let Ok((operation, input)) = &parsed.wire
+        && let Ok(mut world) = state.world.lock()
+    {
+        world.observe(&parsed.service, operation, input, &text);
+    }
     push(&state, record);
     Ok(response(status, &resp_headers, resp_body))
 }
@@ -791,35 +811,37 @@ fn request_facts(
     RequestFacts { model, resource_tags }
 }
 
-/// Lookups the derivation needs, answered by the emulator with the harness's credentials.
+/// Lookups the derivation needs: from the gate's record of what passed through it where
+/// that knows, else answered by the emulator with the harness's credentials.
 struct UpstreamDirectory {
     client: Client,
     upstream: String,
     target: Target,
     admin: Credentials,
-    cache: Arc<Mutex<HashMap<String, String>>>,
+    world: Arc<Mutex<Observed>>,
+    /// Counts the lookups made in the emulator.
+    lookups: Arc<AtomicU64>,
     /// Set when the upstream answered a lookup with "not served" (501, moto's 500 page):
     /// a refusal that follows is the backend's gap, not the request's.
     unserved: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl UpstreamDirectory {
-    /// Answers found once are kept for the gate's lifetime: an instance profile's role and
-    /// a service-linked role's existence do not change within a run. Misses are not kept.
-    fn cached(&self, key: String, find: impl FnOnce() -> Option<String>) -> Option<String> {
-        if let Some(hit) = self.cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
-            return Some(hit);
+    /// Reads the record (`None` when it is unavailable).
+    fn known<T>(&self, read: impl FnOnce(&Observed) -> T) -> Option<T> {
+        self.world.lock().ok().map(|w| read(&w))
+    }
+
+    fn learn(&self, write: impl FnOnce(&mut Observed)) {
+        if let Ok(mut w) = self.world.lock() {
+            write(&mut w);
         }
-        let found = find()?;
-        if let Ok(mut c) = self.cache.lock() {
-            c.insert(key, found.clone());
-        }
-        Some(found)
     }
 }
 
 impl UpstreamDirectory {
     fn call(&self, service: &str, operation: &str, input: Value) -> Option<String> {
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         let handle = tokio::runtime::Handle::current();
         let answer = handle
             .block_on(self.client.call(
@@ -841,13 +863,19 @@ impl UpstreamDirectory {
 
 impl Directory for UpstreamDirectory {
     fn instance_profile_role(&self, profile: &str) -> Option<String> {
-        // Not cached: a profile's role can change during a run (Add/RemoveRoleFromInstanceProfile).
+        // From the record of the profile's creation and Add/RemoveRoleFromInstanceProfile.
+        if let Some(known) = self.known(|w| w.instance_profile_role(profile)).flatten() {
+            return known;
+        }
         let name = profile.rsplit('/').next().unwrap_or(profile);
         let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
         iamc_core::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
     }
 
     fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String> {
+        if let Some(known) = self.known(|w| w.launch_template(id_or_name, version)).flatten() {
+            return Ok(known);
+        }
         let key = if id_or_name.starts_with("lt-") { "LaunchTemplateId" } else { "LaunchTemplateName" };
         let body = self
             .call("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": [version]}))
@@ -902,10 +930,16 @@ impl Directory for UpstreamDirectory {
         else {
             return false;
         };
-        self.cached(format!("service-linked-role:{name}"), || {
-            self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).map(|_| String::new())
-        })
-        .is_some()
+        // Known once created or seen; a miss is asked again (the service may create it).
+        let known = self.known(|w| (w.service_linked_role_exists(name), w.epoch()));
+        if let Some((true, _)) = known {
+            return true;
+        }
+        let exists = self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).is_some();
+        if exists && let Some((_, epoch)) = known {
+            self.learn(|w| w.learn_service_linked_role(name, epoch));
+        }
+        exists
     }
 
     fn association_resources(&self, association_id: &str) -> Vec<String> {
@@ -999,11 +1033,21 @@ impl Directory for UpstreamDirectory {
     }
 
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
+        // A group's ARN holds an id given at creation: it stays until the group is deleted.
+        let epoch = match self.known(|w| w.auto_scaling_group_arn(name).ok_or(w.epoch())) {
+            Some(Ok(arn)) => return Some(arn),
+            Some(Err(epoch)) => Some(epoch),
+            None => None,
+        };
         let body = self.call(
             "autoscaling",
             "DescribeAutoScalingGroups",
             serde_json::json!({"AutoScalingGroupNames": [name]}),
         )?;
-        iamc_core::xml::first(&body, "AutoScalingGroupARN")
+        let arn = iamc_core::xml::first(&body, "AutoScalingGroupARN")?;
+        if let Some(epoch) = epoch {
+            self.learn(|w| w.learn_auto_scaling_group_arn(name, &arn, epoch));
+        }
+        Some(arn)
     }
 }

@@ -7,7 +7,9 @@
 //! modelled. Only EC2 resources are tracked, by their id.
 //!
 //! Live, the gate looks a resource's tags up in the emulator when a policy reads them
-//! (`crates/live/src/gate_server.rs`).
+//! (`crates/live/src/gate_server.rs`). Its other lookups (an instance profile's role, a
+//! launch template's data, a service-linked role, a group's ARN) it answers from
+//! [`Observed`], its record of what passed through it, where that record knows.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -192,4 +194,516 @@ pub fn replay_calls(fixtures: &[Fixture], scenarios: &[Scenario]) -> HashMap<Str
         out.insert(s.id.clone(), world);
     }
     out
+}
+
+/// The gate's record of what the successful calls that passed through it established in
+/// the emulator, so that its lookups (`gate::derive::Directory`) can be answered without
+/// asking the emulator again. It knows only what it saw created (and forgets what it saw
+/// deleted); anything else is `None` ("not known"), and the gate then asks the emulator.
+/// Each answer is the one the emulator's own lookup would give (moto's semantics: one role
+/// per instance profile; launch template versions numbered from 1, `$Latest` the last,
+/// `$Default` the first until `ModifyLaunchTemplate`, which makes the template unknown).
+/// Live only: the gate feeds it the request's input and the answer's body
+/// (`crates/live/src/gate_server.rs`).
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// Role name → ARN (with its path), from `CreateRole` answers.
+    roles: HashMap<String, String>,
+    /// Instance profile name → the ARNs of its roles, for profiles created through the gate.
+    profiles: HashMap<String, Vec<String>>,
+    /// Launch template id → its versions, for templates created through the gate.
+    templates: HashMap<String, TemplateRecord>,
+    /// Launch template name → id.
+    template_ids: HashMap<String, String>,
+    /// Service-linked role names known to exist.
+    service_linked: HashSet<String>,
+    /// Auto Scaling group name → ARN, as the emulator answered it.
+    groups: HashMap<String, String>,
+    /// Bumped by every call that may end what a lookup learnt: a lookup answered before
+    /// such a call finished is not kept.
+    epoch: u64,
+}
+
+/// One launch template: the data of each version (version `n` at index `n - 1`).
+#[derive(Clone, Debug)]
+struct TemplateRecord {
+    versions: Vec<crate::gate::derive::LaunchTemplateInfo>,
+}
+
+impl Observed {
+    /// Records what a call that the emulator answered with 2xx established: `input` is the
+    /// request's input as the wire model read it, `answer` the body of the answer. A call
+    /// the record cannot follow exactly makes what it touches unknown.
+    pub fn observe(&mut self, service: &str, operation: &str, input: &Value, answer: &str) {
+        let s = |k: &str| input.get(k).and_then(Value::as_str);
+        match (service, operation) {
+            // A stack may create, replace or delete anything: forget everything.
+            ("cloudformation", op)
+                if !["Describe", "List", "Get", "Validate", "Estimate"].iter().any(|p| op.starts_with(p)) =>
+            {
+                *self = Observed { epoch: self.epoch + 1, ..Observed::default() };
+            }
+            ("iam", "CreateRole") => {
+                if let (Some(name), Some(arn)) = (s("RoleName"), crate::xml::first(answer, "Arn"))
+                    && arn.contains(":role/")
+                    && arn.ends_with(&format!("/{name}"))
+                {
+                    self.roles.insert(name.to_string(), arn);
+                }
+            }
+            ("iam", "DeleteRole" | "DeleteServiceLinkedRole") => {
+                self.epoch += 1;
+                if let Some(name) = s("RoleName") {
+                    self.forget_role(name);
+                }
+            }
+            ("iam", "CreateServiceLinkedRole") => {
+                if let Some(name) = crate::xml::first(answer, "RoleName") {
+                    self.service_linked.insert(name);
+                }
+            }
+            ("iam", "CreateInstanceProfile") => {
+                let profile_arn = crate::xml::first(answer, "Arn").unwrap_or_default();
+                // The emulator's lookup takes the first ARN with `:role/` in it: a profile
+                // whose own ARN has one would be read differently.
+                if let Some(name) = s("InstanceProfileName")
+                    && !profile_arn.is_empty()
+                    && !profile_arn.contains(":role/")
+                {
+                    self.profiles.insert(name.to_string(), Vec::new());
+                }
+            }
+            ("iam", "DeleteInstanceProfile") => {
+                if let Some(name) = s("InstanceProfileName") {
+                    self.profiles.remove(name);
+                }
+            }
+            ("iam", "AddRoleToInstanceProfile") => {
+                let (Some(profile), Some(role)) = (s("InstanceProfileName"), s("RoleName")) else { return };
+                match (self.roles.get(role).cloned(), self.profiles.get_mut(profile)) {
+                    (Some(arn), Some(roles)) => roles.push(arn),
+                    // A role whose ARN (path) the record does not know: the profile is unknown.
+                    (None, Some(_)) => {
+                        self.profiles.remove(profile);
+                    }
+                    _ => {}
+                }
+            }
+            ("iam", "RemoveRoleFromInstanceProfile") => {
+                let (Some(profile), Some(role)) = (s("InstanceProfileName"), s("RoleName")) else { return };
+                if let Some(roles) = self.profiles.get_mut(profile) {
+                    match roles.iter().position(|arn| role_name(arn) == role) {
+                        Some(i) => {
+                            roles.remove(i);
+                        }
+                        None => {
+                            self.profiles.remove(profile);
+                        }
+                    }
+                }
+            }
+            ("ec2", "CreateLaunchTemplate") => self.create_launch_template(input, answer),
+            ("ec2", "CreateLaunchTemplateVersion") => self.create_launch_template_version(input, answer),
+            ("ec2", "DeleteLaunchTemplate" | "ModifyLaunchTemplate" | "DeleteLaunchTemplateVersions") => {
+                let id = s("LaunchTemplateId")
+                    .map(str::to_string)
+                    .or_else(|| s("LaunchTemplateName").and_then(|n| self.template_ids.get(n).cloned()));
+                if let Some(id) = id {
+                    self.forget_template(&id);
+                }
+                // The answer names the template too (ids and names are never reused for
+                // another template while one is recorded).
+                if let Some(id) = crate::xml::first(answer, "launchTemplateId") {
+                    self.forget_template(&id);
+                }
+            }
+            ("autoscaling", "DeleteAutoScalingGroup") => {
+                self.epoch += 1;
+                if let Some(name) = s("AutoScalingGroupName") {
+                    self.groups.remove(name);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn forget_role(&mut self, name: &str) {
+        self.roles.remove(name);
+        self.service_linked.remove(name);
+        self.profiles.retain(|_, roles| !roles.iter().any(|arn| role_name(arn) == name));
+    }
+
+    fn forget_template(&mut self, id: &str) {
+        self.templates.remove(id);
+        self.template_ids.retain(|_, v| v != id);
+    }
+
+    fn create_launch_template(&mut self, input: &Value, answer: &str) {
+        let (Some(name), Some(id)) =
+            (input.get("LaunchTemplateName").and_then(Value::as_str), crate::xml::first(answer, "launchTemplateId"))
+        else {
+            return;
+        };
+        // The emulator adds the template's own TagSpecifications to its data; only those
+        // of the template itself (`launch-template`) are left out of what is launched.
+        let own_tags_only = input
+            .get("TagSpecifications")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .all(|t| t.get("ResourceType").and_then(Value::as_str) == Some("launch-template"));
+        let numbers =
+            (crate::xml::first(answer, "defaultVersionNumber"), crate::xml::first(answer, "latestVersionNumber"));
+        let first_version =
+            numbers.0.as_deref().is_none_or(|n| n == "1") && numbers.1.as_deref().is_none_or(|n| n == "1");
+        match template_info(&id, input.get("LaunchTemplateData")) {
+            Some(info) if own_tags_only && first_version => {
+                self.template_ids.insert(name.to_string(), id.clone());
+                self.templates.insert(id, TemplateRecord { versions: vec![info] });
+            }
+            _ => self.forget_template(&id),
+        }
+    }
+
+    fn create_launch_template_version(&mut self, input: &Value, answer: &str) {
+        let Some(id) = crate::xml::first(answer, "launchTemplateId") else { return };
+        let number = crate::xml::first(answer, "versionNumber").and_then(|n| n.parse::<usize>().ok());
+        let Some(template) = self.templates.get_mut(&id) else { return };
+        // AWS builds a version from `SourceVersion` plus the changes; the emulator may not:
+        // the record does not guess.
+        let info = if input.get("SourceVersion").is_some() {
+            None
+        } else {
+            template_info(&id, input.get("LaunchTemplateData"))
+        };
+        match (info, number) {
+            (Some(info), Some(n)) if n == template.versions.len() + 1 => template.versions.push(info),
+            _ => self.forget_template(&id),
+        }
+    }
+
+    /// The role ARN in an instance profile (given by name or ARN): `Some(None)` when the
+    /// profile is known to hold no role, `None` when the record does not know the profile.
+    pub fn instance_profile_role(&self, profile: &str) -> Option<Option<String>> {
+        let name = profile.rsplit('/').next().unwrap_or(profile);
+        self.profiles.get(name).map(|roles| roles.first().cloned())
+    }
+
+    /// A launch template version's data, when the record knows it: by id (`lt-…`) or name,
+    /// at `$Latest`, `$Default` or a version number that exists.
+    pub fn launch_template(&self, id_or_name: &str, version: &str) -> Option<crate::gate::derive::LaunchTemplateInfo> {
+        let id = if id_or_name.starts_with("lt-") { id_or_name } else { self.template_ids.get(id_or_name)? };
+        let template = self.templates.get(id)?;
+        let index = match version.to_ascii_lowercase().as_str() {
+            "$latest" => template.versions.len().checked_sub(1)?,
+            "$default" => 0,
+            n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n.parse::<usize>().ok()?.checked_sub(1)?,
+            _ => return None,
+        };
+        template.versions.get(index).cloned()
+    }
+
+    /// Whether the service-linked role `name` is known to exist (`false`: not known).
+    pub fn service_linked_role_exists(&self, name: &str) -> bool {
+        self.service_linked.contains(name)
+    }
+
+    /// The current epoch, read before a lookup whose answer is to be learnt.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Notes that the emulator said (in a lookup begun at `epoch`) that the service-linked
+    /// role `name` exists.
+    pub fn learn_service_linked_role(&mut self, name: &str, epoch: u64) {
+        if epoch == self.epoch {
+            self.service_linked.insert(name.to_string());
+        }
+    }
+
+    /// The ARN of the Auto Scaling group `name`, when the emulator gave it and no deletion
+    /// of the group has passed since.
+    pub fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
+        self.groups.get(name).cloned()
+    }
+
+    /// Notes the ARN the emulator gave (in a lookup begun at `epoch`) for the Auto Scaling
+    /// group `name`.
+    pub fn learn_auto_scaling_group_arn(&mut self, name: &str, arn: &str, epoch: u64) {
+        if epoch == self.epoch {
+            self.groups.insert(name.to_string(), arn.to_string());
+        }
+    }
+}
+
+/// The name at the end of a role ARN.
+fn role_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// What the emulator's `DescribeLaunchTemplateVersions` would give for a version created
+/// with `data`, as the gate reads that answer; `None` when a value would not read back as
+/// written (not a string, empty, surrounding spaces or control characters: the emulator's
+/// answer is trimmed and re-escaped), so the record stays out of it.
+fn template_info(id: &str, data: Option<&Value>) -> Option<crate::gate::derive::LaunchTemplateInfo> {
+    fn plain(v: &Value, empty_ok: bool) -> Option<String> {
+        let s = v.as_str()?;
+        let clean = s.trim() == s && !s.chars().any(char::is_control) && (empty_ok || !s.is_empty());
+        clean.then(|| s.to_string())
+    }
+    let data = match data {
+        None => &Value::Null,
+        Some(d) if d.is_object() => d,
+        Some(_) => return None,
+    };
+    // `Some(None)`: absent; `None`: present but not read back as written.
+    let field = |k: &str| match data.get(k) {
+        None => Some(None),
+        Some(v) => plain(v, false).map(Some),
+    };
+    let image_id = field("ImageId")?;
+    let key_name = field("KeyName")?;
+    let mut security_group_ids = Vec::new();
+    match data.get("SecurityGroupIds") {
+        None => {}
+        Some(Value::Array(items)) => {
+            for g in items {
+                security_group_ids.push(plain(g, false)?);
+            }
+        }
+        Some(_) => return None,
+    }
+    let instance_profile = match data.get("IamInstanceProfile") {
+        None => None,
+        Some(p) if p.is_object() => match (p.get("Arn"), p.get("Name")) {
+            (Some(arn), _) => Some(plain(arn, false)?),
+            (None, Some(name)) => Some(plain(name, false)?),
+            (None, None) => None,
+        },
+        Some(_) => return None,
+    };
+    let mut tag_specifications = Vec::new();
+    match data.get("TagSpecifications") {
+        None => {}
+        Some(Value::Array(specs)) => {
+            for spec in specs {
+                let rtype = match spec.get("ResourceType") {
+                    None => continue,
+                    Some(t) => plain(t, true)?,
+                };
+                let mut tags = Vec::new();
+                match spec.get("Tags") {
+                    None => {}
+                    Some(Value::Array(items)) => {
+                        for t in items {
+                            let key = plain(t.get("Key")?, false)?;
+                            let value = match t.get("Value") {
+                                None => String::new(),
+                                Some(v) => plain(v, true)?,
+                            };
+                            tags.push((key, value));
+                        }
+                    }
+                    Some(_) => return None,
+                }
+                if rtype.is_empty() || rtype == "launch-template" {
+                    continue;
+                }
+                tag_specifications.push((rtype, tags));
+            }
+        }
+        Some(_) => return None,
+    }
+    Some(crate::gate::derive::LaunchTemplateInfo {
+        id: id.to_string(),
+        image_id,
+        key_name,
+        security_group_ids,
+        instance_profile,
+        tag_specifications,
+    })
+}
+
+#[cfg(test)]
+mod observed_tests {
+    use serde_json::json;
+
+    use super::Observed;
+
+    const ROLE_ANSWER: &str = "<CreateRoleResponse><CreateRoleResult><Role><Path>/team-a/</Path><RoleName>node</RoleName><Arn>arn:aws:iam::123456789012:role/team-a/node</Arn></Role></CreateRoleResult></CreateRoleResponse>";
+    const PROFILE_ANSWER: &str = "<CreateInstanceProfileResponse><CreateInstanceProfileResult><InstanceProfile><InstanceProfileName>p</InstanceProfileName><Arn>arn:aws:iam::123456789012:instance-profile/p</Arn><Roles/></InstanceProfile></CreateInstanceProfileResult></CreateInstanceProfileResponse>";
+
+    fn with_profile() -> Observed {
+        let mut w = Observed::default();
+        w.observe("iam", "CreateRole", &json!({"RoleName": "node", "Path": "/team-a/"}), ROLE_ANSWER);
+        w.observe("iam", "CreateInstanceProfile", &json!({"InstanceProfileName": "p"}), PROFILE_ANSWER);
+        w
+    }
+
+    #[test]
+    fn instance_profiles_follow_add_and_remove() {
+        let mut w = with_profile();
+        assert_eq!(w.instance_profile_role("p"), Some(None), "created empty");
+        assert_eq!(w.instance_profile_role("other"), None, "never seen: not known");
+        let add = json!({"InstanceProfileName": "p", "RoleName": "node"});
+        w.observe("iam", "AddRoleToInstanceProfile", &add, "");
+        let arn = Some(Some("arn:aws:iam::123456789012:role/team-a/node".to_string()));
+        assert_eq!(w.instance_profile_role("p"), arn);
+        assert_eq!(w.instance_profile_role("arn:aws:iam::123456789012:instance-profile/p"), arn, "by ARN");
+        w.observe("iam", "RemoveRoleFromInstanceProfile", &add, "");
+        assert_eq!(w.instance_profile_role("p"), Some(None));
+        w.observe("iam", "DeleteInstanceProfile", &json!({"InstanceProfileName": "p"}), "");
+        assert_eq!(w.instance_profile_role("p"), None, "deleted: asked again");
+    }
+
+    #[test]
+    fn unknown_roles_and_stacks_make_profiles_unknown() {
+        let mut w = with_profile();
+        // A role created elsewhere (its path is not known): the profile is not answered.
+        w.observe(
+            "iam",
+            "AddRoleToInstanceProfile",
+            &json!({"InstanceProfileName": "p", "RoleName": "stack-role"}),
+            "",
+        );
+        assert_eq!(w.instance_profile_role("p"), None);
+        let mut w = with_profile();
+        w.observe("cloudformation", "CreateStack", &json!({"StackName": "s"}), "");
+        assert_eq!(w.instance_profile_role("p"), None, "a stack change forgets everything");
+        let mut w = with_profile();
+        w.observe("cloudformation", "DescribeStacks", &json!({}), "");
+        assert_eq!(w.instance_profile_role("p"), Some(None), "reads change nothing");
+    }
+
+    fn template_answer(id: &str) -> String {
+        format!(
+            "<CreateLaunchTemplateResponse><launchTemplate><launchTemplateId>{id}</launchTemplateId><launchTemplateName>t</launchTemplateName><defaultVersionNumber>1</defaultVersionNumber><latestVersionNumber>1</latestVersionNumber></launchTemplate></CreateLaunchTemplateResponse>"
+        )
+    }
+
+    fn with_template() -> Observed {
+        let mut w = Observed::default();
+        let input = json!({
+            "LaunchTemplateName": "t",
+            "LaunchTemplateData": {
+                "ImageId": "ami-1", "KeyName": "k", "SecurityGroupIds": ["sg-1", "sg-2"],
+                "IamInstanceProfile": {"Arn": "arn:aws:iam::123456789012:instance-profile/p", "Name": "p"},
+                "TagSpecifications": [
+                    {"ResourceType": "instance", "Tags": [{"Key": "a", "Value": "1"}, {"Key": "b"}]},
+                    {"ResourceType": "launch-template", "Tags": [{"Key": "own", "Value": "x"}]},
+                ],
+            },
+            "TagSpecifications": [{"ResourceType": "launch-template", "Tags": [{"Key": "own", "Value": "x"}]}],
+        });
+        w.observe("ec2", "CreateLaunchTemplate", &input, &template_answer("lt-1"));
+        w
+    }
+
+    #[test]
+    fn launch_templates_read_back_as_the_emulator_describes_them() {
+        let w = with_template();
+        let info = w.launch_template("t", "$Default").expect("known by name");
+        assert_eq!(info.id, "lt-1");
+        assert_eq!(info.image_id.as_deref(), Some("ami-1"));
+        assert_eq!(info.key_name.as_deref(), Some("k"));
+        assert_eq!(info.security_group_ids, ["sg-1", "sg-2"]);
+        assert_eq!(info.instance_profile.as_deref(), Some("arn:aws:iam::123456789012:instance-profile/p"), "Arn first");
+        let tags = vec![("a".to_string(), "1".to_string()), ("b".to_string(), String::new())];
+        assert_eq!(info.tag_specifications, vec![("instance".to_string(), tags)], "the template's own tags left out");
+        assert!(w.launch_template("lt-1", "1").is_some());
+        assert!(w.launch_template("lt-1", "$latest").is_some(), "as the emulator, any case");
+        assert!(w.launch_template("lt-1", "2").is_none(), "no such version: asked");
+        assert!(w.launch_template("lt-1", "0").is_none(), "moto reads 0 as the last: asked");
+        assert!(w.launch_template("lt-2", "1").is_none());
+        assert!(w.launch_template("lt-1x", "$Latest").is_none());
+    }
+
+    #[test]
+    fn versions_latest_and_default() {
+        let mut w = with_template();
+        let answer = "<CreateLaunchTemplateVersionResponse><launchTemplateVersion><launchTemplateId>lt-1</launchTemplateId><versionNumber>2</versionNumber></launchTemplateVersion></CreateLaunchTemplateVersionResponse>";
+        w.observe(
+            "ec2",
+            "CreateLaunchTemplateVersion",
+            &json!({"LaunchTemplateName": "t", "LaunchTemplateData": {"ImageId": "ami-2"}}),
+            answer,
+        );
+        assert_eq!(w.launch_template("lt-1", "$Latest").unwrap().image_id.as_deref(), Some("ami-2"));
+        assert_eq!(w.launch_template("lt-1", "2").unwrap().key_name, None);
+        assert_eq!(w.launch_template("t", "$Default").unwrap().image_id.as_deref(), Some("ami-1"));
+        // A new default version: the record no longer answers for the template.
+        let mut m = w.clone();
+        m.observe("ec2", "ModifyLaunchTemplate", &json!({"LaunchTemplateId": "lt-1", "DefaultVersion": "2"}), "");
+        assert!(m.launch_template("lt-1", "$Default").is_none() && m.launch_template("t", "1").is_none());
+        // A version built from another (SourceVersion) is not guessed.
+        let mut s = w.clone();
+        let answer3 = answer.replace(">2<", ">3<");
+        s.observe(
+            "ec2",
+            "CreateLaunchTemplateVersion",
+            &json!({"LaunchTemplateId": "lt-1", "SourceVersion": "1", "LaunchTemplateData": {}}),
+            &answer3,
+        );
+        assert!(s.launch_template("lt-1", "1").is_none());
+        // A version number the record did not expect (one made elsewhere): unknown.
+        let mut n = w.clone();
+        n.observe(
+            "ec2",
+            "CreateLaunchTemplateVersion",
+            &json!({"LaunchTemplateId": "lt-1", "LaunchTemplateData": {}}),
+            &answer.replace(">2<", ">4<"),
+        );
+        assert!(n.launch_template("lt-1", "1").is_none());
+        w.observe("ec2", "DeleteLaunchTemplate", &json!({"LaunchTemplateName": "t"}), "");
+        assert!(w.launch_template("lt-1", "1").is_none() && w.launch_template("t", "1").is_none());
+    }
+
+    #[test]
+    fn templates_that_would_not_read_back_as_written_are_not_recorded() {
+        for data in [
+            json!({"ImageId": " ami-1"}),
+            json!({"KeyName": ""}),
+            json!({"SecurityGroupIds": "sg-1"}),
+            json!({"TagSpecifications": [{"ResourceType": "instance", "Tags": [{"Key": "a", "Value": "x\n"}]}]}),
+        ] {
+            let mut w = Observed::default();
+            w.observe(
+                "ec2",
+                "CreateLaunchTemplate",
+                &json!({"LaunchTemplateName": "t", "LaunchTemplateData": data}),
+                &template_answer("lt-1"),
+            );
+            assert!(w.launch_template("lt-1", "1").is_none(), "{data}");
+        }
+        // Outer tags for another resource type join the data in moto: not recorded.
+        let mut w = Observed::default();
+        let input = json!({"LaunchTemplateName": "t", "LaunchTemplateData": {}, "TagSpecifications": [{"ResourceType": "instance", "Tags": []}]});
+        w.observe("ec2", "CreateLaunchTemplate", &input, &template_answer("lt-1"));
+        assert!(w.launch_template("lt-1", "1").is_none());
+    }
+
+    #[test]
+    fn service_linked_roles_and_groups_until_deleted() {
+        let mut w = Observed::default();
+        w.observe(
+            "iam",
+            "CreateServiceLinkedRole",
+            &json!({"AWSServiceName": "autoscaling.amazonaws.com"}),
+            "<Role><RoleName>AWSServiceRoleForAutoScaling</RoleName></Role>",
+        );
+        assert!(w.service_linked_role_exists("AWSServiceRoleForAutoScaling"));
+        w.observe("iam", "DeleteServiceLinkedRole", &json!({"RoleName": "AWSServiceRoleForAutoScaling"}), "");
+        assert!(!w.service_linked_role_exists("AWSServiceRoleForAutoScaling"));
+
+        let epoch = w.epoch();
+        w.learn_auto_scaling_group_arn("g", "arn:g:1", epoch);
+        assert_eq!(w.auto_scaling_group_arn("g").as_deref(), Some("arn:g:1"));
+        w.observe("autoscaling", "DeleteAutoScalingGroup", &json!({"AutoScalingGroupName": "g"}), "");
+        assert_eq!(w.auto_scaling_group_arn("g"), None);
+        // A lookup answered before a deletion finished is not kept.
+        w.learn_auto_scaling_group_arn("g", "arn:g:1", epoch);
+        w.learn_service_linked_role("AWSServiceRoleForECS", epoch);
+        assert_eq!(w.auto_scaling_group_arn("g"), None);
+        assert!(!w.service_linked_role_exists("AWSServiceRoleForECS"));
+    }
 }

@@ -1,10 +1,10 @@
 //! The policy language: documents, statements and their elements, parsed strictly from
-//! located template nodes. Every element keeps its location for findings and errors.
+//! located nodes (`crate::tree`). Every element keeps its location for findings and errors.
 
 use super::condition::{ConditionValue, Operator, operator_names};
 use super::wildcard::{Flavour, Pattern};
 use crate::loc::Loc;
-use crate::template::{Node, Value};
+use crate::tree::{Node, Value};
 
 /// What a policy document is used for; it decides which elements are allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

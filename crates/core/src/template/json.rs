@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::node::{Entry, Node, Value};
 use super::{MAX_DEPTH, TemplateError};
 use crate::loc::Loc;
+use crate::tree::{Entry, Node, Value};
 
 /// Parses one JSON document (RFC 8259) into a located tree. Duplicate keys are errors, and
 /// values inside more than [`MAX_DEPTH`] arrays or objects are refused where they start.

@@ -3,14 +3,15 @@
 
 pub mod json;
 pub mod model;
-pub mod node;
 pub mod render;
 pub mod yaml;
 
 use std::sync::Arc;
 
 use crate::loc::Loc;
-pub use node::{Entry, Node, Value};
+/// The located tree under its former path, `template::node` (it lives in [`crate::tree`]).
+pub use crate::tree as node;
+pub use crate::tree::{Entry, Node, Value};
 
 /// Largest template file read, in bytes: CloudFormation takes at most 1 MB from S3 (51,200 bytes in a request body), "Understand CloudFormation quotas", read as 1 MiB so that no template it takes is refused.
 pub const MAX_TEMPLATE_BYTES: usize = 1 << 20;

@@ -2,9 +2,9 @@
 //! policy ARNs), managed and inline policy resources, instance profiles, and which
 //! policies reach which role.
 
-use super::node::Node;
 use crate::loc::Loc;
 use crate::policy::{Policy, PolicyError, PolicyKind, parse_policy};
+use crate::tree::Node;
 
 /// An `AWS::IAM::Role` of the template, with what its own properties attach.
 #[derive(Clone, Debug)]

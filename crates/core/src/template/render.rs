@@ -9,9 +9,9 @@
 
 use std::collections::HashMap;
 
-use super::node::{Entry, Node, Value};
 use super::{MAX_DEPTH, Template, TemplateError};
 use crate::loc::Loc;
+use crate::tree::{Entry, Node, Value};
 
 /// The account and region a template is rendered for.
 #[derive(Clone, Debug, PartialEq, Eq)]

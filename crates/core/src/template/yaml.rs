@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
-use super::node::{Entry, Node, Value};
 use super::{MAX_DEPTH, TemplateError};
 use crate::loc::Loc;
+use crate::tree::{Entry, Node, Value};
 
 /// Short tags CloudFormation accepts, with the long form each becomes.
 const SHORT_TAGS: &[(&str, &str)] = &[

@@ -1,4 +1,6 @@
-//! A located document tree shared by the YAML and JSON readers.
+//! The located document tree: what the YAML and JSON readers of `template` produce and
+//! what templates, policies and scenarios are read from. Its own module so that `policy`
+//! and `template` both use it without using each other.
 
 use crate::loc::Loc;
 
