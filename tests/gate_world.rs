@@ -4,7 +4,10 @@
 //! without asking moto for the profile's role, and a launch template created through the
 //! gate is read from the record at `$Latest`, `$Default` and by number. Each decision is
 //! compared with that of a second gate in front of the same moto that saw none of those
-//! calls and so asks moto: the checks and verdicts are the same. Talks only to 127.0.0.1.
+//! calls and so asks moto: the checks and verdicts are the same. Likewise for what the
+//! record learns from answers (route table and NAT gateway associations, an Auto Scaling
+//! group's ARN and instances) and for service-linked roles, whose state one listing gives.
+//! Talks only to 127.0.0.1.
 
 use std::sync::Arc;
 
@@ -78,8 +81,19 @@ async fn same_decision(
     operation: &str,
     input: Value,
 ) -> (GateVerdict, Option<String>, Value) {
+    same_decision_in(recording, asking, "ec2", operation, input).await
+}
+
+/// [`same_decision`] for an operation of any service.
+async fn same_decision_in(
+    recording: &Gate,
+    asking: &Gate,
+    service: &str,
+    operation: &str,
+    input: Value,
+) -> (GateVerdict, Option<String>, Value) {
     let before = recording.upstream_lookups();
-    call(recording, &role(), "ec2", operation, input.clone()).await;
+    call(recording, &role(), service, operation, input.clone()).await;
     let recorded = last(recording);
     assert_eq!(
         recording.upstream_lookups(),
@@ -87,7 +101,7 @@ async fn same_decision(
         "{operation} {input}: answered from the record, no lookup in moto"
     );
     let asked_before = asking.upstream_lookups();
-    call(asking, &role(), "ec2", operation, input.clone()).await;
+    call(asking, &role(), service, operation, input.clone()).await;
     let asked = last(asking);
     assert!(asking.upstream_lookups() > asked_before, "{operation}: the other gate looked up in moto");
     assert_eq!(recorded, asked, "{operation} {input}: the record decides as moto's answers do");
@@ -165,6 +179,113 @@ fn lookups_after_recorded_calls_are_answered_from_the_record_and_decide_the_same
         call(&recording, &role(), "ec2", "RunInstances", input).await;
         assert!(recording.upstream_lookups() > before, "an unknown version is looked up");
         assert!(last(&recording).1.unwrap_or_default().contains("launch template"));
+    });
+    rt.block_on(moto.terminate());
+}
+
+fn out(service: &str, operation: &str, body: &str) -> Value {
+    iamc_core::wire::output(service, operation, 200, body).unwrap_or_else(|e| panic!("{operation}: {e}"))
+}
+
+#[test]
+fn associations_groups_and_service_linked_roles_are_answered_from_the_record() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let venv = rt.block_on(ensure_moto(&cache_dir())).expect("moto installs");
+    let mut moto = rt.block_on(Emulator::start_moto(&venv, tmp.path())).expect("moto starts");
+    rt.block_on(async {
+        let recording = gate(&moto.endpoint).await;
+        let asking = gate(&moto.endpoint).await;
+        let ec2 = format!("arn:aws:ec2:{}:123456789012", target().region);
+        let admin_call = |op: &'static str, input: Value| {
+            let recording = &recording;
+            async move { out("ec2", op, &call(recording, &admin(), "ec2", op, input).await) }
+        };
+
+        // A subnet's route table association, made through the recording gate; the role's
+        // DisassociateRouteTable is refused (the policy does not grant it), so moto keeps it.
+        let vpc = admin_call("CreateVpc", json!({"CidrBlock": "10.0.0.0/16"})).await["Vpc"]["VpcId"].clone();
+        let subnet =
+            admin_call("CreateSubnet", json!({"VpcId": vpc, "CidrBlock": "10.0.1.0/24"})).await["Subnet"]["SubnetId"]
+                .as_str()
+                .unwrap()
+                .to_string();
+        let table = admin_call("CreateRouteTable", json!({"VpcId": vpc})).await["RouteTable"]["RouteTableId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let association = admin_call("AssociateRouteTable", json!({"RouteTableId": table, "SubnetId": subnet}))
+            .await["AssociationId"]
+            .clone();
+        let input = json!({"AssociationId": association});
+        let (verdict, _, checks) = same_decision(&recording, &asking, "DisassociateRouteTable", input).await;
+        assert_ne!(verdict, GateVerdict::Forwarded);
+        assert!(has_check(&checks, "ec2:DisassociateRouteTable", &format!("{ec2}:route-table/{table}")), "{checks}");
+        assert!(has_check(&checks, "ec2:DisassociateRouteTable", &format!("{ec2}:subnet/{subnet}")), "{checks}");
+
+        // A NAT gateway's address association, from CreateNatGateway's answer.
+        let allocation =
+            admin_call("AllocateAddress", json!({"Domain": "vpc"})).await["AllocationId"].as_str().unwrap().to_string();
+        let nat = admin_call("CreateNatGateway", json!({"SubnetId": subnet, "AllocationId": allocation})).await;
+        let association = nat["NatGateway"]["NatGatewayAddresses"][0]["AssociationId"].clone();
+        let input = json!({"AssociationId": association});
+        let (_, _, checks) = same_decision(&recording, &asking, "DisassociateAddress", input).await;
+        assert!(has_check(&checks, "ec2:DisassociateAddress", &format!("{ec2}:elastic-ip/{allocation}")), "{checks}");
+
+        // A group created through the recording gate is read again at once, in the
+        // background: its ARN and its instance are known when the role's calls come.
+        let template = admin_call(
+            "CreateLaunchTemplate",
+            json!({"LaunchTemplateName": "group-template", "LaunchTemplateData": {"ImageId": "ami-12c6146b"}}),
+        )
+        .await["LaunchTemplate"]["LaunchTemplateId"]
+            .clone();
+        let group = json!({"AutoScalingGroupName": "world-group", "MinSize": 1, "MaxSize": 2,
+            "LaunchTemplate": {"LaunchTemplateId": template}, "VPCZoneIdentifier": subnet});
+        call(&recording, &admin(), "autoscaling", "CreateAutoScalingGroup", group).await;
+        let input = json!({"AutoScalingGroupName": "world-group", "MaxSize": 3});
+        let (_, _, checks) =
+            same_decision_in(&recording, &asking, "autoscaling", "UpdateAutoScalingGroup", input).await;
+        let arn = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find_map(|c| c["resource"].as_str().filter(|r| r.contains(":autoScalingGroup:")));
+        assert!(arn.is_some_and(|a| !a.contains(":autoScalingGroup:*:")), "the group's own ARN: {checks}");
+        let described = Client::default()
+            .call(
+                &moto.endpoint,
+                &target().region,
+                &admin(),
+                "autoscaling",
+                "DescribeAutoScalingGroups",
+                &json!({}),
+                &[],
+            )
+            .await
+            .unwrap();
+        let groups = out("autoscaling", "DescribeAutoScalingGroups", &described.body);
+        let instance = groups["AutoScalingGroups"][0]["Instances"][0]["InstanceId"].clone();
+        let input = json!({"InstanceId": instance, "ShouldDecrementDesiredCapacity": false});
+        let terminate = "TerminateInstanceInAutoScalingGroup";
+        // (A gate that has seen none of it: the other one learnt the group from its lookup.)
+        let fresh = gate(&moto.endpoint).await;
+        let (_, _, checks) = same_decision_in(&recording, &fresh, "autoscaling", terminate, input).await;
+        assert!(checks.to_string().contains("autoScalingGroupName/world-group"), "{checks}");
+
+        // Service-linked roles: the first need lists them all (one lookup), the next is
+        // answered from that listing.
+        let before = recording.upstream_lookups();
+        let create = json!({"AutoScalingGroupName": "refused", "MinSize": 0, "MaxSize": 1,
+            "LaunchTemplate": {"LaunchTemplateId": template}, "VPCZoneIdentifier": subnet});
+        call(&recording, &role(), "autoscaling", "CreateAutoScalingGroup", create).await;
+        let (_, _, checks) = last(&recording);
+        assert!(checks.to_string().contains("AWSServiceRoleForAutoScaling"), "{checks}");
+        assert_eq!(recording.upstream_lookups(), before + 1, "one listing of the service-linked roles");
+        let spot = json!({"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1,
+            "InstanceMarketOptions": {"MarketType": "spot"}});
+        let (_, _, checks) = same_decision(&recording, &asking, "RunInstances", spot).await;
+        assert!(checks.to_string().contains("AWSServiceRoleForEC2Spot"), "{checks}");
     });
     rt.block_on(moto.terminate());
 }

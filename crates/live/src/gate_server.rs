@@ -7,7 +7,7 @@
 //! as it is made). The server bounds its connections, backs off when `accept` fails
 //! (file descriptors exhausted), and times out slow headers and bodies.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -30,6 +30,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::client::{self, Client, Credentials};
 use iamc_core::catalog::Catalog;
+use iamc_core::context::links::Refresh;
 use iamc_core::context::world::Observed;
 pub use iamc_core::gate::decide::Subject;
 use iamc_core::gate::decide::{
@@ -146,6 +147,10 @@ struct State {
     world: Arc<Mutex<Observed>>,
     /// Lookups made in the emulator so far (see [`Gate::upstream_lookups`]).
     upstream_lookups: Arc<AtomicU64>,
+    /// Facts read again in the background (see [`read_again`]).
+    upstream_refreshes: AtomicU64,
+    /// The readings under way, each told when it is done.
+    refreshing: Arc<Mutex<HashMap<Refresh, tokio::sync::watch::Receiver<bool>>>>,
     /// What the gate saw of each session AssumeRole issued through it, by access key: the
     /// request context's principal keys (`aws:userid`, `aws:TokenIssueTime`, MFA).
     sessions: Mutex<HashMap<String, SessionFacts>>,
@@ -205,6 +210,8 @@ impl Gate {
             sessions: Mutex::new(HashMap::new()),
             world: Arc::new(Mutex::new(Observed::default())),
             upstream_lookups: Arc::new(AtomicU64::new(0)),
+            upstream_refreshes: AtomicU64::new(0),
+            refreshing: Arc::new(Mutex::new(HashMap::new())),
             client: Client::new(limits.upstream_timeout),
             forward,
             catalog: Catalog::embedded(),
@@ -271,6 +278,12 @@ impl Gate {
     /// what passed through could not answer).
     pub fn upstream_lookups(&self) -> u64 {
         self.state.upstream_lookups.load(Ordering::Relaxed)
+    }
+
+    /// How many facts the gate has read again in the background after a call that may
+    /// have changed them.
+    pub fn upstream_refreshes(&self) -> u64 {
+        self.state.upstream_refreshes.load(Ordering::Relaxed)
     }
 
     pub fn records(&self) -> Vec<GateRecord> {
@@ -539,6 +552,8 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             world: Arc::clone(&state.world),
             lookups: Arc::clone(&state.upstream_lookups),
             unserved: Arc::clone(&unserved),
+            refreshing: Arc::clone(&state.refreshing),
+            wait: state.limits.upstream_timeout,
         };
         let (catalog, target) = (state.catalog, state.target.clone());
         let (svc, op, inp) = (service.clone(), operation.clone(), input.clone());
@@ -593,6 +608,9 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         Ok(r) => r,
         Err(e) => return Ok(response(500, &[], Bytes::from(format!("gate: {e}")))),
     };
+    // What the record knew before the call left: an answer read after something ended
+    // (a concurrent call's effect) is not learnt from.
+    let epoch_before = state.world.lock().map(|w| w.epoch()).unwrap_or_default();
     let sent = tokio::time::timeout(state.limits.upstream_timeout, state.forward.request(forwarded)).await;
     let upstream_answer = match sent {
         Ok(Ok(r)) => r,
@@ -680,10 +698,67 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         && let Ok((operation, input)) = &parsed.wire
         && let Ok(mut world) = state.world.lock()
     {
-        world.observe(&parsed.service, operation, input, &text);
+        if Observed::learns_from(&parsed.service, operation)
+            && let Ok(output) = wire::output(&parsed.service, operation, status, &text)
+        {
+            world.learn_read(&parsed.service, operation, &output, epoch_before);
+        }
+        for refresh in world.observe(&parsed.service, operation, input, &text) {
+            // Marked under way before the caller has the answer, so that a decision that
+            // follows waits for it rather than asking again.
+            let (done, under_way) = tokio::sync::watch::channel(false);
+            if let Ok(mut r) = state.refreshing.lock() {
+                r.insert(refresh.clone(), under_way);
+            }
+            tokio::spawn(read_again(Arc::clone(&state), refresh, done));
+        }
     }
     push(&state, record);
     Ok(response(status, &resp_headers, resp_body))
+}
+
+/// Reads a fact again in the emulator, in the background, right after a call that may
+/// have changed it (`context::links::Refresh`): the next decision needing it finds it known
+/// instead of asking in its own time. Kept only when nothing ended meanwhile.
+async fn read_again(state: Arc<State>, refresh: Refresh, done: tokio::sync::watch::Sender<bool>) {
+    // A concurrent call that ends something drops the answer: read once more.
+    for _ in 0..3 {
+        if read_once(&state, &refresh).await != Some(false) {
+            break;
+        }
+    }
+    if let Ok(mut r) = state.refreshing.lock()
+        && r.get(&refresh).is_some_and(|rx| rx.same_channel(&done.subscribe()))
+    {
+        r.remove(&refresh);
+    }
+    let _ = done.send(true);
+}
+
+/// One reading of [`read_again`]: whether it was kept (`None`: no usable answer).
+async fn read_once(state: &State, refresh: &Refresh) -> Option<bool> {
+    let epoch = state.world.lock().map(|w| w.epoch()).ok()?;
+    state.upstream_refreshes.fetch_add(1, Ordering::Relaxed);
+    let (service, operation, input) = match refresh {
+        Refresh::ServiceLinkedRole(name) => ("iam", "GetRole", serde_json::json!({"RoleName": name})),
+        Refresh::Group(name) => {
+            ("autoscaling", "DescribeAutoScalingGroups", serde_json::json!({"AutoScalingGroupNames": [name]}))
+        }
+    };
+    let t = &state.target;
+    let answer =
+        state.client.call(&state.upstream, &t.region, &state.admin, service, operation, &input, &[]).await.ok()?;
+    let mut world = state.world.lock().ok()?;
+    match refresh {
+        Refresh::ServiceLinkedRole(name) => {
+            let missing = answer.error.as_ref().is_some_and(|(code, _)| code == "NoSuchEntity");
+            (answer.ok() || missing).then(|| world.learn_service_linked_role_state(name, answer.ok(), epoch))
+        }
+        Refresh::Group(_) => {
+            let output = wire::output(service, operation, answer.status, &answer.body).ok()?;
+            Some(world.learn_read(service, operation, &output, epoch))
+        }
+    }
 }
 
 fn push(state: &State, mut record: GateRecord) {
@@ -824,12 +899,32 @@ struct UpstreamDirectory {
     /// Set when the upstream answered a lookup with "not served" (501, moto's 500 page):
     /// a refusal that follows is the backend's gap, not the request's.
     unserved: Arc<std::sync::atomic::AtomicBool>,
+    /// The gate's readings under way ([`read_again`]), and how long to wait for one.
+    refreshing: Arc<Mutex<HashMap<Refresh, tokio::sync::watch::Receiver<bool>>>>,
+    wait: Duration,
 }
 
 impl UpstreamDirectory {
     /// Reads the record (`None` when it is unavailable).
     fn known<T>(&self, read: impl FnOnce(&Observed) -> T) -> Option<T> {
         self.world.lock().ok().map(|w| read(&w))
+    }
+
+    /// Waits for the readings under way that `about` picks to finish: what they learn
+    /// answers sooner than a lookup of one's own.
+    fn settle(&self, about: impl Fn(&Refresh) -> bool) {
+        let under_way: Vec<_> = self
+            .refreshing
+            .lock()
+            .map(|r| r.iter().filter(|(k, _)| about(k)).map(|(_, rx)| rx.clone()).collect())
+            .unwrap_or_default();
+        if under_way.is_empty() {
+            return;
+        }
+        let handle = tokio::runtime::Handle::current();
+        for mut rx in under_way {
+            let _ = handle.block_on(tokio::time::timeout(self.wait, rx.wait_for(|done| *done)));
+        }
     }
 
     fn learn(&self, write: impl FnOnce(&mut Observed)) {
@@ -840,7 +935,9 @@ impl UpstreamDirectory {
 }
 
 impl UpstreamDirectory {
-    fn call(&self, service: &str, operation: &str, input: Value) -> Option<String> {
+    /// One lookup in the emulator with the harness's credentials: the answer, `None` when
+    /// the emulator could not be reached.
+    fn ask(&self, service: &str, operation: &str, input: Value) -> Option<client::Answer> {
         self.lookups.fetch_add(1, Ordering::Relaxed);
         let handle = tokio::runtime::Handle::current();
         let answer = handle
@@ -857,8 +954,69 @@ impl UpstreamDirectory {
         if answer.status == 501 || answer.status == 500 {
             self.unserved.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        answer.ok().then_some(answer.body)
+        Some(answer)
     }
+
+    /// A successful lookup's body.
+    fn call(&self, service: &str, operation: &str, input: Value) -> Option<String> {
+        self.ask(service, operation, input).filter(client::Answer::ok).map(|a| a.body)
+    }
+
+    /// A successful lookup's output, read by the wire model.
+    fn read(&self, service: &str, operation: &str, input: Value) -> Option<Value> {
+        let body = self.call(service, operation, input)?;
+        wire::output(service, operation, 200, &body).ok()
+    }
+
+    /// [`Self::read`], learnt by the record when nothing ended while it was under way.
+    fn read_and_learn(&self, service: &str, operation: &str, input: Value) -> Option<Value> {
+        let epoch = self.known(Observed::epoch)?;
+        let output = self.read(service, operation, input)?;
+        self.learn(|w| {
+            w.learn_read(service, operation, &output, epoch);
+        });
+        Some(output)
+    }
+
+    /// Every service-linked role's state from one listing of `/aws-service-role/`;
+    /// `None` when the listing did not complete.
+    fn list_service_linked(&self) -> Option<HashSet<String>> {
+        let epoch = self.known(Observed::epoch)?;
+        let paginator = wire::models().service("iam").and_then(|m| m.paginator("ListRoles"));
+        let mut input = serde_json::json!({"PathPrefix": "/aws-service-role/"});
+        let mut names = HashSet::new();
+        for _ in 0..20 {
+            let output = self.read("iam", "ListRoles", input.clone())?;
+            let roles = output.get("Roles").and_then(Value::as_array).into_iter().flatten();
+            names.extend(roles.filter_map(|r| r.get("RoleName").and_then(Value::as_str).map(str::to_string)));
+            match paginator.and_then(|p| wire::next_input(p, &input, &output)) {
+                Some(next) => input = next,
+                None => {
+                    self.learn(|w| {
+                        for (_, name) in iamc_core::gate::derive::SERVICE_LINKED_ROLES {
+                            w.learn_service_linked_role_state(name, names.contains(*name), epoch);
+                        }
+                    });
+                    return Some(names);
+                }
+            }
+        }
+        None
+    }
+}
+
+fn text<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn first<'v>(v: &'v Value, key: &str) -> Option<&'v Value> {
+    v.get(key).and_then(Value::as_array).and_then(|a| a.first())
+}
+
+/// `[{Key, Value}]` as pairs (a missing value is empty).
+fn tag_pairs(v: Option<&Value>) -> Vec<(String, String)> {
+    let tags = v.and_then(Value::as_array).into_iter().flatten();
+    tags.filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value").unwrap_or_default().to_string()))).collect()
 }
 
 impl Directory for UpstreamDirectory {
@@ -868,8 +1026,9 @@ impl Directory for UpstreamDirectory {
             return known;
         }
         let name = profile.rsplit('/').next().unwrap_or(profile);
-        let body = self.call("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
-        iamc_core::xml::texts(&body, "Arn").into_iter().find(|a| a.contains(":role/"))
+        let output = self.read("iam", "GetInstanceProfile", serde_json::json!({"InstanceProfileName": name}))?;
+        let roles = output.get("InstanceProfile").and_then(|p| p.get("Roles")).and_then(Value::as_array);
+        roles.into_iter().flatten().filter_map(|r| text(r, "Arn")).find(|a| a.contains(":role/")).map(str::to_string)
     }
 
     fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String> {
@@ -877,50 +1036,30 @@ impl Directory for UpstreamDirectory {
             return Ok(known);
         }
         let key = if id_or_name.starts_with("lt-") { "LaunchTemplateId" } else { "LaunchTemplateName" };
-        let body = self
-            .call("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": [version]}))
+        let output = self
+            .read("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": [version]}))
             .ok_or_else(|| "the emulator did not describe it".to_string())?;
-        if iamc_core::xml::first(&body, "launchTemplateId").is_none() {
-            return Err("the emulator knows no such template version".into());
-        }
-
-        let data = iamc_core::xml::section(&body, "launchTemplateData").unwrap_or(&body);
-        let profile = iamc_core::xml::section(data, "iamInstanceProfile")
-            .and_then(|p| iamc_core::xml::first(p, "arn").or_else(|| iamc_core::xml::first(p, "name")));
-        let groups = iamc_core::xml::section(data, "securityGroupIdSet")
-            .map(|s| iamc_core::xml::texts(s, "item"))
-            .unwrap_or_default();
+        let found = first(&output, "LaunchTemplateVersions").filter(|v| text(v, "LaunchTemplateId").is_some());
+        let Some(found) = found else { return Err("the emulator knows no such template version".into()) };
+        let data = found.get("LaunchTemplateData").unwrap_or(&Value::Null);
+        let profile = data.get("IamInstanceProfile").and_then(|p| text(p, "Arn").or_else(|| text(p, "Name")));
+        let groups = data.get("SecurityGroupIds").and_then(Value::as_array).into_iter().flatten();
         let mut tag_specifications = Vec::new();
-        if let Some(specs) = iamc_core::xml::section(data, "tagSpecificationSet") {
-            for item in iamc_core::xml::sections(specs, "item") {
-                let rtype = iamc_core::xml::first(item, "resourceType").unwrap_or_default();
-                // Instances launched from a template tag only what they create; moto also
-                // lists the template's own `launch-template` tags here, which AWS does not.
-                if rtype.is_empty() || rtype == "launch-template" {
-                    continue;
-                }
-                let tags = iamc_core::xml::section(item, "tagSet")
-                    .map(|set| {
-                        iamc_core::xml::sections(set, "item")
-                            .into_iter()
-                            .filter_map(|t| {
-                                Some((
-                                    iamc_core::xml::first(t, "key")?,
-                                    iamc_core::xml::first(t, "value").unwrap_or_default(),
-                                ))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                tag_specifications.push((rtype, tags));
+        for spec in data.get("TagSpecifications").and_then(Value::as_array).into_iter().flatten() {
+            let rtype = text(spec, "ResourceType").unwrap_or_default();
+            // Instances launched from a template tag only what they create; moto also
+            // lists the template's own `launch-template` tags here, which AWS does not.
+            if rtype.is_empty() || rtype == "launch-template" {
+                continue;
             }
+            tag_specifications.push((rtype.to_string(), tag_pairs(spec.get("Tags"))));
         }
         Ok(LaunchTemplateInfo {
-            id: iamc_core::xml::first(&body, "launchTemplateId").unwrap_or_else(|| id_or_name.to_string()),
-            image_id: iamc_core::xml::first(data, "imageId"),
-            key_name: iamc_core::xml::first(data, "keyName"),
-            security_group_ids: groups,
-            instance_profile: profile,
+            id: text(found, "LaunchTemplateId").unwrap_or(id_or_name).to_string(),
+            image_id: text(data, "ImageId").map(str::to_string),
+            key_name: text(data, "KeyName").map(str::to_string),
+            security_group_ids: groups.filter_map(Value::as_str).map(str::to_string).collect(),
+            instance_profile: profile.map(str::to_string),
             tag_specifications,
         })
     }
@@ -930,50 +1069,74 @@ impl Directory for UpstreamDirectory {
         else {
             return false;
         };
-        // Known once created or seen; a miss is asked again (the service may create it).
-        let known = self.known(|w| (w.service_linked_role_exists(name), w.epoch()));
-        if let Some((true, _)) = known {
-            return true;
+        // Known once created or seen, or absent until a call that may create it; else one
+        // listing answers for every service-linked role (docs/gate.md, "The record").
+        self.settle(|r| matches!(r, Refresh::ServiceLinkedRole(n) if n == name));
+        if let Some(known) = self.known(|w| w.service_linked_role(name)).flatten() {
+            return known;
         }
-        let exists = self.call("iam", "GetRole", serde_json::json!({"RoleName": name})).is_some();
-        if exists && let Some((_, epoch)) = known {
-            self.learn(|w| w.learn_service_linked_role(name, epoch));
+        if let Some(listed) = self.list_service_linked() {
+            return listed.contains(*name);
+        }
+        let epoch = self.known(Observed::epoch);
+        let answer = self.ask("iam", "GetRole", serde_json::json!({"RoleName": name}));
+        let exists = answer.as_ref().is_some_and(client::Answer::ok);
+        if let Some(epoch) = epoch.filter(|_| exists) {
+            self.learn(|w| {
+                w.learn_service_linked_role_state(name, true, epoch);
+            });
         }
         exists
     }
 
     fn association_resources(&self, association_id: &str) -> Vec<String> {
+        use iamc_core::context::links::Association;
         let t = &self.target;
         let ec2 = format!("arn:{}:ec2:{}:{}", t.partition, t.region, t.account_id);
-        if association_id.starts_with("rtbassoc-") {
-            let filter = serde_json::json!({"Filters": [{"Name": "association.route-table-association-id", "Values": [association_id]}]});
-            let Some(body) = self.call("ec2", "DescribeRouteTables", filter) else { return Vec::new() };
-            let mut out = Vec::new();
-            if let Some(rtb) = iamc_core::xml::first(&body, "routeTableId") {
-                out.push(format!("{ec2}:route-table/{rtb}"));
+        let known = self.known(|w| w.association(association_id)).flatten();
+        let (table, subnet, allocation) = match known {
+            Some(Association::RouteTable { table, subnet }) => (Some(table), subnet, None),
+            Some(Association::Address { allocation }) => (None, None, Some(allocation)),
+            None if association_id.starts_with("rtbassoc-") => {
+                let filter = serde_json::json!({"Filters": [{"Name": "association.route-table-association-id", "Values": [association_id]}]});
+                let Some(output) = self.read("ec2", "DescribeRouteTables", filter) else { return Vec::new() };
+                let table = first(&output, "RouteTables");
+                let association = table
+                    .and_then(|t| t.get("Associations"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .find(|a| text(a, "RouteTableAssociationId") == Some(association_id));
+                (
+                    table.and_then(|t| text(t, "RouteTableId")).map(str::to_string),
+                    association.and_then(|a| text(a, "SubnetId")).map(str::to_string),
+                    None,
+                )
             }
-            if let Some(subnet) = iamc_core::xml::first(&body, "subnetId") {
-                out.push(format!("{ec2}:subnet/{subnet}"));
+            None if association_id.starts_with("eipassoc-") => {
+                let filter = serde_json::json!({"Filters": [{"Name": "association-id", "Values": [association_id]}]});
+                let output = self.read("ec2", "DescribeAddresses", filter);
+                let allocation =
+                    output.as_ref().and_then(|o| first(o, "Addresses")).and_then(|a| text(a, "AllocationId"));
+                (None, None, allocation.map(str::to_string))
             }
-            out
-        } else if association_id.starts_with("eipassoc-") {
-            let filter = serde_json::json!({"Filters": [{"Name": "association-id", "Values": [association_id]}]});
-            self.call("ec2", "DescribeAddresses", filter)
-                .and_then(|b| iamc_core::xml::first(&b, "allocationId"))
-                .map(|a| vec![format!("{ec2}:elastic-ip/{a}")])
-                .unwrap_or_default()
-        } else {
-            Vec::new()
-        }
+            None => (None, None, None),
+        };
+        let mut out = Vec::new();
+        out.extend(table.map(|rtb| format!("{ec2}:route-table/{rtb}")));
+        out.extend(subnet.map(|subnet| format!("{ec2}:subnet/{subnet}")));
+        out.extend(allocation.map(|a| format!("{ec2}:elastic-ip/{a}")));
+        out
     }
 
     fn instance_group(&self, instance_id: &str) -> Option<String> {
-        let body = self.call(
-            "autoscaling",
-            "DescribeAutoScalingInstances",
-            serde_json::json!({"InstanceIds": [instance_id]}),
-        )?;
-        iamc_core::xml::first(&body, "AutoScalingGroupName")
+        self.settle(|r| matches!(r, Refresh::Group(_)));
+        if let Some(known) = self.known(|w| w.instance_group(instance_id)).flatten() {
+            return Some(known);
+        }
+        let input = serde_json::json!({"InstanceIds": [instance_id]});
+        let output = self.read_and_learn("autoscaling", "DescribeAutoScalingInstances", input)?;
+        first(&output, "AutoScalingInstances").and_then(|i| text(i, "AutoScalingGroupName")).map(str::to_string)
     }
 
     fn resource_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
@@ -1017,37 +1180,22 @@ impl Directory for UpstreamDirectory {
     }
 
     fn role_tags(&self, role_name: &str) -> Option<Vec<(String, String)>> {
-        let body = self.call("iam", "GetRole", serde_json::json!({"RoleName": role_name}))?;
-        let tags = iamc_core::xml::section(&body, "Tags");
-        Some(
-            tags.map(|t| {
-                iamc_core::xml::sections(t, "member")
-                    .into_iter()
-                    .filter_map(|m| {
-                        Some((iamc_core::xml::first(m, "Key")?, iamc_core::xml::first(m, "Value").unwrap_or_default()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        )
+        let output = self.read("iam", "GetRole", serde_json::json!({"RoleName": role_name}))?;
+        Some(tag_pairs(output.get("Role").and_then(|r| r.get("Tags"))))
     }
 
     fn auto_scaling_group_arn(&self, name: &str) -> Option<String> {
         // A group's ARN holds an id given at creation: it stays until the group is deleted.
-        let epoch = match self.known(|w| w.auto_scaling_group_arn(name).ok_or(w.epoch())) {
-            Some(Ok(arn)) => return Some(arn),
-            Some(Err(epoch)) => Some(epoch),
-            None => None,
-        };
-        let body = self.call(
-            "autoscaling",
-            "DescribeAutoScalingGroups",
-            serde_json::json!({"AutoScalingGroupNames": [name]}),
-        )?;
-        let arn = iamc_core::xml::first(&body, "AutoScalingGroupARN")?;
-        if let Some(epoch) = epoch {
-            self.learn(|w| w.learn_auto_scaling_group_arn(name, &arn, epoch));
+        self.settle(|r| matches!(r, Refresh::Group(g) if g == name));
+        if let Some(arn) = self.known(|w| w.auto_scaling_group_arn(name)).flatten() {
+            return Some(arn);
         }
-        Some(arn)
+        let input = serde_json::json!({"AutoScalingGroupNames": [name]});
+        let output = self.read_and_learn("autoscaling", "DescribeAutoScalingGroups", input)?;
+        let groups = output.get("AutoScalingGroups").and_then(Value::as_array).into_iter().flatten();
+        groups
+            .filter(|g| text(g, "AutoScalingGroupName") == Some(name))
+            .find_map(|g| text(g, "AutoScalingGroupARN"))
+            .map(str::to_string)
     }
 }

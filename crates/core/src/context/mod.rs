@@ -45,6 +45,7 @@
 //! | keys of the request's own parameters (`ec2:InstanceType`, `ec2:Subnet`, `secretsmanager:Name`, `autoscaling:MaxSize`…) | the call's member (a scenario's `input`, the gate's parsed request); not modelled when the call leaves it out (AWS may fill it from a default) | catalog/request-keys.toml, each row with its page |
 //! | other service keys | absent when the catalog does not list them for the action; else not modelled | Service Authorization Reference (catalog/actions.json) |
 
+pub mod links;
 pub mod request_keys;
 pub mod world;
 

@@ -219,6 +219,8 @@ pub struct Observed {
     service_linked: HashSet<String>,
     /// Auto Scaling group name → ARN, as the emulator answered it.
     groups: HashMap<String, String>,
+    /// Associations, group members and absent service-linked roles.
+    links: super::links::Links,
     /// Bumped by every call that may end what a lookup learnt: a lookup answered before
     /// such a call finished is not kept.
     epoch: u64,
@@ -234,7 +236,23 @@ impl Observed {
     /// Records what a call that the emulator answered with 2xx established: `input` is the
     /// request's input as the wire model read it, `answer` the body of the answer. A call
     /// the record cannot follow exactly makes what it touches unknown.
-    pub fn observe(&mut self, service: &str, operation: &str, input: &Value, answer: &str) {
+    /// Returns what the gate should read again now (see [`super::links::Refresh`]).
+    pub fn observe(
+        &mut self,
+        service: &str,
+        operation: &str,
+        input: &Value,
+        answer: &str,
+    ) -> Vec<super::links::Refresh> {
+        let change = self.links.observe(service, operation, input, answer);
+        if change.ends {
+            self.epoch += 1;
+        }
+        self.record(service, operation, input, answer);
+        change.refresh
+    }
+
+    fn record(&mut self, service: &str, operation: &str, input: &Value, answer: &str) {
         let s = |k: &str| input.get(k).and_then(Value::as_str);
         match (service, operation) {
             // A stack may create, replace or delete anything: forget everything.
@@ -259,6 +277,7 @@ impl Observed {
             }
             ("iam", "CreateServiceLinkedRole") => {
                 if let Some(name) = crate::xml::first(answer, "RoleName") {
+                    self.links.forget_absent_service_linked(&name);
                     self.service_linked.insert(name);
                 }
             }
@@ -406,6 +425,68 @@ impl Observed {
     /// Whether the service-linked role `name` is known to exist (`false`: not known).
     pub fn service_linked_role_exists(&self, name: &str) -> bool {
         self.service_linked.contains(name)
+    }
+
+    /// Whether the service-linked role `name` exists: `None` when the record does not know.
+    pub fn service_linked_role(&self, name: &str) -> Option<bool> {
+        if self.service_linked.contains(name) {
+            Some(true)
+        } else if self.links.service_linked_absent(name) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Notes what the emulator said (in a lookup begun at `epoch`) of the service-linked
+    /// role `name`.
+    /// role `name`; `false` when something ended since, so the answer is not kept.
+    pub fn learn_service_linked_role_state(&mut self, name: &str, exists: bool, epoch: u64) -> bool {
+        if epoch != self.epoch {
+            return false;
+        }
+        if exists {
+            self.service_linked.insert(name.to_string());
+        } else {
+            self.links.learn_absent_service_linked(name);
+        }
+        true
+    }
+
+    /// Learns from a description the emulator gave (as `wire::output` reads it) in a call
+    /// or lookup begun at `epoch`: Auto Scaling groups' ARNs and instances. Other
+    /// operations teach nothing (an instance profile's roles, say: the record keeps only
+    /// profiles it saw created, whose every change it sees). `false` when something ended since
+    /// `epoch`, so nothing is learnt.
+    pub fn learn_read(&mut self, service: &str, operation: &str, output: &Value, epoch: u64) -> bool {
+        if epoch != self.epoch {
+            return false;
+        }
+        if service == "autoscaling" {
+            for (name, arn) in self.links.learn_groups(operation, output) {
+                self.groups.insert(name, arn);
+            }
+        }
+        true
+    }
+
+    /// Whether [`Self::learn_read`] learns from this operation's answers.
+    pub fn learns_from(service: &str, operation: &str) -> bool {
+        matches!(
+            (service, operation),
+            ("autoscaling", "DescribeAutoScalingGroups" | "DescribeAutoScalingInstances")
+                | ("iam", "GetInstanceProfile")
+        )
+    }
+
+    /// What an association id links, when the record knows.
+    pub fn association(&self, id: &str) -> Option<super::links::Association> {
+        self.links.association(id)
+    }
+
+    /// The Auto Scaling group holding `instance`, when the record knows.
+    pub fn instance_group(&self, instance: &str) -> Option<String> {
+        self.links.instance_group(instance)
     }
 
     /// The current epoch, read before a lookup whose answer is to be learnt.
