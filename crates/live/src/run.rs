@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use crate::client::{Answer, Client, Credentials, ExecError};
 use crate::gate_server::{Gate, GateOptions, GateRecord, GateVerdict, Refusal, SCENARIO_HEADER, Subject};
 pub use crate::session::{CallError, Endpoints, ReadBackError, Session, read_back};
+use crate::session::{read_output, text_at};
 use iamc_core::aws::errors::{ErrorClass, classify, classify_answer, worded_as_denial};
 pub use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::gate::deny::is_denial_code;
@@ -155,15 +156,16 @@ pub async fn deploy_with(
     session.admin_ok("cloudformation", "CreateStack", input).await.map_err(DeployError::Call)?;
     let started = Instant::now();
     loop {
-        let body = session
-            .admin_ok("cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack}))
+        // Named, the stack is the one answer: no paging.
+        let output = session
+            .admin_read("cloudformation", "DescribeStacks", serde_json::json!({"StackName": stack}))
             .await
             .map_err(DeployError::Call)?;
-        let status = iamc_core::xml::first(&body, "StackStatus").unwrap_or_default();
+        let status = text_at(&output, "/Stacks/0/StackStatus").unwrap_or_default();
         match status.as_str() {
             "CREATE_COMPLETE" => return Ok(()),
             s if s.ends_with("FAILED") || s.contains("ROLLBACK") => {
-                let reason = iamc_core::xml::first(&body, "StackStatusReason").unwrap_or_default();
+                let reason = text_at(&output, "/Stacks/0/StackStatusReason").unwrap_or_default();
                 return Err(DeployError::Failed { stack: stack.to_string(), status: s.to_string(), reason });
             }
             _ if started.elapsed() > DEPLOY_PATIENCE => {
@@ -236,7 +238,11 @@ pub async fn become_role(
                     .map_err(BecomeError::Call)?;
                 match &answer.error {
                     None => {
-                        let get = |n: &str| iamc_core::xml::first(&answer.body, n).unwrap_or_default();
+                        // An answer the wire model cannot read gives empty credentials, as
+                        // an answer without them does: the probes then fail and are retried.
+                        let output =
+                            read_output("sts", "AssumeRole", answer.status, &answer.body).unwrap_or(Value::Null);
+                        let get = |n: &str| text_at(&output, &format!("/Credentials/{n}")).unwrap_or_default();
                         Ok(Credentials {
                             access_key_id: get("AccessKeyId"),
                             secret_access_key: get("SecretAccessKey"),
@@ -335,7 +341,9 @@ pub async fn run_fixtures(
             .admin_ok(&f.service, &f.operation, input)
             .await
             .map_err(|source| FixtureError { fixture: f.id.clone(), source })?;
-        record_produced(&f.produces, &body, ids);
+        // A fixture's answer is successful (admin_ok): HTTP 2xx, read as 200.
+        record_produced(&f.service, &f.operation, &f.produces, 200, &body, ids)
+            .map_err(|source| FixtureError { fixture: f.id.clone(), source })?;
         // Kept as each fixture lands, so a teardown after a later failure can undo it.
         if let Ok(mut done) = created.lock() {
             done.push(f.clone());
@@ -399,16 +407,46 @@ pub async fn undo_fixtures(
     left
 }
 
-fn record_produced(produces: &BTreeMap<String, String>, body: &str, ids: &mut HashMap<String, String>) {
+/// Records the real ids a successful answer carries for the example ids of `produces`
+/// (example id → the answer's field, e.g. `"vpc-0a1b…" = "vpcId"`). The answer is read by
+/// the wire model; a field names a member of its output (compared ignoring ASCII case,
+/// so the wire's `vpcId` is the member `VpcId`), found depth-first in the output's member
+/// order (the first of the answer's `imagesSet` items for `imageId`). A field the answer
+/// lacks records nothing. Nothing is read when nothing is produced.
+fn record_produced(
+    service: &str,
+    operation: &str,
+    produces: &BTreeMap<String, String>,
+    status: u16,
+    body: &str,
+    ids: &mut HashMap<String, String>,
+) -> Result<(), CallError> {
+    if produces.is_empty() {
+        return Ok(());
+    }
+    let output = read_output(service, operation, status, body)?;
     for (example, field) in produces {
-        let value = iamc_core::xml::first(body, field).or_else(|| {
-            serde_json::from_str::<Value>(body)
-                .ok()
-                .and_then(|j| j.get(field).and_then(Value::as_str).map(str::to_string))
-        });
-        if let Some(v) = value {
+        if let Some(v) = first_member(&output, field) {
             ids.insert(example.clone(), v);
         }
+    }
+    Ok(())
+}
+
+/// The first text (a string, or a number's decimal text) under a key equal to `field`
+/// ignoring ASCII case, depth-first in the output's order.
+fn first_member(value: &Value, field: &str) -> Option<String> {
+    match value {
+        Value::Object(members) => members.iter().find_map(|(name, v)| {
+            let own = match v {
+                Value::String(s) if name.eq_ignore_ascii_case(field) => Some(s.clone()),
+                Value::Number(n) if name.eq_ignore_ascii_case(field) => Some(n.to_string()),
+                _ => None,
+            };
+            own.or_else(|| first_member(v, field))
+        }),
+        Value::Array(items) => items.iter().find_map(|v| first_member(v, field)),
+        _ => None,
     }
 }
 
@@ -549,7 +587,9 @@ pub async fn run_scenarios(
                         && a.error.is_none()
                         && let Ok(mut m) = ids.lock()
                     {
-                        record_produced(&s.produces, &a.body, &mut m);
+                        // Best effort, as for a field the answer lacks: an answer the wire
+                        // model cannot read records nothing (what needs its ids then fails).
+                        let _ = record_produced(&s.service, &s.operation, &s.produces, a.status, &a.body, &mut m);
                         produced = s
                             .produces
                             .keys()
@@ -988,6 +1028,78 @@ mod tests {
     fn answer(protocol: Protocol, status: u16, body: &str) -> Result<Answer, ExecError> {
         let error = crate::client::service_error(protocol, status, &[], body);
         Ok(Answer { status, body: body.to_string(), headers: Vec::new(), error })
+    }
+
+    /// The wire model's captured answers (moto's, `catalog/capture_responses.py`).
+    fn captured() -> Vec<Value> {
+        let fixtures: Value =
+            serde_json::from_str(include_str!("../../core/src/wire/fixtures/responses.json")).unwrap();
+        fixtures["cases"].as_array().unwrap().clone()
+    }
+
+    #[test]
+    fn produced_ids_are_read_by_the_model_as_the_text_search_read_them() {
+        // Every (service, operation, field) the scenarios and fixtures produce.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/dkp-bootstrapper");
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        let profile = iamc_core::scenario::parse_profile(&read("profile.toml"), "profile.toml").unwrap();
+        let mut produced: HashSet<(String, String, String)> = HashSet::new();
+        for f in &profile.fixtures {
+            produced.extend(f.produces.values().map(|v| (f.service.clone(), f.operation.clone(), v.clone())));
+        }
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.ends_with(".toml") || name == "profile.toml" {
+                continue;
+            }
+            let catalog = iamc_core::catalog::Catalog::embedded();
+            for s in iamc_core::scenario::parse_scenarios(&read(&name), &name, catalog).unwrap() {
+                produced.extend(s.produces.values().map(|v| (s.service.clone(), s.operation.clone(), v.clone())));
+            }
+        }
+        assert!(produced.len() >= 15, "{produced:?}");
+        let cases = captured();
+        let mut found = 0;
+        for (service, operation, field) in &produced {
+            let answers: Vec<&str> = cases
+                .iter()
+                .filter(|c| c["service"] == service.as_str() && c["operation"] == operation.as_str())
+                .map(|c| c["body"].as_str().unwrap())
+                .collect();
+            assert!(!answers.is_empty(), "no captured answer of {service}:{operation}");
+            for body in answers {
+                let mut ids = HashMap::new();
+                let produces = BTreeMap::from([("example".to_string(), field.clone())]);
+                record_produced(service, operation, &produces, 200, body, &mut ids).unwrap();
+                let old = iamc_core::xml::first(body, field);
+                assert_eq!(ids.get("example"), old.as_ref(), "{service}:{operation} {field}");
+                found += usize::from(old.is_some());
+            }
+        }
+        assert!(found >= produced.len() - 2, "most produced fields are in the captured answers: {found}");
+        // Nothing produced: nothing is read, whatever the body.
+        let mut ids = HashMap::new();
+        record_produced("iam", "CreateInstanceProfile", &BTreeMap::new(), 200, "not XML", &mut ids).unwrap();
+        assert!(ids.is_empty());
+        let produces = BTreeMap::from([("vpc-1".to_string(), "vpcId".to_string())]);
+        let err = record_produced("ec2", "CreateVpc", &produces, 200, "not XML", &mut ids).unwrap_err();
+        assert!(matches!(err, CallError::Unreadable { .. }), "{err}");
+    }
+
+    #[test]
+    fn stack_status_and_credentials_are_read_by_the_model() {
+        let cases = captured();
+        let body = |operation: &str| {
+            cases.iter().find(|c| c["operation"] == operation).unwrap()["body"].as_str().unwrap().to_string()
+        };
+        let stacks = read_output("cloudformation", "DescribeStacks", 200, &body("DescribeStacks")).unwrap();
+        assert_eq!(text_at(&stacks, "/Stacks/0/StackStatus").as_deref(), Some("CREATE_COMPLETE"));
+        assert_eq!(text_at(&stacks, "/Stacks/0/StackStatusReason"), None);
+        let creds = read_output("sts", "AssumeRole", 200, &body("AssumeRole")).unwrap();
+        for field in ["AccessKeyId", "SecretAccessKey", "SessionToken"] {
+            let old = iamc_core::xml::first(&body("AssumeRole"), field);
+            assert_eq!(text_at(&creds, &format!("/Credentials/{field}")), old, "{field}");
+        }
     }
 
     fn scenario() -> Scenario {

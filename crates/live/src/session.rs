@@ -10,6 +10,11 @@ use serde_json::Value;
 use crate::client::{Answer, Client, Credentials, ExecError};
 use iamc_core::policy::{Policy, PolicyError, PolicyKind, parse_policy};
 use iamc_core::template::TemplateError;
+use iamc_core::wire::{self, WireError};
+
+/// How many pages [`Session::admin_pages`] follows at most (as the sweep): a listing
+/// longer than this is cut there rather than followed for ever.
+const MAX_PAGES: usize = 1000;
 
 /// A call with the administrator's credentials that did not succeed ([`Session::admin_ok`]).
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +35,17 @@ pub enum CallError {
         code: String,
         /// The error message of the answer.
         message: String,
+    },
+    /// The service answered successfully, but the wire model cannot read the answer.
+    #[error("{service}:{operation} answered what its wire model cannot read: {source}")]
+    Unreadable {
+        /// The service called.
+        service: String,
+        /// The operation called.
+        operation: String,
+        /// What the wire model could not read (boxed: the error stays small).
+        #[source]
+        source: Box<WireError>,
     },
 }
 
@@ -132,31 +148,100 @@ impl Session {
             }),
         }
     }
+
+    /// One call with the administrator's credentials; its answer's output as the wire
+    /// model reads it (`wire::output`: API member names, typed scalars), or why not.
+    pub async fn admin_read(&self, service: &str, operation: &str, input: Value) -> Result<Value, CallError> {
+        let a = self.admin(service, operation, input).await?;
+        match a.error {
+            None => read_output(service, operation, a.status, &a.body),
+            Some((code, message)) => Err(CallError::Answered {
+                service: service.to_string(),
+                operation: operation.to_string(),
+                status: a.status,
+                code,
+                message,
+            }),
+        }
+    }
+
+    /// Every page of a listing with the administrator's credentials, each read as
+    /// [`Session::admin_read`] reads one, following the operation's botocore paginator
+    /// (`wire::next_input`: IAM's `IsTruncated`/`Marker`, `NextToken`); one page when the
+    /// operation has none. At most [`MAX_PAGES`] pages.
+    pub async fn admin_pages(&self, service: &str, operation: &str, input: Value) -> Result<Vec<Value>, CallError> {
+        let paginator = wire::models().service(service).and_then(|m| m.paginator(operation));
+        let mut input = input;
+        let mut pages = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let output = self.admin_read(service, operation, input.clone()).await?;
+            let next = paginator.and_then(|p| wire::next_input(p, &input, &output));
+            pages.push(output);
+            match next {
+                Some(n) => input = n,
+                None => break,
+            }
+        }
+        Ok(pages)
+    }
+}
+
+/// A successful answer's output, read by the wire model; the error names the call.
+pub fn read_output(service: &str, operation: &str, status: u16, body: &str) -> Result<Value, CallError> {
+    wire::output(service, operation, status, body).map_err(|source| CallError::Unreadable {
+        service: service.to_string(),
+        operation: operation.to_string(),
+        source: Box::new(source),
+    })
+}
+
+/// The strings at `pointer` (a JSON pointer, `/AttachedPolicies`) of each page, then
+/// `field` of each item when given (`PolicyArn`), in page order: a listing's results.
+pub fn listed(pages: &[Value], pointer: &str, field: Option<&str>) -> Vec<String> {
+    pages
+        .iter()
+        .filter_map(|page| page.pointer(pointer).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|item| match field {
+            Some(f) => item.get(f),
+            None => Some(item),
+        })
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The string at `pointer` (a JSON pointer, `/Role/Arn`) of a read output.
+pub fn text_at(output: &Value, pointer: &str) -> Option<String> {
+    output.pointer(pointer).and_then(Value::as_str).map(str::to_string)
 }
 
 /// Reads back the role and every policy attached to it, as the emulator's IAM holds them.
 pub async fn read_back(session: &Session, role_name: &str) -> Result<(String, Vec<Policy>), ReadBackError> {
-    let iam = |operation: &'static str, input: Value| async move {
-        session.admin_ok("iam", operation, input).await.map_err(ReadBackError::Call)
+    let read = |operation: &'static str, input: Value| async move {
+        session.admin_read("iam", operation, input).await.map_err(ReadBackError::Call)
     };
-    let role = iam("GetRole", serde_json::json!({"RoleName": role_name})).await?;
-    let role_arn = iamc_core::xml::first(&role, "Arn").ok_or(ReadBackError::NoArn)?;
+    let pages = |operation: &'static str, input: Value| async move {
+        session.admin_pages("iam", operation, input).await.map_err(ReadBackError::Call)
+    };
+    let role = read("GetRole", serde_json::json!({"RoleName": role_name})).await?;
+    let role_arn = text_at(&role, "/Role/Arn").ok_or(ReadBackError::NoArn)?;
     let mut policies = Vec::new();
-    let attached = iam("ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    for arn in iamc_core::xml::texts(&attached, "PolicyArn") {
-        let policy = iam("GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
-        let version = iamc_core::xml::first(&policy, "DefaultVersionId").unwrap_or_else(|| "v1".into());
-        let name = iamc_core::xml::first(&policy, "PolicyName").unwrap_or_else(|| arn.clone());
-        let body = iam("GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version})).await?;
+    let attached = pages("ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    for arn in listed(&attached, "/AttachedPolicies", Some("PolicyArn")) {
+        let policy = read("GetPolicy", serde_json::json!({"PolicyArn": arn})).await?;
+        let version = text_at(&policy, "/Policy/DefaultVersionId").unwrap_or_else(|| "v1".into());
+        let name = text_at(&policy, "/Policy/PolicyName").unwrap_or_else(|| arn.clone());
+        let body = read("GetPolicyVersion", serde_json::json!({"PolicyArn": arn, "VersionId": version})).await?;
         let document =
-            iamc_core::xml::first(&body, "Document").ok_or_else(|| ReadBackError::NoDocument { arn: arn.clone() })?;
+            text_at(&body, "/PolicyVersion/Document").ok_or_else(|| ReadBackError::NoDocument { arn: arn.clone() })?;
         policies.push(parse_document(&name, &format!("emulator IAM {arn}"), &document)?);
     }
-    let inline = iam("ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    for name in iamc_core::xml::texts(&inline, "member") {
-        let body = iam("GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name})).await?;
-        let document = iamc_core::xml::first(&body, "PolicyDocument")
-            .ok_or_else(|| ReadBackError::NoInlineDocument { name: name.clone() })?;
+    let inline = pages("ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
+    for name in listed(&inline, "/PolicyNames", None) {
+        let body = read("GetRolePolicy", serde_json::json!({"RoleName": role_name, "PolicyName": name})).await?;
+        let document =
+            text_at(&body, "/PolicyDocument").ok_or_else(|| ReadBackError::NoInlineDocument { name: name.clone() })?;
         policies.push(parse_document(&name, &format!("emulator IAM role/{role_name} inline {name}"), &document)?);
     }
     Ok((role_arn, policies))
@@ -187,4 +272,68 @@ fn percent_decode(text: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A captured answer of `operation` (the wire model's fixtures: moto's answers).
+    fn captured(operation: &str) -> String {
+        let fixtures: Value =
+            serde_json::from_str(include_str!("../../core/src/wire/fixtures/responses.json")).unwrap();
+        let case = fixtures["cases"].as_array().unwrap().iter().find(|c| c["operation"] == operation).unwrap();
+        case["body"].as_str().unwrap().to_string()
+    }
+
+    fn read(operation: &str) -> Value {
+        read_output("iam", operation, 200, &captured(operation)).unwrap()
+    }
+
+    #[test]
+    fn read_back_answers_are_read_by_the_model_as_the_text_search_read_them() {
+        let old = |operation: &str, name: &str| iamc_core::xml::first(&captured(operation), name);
+        assert_eq!(text_at(&read("GetRole"), "/Role/Arn"), old("GetRole", "Arn"));
+        assert_eq!(
+            listed(&[read("ListAttachedRolePolicies")], "/AttachedPolicies", Some("PolicyArn")),
+            iamc_core::xml::texts(&captured("ListAttachedRolePolicies"), "PolicyArn")
+        );
+        assert_eq!(text_at(&read("GetPolicy"), "/Policy/DefaultVersionId"), old("GetPolicy", "DefaultVersionId"));
+        assert_eq!(text_at(&read("GetPolicy"), "/Policy/PolicyName"), old("GetPolicy", "PolicyName"));
+        assert_eq!(
+            listed(&[read("ListRolePolicies")], "/PolicyNames", None),
+            ["inline & more"],
+            "entities decoded, as the text search did"
+        );
+        assert_eq!(
+            listed(&[read("ListGroupsForUser")], "/Groups", Some("GroupName")),
+            iamc_core::xml::texts(&captured("ListGroupsForUser"), "GroupName")
+        );
+        assert!(listed(&[read("ListUserPolicies")], "/PolicyNames", None).is_empty());
+        // Documents: GetPolicyVersion's as moto gives it (plain), GetRolePolicy's URL-encoded.
+        let managed = text_at(&read("GetPolicyVersion"), "/PolicyVersion/Document").unwrap();
+        assert_eq!(Some(&managed), old("GetPolicyVersion", "Document").as_ref());
+        let inline = text_at(&read("GetRolePolicy"), "/PolicyDocument").unwrap();
+        assert!(inline.starts_with("%7B"), "{inline}");
+        for document in [managed, inline] {
+            let policy = parse_document("p", "test", &document).unwrap();
+            assert_eq!(format!("{policy:?}").matches("ec2:DescribeTags").count(), 1, "{policy:?}");
+        }
+        // A member the answer lacks is absent: read_back's typed errors follow.
+        let no_arn =
+            read_output("iam", "GetRole", 200, &captured("GetRole").replace("<Arn>", "<X>").replace("</Arn>", "</X>"));
+        assert_eq!(text_at(&no_arn.unwrap(), "/Role/Arn"), None);
+    }
+
+    #[test]
+    fn listed_joins_the_pages_in_order() {
+        let pages = [
+            serde_json::json!({"PolicyNames": ["a", "b"], "IsTruncated": true, "Marker": "m"}),
+            serde_json::json!({"IsTruncated": false}),
+            serde_json::json!({"PolicyNames": ["c"]}),
+        ];
+        assert_eq!(listed(&pages, "/PolicyNames", None), ["a", "b", "c"]);
+        let e = read_output("iam", "GetRole", 200, "<nope").unwrap_err();
+        assert!(e.to_string().starts_with("iam:GetRole answered what its wire model cannot read"), "{e}");
+    }
 }

@@ -44,7 +44,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::aws::errors::service_error;
 use crate::catalog::Catalog;
+use crate::wire::{Protocol, WireError};
 use crate::xml;
 
 // ---------------------------------------------------------------------------------------
@@ -112,9 +114,9 @@ pub enum DecodeError {
     NoFlag(&'static str),
 }
 
-/// Reads the XML answer of `sts:DecodeAuthorizationMessage`:
+/// Reads the XML answer of `sts:DecodeAuthorizationMessage` by the wire model:
 /// `<DecodeAuthorizationMessageResponse><DecodeAuthorizationMessageResult><DecodedMessage>`
-/// holding a JSON document (XML-escaped). The document's shape, from AWS's CLI example in
+/// holding a JSON document (XML-escaped); an error answer gives [`DecodeError::Failed`]. The document's shape, from AWS's CLI example in
 /// the IAM User Guide (sts_example_sts_DecodeAuthorizationMessage_section) and the
 /// knowledge-center article above:
 ///
@@ -130,11 +132,14 @@ pub enum DecodeError {
 ///     "conditions":{"items":[{"key":"ec2:InstanceType","values":{"items":[{"value":"t2.micro"}]}}]}}}
 /// ```
 pub fn parse_decoded(body: &str) -> Result<DecodedAuthorization, DecodeError> {
-    if let Some(error) = aws_error(body) {
-        return Err(DecodeError::Failed(error));
-    }
-    let text = xml::first(body, "DecodedMessage").ok_or(DecodeError::NoDecodedMessage)?;
-    let doc: Value = serde_json::from_str(&text).map_err(DecodeError::NotJson)?;
+    let output = match read_answer("sts", "DecodeAuthorizationMessage", body) {
+        Answer::Output(output) => output,
+        Answer::Failed(error) => return Err(DecodeError::Failed(error)),
+        // Not XML, or not this operation's answer: it has no DecodedMessage either.
+        Answer::Unreadable(_) => return Err(DecodeError::NoDecodedMessage),
+    };
+    let text = output.get("DecodedMessage").and_then(Value::as_str).ok_or(DecodeError::NoDecodedMessage)?;
+    let doc: Value = serde_json::from_str(text).map_err(DecodeError::NotJson)?;
     let doc = doc.as_object().ok_or(DecodeError::NotAnObject)?;
     let allowed = flag(doc.get("allowed")).ok_or(DecodeError::NoFlag("allowed"))?;
     let explicit_deny = flag(doc.get("explicitDeny")).ok_or(DecodeError::NoFlag("explicitDeny"))?;
@@ -234,15 +239,40 @@ fn qualify_action(action: &str, resource: &str) -> String {
     }
 }
 
-/// `Code: Message` of a query-protocol error answer
-/// (`<ErrorResponse><Error><Code>…</Code><Message>…</Message></Error></ErrorResponse>`).
-fn aws_error(body: &str) -> Option<String> {
-    let error = xml::section(body, "Error")?;
-    let code = xml::first(error, "Code").unwrap_or_else(|| "error".to_string());
-    Some(match xml::first(error, "Message") {
-        Some(message) => format!("{code}: {message}"),
-        None => code,
-    })
+/// An answer body as this module reads it: the output of a successful answer (the wire
+/// model's reading), the `Code: Message` of an error answer, or neither.
+enum Answer {
+    Output(Value),
+    Failed(String),
+    Unreadable(WireError),
+}
+
+/// Reads `body` as a successful answer of `operation` (the callers hold the bodies of
+/// answers without an error, HTTP 2xx, so it is read as 200); a body the model cannot
+/// read that is a query-protocol error answer
+/// (`<ErrorResponse><Error><Code>…</Code><Message>…</Message></Error></ErrorResponse>`)
+/// gives its code and message as `aws::errors::service_error` reads them.
+fn read_answer(service: &str, operation: &str, body: &str) -> Answer {
+    let unreadable = match crate::wire::output(service, operation, 200, body) {
+        Ok(output) => return Answer::Output(output),
+        Err(e) => e,
+    };
+    let is_error = xml::parse(body).is_ok_and(|root| root.name == "ErrorResponse" || root.name == "Error");
+    match service_error(Protocol::Query, 400, &[], body).filter(|_| is_error) {
+        Some((code, message)) if message.is_empty() => Answer::Failed(code),
+        Some((code, message)) => Answer::Failed(format!("{code}: {message}")),
+        None => Answer::Unreadable(unreadable),
+    }
+}
+
+/// The string member `name` of a read output's structure.
+fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
+    value.get(name).and_then(Value::as_str)
+}
+
+/// The items of the list member `name` of a read output's structure (none when absent).
+fn list<'a>(value: &'a Value, name: &str) -> &'a [Value] {
+    value.get(name).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -480,9 +510,12 @@ pub enum SimulationError {
     /// A decision other than `allowed`, `explicitDeny`, `implicitDeny`.
     #[error("unknown simulator decision `{0}`")]
     UnknownDecision(String),
+    /// The answer does not fit the operation's output shape (a member of the wrong type).
+    #[error("the SimulatePrincipalPolicy answer does not fit the wire model: {0}")]
+    Unreadable(#[source] WireError),
 }
 
-/// Reads the XML answer of `iam:SimulatePrincipalPolicy`. Shape (API reference:
+/// Reads the XML answer of `iam:SimulatePrincipalPolicy` by the wire model. Shape (API reference:
 /// SimulatePrincipalPolicy, EvaluationResult, ResourceSpecificResult, Statement, Position):
 ///
 /// ```text
@@ -506,35 +539,37 @@ pub enum SimulationError {
 /// evaluation result. A truncated answer (`IsTruncated` true) is an error: the harness
 /// asks for one check per call, so there is nothing to page through.
 pub fn parse_simulation(body: &str) -> Result<Vec<SimResult>, SimulationError> {
-    if let Some(error) = aws_error(body) {
-        return Err(SimulationError::Failed(error));
-    }
-    let result = xml::section(body, "SimulatePrincipalPolicyResult").ok_or(SimulationError::NotAnAnswer)?;
-    let (outer, evaluations) = without_section(result, "EvaluationResults");
-    if xml::first(&outer, "IsTruncated").is_some_and(|t| t.eq_ignore_ascii_case("true")) {
-        let marker = xml::first(&outer, "Marker").unwrap_or_default();
+    let output = match read_answer("iam", "SimulatePrincipalPolicy", body) {
+        Answer::Output(output) => output,
+        Answer::Failed(error) => return Err(SimulationError::Failed(error)),
+        // Not XML, or without the result element (cut off before it closes).
+        Answer::Unreadable(WireError::Malformed(_)) => return Err(SimulationError::NotAnAnswer),
+        Answer::Unreadable(e) => return Err(SimulationError::Unreadable(e)),
+    };
+    if output.get("IsTruncated") == Some(&Value::Bool(true)) {
+        let marker = text(&output, "Marker").unwrap_or_default().to_string();
         return Err(SimulationError::Truncated { marker });
     }
     let mut out = Vec::new();
-    for evaluation in evaluations.map(|e| xml::sections(e, "member")).unwrap_or_default() {
-        let (top, specific) = without_section(evaluation, "ResourceSpecificResults");
-        let action = xml::first(&top, "EvalActionName").ok_or(SimulationError::NoAction)?;
+    for evaluation in list(&output, "EvaluationResults") {
+        let action = text(evaluation, "EvalActionName").ok_or(SimulationError::NoAction)?.to_string();
         let decision = SimDecision::parse(
-            &xml::first(&top, "EvalDecision").ok_or_else(|| SimulationError::NoDecision { action: action.clone() })?,
+            text(evaluation, "EvalDecision").ok_or_else(|| SimulationError::NoDecision { action: action.clone() })?,
         )?;
-        let mut matched = matched_statements(&top);
-        matched.extend(decision_details(&top));
-        let missing_context = missing_keys(&top);
-        let per_resource = specific.map(|s| xml::sections(s, "member")).unwrap_or_default();
+        let mut matched = matched_statements(evaluation);
+        matched.extend(decision_details(evaluation));
+        let missing_context = missing_keys(evaluation);
+        let per_resource = list(evaluation, "ResourceSpecificResults");
         if per_resource.is_empty() {
-            let resource = xml::first(&top, "EvalResourceName").unwrap_or_else(|| "*".to_string());
+            let resource = text(evaluation, "EvalResourceName").unwrap_or("*").to_string();
             out.push(SimResult { action, resource, decision, matched, missing_context });
             continue;
         }
         for r in per_resource {
-            let resource = xml::first(r, "EvalResourceName")
-                .ok_or_else(|| SimulationError::NoResource { action: action.clone() })?;
-            let decision = SimDecision::parse(&xml::first(r, "EvalResourceDecision").ok_or_else(|| {
+            let resource = text(r, "EvalResourceName")
+                .ok_or_else(|| SimulationError::NoResource { action: action.clone() })?
+                .to_string();
+            let decision = SimDecision::parse(text(r, "EvalResourceDecision").ok_or_else(|| {
                 SimulationError::NoResourceDecision { action: action.clone(), resource: resource.clone() }
             })?)?;
             let mut own = matched_statements(r);
@@ -554,46 +589,34 @@ pub fn parse_simulation(body: &str) -> Result<Vec<SimResult>, SimulationError> {
     Ok(out)
 }
 
-/// `body` without the first element named `name` (tags included), and that element's
-/// inner text.
-fn without_section<'a>(body: &'a str, name: &str) -> (String, Option<&'a str>) {
-    let Some(inner) = xml::section(body, name) else { return (body.to_string(), None) };
-    let start = inner.as_ptr() as usize - body.as_ptr() as usize;
-    let end = start + inner.len();
-    let open = body[..start].rfind('<').unwrap_or(start);
-    let close = body[end..].find('>').map_or(body.len(), |i| end + i + 1);
-    (format!("{}{}", &body[..open], &body[close..]), Some(inner))
-}
-
-fn matched_statements(result: &str) -> Vec<String> {
-    let Some(list) = xml::section(result, "MatchedStatements") else { return Vec::new() };
-    xml::sections(list, "member")
-        .into_iter()
+/// The matched statements of an evaluation result or a resource-specific result.
+fn matched_statements(result: &Value) -> Vec<String> {
+    list(result, "MatchedStatements")
+        .iter()
         .map(|statement| {
-            let mut text = xml::first(statement, "SourcePolicyId").unwrap_or_else(|| "(unnamed policy)".to_string());
-            if let Some(kind) = xml::first(statement, "SourcePolicyType") {
-                text.push_str(&format!(" ({kind})"));
+            let mut line = text(statement, "SourcePolicyId").unwrap_or("(unnamed policy)").to_string();
+            if let Some(kind) = text(statement, "SourcePolicyType") {
+                line.push_str(&format!(" ({kind})"));
             }
+            // Line and Column are integers in the model.
             let position = |name: &str| {
-                let p = xml::section(statement, name)?;
-                Some(format!("{}:{}", xml::first(p, "Line")?, xml::first(p, "Column")?))
+                let p = statement.get(name)?;
+                Some(format!("{}:{}", p.get("Line")?, p.get("Column")?))
             };
             match (position("StartPosition"), position("EndPosition")) {
-                (Some(start), Some(end)) => text.push_str(&format!(" {start}-{end}")),
-                (Some(start), None) => text.push_str(&format!(" {start}")),
+                (Some(start), Some(end)) => line.push_str(&format!(" {start}-{end}")),
+                (Some(start), None) => line.push_str(&format!(" {start}")),
                 _ => {}
             }
-            text
+            line
         })
         .collect()
 }
 
 /// Notes from `OrganizationsDecisionDetail` / `PermissionsBoundaryDecisionDetail` when
-/// they deny.
-fn decision_details(result: &str) -> Vec<String> {
-    let denies = |section: &str, flag: &str| {
-        xml::section(result, section).and_then(|s| xml::first(s, flag)).is_some_and(|v| v.eq_ignore_ascii_case("false"))
-    };
+/// they deny (their flag is false).
+fn decision_details(result: &Value) -> Vec<String> {
+    let denies = |section: &str, flag: &str| result.get(section).and_then(|s| s.get(flag)) == Some(&Value::Bool(false));
     let mut notes = Vec::new();
     if denies("OrganizationsDecisionDetail", "AllowedByOrganizations") {
         notes.push("denied by an AWS Organizations SCP".to_string());
@@ -604,8 +627,8 @@ fn decision_details(result: &str) -> Vec<String> {
     notes
 }
 
-fn missing_keys(result: &str) -> Vec<String> {
-    xml::section(result, "MissingContextValues").map(|list| xml::texts(list, "member")).unwrap_or_default()
+fn missing_keys(result: &Value) -> Vec<String> {
+    list(result, "MissingContextValues").iter().filter_map(Value::as_str).map(str::to_string).collect()
 }
 
 /// A sentence when the three answers disagree, `None` when they agree. `model_allowed`:
@@ -870,6 +893,55 @@ mod tests {
         assert_eq!(
             parse_simulation(error).unwrap_err().to_string(),
             "SimulatePrincipalPolicy failed: NoSuchEntity: role r not found"
+        );
+    }
+
+    /// The answer of `operation` in the wire model's fixtures (`wire/fixtures/responses.json`).
+    fn fixture(operation: &str) -> String {
+        let fixtures: Value = serde_json::from_str(include_str!("../wire/fixtures/responses.json")).unwrap();
+        let case = fixtures["cases"].as_array().unwrap().iter().find(|c| c["operation"] == operation).unwrap();
+        case["body"].as_str().unwrap().to_string()
+    }
+
+    #[test]
+    fn reads_the_fixture_answers() {
+        let d = parse_decoded(&fixture("DecodeAuthorizationMessage")).unwrap();
+        assert!(!d.allowed && !d.explicit_deny);
+        assert_eq!(d.action, "RunInstances", "no resource ARN to take a prefix from");
+        let got = parse_simulation(&fixture("SimulatePrincipalPolicy")).unwrap();
+        assert_eq!(
+            got,
+            [
+                SimResult {
+                    action: "secretsmanager:CreateSecret".into(),
+                    resource: "arn:aws:secretsmanager:us-west-2:123456789012:secret:aws.cluster.x-k8s.io/a".into(),
+                    decision: SimDecision::Allowed,
+                    matched: vec!["dkp-bootstrapper-policy (user-managed) 1:420-1:600".into()],
+                    missing_context: vec!["aws:RequestTag/owner".into()],
+                },
+                SimResult {
+                    action: "ec2:DescribeVpcs".into(),
+                    resource: "*".into(),
+                    decision: SimDecision::Allowed,
+                    matched: vec![],
+                    missing_context: vec![],
+                },
+            ]
+        );
+        // A member of the wrong type is named, not taken for another operation's answer.
+        let bad_line =
+            fixture("SimulatePrincipalPolicy").replace("<Line>1</Line><Column>420", "<Line>x</Line><Column>420");
+        let err = parse_simulation(&bad_line).unwrap_err();
+        assert!(matches!(err, SimulationError::Unreadable(_)), "{err}");
+        assert!(err.to_string().contains("StartPosition.Line"), "{err}");
+        // An error answer without a Message: its code and, as `service_error` reads any
+        // such answer, the body's start for the message.
+        let bare = "<ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>";
+        assert_eq!(
+            parse_simulation(bare).unwrap_err(),
+            SimulationError::Failed(
+                "Throttling: <ErrorResponse><Error><Code>Throttling</Code></Error></ErrorResponse>".into()
+            )
         );
     }
 

@@ -88,11 +88,12 @@ fn account_id(source_name: &str, value: &str) -> Result<String, GuardError> {
     }
 }
 
-/// The account and ARN in a GetCallerIdentity answer (query protocol XML).
+/// The account and ARN in a successful GetCallerIdentity answer (query protocol XML),
+/// read by the wire model; `None` when the model cannot read it or either is missing.
 pub fn caller_identity(body: &str) -> Option<(String, String)> {
-    let account = crate::xml::first(body, "Account")?;
-    let arn = crate::xml::first(body, "Arn")?;
-    Some((account, arn))
+    let output = crate::wire::output("sts", "GetCallerIdentity", 200, body).ok()?;
+    let text = |member: &str| output.get(member).and_then(serde_json::Value::as_str).map(str::to_string);
+    Some((text("Account")?, text("Arn")?))
 }
 
 /// Why `--region` was refused.
@@ -158,5 +159,16 @@ mod tests {
             Some(("111122223333".to_string(), "arn:aws:iam::111122223333:user/ci".to_string()))
         );
         assert_eq!(caller_identity("<Error/>"), None);
+        let no_account = body.replace("<Account>111122223333</Account>", "");
+        assert_eq!(caller_identity(&no_account), None, "the account is required");
+        // moto's answer (the wire model's fixtures).
+        let fixtures: serde_json::Value =
+            serde_json::from_str(include_str!("../wire/fixtures/responses.json")).unwrap();
+        let moto =
+            fixtures["cases"].as_array().unwrap().iter().find(|c| c["operation"] == "GetCallerIdentity").unwrap();
+        assert_eq!(
+            caller_identity(moto["body"].as_str().unwrap()),
+            Some(("123456789012".to_string(), "arn:aws:sts::123456789012:user/moto".to_string()))
+        );
     }
 }

@@ -19,6 +19,7 @@ use crate::client::Credentials;
 use crate::credentials::{IdentityError, who_am_i};
 use crate::oracle::{decode_denials, simulate};
 use crate::run::{self, CallError, CallOptions, CredentialSource, DeployError, Deployed, RetryPolicy, Session};
+use crate::session::listed;
 
 /// How long a new role may take to behave (IAM propagation; seen up to a minute).
 const PROPAGATION_PATIENCE: Duration = Duration::from_secs(180);
@@ -317,26 +318,26 @@ async fn user_holds_only(session: &Session, creds: &Credentials, deployed: &Depl
     let Some(name) = arn.split(":user/").nth(1).map(|p| p.rsplit('/').next().unwrap_or(p).to_string()) else {
         return Err(PrincipalError::NotAUser { arn });
     };
+    // Every page of each listing (IsTruncated/Marker), read by the wire model.
     let iam = |operation: &'static str, input: serde_json::Value| async move {
-        session.admin_ok("iam", operation, input).await.map_err(PrincipalError::Call)
+        session.admin_pages("iam", operation, input).await.map_err(PrincipalError::Call)
     };
     let attached = iam("ListAttachedUserPolicies", serde_json::json!({"UserName": name})).await?;
-    let mut names = iamc_core::xml::texts(&attached, "PolicyArn");
+    let mut names = listed(&attached, "/AttachedPolicies", Some("PolicyArn"));
     names.sort();
     // The role's managed policies, by ARN: what the user must hold, exactly.
     let role_name = deployed.role_arn.rsplit('/').next().unwrap_or_default();
     let role_attached = iam("ListAttachedRolePolicies", serde_json::json!({"RoleName": role_name})).await?;
-    let mut expected = iamc_core::xml::texts(&role_attached, "PolicyArn");
+    let mut expected = listed(&role_attached, "/AttachedPolicies", Some("PolicyArn"));
     expected.sort();
     let role_inline =
-        iamc_core::xml::texts(&iam("ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?, "member");
+        listed(&iam("ListRolePolicies", serde_json::json!({"RoleName": role_name})).await?, "/PolicyNames", None);
     if !role_inline.is_empty() {
         return Err(PrincipalError::RoleInline(role_inline));
     }
-    let inline =
-        iamc_core::xml::texts(&iam("ListUserPolicies", serde_json::json!({"UserName": name})).await?, "member");
+    let inline = listed(&iam("ListUserPolicies", serde_json::json!({"UserName": name})).await?, "/PolicyNames", None);
     let groups =
-        iamc_core::xml::texts(&iam("ListGroupsForUser", serde_json::json!({"UserName": name})).await?, "GroupName");
+        listed(&iam("ListGroupsForUser", serde_json::json!({"UserName": name})).await?, "/Groups", Some("GroupName"));
     if names.is_empty() || names != expected || !inline.is_empty() || !groups.is_empty() {
         return Err(PrincipalError::UserHolds { name, expected, attached: names, inline, groups });
     }
