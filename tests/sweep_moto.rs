@@ -701,7 +701,7 @@ async fn a_failed_deletion_is_recorded_and_the_sweep_goes_on() {
     let done = iamc_live::sweep::delete(&s, &planned, false).await;
     assert_eq!(done.len(), 3);
     assert_eq!(done[0].result, Ok(()), "{:?}", done[0]);
-    let failure = done[1].result.as_ref().expect_err("the VPC still has a subnet");
+    let failure = done[1].result.as_ref().expect_err("the VPC still has a subnet").to_string();
     assert!(failure.contains("ec2:DeleteVpc") && failure.contains("DependencyViolation"), "{failure}");
     assert_eq!(done[2].result, Ok(()), "{:?}", done[2]);
     assert_eq!(done[2].calls, [format!("secretsmanager:DeleteSecret {secret}")]);

@@ -749,29 +749,54 @@ pub fn remove_all_started_blocking() -> Result<Vec<String>, ContainerError> {
     .unwrap_or_else(|_| Err(ContainerError::Io("the removal thread panicked".into())))
 }
 
+/// Why LocalStack's health endpoint gave no health (the messages are those of the
+/// underlying errors, as before the type).
+#[derive(Debug, thiserror::Error)]
+pub enum HealthError {
+    /// The request could not be built from the endpoint.
+    #[error("{0}")]
+    Request(#[from] http::Error),
+    /// No answer within 2 s.
+    #[error("no answer within 2 s")]
+    NoAnswer,
+    /// The connection failed (the error and its causes).
+    #[error("{0}")]
+    Connection(String),
+    /// An answer other than 200.
+    #[error("HTTP {0}")]
+    Status(http::StatusCode),
+    /// No complete body within 5 s.
+    #[error("no body within 5 s")]
+    NoBody,
+    /// The body could not be read.
+    #[error("{0}")]
+    Body(#[source] hyper::Error),
+    /// The body is not JSON.
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+}
+
 /// Asks LocalStack's health endpoint once.
-pub async fn health(endpoint: &str) -> Result<Health, String> {
+pub async fn health(endpoint: &str) -> Result<Health, HealthError> {
     use http_body_util::{BodyExt, Full};
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
     let client: Client<_, Full<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = http::Request::builder()
-        .uri(format!("{endpoint}/_localstack/health"))
-        .body(Full::new(bytes::Bytes::new()))
-        .map_err(|e| e.to_string())?;
+    let req =
+        http::Request::builder().uri(format!("{endpoint}/_localstack/health")).body(Full::new(bytes::Bytes::new()))?;
     let resp = tokio::time::timeout(Duration::from_secs(2), client.request(req))
         .await
-        .map_err(|_| "no answer within 2 s".to_string())?
-        .map_err(|e| crate::client::error_chain(&e))?;
+        .map_err(|_| HealthError::NoAnswer)?
+        .map_err(|e| HealthError::Connection(crate::client::error_chain(&e)))?;
     if resp.status() != 200 {
-        return Err(format!("HTTP {}", resp.status()));
+        return Err(HealthError::Status(resp.status()));
     }
     let body = tokio::time::timeout(Duration::from_secs(5), resp.into_body().collect())
         .await
-        .map_err(|_| "no body within 5 s".to_string())?
-        .map_err(|e| e.to_string())?
+        .map_err(|_| HealthError::NoBody)?
+        .map_err(HealthError::Body)?
         .to_bytes();
-    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+    let json: serde_json::Value = serde_json::from_slice(&body)?;
     let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_string);
     Ok(Health {
         version: text("version"),

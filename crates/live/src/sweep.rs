@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use iamc_core::aws::errors::{ErrorClass, classify};
+use iamc_core::aws::kinds::Listing;
 use iamc_core::aws::retry::RetryPolicy;
 use iamc_core::aws::sweep::*;
 use iamc_core::wire::{self, WaitState, WireError};
@@ -210,16 +211,29 @@ async fn find_ec2(session: &Session, listing: &Ec2Listing) -> Result<Vec<Tagged>
     Ok(pages.iter().flat_map(|page| read_ec2(listing.kind, page, vouched)).collect())
 }
 
+/// The facts of a kind's listing: its service, operation, `tag-key` filter member and tag
+/// listing (its row of `catalog/resource-kinds.toml`).
+fn listing_of(kind: Kind) -> (&'static str, &'static Listing) {
+    (kind.service(), &kind.row().listing)
+}
+
+/// A listing field every row of that kind has (the kinds' tests check it).
+fn field(f: &'static Option<String>) -> &'static str {
+    f.as_deref().unwrap_or_default()
+}
+
 async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, SweepError> {
-    let names: Vec<String> = all_pages(session, "elasticloadbalancing", "DescribeLoadBalancers", json!({}))
+    let (service, listing) = listing_of(Kind::LoadBalancer);
+    let names: Vec<String> = all_pages(session, service, &listing.operation, json!({}))
         .await?
         .iter()
         .flat_map(read_load_balancers)
         .collect();
     let mut out = Vec::new();
+    // DescribeTags takes at most 20 load balancers.
     for chunk in names.chunks(20) {
-        let input = json!({"LoadBalancerNames": chunk});
-        for page in all_pages(session, "elasticloadbalancing", "DescribeTags", input).await? {
+        let input = json!({field(&listing.tags_member): chunk});
+        for page in all_pages(session, service, field(&listing.tags), input).await? {
             out.extend(read_load_balancer_tags(&page));
         }
     }
@@ -227,14 +241,16 @@ async fn find_load_balancers(session: &Session) -> Result<Vec<Tagged>, SweepErro
 }
 
 async fn find_auto_scaling_groups(session: &Session) -> Result<Vec<Tagged>, SweepError> {
-    let (pages, _) = tag_filtered(session, "autoscaling", "DescribeAutoScalingGroups", "Filters").await?;
+    let (service, listing) = listing_of(Kind::AutoScalingGroup);
+    let (pages, _) = tag_filtered(session, service, &listing.operation, field(&listing.filter)).await?;
     Ok(pages.iter().flat_map(read_auto_scaling_groups).collect())
 }
 
 async fn find_secrets(session: &Session) -> Result<Vec<Tagged>, SweepError> {
     // The tag-key filter matches by prefix: `read_secrets` keeps exact keys only.
-    let input = json!({"Filters": [{"Key": "tag-key", "Values": [RUN_ID_TAG]}]});
-    Ok(all_pages(session, "secretsmanager", "ListSecrets", input).await?.iter().flat_map(read_secrets).collect())
+    let (service, listing) = listing_of(Kind::Secret);
+    let input = json!({field(&listing.filter): [{"Key": "tag-key", "Values": [RUN_ID_TAG]}]});
+    Ok(all_pages(session, service, &listing.operation, input).await?.iter().flat_map(read_secrets).collect())
 }
 
 /// Every role or every instance profile in the account (all paths).
@@ -320,7 +336,8 @@ async fn stack_managed(session: &Session, stacks: &[Tagged]) -> Result<HashSet<(
 }
 
 async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, SweepError> {
-    Ok(all_pages(session, "cloudformation", "DescribeStacks", json!({})).await?.iter().flat_map(read_stacks).collect())
+    let (service, listing) = listing_of(Kind::Stack);
+    Ok(all_pages(session, service, &listing.operation, json!({})).await?.iter().flat_map(read_stacks).collect())
 }
 
 /// Effectful: every resource carrying [`RUN_ID_TAG`] in the session's region (and IAM's
@@ -338,7 +355,7 @@ async fn find_stacks(session: &Session) -> Result<Vec<Tagged>, SweepError> {
 pub async fn find(session: &Session) -> Result<Vec<Tagged>, SweepError> {
     let mut out = find_auto_scaling_groups(session).await?;
     out.extend(find_load_balancers(session).await?);
-    for listing in EC2_LISTINGS {
+    for listing in ec2_listings() {
         out.extend(find_ec2(session, listing).await?);
     }
     out.extend(find_secrets(session).await?);
@@ -500,7 +517,7 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
     if t.kind == Kind::Role
         && let Err(e) = undo_role_attachments(session, &t.id, policy, &mut done.calls).await
     {
-        done.result = Err(e.to_string());
+        done.result = Err(DeletionError::Call(e.to_string()));
         return done;
     }
     // The last call's answer (`None`: what it deletes was already gone).
@@ -510,7 +527,7 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
         match attempt(session, c, policy).await {
             Ok(answer) => last = answer.map(|a| (c, a)),
             Err(e) => {
-                done.result = Err(e.to_string());
+                done.result = Err(DeletionError::Call(e.to_string()));
                 return done;
             }
         }
@@ -527,7 +544,7 @@ async fn delete_one(session: &Session, t: &Tagged, dry_run: bool, policy: &Retry
         Kind::Stack => wait_stack_deleted(session, &t.id, policy).await,
         _ => Ok(()),
     }
-    .map_err(|e| e.to_string());
+    .map_err(|e| DeletionError::Call(e.to_string()));
     done
 }
 
@@ -659,13 +676,13 @@ async fn wait_group(session: &Session, group: &mut [Deletion], policy: &RetryPol
             Ok(Progress::Pending(left)) => left,
             Ok(Progress::Failed(reason)) => {
                 for d in group.iter_mut().filter(|d| d.result.is_ok()) {
-                    d.result = Err(format!("{} {} did not go: {reason}", kind.label(), d.id));
+                    d.result = Err(DeletionError::DidNotGo { kind, id: d.id.clone(), reason: reason.clone() });
                 }
                 return;
             }
             Err(e) => {
                 for d in group.iter_mut().filter(|d| d.result.is_ok()) {
-                    d.result = Err(format!("could not confirm the deletion: {e}"));
+                    d.result = Err(DeletionError::Unconfirmed(e.to_string()));
                 }
                 return;
             }
@@ -673,7 +690,7 @@ async fn wait_group(session: &Session, group: &mut [Deletion], policy: &RetryPol
         let Some(wait) = policy.wait_after(polls, started.elapsed()) else {
             for (id, state) in pending {
                 if let Some(d) = group.iter_mut().find(|d| d.id == id && d.result.is_ok()) {
-                    d.result = Err(format!("{} {id} still {state} after {} s", kind.label(), policy.limit.as_secs()));
+                    d.result = Err(DeletionError::StillThere { kind, id, state, seconds: policy.limit.as_secs() });
                 }
             }
             return;
@@ -733,7 +750,8 @@ pub async fn delete_with(session: &Session, plan: &[Tagged], dry_run: bool, poli
             let why = unlink_failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
             for d in &mut out[first..] {
                 if let Err(e) = &mut d.result {
-                    e.push_str(&format!(" (unlinking the groups first failed: {why})"));
+                    let error = Box::new(e.clone());
+                    *e = DeletionError::AfterUnlinking { error, unlinking: why.clone() };
                 }
             }
         }

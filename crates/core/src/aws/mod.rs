@@ -7,6 +7,7 @@ pub mod authz;
 pub mod cost;
 pub mod errors;
 pub mod guard;
+pub mod kinds;
 pub mod retry;
 pub mod sweep;
 

@@ -12,10 +12,15 @@
 //! separate from the two effectful ones, `find` and `delete` (in `iamc-live`'s
 //! `sweep`). Which answers mean "already gone" or "try again" is
 //! [`super::errors::classify`]; how long to keep trying, [`super::retry::RetryPolicy`].
+//! Each kind's facts (label, service, id prefix, listing, tag call, deletion calls) are
+//! data, `catalog/resource-kinds.toml` read by [`super::kinds`]; the functions here are
+//! the rules that use them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
+
+use super::kinds::{self, CallTemplate, KindRow};
 
 /// The tag whose value is the id of the run that created the resource.
 pub const RUN_ID_TAG: &str = "iam-conformance:run-id";
@@ -23,7 +28,9 @@ pub const RUN_ID_TAG: &str = "iam-conformance:run-id";
 pub const EXPIRES_TAG: &str = "iam-conformance:expires";
 
 /// What a run creates. The declaration order is the deletion order: each kind goes
-/// before everything it depends on.
+/// before everything it depends on. Each kind's facts (label, service, listing, tag
+/// and deletion calls) are its row of `catalog/resource-kinds.toml` ([`Kind::row`]),
+/// which lists the kinds in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum Kind {
     /// An Auto Scaling group.
@@ -87,40 +94,19 @@ impl Kind {
         Kind::Stack,
     ];
 
-    /// A name for reports ("internet gateway").
+    /// A name for reports ("internet gateway"), from `catalog/resource-kinds.toml`.
     pub fn label(self) -> &'static str {
-        match self {
-            Kind::AutoScalingGroup => "Auto Scaling group",
-            Kind::LoadBalancer => "load balancer",
-            Kind::Instance => "instance",
-            Kind::NatGateway => "NAT gateway",
-            Kind::Address => "Elastic IP address",
-            Kind::RouteTable => "route table",
-            Kind::InternetGateway => "internet gateway",
-            Kind::Subnet => "subnet",
-            Kind::SecurityGroup => "security group",
-            Kind::Vpc => "VPC",
-            Kind::LaunchTemplate => "launch template",
-            Kind::KeyPair => "key pair",
-            Kind::Volume => "volume",
-            Kind::Secret => "secret",
-            Kind::InstanceProfile => "instance profile",
-            Kind::Role => "IAM role",
-            Kind::ServiceLinkedRole => "service-linked role",
-            Kind::Stack => "CloudFormation stack",
-        }
+        &kinds::row(self).label
     }
 
     /// The service whose API creates, tags and deletes this kind.
     pub fn service(self) -> &'static str {
-        match self {
-            Kind::AutoScalingGroup => "autoscaling",
-            Kind::LoadBalancer => "elasticloadbalancing",
-            Kind::Secret => "secretsmanager",
-            Kind::InstanceProfile | Kind::Role | Kind::ServiceLinkedRole => "iam",
-            Kind::Stack => "cloudformation",
-            _ => "ec2",
-        }
+        &kinds::row(self).service
+    }
+
+    /// The kind's facts: its row of `catalog/resource-kinds.toml`.
+    pub fn row(self) -> &'static KindRow {
+        kinds::row(self)
     }
 }
 
@@ -156,32 +142,68 @@ pub enum Selector {
     OlderThan(Duration),
 }
 
+/// A `--older-than` value that is not a duration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("--older-than `{text}`: {problem} (expected a duration such as 90s, 30m, 6h or 2d)")]
+pub struct DurationError {
+    /// The value as given.
+    pub text: String,
+    /// What is wrong with it.
+    pub problem: DurationProblem,
+}
+
+/// What is wrong with a duration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationProblem {
+    /// Nothing was given.
+    #[error("empty value")]
+    Empty,
+    /// A unit without a number before it.
+    #[error("a number must come before each unit")]
+    NoNumber,
+    /// A number that does not fit 64 bits.
+    #[error("number too large")]
+    NumberTooLarge,
+    /// A number without a unit after it.
+    #[error("missing unit")]
+    MissingUnit,
+    /// A unit other than `s`, `m`, `h`, `d`.
+    #[error("unknown unit `{0}`")]
+    UnknownUnit(char),
+    /// More seconds than 64 bits hold.
+    #[error("too long")]
+    TooLong,
+}
+
 /// Reads a `--older-than` value: whole numbers with a unit, `s`, `m`, `h` or `d`,
 /// optionally combined (`90s`, `30m`, `6h`, `2d`, `1h30m`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = |why: &str| format!("--older-than `{text}`: {why} (expected a duration such as 90s, 30m, 6h or 2d)");
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let bad = |problem: DurationProblem| DurationError { text: text.to_string(), problem };
     if text.is_empty() {
-        return Err(bad("empty value"));
+        return Err(bad(DurationProblem::Empty));
     }
     let mut total: u64 = 0;
     let mut rest = text;
     while !rest.is_empty() {
         let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
         if digits == 0 {
-            return Err(bad("a number must come before each unit"));
+            return Err(bad(DurationProblem::NoNumber));
         }
-        let number: u64 = rest[..digits].parse().map_err(|_| bad("number too large"))?;
+        let number: u64 = rest[..digits].parse().map_err(|_| bad(DurationProblem::NumberTooLarge))?;
         rest = &rest[digits..];
-        let unit = rest.chars().next().ok_or_else(|| bad("missing unit"))?;
+        let unit = rest.chars().next().ok_or_else(|| bad(DurationProblem::MissingUnit))?;
         let seconds = match unit {
             's' => 1,
             'm' => 60,
             'h' => 3600,
             'd' => 86_400,
-            _ => return Err(bad(&format!("unknown unit `{unit}`"))),
+            _ => return Err(bad(DurationProblem::UnknownUnit(unit))),
         };
         rest = &rest[unit.len_utf8()..];
-        total = number.checked_mul(seconds).and_then(|s| total.checked_add(s)).ok_or_else(|| bad("too long"))?;
+        total = number
+            .checked_mul(seconds)
+            .and_then(|s| total.checked_add(s))
+            .ok_or_else(|| bad(DurationProblem::TooLong))?;
     }
     Ok(Duration::from_secs(total))
 }
@@ -312,68 +334,61 @@ pub fn iam_name(id: &str) -> &str {
     if id.starts_with("arn:") { id.rsplit('/').next().unwrap_or(id) } else { id }
 }
 
-/// Pure: how to tag a resource the run just created: (service, operation, input). EC2
-/// `CreateTags` on the id; classic ELB `AddTags`; Auto Scaling `CreateOrUpdateTags`
-/// (propagated to the instances the group launches); Secrets Manager `TagResource`; IAM
-/// `TagInstanceProfile` for an instance profile, `TagRole` for a role or a service-linked
-/// role. A stack is tagged by `CreateStack`: `None`.
+/// The values a row's templates fill their placeholders from (see
+/// `catalog/resource-kinds.toml`): `{id}`, `{iam_name}`, and `extra`.
+fn vars<'a>(id: &str, extra: impl IntoIterator<Item = (&'a str, Value)>) -> Vec<(&'a str, Value)> {
+    let mut out = vec![("id", Value::from(id)), ("iam_name", Value::from(iam_name(id)))];
+    out.extend(extra);
+    out
+}
+
+/// A row's call template, filled.
+fn filled(kind: Kind, template: &'static CallTemplate, vars: &kinds::Vars) -> Call {
+    call(
+        kind.service(),
+        &template.operation,
+        &kinds::fill_text(&template.what, vars),
+        kinds::fill(&template.input, vars),
+    )
+}
+
+/// Pure: how to tag a resource the run just created: (service, operation, input), the
+/// kind's `tag` in `catalog/resource-kinds.toml`. EC2 `CreateTags` on the id; classic ELB
+/// `AddTags`; Auto Scaling `CreateOrUpdateTags` (propagated to the instances the group
+/// launches); Secrets Manager `TagResource`; IAM `TagInstanceProfile` for an instance
+/// profile, `TagRole` for a role or a service-linked role. A stack is tagged by
+/// `CreateStack`: `None`.
 pub fn tag_call(kind: Kind, id: &str, run_id: &str, expires: &str) -> Option<(&'static str, &'static str, Value)> {
-    let tags = tag_list(run_id, expires);
-    Some(match kind {
-        Kind::AutoScalingGroup => {
-            let tags: Vec<Value> = [(RUN_ID_TAG, run_id), (EXPIRES_TAG, expires)]
-                .iter()
-                .map(|(k, v)| {
-                    json!({"ResourceId": id, "ResourceType": "auto-scaling-group", "Key": k, "Value": v,
-                           "PropagateAtLaunch": true})
-                })
-                .collect();
-            ("autoscaling", "CreateOrUpdateTags", json!({"Tags": tags}))
-        }
-        Kind::LoadBalancer => ("elasticloadbalancing", "AddTags", json!({"LoadBalancerNames": [id], "Tags": tags})),
-        Kind::Secret => ("secretsmanager", "TagResource", json!({"SecretId": id, "Tags": tags})),
-        Kind::InstanceProfile => {
-            ("iam", "TagInstanceProfile", json!({"InstanceProfileName": iam_name(id), "Tags": tags}))
-        }
-        Kind::Role | Kind::ServiceLinkedRole => ("iam", "TagRole", json!({"RoleName": iam_name(id), "Tags": tags})),
-        Kind::Stack => return None,
-        _ => ("ec2", "CreateTags", json!({"Resources": [id], "Tags": tags})),
-    })
+    let tag = kind.row().tag.as_ref()?;
+    let plain = || serde_json::Map::from_iter([("Key".into(), json!("{key}")), ("Value".into(), json!("{value}"))]);
+    let each = tag.each_tag.clone().unwrap_or_else(plain);
+    let tags: Vec<Value> = [(RUN_ID_TAG, run_id), (EXPIRES_TAG, expires)]
+        .into_iter()
+        .map(|(key, value)| kinds::fill(&each, &vars(id, [("key", json!(key)), ("value", json!(value))])))
+        .collect();
+    let input = kinds::fill(&tag.input, &vars(id, [("tags", Value::Array(tags))]));
+    Some((kind.service(), tag.operation.as_str(), input))
 }
 
 /// Pure: the kind of an id or ARN a create call produced (`vpc-`, `subnet-`, `igw-`,
 /// `nat-`, `eipalloc-`, `rtb-`, `sg-`, `i-`, `lt-`, `vol-`, `key-`, a secret's ARN, a
 /// service-linked role's ARN); `None` for anything else (names, other ids and ARNs).
 pub fn kind_of(id: &str) -> Option<Kind> {
+    let rows = kinds::rows();
     if let Some(rest) = id.strip_prefix("arn:") {
         // arn:partition:service:region:account:resource
         let parts: Vec<&str> = rest.splitn(5, ':').collect();
         let [_, service, _, _, resource] = parts.as_slice() else { return None };
-        return match *service {
-            "secretsmanager" if resource.strip_prefix("secret:").is_some_and(|n| !n.is_empty()) => Some(Kind::Secret),
-            "iam" if resource.strip_prefix("role/aws-service-role/").is_some_and(|n| n.contains('/')) => {
-                Some(Kind::ServiceLinkedRole)
-            }
-            _ => None,
-        };
+        return rows.iter().find_map(|r| {
+            let after = resource.strip_prefix(r.arn_resource_prefix.as_deref()?)?;
+            // A service-linked role's path names its service: `<service>/<name>`.
+            let complete = if r.kind == Kind::ServiceLinkedRole { after.contains('/') } else { !after.is_empty() };
+            (r.service == *service && complete).then_some(r.kind)
+        });
     }
-    let (prefix, suffix) = id.split_once('-')?;
-    if suffix.is_empty() || !suffix.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return None;
-    }
-    Some(match prefix {
-        "vpc" => Kind::Vpc,
-        "subnet" => Kind::Subnet,
-        "igw" => Kind::InternetGateway,
-        "nat" => Kind::NatGateway,
-        "eipalloc" => Kind::Address,
-        "rtb" => Kind::RouteTable,
-        "sg" => Kind::SecurityGroup,
-        "i" => Kind::Instance,
-        "lt" => Kind::LaunchTemplate,
-        "vol" => Kind::Volume,
-        "key" => Kind::KeyPair,
-        _ => return None,
+    rows.iter().find_map(|r| {
+        let suffix = id.strip_prefix(r.id_prefix.as_deref()?)?;
+        (!suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_alphanumeric())).then_some(r.kind)
     })
 }
 
@@ -437,80 +452,26 @@ pub struct Ec2Listing {
     pub id: &'static str,
 }
 
-/// The listing of every EC2 kind a run creates.
-pub const EC2_LISTINGS: &[Ec2Listing] = &[
-    Ec2Listing {
-        kind: Kind::Instance,
-        operation: "DescribeInstances",
-        filter_member: "Filters",
-        items: "Reservations[].Instances[]",
-        id: "InstanceId",
-    },
-    Ec2Listing {
-        kind: Kind::NatGateway,
-        operation: "DescribeNatGateways",
-        filter_member: "Filter",
-        items: "NatGateways",
-        id: "NatGatewayId",
-    },
-    Ec2Listing {
-        kind: Kind::Address,
-        operation: "DescribeAddresses",
-        filter_member: "Filters",
-        items: "Addresses",
-        id: "AllocationId",
-    },
-    Ec2Listing {
-        kind: Kind::RouteTable,
-        operation: "DescribeRouteTables",
-        filter_member: "Filters",
-        items: "RouteTables",
-        id: "RouteTableId",
-    },
-    Ec2Listing {
-        kind: Kind::InternetGateway,
-        operation: "DescribeInternetGateways",
-        filter_member: "Filters",
-        items: "InternetGateways",
-        id: "InternetGatewayId",
-    },
-    Ec2Listing {
-        kind: Kind::Subnet,
-        operation: "DescribeSubnets",
-        filter_member: "Filters",
-        items: "Subnets",
-        id: "SubnetId",
-    },
-    Ec2Listing {
-        kind: Kind::SecurityGroup,
-        operation: "DescribeSecurityGroups",
-        filter_member: "Filters",
-        items: "SecurityGroups",
-        id: "GroupId",
-    },
-    Ec2Listing { kind: Kind::Vpc, operation: "DescribeVpcs", filter_member: "Filters", items: "Vpcs", id: "VpcId" },
-    Ec2Listing {
-        kind: Kind::LaunchTemplate,
-        operation: "DescribeLaunchTemplates",
-        filter_member: "Filters",
-        items: "LaunchTemplates",
-        id: "LaunchTemplateId",
-    },
-    Ec2Listing {
-        kind: Kind::KeyPair,
-        operation: "DescribeKeyPairs",
-        filter_member: "Filters",
-        items: "KeyPairs",
-        id: "KeyPairId",
-    },
-    Ec2Listing {
-        kind: Kind::Volume,
-        operation: "DescribeVolumes",
-        filter_member: "Filters",
-        items: "Volumes",
-        id: "VolumeId",
-    },
-];
+/// The listing of every EC2 kind a run creates, in deletion order: the `listing` of
+/// each `ec2` row of `catalog/resource-kinds.toml`.
+pub fn ec2_listings() -> &'static [Ec2Listing] {
+    static LISTINGS: std::sync::OnceLock<Vec<Ec2Listing>> = std::sync::OnceLock::new();
+    LISTINGS.get_or_init(|| {
+        let field =
+            |f: &'static Option<String>| f.as_deref().expect("an EC2 listing has every field (checked at load)");
+        kinds::rows()
+            .iter()
+            .filter(|r| r.service == "ec2")
+            .map(|r| Ec2Listing {
+                kind: r.kind,
+                operation: &r.listing.operation,
+                filter_member: field(&r.listing.filter),
+                items: field(&r.listing.items),
+                id: field(&r.listing.id),
+            })
+            .collect()
+    })
+}
 
 /// Reads one page of an EC2 listing (its parsed answer): the tagged resources.
 ///
@@ -519,8 +480,8 @@ pub const EC2_LISTINGS: &[Ec2Listing] = &[
 /// it was created with only); such an item is kept with no run id. Otherwise an item
 /// must show the tag.
 pub fn read_ec2(kind: Kind, output: &Value, vouched: bool) -> Vec<Tagged> {
-    let listing = EC2_LISTINGS.iter().find(|l| l.kind == kind).expect("every EC2 kind has a listing");
-    let listed = crate::wire::search(listing.items, output).expect("EC2_LISTINGS paths are in the subset");
+    let listing = ec2_listings().iter().find(|l| l.kind == kind).expect("every EC2 kind has a listing");
+    let listed = crate::wire::search(listing.items, output).expect("the listing paths are in the subset (tested)");
     let mut out = Vec::new();
     for item in listed.as_array().map_or(&[][..], Vec::as_slice) {
         let Some(id) = some_text(item, listing.id) else { continue };
@@ -564,7 +525,16 @@ pub fn read_ec2(kind: Kind, output: &Value, vouched: bool) -> Vec<Tagged> {
 
 /// Reads one page of DescribeLoadBalancers: the names.
 pub fn read_load_balancers(output: &Value) -> Vec<String> {
-    items(output, "LoadBalancerDescriptions").iter().filter_map(|m| some_text(m, "LoadBalancerName")).collect()
+    let (list, id) = listed_by(Kind::LoadBalancer);
+    items(output, list).iter().filter_map(|m| some_text(m, id)).collect()
+}
+
+/// Where a (non-EC2) listing of `kind` holds its resources, and the member of each that
+/// holds its id: its row's `listing.items` and `listing.id`.
+fn listed_by(kind: Kind) -> (&'static str, &'static str) {
+    let listing = &kind.row().listing;
+    let field = |f: &'static Option<String>| f.as_deref().unwrap_or_default();
+    (field(&listing.items), field(&listing.id))
 }
 
 /// Reads classic ELB DescribeTags: the load balancers carrying [`RUN_ID_TAG`].
@@ -574,7 +544,8 @@ pub fn read_load_balancer_tags(output: &Value) -> Vec<Tagged> {
 
 /// Reads one page of DescribeAutoScalingGroups: the tagged groups.
 pub fn read_auto_scaling_groups(output: &Value) -> Vec<Tagged> {
-    read_tagged(output, "AutoScalingGroups", "AutoScalingGroupName", Kind::AutoScalingGroup)
+    let (list, id) = listed_by(Kind::AutoScalingGroup);
+    read_tagged(output, list, id, Kind::AutoScalingGroup)
 }
 
 /// The items of `list` that carry our tags, each named by its `id` member.
@@ -598,10 +569,11 @@ fn read_tagged(output: &Value, list: &str, id: &str, kind: Kind) -> Vec<Tagged> 
 /// Reads one page of ListSecrets: the secrets whose tags hold [`RUN_ID_TAG`] exactly
 /// (the service's `tag-key` filter matches by prefix).
 pub fn read_secrets(output: &Value) -> Vec<Tagged> {
-    items(output, "SecretList")
+    let (list, id) = listed_by(Kind::Secret);
+    items(output, list)
         .iter()
         .filter_map(|secret| {
-            let id = some_text(secret, "ARN")?;
+            let id = some_text(secret, id)?;
             let (run_id, expires) = our_tags(secret)?;
             Some(Tagged { kind: Kind::Secret, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None })
         })
@@ -635,29 +607,31 @@ pub enum IamListing {
 }
 
 impl IamListing {
+    /// The kind whose row describes the listing (ListRoles also lists the service-linked
+    /// roles).
+    fn kind(self) -> Kind {
+        match self {
+            IamListing::Roles => Kind::Role,
+            IamListing::InstanceProfiles => Kind::InstanceProfile,
+        }
+    }
+
     /// The listing's operation name.
     pub fn operation(self) -> &'static str {
-        match self {
-            IamListing::Roles => "ListRoles",
-            IamListing::InstanceProfiles => "ListInstanceProfiles",
-        }
+        &self.kind().row().listing.operation
     }
 
     /// The listing of one entity's tags, and the input member that names the entity.
     pub fn tag_listing(self) -> (&'static str, &'static str) {
-        match self {
-            IamListing::Roles => ("ListRoleTags", "RoleName"),
-            IamListing::InstanceProfiles => ("ListInstanceProfileTags", "InstanceProfileName"),
-        }
+        let listing = &self.kind().row().listing;
+        let field = |f: &'static Option<String>| f.as_deref().expect("an IAM listing names its tag listing (tested)");
+        (field(&listing.tags), field(&listing.tags_member))
     }
 }
 
 /// Reads one page of IAM ListRoles or ListInstanceProfiles.
 pub fn read_iam_listing(listing: IamListing, output: &Value) -> Vec<Listed> {
-    let (list, name) = match listing {
-        IamListing::Roles => ("Roles", "RoleName"),
-        IamListing::InstanceProfiles => ("InstanceProfiles", "InstanceProfileName"),
-    };
+    let (list, name) = listed_by(listing.kind());
     items(output, list)
         .iter()
         .filter_map(|m| {
@@ -684,7 +658,7 @@ pub fn read_entity_tags(output: &Value) -> TagValues {
 }
 
 /// Reads one page of ListStackResources: the roles and instance profiles the stack
-/// manages, by physical id (their names).
+/// manages (the kinds with a `stack_resource_type`), by physical id (their names).
 pub fn read_stack_resources(output: &Value) -> Vec<(Kind, String)> {
     items(output, "StackResourceSummaries")
         .iter()
@@ -692,11 +666,11 @@ pub fn read_stack_resources(output: &Value) -> Vec<(Kind, String)> {
             if text(m, "ResourceStatus") == Some("DELETE_COMPLETE") {
                 return None;
             }
-            let kind = match text(m, "ResourceType")? {
-                "AWS::IAM::Role" => Kind::Role,
-                "AWS::IAM::InstanceProfile" => Kind::InstanceProfile,
-                _ => return None,
-            };
+            let resource_type = text(m, "ResourceType")?;
+            let kind = kinds::rows()
+                .iter()
+                .find(|r| r.stack_resource_type.as_deref() == Some(resource_type))
+                .map(|r| r.kind)?;
             Some((kind, some_text(m, "PhysicalResourceId")?))
         })
         .collect()
@@ -704,13 +678,14 @@ pub fn read_stack_resources(output: &Value) -> Vec<(Kind, String)> {
 
 /// Reads one page of DescribeStacks: the tagged stacks that still exist.
 pub fn read_stacks(output: &Value) -> Vec<Tagged> {
-    items(output, "Stacks")
+    let (list, id) = listed_by(Kind::Stack);
+    items(output, list)
         .iter()
         .filter_map(|m| {
             if text(m, "StackStatus") == Some("DELETE_COMPLETE") {
                 return None;
             }
-            let id = some_text(m, "StackName")?;
+            let id = some_text(m, id)?;
             let (run_id, expires) = our_tags(m)?;
             Some(Tagged { kind: Kind::Stack, id, run_id: Some(run_id), expires, attached_to: Vec::new(), name: None })
         })
@@ -738,103 +713,28 @@ pub fn call(service: &'static str, operation: &'static str, what: &str, input: V
     Call { service, operation, input, label: format!("{service}:{operation} {what}") }
 }
 
-/// Pure: the calls that delete one resource, in order: detaches and disassociations
+/// Pure: the calls that delete one resource, in order, from its row of
+/// `catalog/resource-kinds.toml`: the `detach` call for each entry of `attached_to`
 /// first (an internet gateway from each VPC, a route table's associations, an address's
-/// association, an instance profile's roles), then the delete itself (an Auto Scaling
-/// group with `ForceDelete`, a secret with `ForceDeleteWithoutRecovery`). What holds a
+/// association, an instance profile's roles), then the `delete` itself (an Auto Scaling
+/// group with `ForceDelete`, a secret with `ForceDeleteWithoutRecovery`), or
+/// `delete_by_name` when the listing showed the name (a key pair). What holds a
 /// role is listed when it is deleted, before these calls: see [`role_listings`]; the
 /// rules by which security groups reference each other are listed and revoked before
 /// the plan's first group is deleted: see [`group_rule_listings`].
 pub fn deletion_calls(t: &Tagged) -> Vec<Call> {
-    let id = t.id.as_str();
-    match t.kind {
-        Kind::AutoScalingGroup => vec![call(
-            "autoscaling",
-            "DeleteAutoScalingGroup",
-            id,
-            json!({"AutoScalingGroupName": id, "ForceDelete": true}),
-        )],
-        Kind::LoadBalancer => {
-            vec![call("elasticloadbalancing", "DeleteLoadBalancer", id, json!({"LoadBalancerName": id}))]
+    let row = t.kind.row();
+    let mut calls: Vec<Call> = match &row.detach {
+        Some(detach) => {
+            t.attached_to.iter().map(|a| filled(t.kind, detach, &vars(&t.id, [("attached", json!(a))]))).collect()
         }
-        Kind::Instance => vec![call("ec2", "TerminateInstances", id, json!({"InstanceIds": [id]}))],
-        Kind::NatGateway => vec![call("ec2", "DeleteNatGateway", id, json!({"NatGatewayId": id}))],
-        Kind::Address => {
-            let mut calls: Vec<Call> = t
-                .attached_to
-                .iter()
-                .map(|a| call("ec2", "DisassociateAddress", &format!("{id}/{a}"), json!({"AssociationId": a})))
-                .collect();
-            calls.push(call("ec2", "ReleaseAddress", id, json!({"AllocationId": id})));
-            calls
-        }
-        Kind::RouteTable => {
-            let mut calls: Vec<Call> = t
-                .attached_to
-                .iter()
-                .map(|a| call("ec2", "DisassociateRouteTable", &format!("{id}/{a}"), json!({"AssociationId": a})))
-                .collect();
-            calls.push(call("ec2", "DeleteRouteTable", id, json!({"RouteTableId": id})));
-            calls
-        }
-        Kind::InternetGateway => {
-            let mut calls: Vec<Call> = t
-                .attached_to
-                .iter()
-                .map(|vpc| {
-                    call(
-                        "ec2",
-                        "DetachInternetGateway",
-                        &format!("{id}/{vpc}"),
-                        json!({"InternetGatewayId": id, "VpcId": vpc}),
-                    )
-                })
-                .collect();
-            calls.push(call("ec2", "DeleteInternetGateway", id, json!({"InternetGatewayId": id})));
-            calls
-        }
-        Kind::Subnet => vec![call("ec2", "DeleteSubnet", id, json!({"SubnetId": id}))],
-        Kind::SecurityGroup => vec![call("ec2", "DeleteSecurityGroup", id, json!({"GroupId": id}))],
-        Kind::Vpc => vec![call("ec2", "DeleteVpc", id, json!({"VpcId": id}))],
-        Kind::LaunchTemplate => vec![call("ec2", "DeleteLaunchTemplate", id, json!({"LaunchTemplateId": id}))],
-        Kind::KeyPair => match &t.name {
-            Some(name) => vec![call("ec2", "DeleteKeyPair", name, json!({"KeyName": name}))],
-            None => vec![call("ec2", "DeleteKeyPair", id, json!({"KeyPairId": id}))],
-        },
-        Kind::Volume => vec![call("ec2", "DeleteVolume", id, json!({"VolumeId": id}))],
-        Kind::Secret => vec![call(
-            "secretsmanager",
-            "DeleteSecret",
-            id,
-            json!({"SecretId": id, "ForceDeleteWithoutRecovery": true}),
-        )],
-        Kind::InstanceProfile => {
-            let name = iam_name(id);
-            let mut calls: Vec<Call> = t
-                .attached_to
-                .iter()
-                .map(|role| {
-                    call(
-                        "iam",
-                        "RemoveRoleFromInstanceProfile",
-                        &format!("{name}/{role}"),
-                        json!({"InstanceProfileName": name, "RoleName": role}),
-                    )
-                })
-                .collect();
-            calls.push(call("iam", "DeleteInstanceProfile", name, json!({"InstanceProfileName": name})));
-            calls
-        }
-        Kind::Role => {
-            let name = iam_name(id);
-            vec![call("iam", "DeleteRole", name, json!({"RoleName": name}))]
-        }
-        Kind::ServiceLinkedRole => {
-            let name = iam_name(id);
-            vec![call("iam", "DeleteServiceLinkedRole", name, json!({"RoleName": name}))]
-        }
-        Kind::Stack => vec![call("cloudformation", "DeleteStack", id, json!({"StackName": id}))],
-    }
+        None => Vec::new(),
+    };
+    calls.push(match (&row.delete_by_name, &t.name) {
+        (Some(by_name), Some(name)) => filled(t.kind, by_name, &vars(&t.id, [("name", json!(name))])),
+        _ => filled(t.kind, &row.delete, &vars(&t.id, [])),
+    });
+    calls
 }
 
 /// Pure: the listings that find, when a role is deleted, what holds it — the instance
@@ -968,61 +868,39 @@ pub fn group_reference_revokes(output: &Value) -> Vec<Call> {
     out
 }
 
-/// Pure: how the end of AWS's asynchronous deletion of `ids` (all of `kind`) is seen:
-/// the listing that shows what is left of them, and the botocore waiter that reads its
-/// answers (`wire::waiter_state`), where botocore has one: Auto Scaling groups
+/// Pure: how the end of AWS's asynchronous deletion of `ids` (all of `kind`) is seen
+/// (the row's `confirm`): the listing that shows what is left of them, and the botocore
+/// waiter that reads its answers (`wire::waiter_state`), where botocore has one: Auto Scaling groups
 /// (DescribeAutoScalingGroups: gone when no longer listed), instances (DescribeInstances,
 /// `InstanceTerminated`), NAT gateways (DescribeNatGateways, `NatGatewayDeleted`). `None`
 /// for the kinds deleted at once.
 pub fn deletion_listing(kind: Kind, ids: &[String]) -> Option<(Call, Option<&'static str>)> {
-    let what = ids.join(",");
-    Some(match kind {
-        Kind::AutoScalingGroup => {
-            (call("autoscaling", "DescribeAutoScalingGroups", &what, json!({"AutoScalingGroupNames": ids})), None)
-        }
-        Kind::Instance => {
-            (call("ec2", "DescribeInstances", &what, json!({"InstanceIds": ids})), Some("InstanceTerminated"))
-        }
-        Kind::NatGateway => {
-            (call("ec2", "DescribeNatGateways", &what, json!({"NatGatewayIds": ids})), Some("NatGatewayDeleted"))
-        }
-        _ => return None,
-    })
+    let confirm = kind.row().confirm.as_ref()?;
+    let vars = [("ids", json!(ids))];
+    let c = call(kind.service(), &confirm.operation, &ids.join(","), kinds::fill(&confirm.input, &vars));
+    Some((c, confirm.waiter.as_deref()))
 }
 
 /// Pure: from an answer of [`deletion_listing`], those of `ids` not deleted yet, each with
-/// its state: an Auto Scaling group still listed (its `Status`, else `present`), an
-/// instance not `terminated`, a NAT gateway not `deleted`.
+/// its state (the row's `confirm`): an Auto Scaling group still listed (its `Status`,
+/// else `present`), an instance not `terminated`, a NAT gateway not `deleted`.
 pub fn left_after_deletion(kind: Kind, ids: &[String], output: &Value) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = match kind {
-        Kind::AutoScalingGroup => items(output, "AutoScalingGroups")
-            .iter()
-            .map(|g| {
-                let status = text(g, "Status").unwrap_or("present");
-                (text(g, "AutoScalingGroupName").unwrap_or_default().to_string(), status.to_string())
-            })
-            .collect(),
-        Kind::Instance => items(output, "Reservations")
-            .iter()
-            .flat_map(|r| items(r, "Instances"))
-            .map(|i| {
-                let state = i.get("State").and_then(|s| text(s, "Name")).unwrap_or_default();
-                (text(i, "InstanceId").unwrap_or_default().to_string(), state.to_string())
-            })
-            .filter(|(_, state)| state != "terminated")
-            .collect(),
-        Kind::NatGateway => items(output, "NatGateways")
-            .iter()
-            .map(|n| {
-                (
-                    text(n, "NatGatewayId").unwrap_or_default().to_string(),
-                    text(n, "State").unwrap_or_default().to_string(),
-                )
-            })
-            .filter(|(_, state)| state != "deleted")
-            .collect(),
-        _ => Vec::new(),
+    let Some(confirm) = kind.row().confirm.as_ref() else { return Vec::new() };
+    let listed = crate::wire::search(&confirm.items, output).unwrap_or(Value::Null);
+    let state = |item: &Value| {
+        let mut at = Some(item);
+        for part in confirm.state.split('.') {
+            at = at.and_then(|v| v.get(part));
+        }
+        at.and_then(Value::as_str).unwrap_or(&confirm.state_if_absent).to_string()
     };
+    let mut out: Vec<(String, String)> = listed
+        .as_array()
+        .map_or(&[][..], Vec::as_slice)
+        .iter()
+        .map(|item| (text(item, &confirm.id).unwrap_or_default().to_string(), state(item)))
+        .filter(|(_, state)| confirm.gone.as_deref() != Some(state.as_str()))
+        .collect();
     out.retain(|(id, _)| ids.contains(id));
     out
 }
@@ -1079,7 +957,55 @@ pub struct Deletion {
     /// group)`. So the calls of all the deletions, in order, are the calls made, in order.
     pub calls: Vec<String>,
     /// `Ok` when the resource went (or, in a dry run, would go); why not otherwise.
-    pub result: Result<(), String>,
+    pub result: Result<(), DeletionError>,
+}
+
+/// Why a resource did not go. Serialized as its message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DeletionError {
+    /// A call of the deletion (or a listing or wait it needs) failed; the message is the
+    /// effectful side's error, which names the call.
+    #[error("{0}")]
+    Call(String),
+    /// The kind's waiter calls the state the deletion reached a failure.
+    #[error("{} {id} did not go: {reason}", .kind.label())]
+    DidNotGo {
+        /// The resource's kind.
+        kind: Kind,
+        /// Its id.
+        id: String,
+        /// The waiter's reason.
+        reason: String,
+    },
+    /// The listing that follows an asynchronous deletion failed.
+    #[error("could not confirm the deletion: {0}")]
+    Unconfirmed(String),
+    /// The resource was still there when the wait for it ended.
+    #[error("{} {id} still {state} after {seconds} s", .kind.label())]
+    StillThere {
+        /// The resource's kind.
+        kind: Kind,
+        /// Its id.
+        id: String,
+        /// Its last state.
+        state: String,
+        /// How long it was waited for.
+        seconds: u64,
+    },
+    /// The deletion failed, and unlinking the plan's security groups before it did too.
+    #[error("{error} (unlinking the groups first failed: {unlinking})")]
+    AfterUnlinking {
+        /// Why the deletion failed.
+        error: Box<DeletionError>,
+        /// Why the unlinking failed.
+        unlinking: String,
+    },
+}
+
+impl serde::Serialize for DeletionError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 #[cfg(test)]
@@ -1223,10 +1149,22 @@ mod tests {
             assert_eq!(parse_duration(text), Ok(Duration::from_secs(secs)), "{text}");
         }
         for text in ["", "6", "h", "6x", "-1h", "6 h", "1.5h", "6H", "99999999999999999999s", "h6"] {
-            let e = parse_duration(text).unwrap_err();
+            let e = parse_duration(text).unwrap_err().to_string();
             assert!(e.contains("--older-than") && e.contains(&format!("`{text}`")), "{text}: {e}");
         }
-        assert!(parse_duration("6x").unwrap_err().contains("unknown unit `x`"));
+        // The messages, word for word (they reach the command's error).
+        let message = |text: &str| parse_duration(text).unwrap_err().to_string();
+        let tail = "(expected a duration such as 90s, 30m, 6h or 2d)";
+        for (text, why) in [
+            ("", "empty value"),
+            ("h6", "a number must come before each unit"),
+            ("99999999999999999999s", "number too large"),
+            ("6", "missing unit"),
+            ("6x", "unknown unit `x`"),
+            ("9999999999999999999d", "too long"),
+        ] {
+            assert_eq!(message(text), format!("--older-than `{text}`: {why} {tail}"));
+        }
     }
 
     #[test]
@@ -1637,7 +1575,7 @@ mod tests {
             parsed(case["service"].as_str().unwrap(), operation, case["body"].as_str().unwrap())
         };
         let expires = Some("2026-11-28T23:31:50Z");
-        for listing in EC2_LISTINGS {
+        for listing in ec2_listings() {
             let found = read_ec2(listing.kind, &answer(listing.operation, "tag-key filter"), false);
             assert_eq!(found.len(), 1, "{:?}: {found:?}", listing.kind);
             assert_eq!(
