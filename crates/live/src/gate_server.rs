@@ -656,19 +656,21 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         && parsed.service == "sts"
         && parsed.operation() == "AssumeRole"
         && let Ok((_, input)) = &parsed.wire
+        && let Ok(output) = wire::output("sts", "AssumeRole", status, &text)
+        && let Some(credentials) = output.get("Credentials")
         && let (Some(role), Some(key), Some(secret)) = (
             input.get("RoleArn").and_then(Value::as_str),
-            iamc_core::xml::first(&text, "AccessKeyId"),
-            iamc_core::xml::first(&text, "SecretAccessKey"),
+            text_of(credentials, "AccessKeyId"),
+            text_of(credentials, "SecretAccessKey"),
         )
         && let Ok(mut k) = state.keys.lock()
     {
-        let expires = iamc_core::xml::first(&text, "Expiration").and_then(|e| sigv4::parse_rfc3339(&e));
+        let expires = text_of(credentials, "Expiration").and_then(|e| sigv4::parse_rfc3339(&e));
         if let Ok(mut sessions) = state.sessions.lock() {
             sessions.insert(
                 key.clone(),
                 SessionFacts {
-                    userid: iamc_core::xml::first(&text, "AssumedRoleId"),
+                    userid: output.get("AssumedRoleUser").and_then(|u| text_of(u, "AssumedRoleId")),
                     issued: now_unix(),
                     mfa: input.get("SerialNumber").is_some(),
                     session_name: input.get("RoleSessionName").and_then(Value::as_str).unwrap_or_default().to_string(),
@@ -682,7 +684,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
             key,
             KnownKey {
                 secret,
-                session_token: iamc_core::xml::first(&text, "SessionToken"),
+                session_token: text_of(credentials, "SessionToken"),
                 expires,
                 caller: Caller::Role(role.to_string()),
             },
@@ -759,6 +761,11 @@ async fn read_once(state: &State, refresh: &Refresh) -> Option<bool> {
             Some(world.learn_read(service, operation, &output, epoch))
         }
     }
+}
+
+/// A string member of a model-read answer.
+fn text_of(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
 fn push(state: &State, mut record: GateRecord) {
