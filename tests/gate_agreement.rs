@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use iamc_core::catalog::Catalog;
-use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, derive};
+use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, TemplateUnread, derive};
 use iamc_core::load::ProfileSource;
 use iamc_core::scenario::substitute;
 use iamc_core::template::render::Target;
@@ -24,7 +24,7 @@ impl Directory for SeedDirectory {
         let role = if path_name == "DKPBootstrapInstanceProfile" { "dkp-bootstrapper-role" } else { path_name };
         Some(format!("arn:aws:iam::000000000000:role/{role}"))
     }
-    fn launch_template(&self, id: &str, _version: &str) -> Result<LaunchTemplateInfo, String> {
+    fn launch_template(&self, id: &str, _version: &str) -> Result<LaunchTemplateInfo, TemplateUnread> {
         Ok(LaunchTemplateInfo {
             id: id.to_string(),
             image_id: Some("ami-0a1b2c3d4e5f60010".into()),

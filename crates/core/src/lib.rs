@@ -11,6 +11,7 @@ pub mod aws;
 pub mod calendar;
 pub mod catalog;
 pub mod context;
+pub mod errors;
 pub mod exact;
 pub mod gate;
 pub mod load;

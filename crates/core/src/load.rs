@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::catalog::Catalog;
+use crate::context::{Model, Principal, STATIC_INSTANT, template_role_tags};
 use crate::policy::PolicyError;
 use crate::scenario::{Profile, ScenarioError, parse_profile, parse_scenarios, validate_profile};
 use crate::template::model::{IamModel, RolePolicies, extract};
@@ -271,6 +272,38 @@ pub fn load(
         ProfileSource::Embedded => format!("{EMBEDDED_DIR} (embedded)"),
     };
     Ok(Loaded { profile, profile_label, template_label, template, model, role })
+}
+
+impl Loaded {
+    /// The request context of this profile's runs, statically: a harness session of the
+    /// profile's role (its ARN and its tags from the template), at [`STATIC_INSTANT`], with
+    /// the profile's `[request_context]` settings.
+    pub fn request_context(&self, target: &Target) -> Model {
+        let tags = template_role_tags(&self.template, &self.role.role.logical_id);
+        let mut model = Model::statically(target).with_principal(Principal::harness_session(
+            &self.role.role.arn,
+            tags,
+            STATIC_INSTANT,
+        ));
+        if let Some(ip) = &self.profile.request_context.source_ip {
+            model.source_ip = Some(ip.clone());
+        }
+        model
+    }
+
+    /// The static proof of this profile for `target`, in its request context.
+    pub fn prove_in_context(&self, target: &Target) -> crate::analysis::Proof {
+        crate::analysis::prove_in(
+            &crate::analysis::Subject {
+                policies: &self.role.policies,
+                external: &self.role.external,
+                profile: &self.profile,
+                target,
+                catalog: Catalog::embedded(),
+            },
+            &self.request_context(target),
+        )
+    }
 }
 
 #[cfg(test)]

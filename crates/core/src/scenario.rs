@@ -595,7 +595,7 @@ pub fn parse_scenarios(text: &str, file: &str, catalog: &Catalog) -> Result<Vec<
         };
         let mut authorized_when = BTreeMap::new();
         for (code, why) in &s.authorized_when {
-            if crate::gate::deny::is_denial_code(code) {
+            if crate::errors::is_denial_code(code) {
                 return Err(lines.error(
                     why.span(),
                     format!("authorized_when `{code}`: a denial code cannot mean the call was authorized"),

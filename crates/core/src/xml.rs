@@ -83,7 +83,7 @@ pub fn parse(body: &str) -> Result<Element, XmlError> {
                 return Err(err(pos, &format!("</{name}> closes <{}>", open.name)));
             }
             pos += 2 + end + 1;
-            close(open, &mut stack, &mut root).map_err(|r| err(pos, &r))?;
+            close(open, &mut stack, &mut root).map_err(|r| err(pos, r))?;
         } else {
             let (end, self_closing) = tag_end(b, pos + 1).ok_or_else(|| err(pos, "unclosed start tag"))?;
             let inner = &body[pos + 1..if self_closing { end - 1 } else { end }];
@@ -97,7 +97,7 @@ pub fn parse(body: &str) -> Result<Element, XmlError> {
             let element = Element { name: local(name).to_string(), ..Element::default() };
             pos = end + 1;
             if self_closing {
-                close(element, &mut stack, &mut root).map_err(|r| err(pos, &r))?;
+                close(element, &mut stack, &mut root).map_err(|r| err(pos, r))?;
             } else {
                 stack.push(element);
             }
@@ -131,11 +131,11 @@ fn tag_end(b: &[u8], from: usize) -> Option<(usize, bool)> {
     None
 }
 
-fn close(element: Element, stack: &mut [Element], root: &mut Option<Element>) -> Result<(), String> {
+fn close(element: Element, stack: &mut [Element], root: &mut Option<Element>) -> Result<(), &'static str> {
     match stack.last_mut() {
         Some(parent) => parent.children.push(element),
         None if root.is_none() => *root = Some(element),
-        None => return Err("more than one root element".into()),
+        None => return Err("more than one root element"),
     }
     Ok(())
 }

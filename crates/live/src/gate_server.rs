@@ -38,7 +38,7 @@ use iamc_core::gate::decide::{
     too_large,
 };
 use iamc_core::gate::deny::Denial;
-use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, derive};
+use iamc_core::gate::derive::{Directory, LaunchTemplateInfo, TemplateUnread, derive};
 pub use iamc_core::gate::record::{Caller, CheckDecision, GateRecord, GateVerdict, Refusal};
 use iamc_core::gate::sigv4::{self, RequestParts};
 use iamc_core::template::render::Target;
@@ -812,19 +812,30 @@ async fn current_subject(state: &State) -> Option<Arc<Subject>> {
     value
 }
 
+/// Why the followed role could not be read (the gate then keeps what it last read).
+#[derive(Debug, thiserror::Error)]
+enum RoleUnread {
+    #[error("iam:GetRole could not be called")]
+    Call(#[source] client::ExecError),
+    #[error("iam:GetRole answered HTTP {0}")]
+    Status(u16),
+    #[error("the role's policies could not be read back")]
+    ReadBack(#[source] crate::session::ReadBackError),
+}
+
 /// Reads the followed role: `Ok(None)` when IAM says it does not exist.
-async fn read_role(state: &State, f: &Followed) -> Result<Option<Arc<Subject>>, String> {
+async fn read_role(state: &State, f: &Followed) -> Result<Option<Arc<Subject>>, RoleUnread> {
     let input = serde_json::json!({"RoleName": f.name});
     let got = state
         .client
         .call(&state.upstream, &state.target.region, &state.admin, "iam", "GetRole", &input, &[])
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(RoleUnread::Call)?;
     if got.status == 404 || got.error.as_ref().is_some_and(|(c, _)| c == "NoSuchEntity") {
         return Ok(None);
     }
     if !got.ok() {
-        return Err(format!("iam:GetRole answered {}", got.status));
+        return Err(RoleUnread::Status(got.status));
     }
     let session = crate::session::Session {
         client: state.client.clone(),
@@ -832,7 +843,7 @@ async fn read_role(state: &State, f: &Followed) -> Result<Option<Arc<Subject>>, 
         region: state.target.region.clone(),
         admin: state.admin.clone(),
     };
-    let (arn, policies) = crate::session::read_back(&session, &f.name).await.map_err(|e| e.to_string())?;
+    let (arn, policies) = crate::session::read_back(&session, &f.name).await.map_err(RoleUnread::ReadBack)?;
     Ok(Some(Arc::new(Subject { role_arn: arn, policies })))
 }
 
@@ -1038,16 +1049,16 @@ impl Directory for UpstreamDirectory {
         roles.into_iter().flatten().filter_map(|r| text(r, "Arn")).find(|a| a.contains(":role/")).map(str::to_string)
     }
 
-    fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String> {
+    fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, TemplateUnread> {
         if let Some(known) = self.known(|w| w.launch_template(id_or_name, version)).flatten() {
             return Ok(known);
         }
         let key = if id_or_name.starts_with("lt-") { "LaunchTemplateId" } else { "LaunchTemplateName" };
         let output = self
             .read("ec2", "DescribeLaunchTemplateVersions", serde_json::json!({key: id_or_name, "Versions": [version]}))
-            .ok_or_else(|| "the emulator did not describe it".to_string())?;
+            .ok_or(TemplateUnread::NotDescribed)?;
         let found = first(&output, "LaunchTemplateVersions").filter(|v| text(v, "LaunchTemplateId").is_some());
-        let Some(found) = found else { return Err("the emulator knows no such template version".into()) };
+        let Some(found) = found else { return Err(TemplateUnread::NoSuchVersion) };
         let data = found.get("LaunchTemplateData").unwrap_or(&Value::Null);
         let profile = data.get("IamInstanceProfile").and_then(|p| text(p, "Arn").or_else(|| text(p, "Name")));
         let groups = data.get("SecurityGroupIds").and_then(Value::as_array).into_iter().flatten();

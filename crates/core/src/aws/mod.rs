@@ -5,7 +5,7 @@
 
 pub mod authz;
 pub mod cost;
-pub mod errors;
+pub use crate::errors;
 pub mod guard;
 pub mod kinds;
 pub mod retry;

@@ -45,9 +45,14 @@ pub fn all() -> &'static [RequestKey] {
 }
 
 /// Reads the data file strictly.
-pub fn parse(text: &str) -> Result<Vec<RequestKey>, String> {
-    toml::from_str::<File>(text).map(|f| f.key).map_err(|e| format!("catalog/request-keys.toml: {e}"))
+pub fn parse(text: &str) -> Result<Vec<RequestKey>, RequestKeysError> {
+    Ok(toml::from_str::<File>(text)?.key)
 }
+
+/// Why catalog/request-keys.toml was refused: not TOML of the expected shape.
+#[derive(Debug, thiserror::Error)]
+#[error("catalog/request-keys.toml: {0}")]
+pub struct RequestKeysError(#[from] toml::de::Error);
 
 /// The key's values for a check of `action` on `resource`, read from the call's `input`:
 /// `Some(values)` when the data file covers the key for the check's resource type and the

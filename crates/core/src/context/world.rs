@@ -90,7 +90,7 @@ impl Snapshot {
                     })
                     .collect();
                 for id in produces.keys() {
-                    let rtype = crate::gate::derive::ec2_type_of_id(id);
+                    let rtype = ec2_type_of_id(id);
                     let tags = specs.iter().filter(|(t, _)| t == rtype).flat_map(|(_, tags)| tags.clone()).collect();
                     self.tags.insert(id.clone(), tags);
                 }
@@ -229,7 +229,7 @@ pub struct Observed {
 /// One launch template: the data of each version (version `n` at index `n - 1`).
 #[derive(Clone, Debug)]
 struct TemplateRecord {
-    versions: Vec<crate::gate::derive::LaunchTemplateInfo>,
+    versions: Vec<LaunchTemplateInfo>,
 }
 
 impl Observed {
@@ -410,7 +410,7 @@ impl Observed {
 
     /// A launch template version's data, when the record knows it: by id (`lt-…`) or name,
     /// at `$Latest`, `$Default` or a version number that exists.
-    pub fn launch_template(&self, id_or_name: &str, version: &str) -> Option<crate::gate::derive::LaunchTemplateInfo> {
+    pub fn launch_template(&self, id_or_name: &str, version: &str) -> Option<LaunchTemplateInfo> {
         let id = if id_or_name.starts_with("lt-") { id_or_name } else { self.template_ids.get(id_or_name)? };
         let template = self.templates.get(id)?;
         let index = match version.to_ascii_lowercase().as_str() {
@@ -526,7 +526,7 @@ fn role_name(arn: &str) -> &str {
 /// with `data`, as the gate reads that answer; `None` when a value would not read back as
 /// written (not a string, empty, surrounding spaces or control characters: the emulator's
 /// answer is trimmed and re-escaped), so the record stays out of it.
-fn template_info(id: &str, data: Option<&Value>) -> Option<crate::gate::derive::LaunchTemplateInfo> {
+fn template_info(id: &str, data: Option<&Value>) -> Option<LaunchTemplateInfo> {
     fn plain(v: &Value, empty_ok: bool) -> Option<String> {
         let s = v.as_str()?;
         let clean = s.trim() == s && !s.chars().any(char::is_control) && (empty_ok || !s.is_empty());
@@ -595,7 +595,7 @@ fn template_info(id: &str, data: Option<&Value>) -> Option<crate::gate::derive::
         }
         Some(_) => return None,
     }
-    Some(crate::gate::derive::LaunchTemplateInfo {
+    Some(LaunchTemplateInfo {
         id: id.to_string(),
         image_id,
         key_name,
@@ -603,6 +603,45 @@ fn template_info(id: &str, data: Option<&Value>) -> Option<crate::gate::derive::
         instance_profile,
         tag_specifications,
     })
+}
+
+/// What the gate knows of a launch template, from the emulator.
+#[derive(Clone, Debug, Default)]
+pub struct LaunchTemplateInfo {
+    /// The template id (`lt-…`), the resource its RunInstances check is on.
+    pub id: String,
+    /// The image the template launches, checked unless the request names its own.
+    pub image_id: Option<String>,
+    /// The key pair the template names, checked unless the request names its own.
+    pub key_name: Option<String>,
+    /// The security groups every launched instance joins, each checked.
+    pub security_group_ids: Vec<String>,
+    /// Instance profile name or ARN.
+    pub instance_profile: Option<String>,
+    /// (resource type, tags) of the template's TagSpecifications.
+    pub tag_specifications: Vec<(String, Vec<(String, String)>)>,
+}
+
+/// The ARN resource type of an EC2 id, by its prefix, for calls that name resources by
+/// id alone (CreateTags).
+pub fn ec2_type_of_id(id: &str) -> &'static str {
+    match id.split('-').next().unwrap_or_default() {
+        "vpc" => "vpc",
+        "subnet" => "subnet",
+        "sg" => "security-group",
+        "i" => "instance",
+        "rtb" => "route-table",
+        "igw" => "internet-gateway",
+        "nat" => "natgateway",
+        "eipalloc" => "elastic-ip",
+        "eni" => "network-interface",
+        "lt" => "launch-template",
+        "vol" => "volume",
+        "ami" => "image",
+        "snap" => "snapshot",
+        "key" => "key-pair",
+        _ => "*",
+    }
 }
 
 #[cfg(test)]

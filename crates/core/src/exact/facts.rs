@@ -129,13 +129,15 @@ impl Facts {
     }
 
     /// Reads and checks the facts: every pattern must compile.
-    pub fn parse(text: &str) -> Result<Facts, String> {
-        let facts: Facts = toml::from_str(text).map_err(|e| format!("catalog/request-space.toml: {e}"))?;
+    pub fn parse(text: &str) -> Result<Facts, FactsError> {
+        let facts: Facts = toml::from_str(text)?;
         for p in &facts.placeholder {
-            super::lang::Lang::new(&p.pattern).map_err(|e| format!("placeholder {}: {e}", p.name))?;
+            super::lang::Lang::new(&p.pattern)
+                .map_err(|source| FactsError::Pattern { row: format!("placeholder {}", p.name), source })?;
         }
         for l in &facts.link {
-            super::lang::Lang::new(&l.key_pattern).map_err(|e| format!("link {} {}: {e}", l.action, l.key))?;
+            super::lang::Lang::new(&l.key_pattern)
+                .map_err(|source| FactsError::Pattern { row: format!("link {} {}", l.action, l.key), source })?;
         }
         Ok(facts)
     }
@@ -170,6 +172,23 @@ impl Facts {
     }
 }
 
+
+/// Why catalog/request-space.toml was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum FactsError {
+    /// Not TOML of the expected shape (unknown fields included).
+    #[error("catalog/request-space.toml: {0}")]
+    Toml(#[from] toml::de::Error),
+    /// A row's pattern does not compile.
+    #[error("catalog/request-space.toml: {row}: {source}")]
+    Pattern {
+        /// The row, by kind and name.
+        row: String,
+        /// What the automaton library said.
+        source: super::Unmodelled,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,7 +221,8 @@ mod tests {
         let err = Facts::parse(
             "[[link]]\naction = \"a\"\nkey = \"k\"\nresource = \"r\"\nkey_pattern = \"x\"\nsource = \"s\"\nextra = 1\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("extra"), "{err}");
     }
 }

@@ -11,6 +11,8 @@ use regex_automata::util::primitives::StateID;
 use regex_automata::util::{start, syntax};
 use regex_automata::{Anchored, MatchKind};
 
+use super::Unmodelled;
+
 /// One compiled language: the strings a regular expression matches whole.
 pub(crate) struct Lang {
     dfa: dense::DFA<Vec<u32>>,
@@ -24,15 +26,15 @@ pub(crate) struct Lang {
 impl Lang {
     /// Compiles `regex` (regex crate syntax) to match whole strings only, byte by byte
     /// (no Unicode classes: every pattern the procedure builds is ASCII; docs/exact.md).
-    pub(crate) fn new(regex: &str) -> Result<Lang, String> {
+    pub(crate) fn new(regex: &str) -> Result<Lang, Unmodelled> {
         let dfa = dense::Builder::new()
             .configure(dense::Config::new().start_kind(StartKind::Anchored).match_kind(MatchKind::All))
             .syntax(syntax::Config::new().unicode(false).utf8(false).dot_matches_new_line(true))
             .build(&format!(r"(?:{regex})\z"))
-            .map_err(|e| format!("cannot compile `{regex}`: {e}"))?;
+            .map_err(|e| Unmodelled::Pattern { stage: "compile", regex: regex.to_string(), message: e.to_string() })?;
         let start = dfa
             .start_state(&start::Config::new().anchored(Anchored::Yes))
-            .map_err(|e| format!("cannot start `{regex}`: {e}"))?;
+            .map_err(|e| Unmodelled::Pattern { stage: "start", regex: regex.to_string(), message: e.to_string() })?;
         let behaviour = behaviour(&dfa, start);
         Ok(Lang { dfa, start, behaviour })
     }
@@ -111,7 +113,7 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
-    pub(crate) fn get(&mut self, regex: &str) -> Result<Rc<Lang>, String> {
+    pub(crate) fn get(&mut self, regex: &str) -> Result<Rc<Lang>, Unmodelled> {
         if let Some(l) = self.langs.get(regex) {
             return Ok(l.clone());
         }
@@ -129,15 +131,6 @@ pub(crate) struct Cell {
     pub(crate) witness: String,
 }
 
-/// Why a walk could not finish.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum WalkError {
-    /// More product states than the budget allows.
-    Budget(usize),
-    /// Only characters outside printable ASCII could tell the languages apart.
-    Alphabet,
-}
-
 /// The witness alphabet in the order witnesses prefer: readable characters first.
 const PREFERRED: &[u8] =
     b"xabcdefghijklmnopqrstuvwyz0123456789-_./:ABCDEFGHIJKLMNOPQRSTUVWXYZ=+,@ !\"#$%&'()*;<>?[\\]^`{|}~";
@@ -147,7 +140,7 @@ const PREFERRED: &[u8] =
 /// strings, not only ASCII ones: characters in the same byte class of every DFA are
 /// interchangeable, and the walk refuses (`Alphabet`) when a class holding non-ASCII bytes
 /// has no printable ASCII member to stand for it.
-pub(crate) fn cells(universe: &Lang, atoms: &[Rc<Lang>], budget: usize) -> Result<Vec<Cell>, WalkError> {
+pub(crate) fn cells(universe: &Lang, atoms: &[Rc<Lang>], budget: usize) -> Result<Vec<Cell>, Unmodelled> {
     let all: Vec<&Lang> = std::iter::once(universe).chain(atoms.iter().map(|a| a.as_ref())).collect();
     // One representative byte per combination of byte classes.
     let signature = |b: u8| -> Vec<u32> { all.iter().map(|l| l.class(b)).collect() };
@@ -158,7 +151,7 @@ pub(crate) fn cells(universe: &Lang, atoms: &[Rc<Lang>], budget: usize) -> Resul
     // Bytes a string could hold outside printable ASCII (control characters and UTF-8
     // sequences): each must behave like some printable character.
     if (0u8..0x20).chain(0x7f..=0xff).any(|b| !seen.contains_key(&signature(b))) {
-        return Err(WalkError::Alphabet);
+        return Err(Unmodelled::Alphabet);
     }
     let mut alphabet: Vec<u8> = seen.into_values().collect();
     alphabet.sort_by_key(|b| PREFERRED.iter().position(|p| p == b));
@@ -191,7 +184,7 @@ pub(crate) fn cells(universe: &Lang, atoms: &[Rc<Lang>], budget: usize) -> Resul
                 continue;
             }
             if states.len() >= budget {
-                return Err(WalkError::Budget(budget));
+                return Err(Unmodelled::WalkBudget(budget));
             }
             index.insert(next.clone(), states.len());
             parent.push((at, b));
@@ -270,12 +263,12 @@ mod tests {
         let printable: String =
             (0x20u8..0x7f).map(|b| regex::escape(&(b as char).to_string())).collect::<Vec<_>>().join("|");
         let err = cells(&lang(".*"), &[lang(&format!("(?:{printable})"))], 10_000).unwrap_err();
-        assert_eq!(err, WalkError::Alphabet);
+        assert_eq!(err, Unmodelled::Alphabet);
     }
 
     #[test]
     fn the_budget_is_enforced() {
         let err = cells(&lang(".*"), &[lang("[a-z]{40}")], 10).unwrap_err();
-        assert_eq!(err, WalkError::Budget(10));
+        assert_eq!(err, Unmodelled::WalkBudget(10));
     }
 }

@@ -21,6 +21,7 @@
 //! ([`Undecided`]) — never a guess.
 
 pub mod facts;
+mod unmodelled;
 pub(crate) mod lang;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +36,7 @@ use crate::policy::{Context, Policy, Request, Statement, decide};
 use crate::template::render::Target;
 use facts::{Facts, KeyType, Presence};
 use lang::{Cache, Lang};
+pub use unmodelled::Unmodelled;
 
 /// A concrete request, the proof of a "no": the evaluator decides it one way for one
 /// policy set and the other way for the other (or allows it where nothing is needed).
@@ -220,7 +222,7 @@ impl<'a> Exact<'a> {
         for action in actions {
             let space = match self.space(action, &[a, b], &[]) {
                 Ok(s) => s,
-                Err(reason) => return Comparison::Undecided(Undecided { action: action.full_name(), reason }),
+                Err(why) => return Comparison::Undecided(Undecided { action: action.full_name(), reason: why.to_string() }),
             };
             let found = space.find(&mut |r| decide(a, r).outcome.is_allowed() != decide(b, r).outcome.is_allowed());
             if let Some(witness) = found {
@@ -247,7 +249,7 @@ impl<'a> Exact<'a> {
     ) -> Result<Option<Witness>, Undecided> {
         let space = self
             .space(action, &[policies], needed)
-            .map_err(|reason| Undecided { action: action.full_name(), reason })?;
+            .map_err(|why| Undecided { action: action.full_name(), reason: why.to_string() })?;
         Ok(space
             .find(&mut |r| decide(policies, r).outcome.is_allowed() && !needed.iter().any(|p| p.matches(r.resource))))
     }
@@ -260,7 +262,7 @@ impl<'a> Exact<'a> {
         new: &[Policy],
     ) -> Result<(Option<Witness>, Option<Witness>), Undecided> {
         let space =
-            self.space(action, &[old, new], &[]).map_err(|reason| Undecided { action: action.full_name(), reason })?;
+            self.space(action, &[old, new], &[]).map_err(|why| Undecided { action: action.full_name(), reason: why.to_string() })?;
         let added = space.find(&mut |r| decide(new, r).outcome.is_allowed() && !decide(old, r).outcome.is_allowed());
         let removed = space.find(&mut |r| decide(old, r).outcome.is_allowed() && !decide(new, r).outcome.is_allowed());
         Ok((added, removed))
@@ -268,7 +270,7 @@ impl<'a> Exact<'a> {
 
     /// The representatives of `action`'s requests for the statements of `sets` (plus the
     /// resource patterns `extra`).
-    fn space(&mut self, action: &ActionRef<'_>, sets: &[&[Policy]], extra: &[Pattern]) -> Result<Space, String> {
+    fn space(&mut self, action: &ActionRef<'_>, sets: &[&[Policy]], extra: &[Pattern]) -> Result<Space, Unmodelled> {
         let full = action.full_name();
         let statements: Vec<&Statement> =
             sets.iter().flat_map(|s| s.iter()).flat_map(|p| &p.statements).filter(|s| names_action(s, &full)).collect();
@@ -283,7 +285,7 @@ impl<'a> Exact<'a> {
                     let regex = item
                         .pattern
                         .regex()
-                        .ok_or_else(|| format!("the Resource `{}` holds a policy variable", item.text()))?;
+                        .ok_or_else(|| Unmodelled::ResourceVariable { what: "Resource", text: item.text().to_string() })?;
                     resource_atoms.push(regex);
                 }
             }
@@ -292,7 +294,9 @@ impl<'a> Exact<'a> {
             }
         }
         for p in extra {
-            resource_atoms.push(p.regex().ok_or_else(|| format!("the scope `{}` holds a policy variable", p.text()))?);
+            resource_atoms.push(
+                p.regex().ok_or_else(|| Unmodelled::ResourceVariable { what: "scope", text: p.text().to_string() })?,
+            );
         }
         check_ascii(resource_atoms.iter())?;
 
@@ -308,15 +312,20 @@ impl<'a> Exact<'a> {
                 // The key's string conditions become conditions on the resource.
                 for c in clauses.get(&key).into_iter().flatten() {
                     for v in &c.values {
-                        let lang = v.regex(c.operator.kind).ok_or_else(|| {
-                            format!("`{}` on {} is not a string comparison", c.operator.name(), l.key)
+                        let lang = v.regex(c.operator.kind).ok_or_else(|| Unmodelled::LinkNotString {
+                            operator: c.operator.name().to_string(),
+                            key: l.key.clone(),
                         })?;
                         let inner =
                             self.format_regex(action.service, &l.resource, Some((&key, &format!("(?:{lang})"))));
                         resource_atoms.push(inner);
                     }
                 }
-                let extract = regex::Regex::new(&format!("^{regex}$")).map_err(|e| e.to_string())?;
+                let extract = regex::Regex::new(&format!("^{regex}$")).map_err(|e| Unmodelled::Pattern {
+                    stage: "compile",
+                    regex: regex.clone(),
+                    message: e.to_string(),
+                })?;
                 clauses.remove(&key);
                 (regex, Some((key, extract)))
             }
@@ -341,11 +350,7 @@ impl<'a> Exact<'a> {
         }
         let space = Space { action: full.clone(), resources, link: link_key, keys };
         if space.size() > self.request_budget {
-            return Err(format!(
-                "{} representative requests exceed the budget of {}",
-                space.size(),
-                self.request_budget
-            ));
+            return Err(Unmodelled::RequestBudget { size: space.size(), budget: self.request_budget });
         }
         Ok(space)
     }
@@ -396,10 +401,10 @@ impl<'a> Exact<'a> {
 
     /// One representative resource per cell, preferring the target's partition, region and
     /// account where the cell allows them.
-    fn resource_cells(&mut self, universe: &str, atoms: &[String]) -> Result<Vec<(Vec<bool>, String)>, String> {
+    fn resource_cells(&mut self, universe: &str, atoms: &[String]) -> Result<Vec<(Vec<bool>, String)>, Unmodelled> {
         let universe = self.cache.get(universe)?;
         let atoms: Vec<Rc<Lang>> = atoms.iter().map(|a| self.cache.get(a)).collect::<Result<_, _>>()?;
-        let cells = lang::cells(&universe, &atoms, self.walk_budget).map_err(walk_error)?;
+        let cells = lang::cells(&universe, &atoms, self.walk_budget)?;
         Ok(cells
             .into_iter()
             .map(|cell| {
@@ -442,7 +447,7 @@ impl<'a> Exact<'a> {
         action: &ActionRef<'_>,
         key: &str,
         clauses: &[&crate::policy::document::Clause],
-    ) -> Result<Vec<Option<Vec<String>>>, String> {
+    ) -> Result<Vec<Option<Vec<String>>>, Unmodelled> {
         let (presence, key_type) = self.presence(action, key);
         if presence == Present::Never {
             return Ok(vec![None]);
@@ -456,7 +461,7 @@ impl<'a> Exact<'a> {
         }
         if multivalued {
             if cells.len() > 10 {
-                return Err(format!("the multivalued key {key} has {} classes of value (at most 10)", cells.len()));
+                return Err(Unmodelled::TooManyClasses { key: key.to_string(), classes: cells.len() });
             }
             for mask in 1u32..(1 << cells.len()) {
                 let set: Vec<String> =
@@ -493,18 +498,19 @@ impl<'a> Exact<'a> {
         key: &str,
         key_type: Option<KeyType>,
         clauses: &[&crate::policy::document::Clause],
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, Unmodelled> {
         let mut families = BTreeSet::new();
         for c in clauses.iter().filter(|c| c.operator.kind != OpKind::Null) {
             families.insert(family(c.operator.kind));
         }
         if families.len() > 1 {
-            return Err(format!("{key} is compared both as {:?}", families.iter().collect::<Vec<_>>()));
+            let families = format!("{:?}", families.iter().collect::<Vec<_>>());
+            return Err(Unmodelled::MixedFamilies { key: key.to_string(), families });
         }
         let constants = || clauses.iter().flat_map(|c| c.values.iter().map(|v| v.text.clone())).collect::<Vec<_>>();
         for c in clauses {
             if let Some(v) = c.values.iter().find(|v| !v.variables().is_empty()) {
-                return Err(format!("the value `{}` of {key} holds a policy variable", v.text));
+                return Err(Unmodelled::ValueVariable { key: key.to_string(), value: v.text.clone() });
             }
         }
         let typed = |t: KeyType| key_type == Some(t);
@@ -521,7 +527,7 @@ impl<'a> Exact<'a> {
                 let universe = if typed(KeyType::Bool) { "true|false" } else { ".*" };
                 let universe = self.cache.get(universe)?;
                 let langs: Vec<Rc<Lang>> = atoms.iter().map(|a| self.cache.get(a)).collect::<Result<_, _>>()?;
-                let cells = lang::cells(&universe, &langs, self.walk_budget).map_err(walk_error)?;
+                let cells = lang::cells(&universe, &langs, self.walk_budget)?;
                 Ok(cells
                     .into_iter()
                     .map(|cell| {
@@ -549,7 +555,7 @@ impl<'a> Exact<'a> {
                     // Epoch seconds with a fraction, so that no value reads as a W3C year.
                     let text = format!("{n:.3}");
                     if crate::policy::condition::parse_date(&text) != Some(n) {
-                        return Err(format!("cannot write the instant {n} as a date value of {key}"));
+                        return Err(Unmodelled::UnwritableDate { key: key.to_string(), instant: n });
                     }
                     out.push(text);
                 }
@@ -681,20 +687,13 @@ fn key_matches(template: &str, key: &str) -> bool {
     }
 }
 
-fn check_ascii<'s>(regexes: impl Iterator<Item = &'s String>) -> Result<(), String> {
+fn check_ascii<'s>(regexes: impl Iterator<Item = &'s String>) -> Result<(), Unmodelled> {
     for r in regexes {
         if !r.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return Err(format!("the pattern `{r}` holds characters outside printable ASCII"));
+            return Err(Unmodelled::NonAscii(r.clone()));
         }
     }
     Ok(())
-}
-
-fn walk_error(e: lang::WalkError) -> String {
-    match e {
-        lang::WalkError::Budget(n) => format!("the product of the patterns' automata exceeds {n} states"),
-        lang::WalkError::Alphabet => "only characters outside printable ASCII could tell the patterns apart".into(),
-    }
 }
 
 #[cfg(test)]

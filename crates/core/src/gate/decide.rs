@@ -229,7 +229,7 @@ pub struct ParsedRequest {
     /// How the service writes its errors, for the gate's denials.
     pub shape: Shape,
     /// The operation and input the wire model read, or why it could not.
-    pub wire: Result<(String, Value), String>,
+    pub wire: Result<(String, Value), Unread>,
     /// The action named without the model, if any (see [`NamedAction`]).
     pub named: Option<NamedAction>,
     /// The harness's scenario header, if any.
@@ -238,6 +238,17 @@ pub struct ParsedRequest {
     pub request_id: String,
     /// The region the gate derives ARNs for.
     pub region: String,
+}
+
+/// Why the wire model could not read a request.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unread {
+    /// No model for the signing service.
+    #[error("no wire model for signing service `{0}`")]
+    NoModel(String),
+    /// The model's reading failed.
+    #[error(transparent)]
+    Wire(WireError),
 }
 
 impl ParsedRequest {
@@ -256,8 +267,8 @@ impl ParsedRequest {
             None => Shape::RestXml,
         };
         let wire = match model {
-            None => Err(format!("no wire model for signing service `{signing_service}`")),
-            Some(m) => parse_with_binary_blobs(m, parts.headers, parts.body).map_err(|e| e.to_string()),
+            None => Err(Unread::NoModel(signing_service.clone())),
+            Some(m) => parse_with_binary_blobs(m, parts.headers, parts.body).map_err(Unread::Wire),
         };
         let named = if signing_service.is_empty() {
             None
@@ -1048,7 +1059,7 @@ mod tests {
                 Shape::Json => Protocol::Json,
                 _ => Protocol::Query,
             };
-            let (read, _) = crate::aws::errors::service_error(protocol, d.status, &d.headers, &d.body).unwrap();
+            let (read, _) = crate::errors::service_error(protocol, d.status, &d.headers, &d.body).unwrap();
             assert_eq!(read, code);
         }
     }

@@ -74,16 +74,12 @@ pub fn denial(protocol: Protocol, message: &str, request_id: &str, code_override
     }
 }
 
-/// Whether `code` alone is one by which a protocol says "denied" (for reading answers):
-/// [`crate::aws::errors::classify`] reads the codes.
-pub fn is_denial_code(code: &str) -> bool {
-    crate::aws::errors::classify(code, "") == crate::aws::errors::ErrorClass::Denied
-}
+pub use crate::errors::is_denial_code;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::errors::service_error;
+    use crate::errors::service_error;
 
     #[test]
     fn each_protocol_reads_back_as_its_code() {

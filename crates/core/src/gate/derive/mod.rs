@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::catalog::Catalog;
 use crate::template::render::Target;
 
-pub use resources::ec2_type_of_id;
+pub use crate::context::world::{LaunchTemplateInfo, ec2_type_of_id};
 
 /// One authorization check the gate derived.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
@@ -40,21 +40,15 @@ pub struct Derived {
     pub keys_read: Vec<String>,
 }
 
-/// What the gate knows of a launch template, from the emulator.
-#[derive(Clone, Debug, Default)]
-pub struct LaunchTemplateInfo {
-    /// The template id (`lt-…`), the resource its RunInstances check is on.
-    pub id: String,
-    /// The image the template launches, checked unless the request names its own.
-    pub image_id: Option<String>,
-    /// The key pair the template names, checked unless the request names its own.
-    pub key_name: Option<String>,
-    /// The security groups every launched instance joins, each checked.
-    pub security_group_ids: Vec<String>,
-    /// Instance profile name or ARN.
-    pub instance_profile: Option<String>,
-    /// (resource type, tags) of the template's TagSpecifications.
-    pub tag_specifications: Vec<(String, Vec<(String, String)>)>,
+/// Why a launch template's data could not be read (the check it implies stays unresolved).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateUnread {
+    /// The emulator's Describe call did not answer, or not readably.
+    #[error("the emulator did not describe it")]
+    NotDescribed,
+    /// The emulator knows no such template, or not at that version.
+    #[error("the emulator knows no such template version")]
+    NoSuchVersion,
 }
 
 /// Lookups into the emulator's state that a derivation needs. Implemented over HTTP by
@@ -64,7 +58,7 @@ pub trait Directory {
     fn instance_profile_role(&self, profile: &str) -> Option<String>;
     /// The launch template's data at `version` (`$Latest`, `$Default` or a number); `Err`
     /// says why it cannot be read.
-    fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, String>;
+    fn launch_template(&self, id_or_name: &str, version: &str) -> Result<LaunchTemplateInfo, TemplateUnread>;
     /// Whether the service-linked role of a service principal exists.
     fn service_linked_role_exists(&self, service_principal: &str) -> bool;
     /// The ARN of an existing Auto Scaling group (its ARN holds an id the request lacks).

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::resources::{catalog_resources, collect_strings, ec2_type_of_id};
+use super::ec2_type_of_id;
+use super::resources::{catalog_resources, collect_strings};
 use super::{Call, Derivation, SERVICE_LINKED_ROLES, check, str_of, tags};
 
 /// The own action's checks: one per resource, each with the request's context.

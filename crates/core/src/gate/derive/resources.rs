@@ -32,28 +32,6 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("LaunchConfigurationName", &["LaunchConfigurationName"]),
 ];
 
-/// The ARN resource type of an EC2 id, by its prefix, for calls that name resources by
-/// id alone (CreateTags).
-pub fn ec2_type_of_id(id: &str) -> &'static str {
-    match id.split('-').next().unwrap_or_default() {
-        "vpc" => "vpc",
-        "subnet" => "subnet",
-        "sg" => "security-group",
-        "i" => "instance",
-        "rtb" => "route-table",
-        "igw" => "internet-gateway",
-        "nat" => "natgateway",
-        "eipalloc" => "elastic-ip",
-        "eni" => "network-interface",
-        "lt" => "launch-template",
-        "vol" => "volume",
-        "ami" => "image",
-        "snap" => "snapshot",
-        "key" => "key-pair",
-        _ => "*",
-    }
-}
-
 /// The resources the catalog says the call's action is authorized on, filled from the
 /// input. Required types always appear (`*` for what the request does not name, such as
 /// the resource being created); optional types only when the input names them.

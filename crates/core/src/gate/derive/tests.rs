@@ -23,7 +23,7 @@ impl Directory for Fixed {
         let name = profile.rsplit('/').next()?;
         Some(format!("arn:aws:iam::000000000000:role/{name}"))
     }
-    fn launch_template(&self, id: &str, _: &str) -> Result<LaunchTemplateInfo, String> {
+    fn launch_template(&self, id: &str, _: &str) -> Result<LaunchTemplateInfo, TemplateUnread> {
         Ok(LaunchTemplateInfo {
             id: id.into(),
             image_id: Some("ami-1".into()),
@@ -170,8 +170,8 @@ fn an_unresolved_profile_keeps_the_other_checks() {
         fn instance_profile_role(&self, _: &str) -> Option<String> {
             None
         }
-        fn launch_template(&self, _: &str, _: &str) -> Result<LaunchTemplateInfo, String> {
-            Err("unknown".into())
+        fn launch_template(&self, _: &str, _: &str) -> Result<LaunchTemplateInfo, TemplateUnread> {
+            Err(TemplateUnread::NoSuchVersion)
         }
         fn service_linked_role_exists(&self, _: &str) -> bool {
             true

@@ -247,6 +247,13 @@ pub fn classify_answer(status: u16, code: &str, message: &str) -> ErrorClass {
     }
 }
 
+
+/// Whether `code` alone is one by which a protocol says "denied" (for reading answers):
+/// [`classify`] reads the codes.
+pub fn is_denial_code(code: &str) -> bool {
+    classify(code, "") == ErrorClass::Denied
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
