@@ -10,7 +10,7 @@ use std::io::Write;
 use std::time::SystemTime;
 
 use iamc_core::aws::cost::{self, Mode};
-use iamc_core::aws::guard::{AllowList, check_region};
+use iamc_core::aws::guard::{ALLOWED_ACCOUNTS_ENV, AllowList, GuardError, check_region};
 use iamc_core::aws::sweep::{self, Selector};
 use iamc_core::template::render::Target;
 use iamc_live::credentials::{chain_credentials, connect, instance_credentials, who_am_i};
@@ -32,17 +32,11 @@ pub async fn run(
     // Before anything is spawned, so no signal is lost.
     let mut signals = Signals::install();
     // 1. The allow-list, before anything else.
-    let allow = AllowList::from_env(&args.allow_accounts)?;
+    let allow = allow_list(&args.allow_accounts)?;
     // 2. The inputs, checked with a placeholder account (no call is needed to find them bad).
     check_region(&args.region)?;
     let shard = args.shard.as_deref().map(run::Shard::parse).transpose()?;
-    let expires_in = sweep::parse_duration(&args.expires_in)
-        .map_err(|e| FlagError::Duration(e.to_string().replace("--older-than", "--expires-in")))?;
-    let expiry = SystemTime::now()
-        .checked_add(expires_in)
-        .filter(|t| iamc_core::calendar::rfc3339(*t).len() == 20)
-        .ok_or_else(|| FlagError::ExpiresTooFar(args.expires_in.clone()))?;
-    let expires = iamc_core::calendar::rfc3339(expiry);
+    let expires = expiry_tag(&args.expires_in)?;
     let max_cost = args.max_cost.as_deref().map(cost::parse_max_cost).transpose()?;
     let dir = live_report_dir(args, &clock, err)?;
     let placeholder = Target { region: args.region.clone(), ..Target::default() };
@@ -50,22 +44,7 @@ pub async fn run(
     if run::probes(&loaded.profile).is_none() {
         return Err(CommandError::NoProbes);
     }
-    let needs_stack = args.principal != Principal::Assume;
-    if !needs_stack && args.stack.is_some() {
-        return Err(FlagError::StackWithAssume.into());
-    }
-    if args.account_id.is_some() {
-        return Err(FlagError::AccountIdOnAws.into());
-    }
-    if needs_stack && args.stack.is_none() {
-        return Err(FlagError::NoStack.into());
-    }
-    if args.principal == Principal::User && args.user_profile.is_none() {
-        return Err(FlagError::NoUserProfile.into());
-    }
-    if args.principal == Principal::InstanceProfile && args.aws_profile.is_none() {
-        return Err(FlagError::NoAdminProfile.into());
-    }
+    check_principal_flags(args)?;
 
     // 3. The cost, before any call.
     let mode = match args.mode {
@@ -88,21 +67,7 @@ pub async fn run(
         "iam-conformance run: account {account} as {admin_arn} ({} mode)",
         if args.mode == RunMode::DryRun { "dry-run" } else { "live" }
     );
-    let subject_creds = match args.principal {
-        Principal::Assume => None,
-        Principal::InstanceProfile => Some(instance_credentials().await?),
-        Principal::User => Some(chain_credentials(args.user_profile.as_deref(), &args.region).await?),
-    };
-    // The simulator simulates a user's own policies (`--principal user`), else the role's.
-    let subject_arn = match (&subject_creds, args.principal) {
-        (Some(creds), Principal::User) => Some(who_am_i(&session, creds).await?.1),
-        _ => None,
-    };
-    if let Some(creds) = &subject_creds
-        && creds.access_key_id == session.admin.access_key_id
-    {
-        return Err(CommandError::AdminAsPrincipal);
-    }
+    let (subject_creds, subject_arn) = subject_credentials(args, &session).await?;
     let target = Target {
         account_id: account.clone(),
         region: args.region.clone(),
@@ -147,7 +112,7 @@ pub async fn run(
 
 /// `sweep`: finds what runs left by their tags and deletes it in dependency order.
 pub async fn sweep(args: &SweepArgs, out: &mut dyn Write) -> Result<i32, CommandError> {
-    let allow = AllowList::from_env(&args.allow_accounts)?;
+    let allow = allow_list(&args.allow_accounts)?;
     let selector = match (&args.run_id, &args.older_than) {
         (Some(id), _) => Selector::RunId(id.clone()),
         (None, Some(text)) => {
@@ -198,4 +163,63 @@ pub async fn sweep(args: &SweepArgs, out: &mut dyn Write) -> Result<i32, Command
         return Err(CommandError::NotDeleted { failed, total: deletions.len() });
     }
     Ok(EXIT_CONFORMANT)
+}
+
+/// The allow-list from `--allow-account` and the environment (the core reads no environment).
+fn allow_list(flags: &[String]) -> Result<AllowList, GuardError> {
+    AllowList::new(flags, std::env::var(ALLOWED_ACCOUNTS_ENV).ok().as_deref())
+}
+
+/// The expiry tag of what the run creates: now plus `--expires-in`, as RFC 3339.
+fn expiry_tag(expires_in: &str) -> Result<String, CommandError> {
+    let after = sweep::parse_duration(expires_in)
+        .map_err(|e| FlagError::Duration(e.to_string().replace("--older-than", "--expires-in")))?;
+    let expiry = SystemTime::now()
+        .checked_add(after)
+        .filter(|t| iamc_core::calendar::rfc3339(*t).len() == 20)
+        .ok_or_else(|| FlagError::ExpiresTooFar(expires_in.to_string()))?;
+    Ok(iamc_core::calendar::rfc3339(expiry))
+}
+
+/// The flags each `--principal` needs, or refuses.
+fn check_principal_flags(args: &RunArgs) -> Result<(), FlagError> {
+    let needs_stack = args.principal != Principal::Assume;
+    if !needs_stack && args.stack.is_some() {
+        return Err(FlagError::StackWithAssume);
+    }
+    if args.account_id.is_some() {
+        return Err(FlagError::AccountIdOnAws);
+    }
+    if needs_stack && args.stack.is_none() {
+        return Err(FlagError::NoStack);
+    }
+    if args.principal == Principal::User && args.user_profile.is_none() {
+        return Err(FlagError::NoUserProfile);
+    }
+    if args.principal == Principal::InstanceProfile && args.aws_profile.is_none() {
+        return Err(FlagError::NoAdminProfile);
+    }
+    Ok(())
+}
+
+/// The principal's own credentials (none for `--principal assume`: the run assumes the
+/// role) and, for a user, its ARN (the simulator simulates a user's own policies, else
+/// the role's). The administrator's keys are refused as the principal's.
+async fn subject_credentials(
+    args: &RunArgs,
+    session: &iamc_live::Session,
+) -> Result<(Option<iamc_live::client::Credentials>, Option<String>), CommandError> {
+    let creds = match args.principal {
+        Principal::Assume => None,
+        Principal::InstanceProfile => Some(instance_credentials().await?),
+        Principal::User => Some(chain_credentials(args.user_profile.as_deref(), &args.region).await?),
+    };
+    let arn = match (&creds, args.principal) {
+        (Some(c), Principal::User) => Some(who_am_i(session, c).await?.1),
+        _ => None,
+    };
+    if creds.as_ref().is_some_and(|c| c.access_key_id == session.admin.access_key_id) {
+        return Err(CommandError::AdminAsPrincipal);
+    }
+    Ok((creds, arn))
 }

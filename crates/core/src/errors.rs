@@ -247,7 +247,6 @@ pub fn classify_answer(status: u16, code: &str, message: &str) -> ErrorClass {
     }
 }
 
-
 /// Whether `code` alone is one by which a protocol says "denied" (for reading answers):
 /// [`classify`] reads the codes.
 pub fn is_denial_code(code: &str) -> bool {

@@ -12,7 +12,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod context;
 pub mod errors;
-pub mod exact;
+mod exact;
 pub mod gate;
 pub mod load;
 pub mod loc;

@@ -128,7 +128,7 @@ impl Client {
         extra_headers: &[(&str, &str)],
     ) -> Result<Answer, ExecError> {
         let model = wire::models().service(service).ok_or_else(|| ExecError::UnknownService(service.to_string()))?;
-        let input = wire::with_idempotency_tokens(model, operation, input);
+        let input = wire::with_idempotency_tokens(model, operation, input, &mut idempotency_token);
         let req = wire::serialize(model, operation, &input)
             .map_err(|e| ExecError::Serialize { operation: operation.to_string(), source: Box::new(e) })?;
         let body = Bytes::from(req.body);
@@ -245,9 +245,32 @@ pub fn credential_scope(authorization: &str) -> Option<(String, String, String)>
     Some((key, region, service))
 }
 
+/// A version-4-shaped UUID from the clock and a counter: unique per process, which is
+/// all an idempotency token needs here.
+fn idempotency_token() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut h: u128 = nanos ^ (u128::from(n) << 64) ^ u128::from(std::process::id());
+    // Mix (splitmix-style) so consecutive tokens differ in every digit.
+    h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
+    h ^= h >> 67;
+    let hex = format!("{h:032x}");
+    format!("{}-{}-4{}-a{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn idempotency_tokens_are_uuid_shaped_and_fresh() {
+        let (a, b) = (idempotency_token(), idempotency_token());
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.as_bytes()[14], b'4', "version 4: {a}");
+        assert_ne!(a, b, "each call gets its own token");
+    }
 
     #[test]
     fn reads_the_credential_scope() {

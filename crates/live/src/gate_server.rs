@@ -458,7 +458,12 @@ fn bare_record(seq: u64, key: String, refusal: Refusal, reason: String, d: &Deni
     }
 }
 
-async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+type Response = hyper::Response<Full<Bytes>>;
+
+/// One request through the gate: read its body, authenticate and decide it (the decision
+/// is `iamc_core::gate::decide`'s), forward what is allowed, learn from the answer. Each
+/// phase that ends the request early has recorded why.
+async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<Response, Infallible> {
     let received = Instant::now();
     let seq = state.seq.fetch_add(1, Ordering::Relaxed);
     let request_id = format!("iam-conformance-gate-{seq}");
@@ -468,41 +473,10 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
         .collect();
-
-    // The body, bounded in size and in time.
-    let max = state.limits.max_body;
-    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
-    let too_big = |state: &State| {
-        let (shape, key) = early_shape(&headers);
-        let d = too_large(shape, max, &request_id);
-        push(state, bare_record(seq, key, Refusal::TooLarge, format!("body over {max} bytes"), &d, received));
-        let mut r = answer(&d);
-        r.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
-        r
-    };
-    if declared.is_some_and(|n| n > max as u64) {
-        return Ok(too_big(&state));
-    }
-    let body = match tokio::time::timeout(state.limits.body_timeout, Limited::new(body, max).collect()).await {
-        Ok(Ok(b)) => b.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Ok(too_big(&state)),
-        Ok(Err(e)) => {
-            return Ok(response(400, &[], Bytes::from(format!("gate: failed to read the request body: {e}"))));
-        }
-        Err(_) => {
-            let (shape, key) = early_shape(&headers);
-            let d = iamc_core::gate::decide::shaped(
-                shape,
-                408,
-                "RequestTimeout",
-                "iam-conformance gate: the request body did not arrive in time",
-                &request_id,
-            );
-            push(&state, bare_record(seq, key, Refusal::Timeout, "body read timed out".into(), &d, received));
-            let mut r = answer(&d);
-            r.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
-            return Ok(r);
-        }
+    let arrival = Arrival { seq, received, request_id: &request_id, headers: &headers };
+    let body = match read_body(&state, &arrival, &parts, body).await {
+        Ok(b) => b,
+        Err(r) => return Ok(r),
     };
     let deciding = Instant::now();
     let rp = RequestParts {
@@ -517,8 +491,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     // Who is calling: the signature verified with the secret the gate knows for the key.
     let key_id = sigv4::read(&rp).ok().flatten().map(|s| s.scope.access_key).unwrap_or_default();
     let lookup = |k: &str| state.keys.lock().ok().and_then(|keys| keys.get(k).cloned());
-    let caller = authenticate(&rp, &lookup, now_unix());
-    let caller = match caller {
+    let caller = match authenticate(&rp, &lookup, now_unix()) {
         Ok(c) => c,
         Err(e) => {
             let d = auth_denial(parsed.shape, &e, &request_id);
@@ -536,58 +509,7 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
     };
     let mut record = parsed.record(seq, caller.clone());
     record.received = Some(received);
-
-    let subject = match &caller {
-        Caller::Role(_) => current_subject(&state).await,
-        _ => None,
-    };
-    let mut decision = decide(&parsed, &caller, subject.as_deref(), None);
-    if let GateDecision::NeedsDerivation { service, operation, input } = &decision {
-        let unserved = Arc::new(AtomicBool::new(false));
-        let directory = UpstreamDirectory {
-            client: state.client.clone(),
-            upstream: state.upstream.clone(),
-            target: state.target.clone(),
-            admin: state.admin.clone(),
-            world: Arc::clone(&state.world),
-            lookups: Arc::clone(&state.upstream_lookups),
-            unserved: Arc::clone(&unserved),
-            refreshing: Arc::clone(&state.refreshing),
-            wait: state.limits.upstream_timeout,
-        };
-        let (catalog, target) = (state.catalog, state.target.clone());
-        let (svc, op, inp) = (service.clone(), operation.clone(), input.clone());
-        let session = state.sessions.lock().ok().and_then(|s| s.get(&key_id).cloned());
-        let user_agent = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.clone());
-        let policies = subject.clone();
-        let derived = tokio::task::spawn_blocking(move || {
-            let derivation = derive(catalog, &svc, &op, &inp, &target, &directory);
-            let facts = policies.map(|s| request_facts(&s, &derivation, session, user_agent, &target, &directory));
-            (derivation, facts)
-        })
-        .await;
-        let derived = match derived {
-            Ok((d, facts)) => DerivedChecks { derivation: d, unserved: unserved.load(Ordering::Relaxed), facts },
-            Err(e) => {
-                let d = iamc_core::gate::deny::denial(
-                    iamc_core::wire::Protocol::Query,
-                    &format!("iam-conformance gate: derivation failed: {e}"),
-                    &request_id,
-                    None,
-                );
-                GateDecision::Refuse {
-                    refusal: Refusal::Internal,
-                    reason: format!("derivation failed: {e}"),
-                    denial: d.clone(),
-                }
-                .record_into(&mut record);
-                record.decision_us = micros(deciding);
-                push(&state, record);
-                return Ok(answer(&d));
-            }
-        };
-        decision = decide(&parsed, &caller, subject.as_deref(), Some(&derived));
-    }
+    let decision = decide_with_derivation(&state, &parsed, &caller, &key_id, &headers, &request_id).await;
     decision.record_into(&mut record);
     record.decision_us = micros(deciding);
     if let Some(d) = decision.answer() {
@@ -595,36 +517,168 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         return Ok(answer(d));
     }
 
-    // Forward to the emulator, without the harness's own header and hop-by-hop headers.
+    // What the record knew before the call left: an answer read after something ended
+    // (a concurrent call's effect) is not learnt from.
+    let epoch_before = state.world.lock().map(|w| w.epoch()).unwrap_or_default();
+    let (status, resp_headers, resp_body) = match forward(&state, &parts, &headers, body).await {
+        Ok(a) => a,
+        Err((failure, r)) => {
+            (record.status, record.reason) = (Some(r.status().as_u16()), Some(failure));
+            push(&state, record);
+            return Ok(r);
+        }
+    };
+    let text = String::from_utf8_lossy(&resp_body);
+    record.status = Some(status);
+    if let Some(m) = wire::models().service(&parsed.service) {
+        record.error_code = client::service_error(m.protocol, status, &resp_headers, &text).map(|(c, _)| c);
+    }
+    if (200..300).contains(&status) {
+        learn(&state, &parsed, status, &text, epoch_before);
+    }
+    push(&state, record);
+    Ok(response(status, &resp_headers, resp_body))
+}
+
+/// What is known of a request before its body is read.
+struct Arrival<'a> {
+    seq: u64,
+    received: Instant,
+    request_id: &'a str,
+    headers: &'a [(String, String)],
+}
+
+/// The body, bounded in size and in time; a refusal (recorded) when it is too large or
+/// too slow.
+async fn read_body(
+    state: &State,
+    arrival: &Arrival<'_>,
+    parts: &http::request::Parts,
+    body: Incoming,
+) -> Result<Bytes, Response> {
+    let max = state.limits.max_body;
+    let refuse = |refusal: Refusal, reason: String, d: Denial| {
+        let (_, key) = early_shape(arrival.headers);
+        push(state, bare_record(arrival.seq, key, refusal, reason, &d, arrival.received));
+        let mut r = answer(&d);
+        r.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+        r
+    };
+    let too_big = || {
+        let d = too_large(early_shape(arrival.headers).0, max, arrival.request_id);
+        refuse(Refusal::TooLarge, format!("body over {max} bytes"), d)
+    };
+    let declared = parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_big());
+    }
+    match tokio::time::timeout(state.limits.body_timeout, Limited::new(body, max).collect()).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_big()),
+        Ok(Err(e)) => Err(response(400, &[], Bytes::from(format!("gate: failed to read the request body: {e}")))),
+        Err(_) => {
+            let d = iamc_core::gate::decide::shaped(
+                early_shape(arrival.headers).0,
+                408,
+                "RequestTimeout",
+                "iam-conformance gate: the request body did not arrive in time",
+                arrival.request_id,
+            );
+            Err(refuse(Refusal::Timeout, "body read timed out".into(), d))
+        }
+    }
+}
+
+/// The gate's decision, with the checks derived (off the async threads: the derivation
+/// may look things up in the emulator) when the decision needs them.
+async fn decide_with_derivation(
+    state: &State,
+    parsed: &ParsedRequest,
+    caller: &Caller,
+    key_id: &str,
+    headers: &[(String, String)],
+    request_id: &str,
+) -> GateDecision {
+    let subject = match caller {
+        Caller::Role(_) => current_subject(state).await,
+        _ => None,
+    };
+    let decision = decide(parsed, caller, subject.as_deref(), None);
+    let GateDecision::NeedsDerivation { service, operation, input } = &decision else { return decision };
+    let unserved = Arc::new(AtomicBool::new(false));
+    let directory = UpstreamDirectory {
+        client: state.client.clone(),
+        upstream: state.upstream.clone(),
+        target: state.target.clone(),
+        admin: state.admin.clone(),
+        world: Arc::clone(&state.world),
+        lookups: Arc::clone(&state.upstream_lookups),
+        unserved: Arc::clone(&unserved),
+        refreshing: Arc::clone(&state.refreshing),
+        wait: state.limits.upstream_timeout,
+    };
+    let (catalog, target) = (state.catalog, state.target.clone());
+    let (svc, op, inp) = (service.clone(), operation.clone(), input.clone());
+    let session = state.sessions.lock().ok().and_then(|s| s.get(key_id).cloned());
+    let user_agent = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("user-agent")).map(|(_, v)| v.clone());
+    let policies = subject.clone();
+    let derived = tokio::task::spawn_blocking(move || {
+        let derivation = derive(catalog, &svc, &op, &inp, &target, &directory);
+        let facts = policies.map(|s| request_facts(&s, &derivation, session, user_agent, &target, &directory));
+        (derivation, facts)
+    })
+    .await;
+    match derived {
+        Ok((d, facts)) => {
+            let derived = DerivedChecks { derivation: d, unserved: unserved.load(Ordering::Relaxed), facts };
+            decide(parsed, caller, subject.as_deref(), Some(&derived))
+        }
+        Err(e) => GateDecision::Refuse {
+            refusal: Refusal::Internal,
+            reason: format!("derivation failed: {e}"),
+            denial: iamc_core::gate::deny::denial(
+                iamc_core::wire::Protocol::Query,
+                &format!("iam-conformance gate: derivation failed: {e}"),
+                request_id,
+                None,
+            ),
+        },
+    }
+}
+
+/// Sends the request to the emulator, without the harness's own header and hop-by-hop
+/// headers; its answer, or what went wrong (for the record) and the gate's own answer.
+async fn forward(
+    state: &State,
+    parts: &http::request::Parts,
+    headers: &[(String, String)],
+    body: Bytes,
+) -> Result<(u16, Vec<(String, String)>, Bytes), (String, Response)> {
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{path}", state.upstream.trim_end_matches('/'));
     let mut builder = hyper::Request::builder().method(parts.method.clone()).uri(&url);
-    for (k, v) in &headers {
+    for (k, v) in headers {
         if !k.eq_ignore_ascii_case(SCENARIO_HEADER) && !k.eq_ignore_ascii_case("host") && !hop_by_hop(k) {
             builder = builder.header(k.as_str(), v.as_str());
         }
     }
-    let forwarded = match builder.body(Full::new(body.clone())) {
-        Ok(r) => r,
-        Err(e) => return Ok(response(500, &[], Bytes::from(format!("gate: {e}")))),
-    };
-    // What the record knew before the call left: an answer read after something ended
-    // (a concurrent call's effect) is not learnt from.
-    let epoch_before = state.world.lock().map(|w| w.epoch()).unwrap_or_default();
+    let forwarded = builder
+        .body(Full::new(body))
+        .map_err(|e| (format!("not forwarded: {e}"), response(500, &[], Bytes::from(format!("gate: {e}")))))?;
     let sent = tokio::time::timeout(state.limits.upstream_timeout, state.forward.request(forwarded)).await;
     let upstream_answer = match sent {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            record.status = Some(502);
-            record.reason = Some(format!("upstream unreachable: {}", client::error_chain(&e)));
-            push(&state, record);
-            return Ok(response(502, &[], Bytes::from(format!("gate: upstream {url} unreachable: {e}"))));
+            return Err((
+                format!("upstream unreachable: {}", client::error_chain(&e)),
+                response(502, &[], Bytes::from(format!("gate: upstream {url} unreachable: {e}"))),
+            ));
         }
         Err(_) => {
-            record.status = Some(504);
-            record.reason = Some("upstream did not answer in time".into());
-            push(&state, record);
-            return Ok(response(504, &[], Bytes::from(format!("gate: upstream {url} did not answer in time"))));
+            return Err((
+                "upstream did not answer in time".into(),
+                response(504, &[], Bytes::from(format!("gate: upstream {url} did not answer in time"))),
+            ));
         }
     };
     let status = upstream_answer.status().as_u16();
@@ -634,89 +688,82 @@ async fn handle(state: Arc<State>, req: hyper::Request<Incoming>) -> Result<hype
         .filter(|(k, _)| !hop_by_hop(k.as_str()))
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
         .collect();
-    let resp_body =
-        match tokio::time::timeout(state.limits.upstream_timeout, upstream_answer.into_body().collect()).await {
-            Ok(Ok(b)) => b.to_bytes(),
-            _ => {
-                record.status = Some(502);
-                record.reason = Some("upstream answer broke off".into());
-                push(&state, record);
-                return Ok(response(502, &[], Bytes::from_static(b"gate: the upstream's answer broke off")));
-            }
-        };
-    let text = String::from_utf8_lossy(&resp_body);
-    record.status = Some(status);
-    if let Some(m) = wire::models().service(&parsed.service) {
-        record.error_code = client::service_error(m.protocol, status, &resp_headers, &text).map(|(c, _)| c);
+    match tokio::time::timeout(state.limits.upstream_timeout, upstream_answer.into_body().collect()).await {
+        Ok(Ok(b)) => Ok((status, resp_headers, b.to_bytes())),
+        _ => Err((
+            "upstream answer broke off".into(),
+            response(502, &[], Bytes::from_static(b"gate: the upstream's answer broke off")),
+        )),
     }
-    let ok = (200..300).contains(&status);
-    // Keys AssumeRole issues act as the assumed role from now on, verified with their
-    // secret and session token until they expire.
-    if ok
-        && parsed.service == "sts"
-        && parsed.operation() == "AssumeRole"
-        && let Ok((_, input)) = &parsed.wire
-        && let Ok(output) = wire::output("sts", "AssumeRole", status, &text)
-        && let Some(credentials) = output.get("Credentials")
-        && let (Some(role), Some(key), Some(secret)) = (
-            input.get("RoleArn").and_then(Value::as_str),
-            text_of(credentials, "AccessKeyId"),
-            text_of(credentials, "SecretAccessKey"),
-        )
-        && let Ok(mut k) = state.keys.lock()
+}
+
+/// What a successful call teaches the gate, before its caller has the answer (so a call
+/// that follows sees its effect): the keys AssumeRole issued, that IAM changed, what the
+/// call established in the world (docs/gate.md).
+fn learn(state: &Arc<State>, parsed: &ParsedRequest, status: u16, text: &str, epoch_before: u64) {
+    if parsed.service == "sts" && parsed.operation() == "AssumeRole" {
+        remember_session(state, parsed, status, text);
+    }
+    // An IAM write (or a stack change) may change a followed role's policies.
+    if parsed.changes_iam() {
+        state.iam_generation.fetch_add(1, Ordering::SeqCst);
+    }
+    let Ok((operation, input)) = &parsed.wire else { return };
+    let Ok(mut world) = state.world.lock() else { return };
+    if Observed::learns_from(&parsed.service, operation)
+        && let Ok(output) = wire::output(&parsed.service, operation, status, text)
     {
-        let expires = text_of(credentials, "Expiration").and_then(|e| sigv4::parse_rfc3339(&e));
-        if let Ok(mut sessions) = state.sessions.lock() {
-            sessions.insert(
-                key.clone(),
-                SessionFacts {
-                    userid: output.get("AssumedRoleUser").and_then(|u| text_of(u, "AssumedRoleId")),
-                    issued: now_unix(),
-                    mfa: input.get("SerialNumber").is_some(),
-                    session_name: input.get("RoleSessionName").and_then(Value::as_str).unwrap_or_default().to_string(),
-                    plain: input.get("SourceIdentity").is_none()
-                        && input.get("Tags").is_none()
-                        && input.get("TransitiveTagKeys").is_none(),
-                },
-            );
+        world.learn_read(&parsed.service, operation, &output, epoch_before);
+    }
+    for refresh in world.observe(&parsed.service, operation, input, text) {
+        // Marked under way before the caller has the answer, so that a decision that
+        // follows waits for it rather than asking again.
+        let (done, under_way) = tokio::sync::watch::channel(false);
+        if let Ok(mut r) = state.refreshing.lock() {
+            r.insert(refresh.clone(), under_way);
         }
-        k.insert(
-            key,
-            KnownKey {
-                secret,
-                session_token: text_of(credentials, "SessionToken"),
-                expires,
-                caller: Caller::Role(role.to_string()),
+        tokio::spawn(read_again(Arc::clone(state), refresh, done));
+    }
+}
+
+/// Keys AssumeRole issues act as the assumed role from now on, verified with their
+/// secret and session token until they expire.
+fn remember_session(state: &State, parsed: &ParsedRequest, status: u16, text: &str) {
+    let Ok((_, input)) = &parsed.wire else { return };
+    let Ok(output) = wire::output("sts", "AssumeRole", status, text) else { return };
+    let Some(credentials) = output.get("Credentials") else { return };
+    let (Some(role), Some(key), Some(secret)) = (
+        input.get("RoleArn").and_then(Value::as_str),
+        text_of(credentials, "AccessKeyId"),
+        text_of(credentials, "SecretAccessKey"),
+    ) else {
+        return;
+    };
+    let Ok(mut k) = state.keys.lock() else { return };
+    let expires = text_of(credentials, "Expiration").and_then(|e| sigv4::parse_rfc3339(&e));
+    if let Ok(mut sessions) = state.sessions.lock() {
+        sessions.insert(
+            key.clone(),
+            SessionFacts {
+                userid: output.get("AssumedRoleUser").and_then(|u| text_of(u, "AssumedRoleId")),
+                issued: now_unix(),
+                mfa: input.get("SerialNumber").is_some(),
+                session_name: input.get("RoleSessionName").and_then(Value::as_str).unwrap_or_default().to_string(),
+                plain: input.get("SourceIdentity").is_none()
+                    && input.get("Tags").is_none()
+                    && input.get("TransitiveTagKeys").is_none(),
             },
         );
     }
-    // An IAM write (or a stack change) may change a followed role's policies.
-    if ok && parsed.changes_iam() {
-        state.iam_generation.fetch_add(1, Ordering::SeqCst);
-    }
-    // What the call established, for later lookups; recorded before its caller has the
-    // answer, so a call that follows it sees its effect.
-    if ok
-        && let Ok((operation, input)) = &parsed.wire
-        && let Ok(mut world) = state.world.lock()
-    {
-        if Observed::learns_from(&parsed.service, operation)
-            && let Ok(output) = wire::output(&parsed.service, operation, status, &text)
-        {
-            world.learn_read(&parsed.service, operation, &output, epoch_before);
-        }
-        for refresh in world.observe(&parsed.service, operation, input, &text) {
-            // Marked under way before the caller has the answer, so that a decision that
-            // follows waits for it rather than asking again.
-            let (done, under_way) = tokio::sync::watch::channel(false);
-            if let Ok(mut r) = state.refreshing.lock() {
-                r.insert(refresh.clone(), under_way);
-            }
-            tokio::spawn(read_again(Arc::clone(&state), refresh, done));
-        }
-    }
-    push(&state, record);
-    Ok(response(status, &resp_headers, resp_body))
+    k.insert(
+        key,
+        KnownKey {
+            secret,
+            session_token: text_of(credentials, "SessionToken"),
+            expires,
+            caller: Caller::Role(role.to_string()),
+        },
+    );
 }
 
 /// Reads a fact again in the emulator, in the background, right after a call that may

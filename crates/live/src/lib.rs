@@ -2,7 +2,7 @@
 //! emulators' processes, the gate's HTTP server, the live run and the sweep's calls.
 //! Every decision it acts on is made by `iamc-core`. See docs/architecture.md.
 
-pub mod cache;
+mod cache;
 pub mod client;
 pub mod container;
 pub mod credentials;
@@ -13,5 +13,9 @@ pub mod oracle;
 pub mod pipeline;
 pub mod reaper;
 pub mod run;
-pub mod session;
+mod session;
 pub mod sweep;
+
+/// A signed-call session (client, endpoints, administrator keys), as `credentials::connect`
+/// opens one.
+pub use session::Session;

@@ -534,27 +534,7 @@ pub async fn run_scenarios(
                     continue;
                 }
                 pending.remove(i);
-                if let Some(reason) = &s.synthetic {
-                    let r = LiveResult::skipped(
-                        &id,
-                        SkipReason::Synthetic,
-                        format!("synthetic probe, not a real request: {reason}"),
-                    );
-                    progress(finished.len() + 1, total, &r);
-                    finished.insert(id, r);
-                    settled = true;
-                    continue;
-                }
-                let failed_need = s
-                    .needs
-                    .iter()
-                    .find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
-                if let (Expect::Allow, Some(need)) = (s.expect, failed_need) {
-                    let r = LiveResult::skipped(
-                        &id,
-                        SkipReason::Prerequisite,
-                        format!("prerequisite `{need}` did not succeed"),
-                    );
+                if let Some(r) = settled_without_call(s, &finished, &scenarios) {
                     progress(finished.len() + 1, total, &r);
                     finished.insert(id, r);
                     settled = true;
@@ -573,36 +553,9 @@ pub async fn run_scenarios(
                     dry_runs.insert(id.clone());
                 }
                 let handle = tasks.spawn(async move {
-                    let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
-                    let mut s = s;
-                    if dry_run && let Value::Object(input) = &mut s.input {
-                        input.insert("DryRun".into(), Value::Bool(true));
-                    }
-                    let answer = call_until_settled(options.retry, || {
-                        call_scenario(&session, &creds, &s, &known, &target, &s.id)
-                    })
-                    .await;
-                    let mut produced: Vec<(iamc_core::aws::sweep::Kind, String)> = Vec::new();
-                    if let Ok(a) = &answer
-                        && a.error.is_none()
-                        && let Ok(mut m) = ids.lock()
-                    {
-                        // Best effort, as for a field the answer lacks: an answer the wire
-                        // model cannot read records nothing (what needs its ids then fails).
-                        let _ = record_produced(&s.service, &s.operation, &s.produces, a.status, &a.body, &mut m);
-                        produced = s
-                            .produces
-                            .keys()
-                            .filter_map(|example| m.get(example).cloned())
-                            .filter_map(|id| iamc_core::aws::sweep::kind_of(&id).map(|k| (k, id)))
-                            .collect();
-                        let input = concrete_input(&s.input, &known, &target);
-                        produced.extend(iamc_core::aws::created_named(&s.service, &s.operation, &input, &a.body));
-                    }
-                    // What the role created carries the run's tags, so a sweep finds it
-                    // even if this run is killed before its teardown.
-                    let tag_failures = tag_created(&session, &options, &produced).await;
-                    Call { answer, dry_run, dry_needs, tag_failures }
+                    let mut call = make_call(&session, &creds, s, &ids, &target, &options, dry_run).await;
+                    call.dry_needs = dry_needs;
+                    call
                 });
                 task_ids.insert(handle.id(), id);
             }
@@ -649,6 +602,67 @@ pub async fn run_scenarios(
     let results = profile.scenarios.iter().filter_map(|s| finished.remove(&s.id)).collect();
     let ids = ids.lock().map(|m| m.clone()).unwrap_or_default();
     (results, ids)
+}
+
+/// A scenario settled without a call: a synthetic probe, or an allowed call whose
+/// prerequisite did not succeed.
+fn settled_without_call(
+    s: &Scenario,
+    finished: &HashMap<String, LiveResult>,
+    scenarios: &HashMap<String, Scenario>,
+) -> Option<LiveResult> {
+    if let Some(reason) = &s.synthetic {
+        let why = format!("synthetic probe, not a real request: {reason}");
+        return Some(LiveResult::skipped(&s.id, SkipReason::Synthetic, why));
+    }
+    let failed_need =
+        s.needs.iter().find(|n| finished.get(*n).is_some_and(|r| need_failed(r, scenarios[n.as_str()].expect)));
+    match (s.expect, failed_need) {
+        (Expect::Allow, Some(need)) => {
+            let why = format!("prerequisite `{need}` did not succeed");
+            Some(LiveResult::skipped(&s.id, SkipReason::Prerequisite, why))
+        }
+        _ => None,
+    }
+}
+
+/// One scenario's call (as an EC2 dry run when `dry_run`), retried while AWS says "not
+/// yet"; what it created is recorded under its example ids and tagged for the sweep.
+async fn make_call(
+    session: &Session,
+    creds: &Credentials,
+    mut s: Scenario,
+    ids: &Mutex<HashMap<String, String>>,
+    target: &Target,
+    options: &CallOptions,
+    dry_run: bool,
+) -> Call {
+    let known = ids.lock().map(|m| m.clone()).unwrap_or_default();
+    if dry_run && let Value::Object(input) = &mut s.input {
+        input.insert("DryRun".into(), Value::Bool(true));
+    }
+    let answer = call_until_settled(options.retry, || call_scenario(session, creds, &s, &known, target, &s.id)).await;
+    let mut produced: Vec<(iamc_core::aws::sweep::Kind, String)> = Vec::new();
+    if let Ok(a) = &answer
+        && a.error.is_none()
+        && let Ok(mut m) = ids.lock()
+    {
+        // Best effort, as for a field the answer lacks: an answer the wire model cannot
+        // read records nothing (what needs its ids then fails).
+        let _ = record_produced(&s.service, &s.operation, &s.produces, a.status, &a.body, &mut m);
+        produced = s
+            .produces
+            .keys()
+            .filter_map(|example| m.get(example).cloned())
+            .filter_map(|id| iamc_core::aws::sweep::kind_of(&id).map(|k| (k, id)))
+            .collect();
+        let input = concrete_input(&s.input, &known, target);
+        produced.extend(iamc_core::aws::created_named(&s.service, &s.operation, &input, &a.body));
+    }
+    // What the role created carries the run's tags, so a sweep finds it even if this run
+    // is killed before its teardown.
+    let tag_failures = tag_created(session, options, &produced).await;
+    Call { answer, dry_run, dry_needs: Vec::new(), tag_failures }
 }
 
 /// Whether a finished prerequisite leaves its dependents without what they need: it

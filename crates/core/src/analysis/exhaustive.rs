@@ -282,19 +282,6 @@ pub(crate) fn resources_for(
     out
 }
 
-/// Probes the catalog in the static request context of [`crate::context::Model::statically`].
-/// `contract` holds the lowercase actions the allowed scenarios need.
-pub fn probe(
-    catalog: &Catalog,
-    policies: &[Policy],
-    scenarios: &[Scenario],
-    contract: &BTreeSet<String>,
-    target: &Target,
-) -> CatalogProbe {
-    let model = crate::context::Model::statically(target);
-    probe_in(catalog, policies, scenarios, contract, target, &super::Setting::new(&model, policies, catalog))
-}
-
 /// The contexts one (action, resource) is probed with: the request context of the run
 /// (labelled `None`), the same request in each probe of the context space, and the
 /// contexts that satisfy each conditioned statement.
@@ -467,7 +454,11 @@ mod tests {
 
     fn probe_of(statements: &str, profile: &crate::scenario::Profile) -> CatalogProbe {
         let target = Target::default();
-        probe(Catalog::embedded(), &policies(statements), &profile.scenarios, &contract(profile), &target)
+        // The static request context, as the proof probes with.
+        let (catalog, policies) = (Catalog::embedded(), policies(statements));
+        let model = crate::context::Model::statically(&target);
+        let setting = super::super::Setting::new(&model, &policies, catalog);
+        probe_in(catalog, &policies, &profile.scenarios, &contract(profile), &target, &setting)
     }
 
     #[test]

@@ -4,9 +4,9 @@
 
 mod decided;
 pub mod diff;
-pub mod exhaustive;
+pub(crate) mod exhaustive;
 mod findings;
-pub mod mutation;
+pub(crate) mod mutation;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -20,6 +20,9 @@ use crate::loc::Loc;
 use crate::policy::{Context, Effect, Outcome, Policy, Request, StatementId, decide, decide_traced};
 use crate::scenario::{Expect, NO_KNOWN_CALLER, Profile, Scenario};
 use crate::template::render::Target;
+
+/// The exact procedure's answers, as the proof's findings carry them (docs/exact.md).
+pub use crate::exact::{Compared, Undecided, Unmodelled, Witness};
 
 /// A statement as reports name it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -19,14 +19,6 @@ pub struct Mutant {
     pub policies: Vec<Policy>,
 }
 
-/// A statement's label in ids and messages: its Sid when it has one, else its index.
-pub fn statement_label(policy: &Policy, index: usize) -> String {
-    match &policy.statements[index].sid {
-        Some(sid) => format!("{}#{sid}", policy.name),
-        None => format!("{}#{index}", policy.name),
-    }
-}
-
 /// How mutant ids name a statement: `policy@fingerprint`, or `policy#Sid@fingerprint`.
 /// Positions are left out so that adding or moving another statement does not void the
 /// accepted mutants of this one; a position is added only to tell apart identical

@@ -60,11 +60,6 @@ impl AllowList {
         Ok(AllowList { accounts })
     }
 
-    /// From the flags and the process environment.
-    pub fn from_env(flags: &[String]) -> Result<AllowList, GuardError> {
-        AllowList::new(flags, std::env::var(ALLOWED_ACCOUNTS_ENV).ok().as_deref())
-    }
-
     /// Admits the caller GetCallerIdentity named, or says why not.
     pub fn admit(&self, account: &str, arn: &str) -> Result<(), GuardError> {
         if self.accounts.contains(account) {

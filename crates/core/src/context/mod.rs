@@ -46,7 +46,7 @@
 //! | other service keys | absent when the catalog does not list them for the action; else not modelled | Service Authorization Reference (catalog/actions.json) |
 
 pub mod links;
-pub mod request_keys;
+pub(crate) mod request_keys;
 pub mod world;
 
 use std::collections::BTreeSet;

@@ -14,7 +14,8 @@ pub enum KeyType {
     /// A string.
     String,
     /// An ARN (compared as a string or by the ARN operators).
-    ARN,
+    #[serde(rename = "ARN")]
+    Arn,
     /// `true` or `false`.
     Bool,
     /// A number.
@@ -33,7 +34,7 @@ impl KeyType {
     /// From the catalog's spelling; unknown types are strings.
     pub fn parse(text: &str) -> KeyType {
         match text {
-            "ARN" => KeyType::ARN,
+            "ARN" => KeyType::Arn,
             "Bool" | "Boolean" => KeyType::Bool,
             "Numeric" => KeyType::Numeric,
             "Date" => KeyType::Date,
@@ -72,6 +73,7 @@ pub struct GlobalKey {
     /// Whether every request carries it.
     pub presence: Presence,
     /// The page this comes from.
+    #[cfg_attr(not(test), allow(dead_code, reason = "a citation: only its tests read it"))]
     pub source: String,
 }
 
@@ -86,6 +88,7 @@ pub struct Placeholder {
     /// A regular expression of every string it can be.
     pub pattern: String,
     /// The page this comes from.
+    #[cfg_attr(not(test), allow(dead_code, reason = "a citation: only its tests read it"))]
     pub source: String,
 }
 
@@ -103,6 +106,7 @@ pub struct Link {
     /// What the key's value can be.
     pub key_pattern: String,
     /// The page this comes from.
+    #[cfg_attr(not(test), allow(dead_code, reason = "a citation: only its tests read it"))]
     pub source: String,
 }
 
@@ -171,7 +175,6 @@ impl Facts {
         self.link.iter().find(|l| l.action.eq_ignore_ascii_case(action))
     }
 }
-
 
 /// Why catalog/request-space.toml was refused.
 #[derive(Debug, thiserror::Error)]

@@ -21,8 +21,8 @@
 //! ([`Undecided`]) — never a guess.
 
 pub mod facts;
-mod unmodelled;
 pub(crate) mod lang;
+mod unmodelled;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
@@ -222,7 +222,9 @@ impl<'a> Exact<'a> {
         for action in actions {
             let space = match self.space(action, &[a, b], &[]) {
                 Ok(s) => s,
-                Err(why) => return Comparison::Undecided(Undecided { action: action.full_name(), reason: why.to_string() }),
+                Err(why) => {
+                    return Comparison::Undecided(Undecided { action: action.full_name(), reason: why.to_string() });
+                }
             };
             let found = space.find(&mut |r| decide(a, r).outcome.is_allowed() != decide(b, r).outcome.is_allowed());
             if let Some(witness) = found {
@@ -261,8 +263,9 @@ impl<'a> Exact<'a> {
         old: &[Policy],
         new: &[Policy],
     ) -> Result<(Option<Witness>, Option<Witness>), Undecided> {
-        let space =
-            self.space(action, &[old, new], &[]).map_err(|why| Undecided { action: action.full_name(), reason: why.to_string() })?;
+        let space = self
+            .space(action, &[old, new], &[])
+            .map_err(|why| Undecided { action: action.full_name(), reason: why.to_string() })?;
         let added = space.find(&mut |r| decide(new, r).outcome.is_allowed() && !decide(old, r).outcome.is_allowed());
         let removed = space.find(&mut |r| decide(old, r).outcome.is_allowed() && !decide(new, r).outcome.is_allowed());
         Ok((added, removed))
@@ -282,10 +285,10 @@ impl<'a> Exact<'a> {
         for s in &statements {
             if let Some(r) = &s.resource {
                 for item in &r.items {
-                    let regex = item
-                        .pattern
-                        .regex()
-                        .ok_or_else(|| Unmodelled::ResourceVariable { what: "Resource", text: item.text().to_string() })?;
+                    let regex = item.pattern.regex().ok_or_else(|| Unmodelled::ResourceVariable {
+                        what: "Resource",
+                        text: item.text().to_string(),
+                    })?;
                     resource_atoms.push(regex);
                 }
             }

@@ -81,4 +81,3 @@ pub enum Unmodelled {
         budget: usize,
     },
 }
-

@@ -1,11 +1,11 @@
 //! The IAM policy language: parsing (strict, located), statement matching, and the
 //! decision that combines statements.
 
-pub mod condition;
-pub mod decision;
-pub mod document;
-pub mod eval;
-pub mod wildcard;
+pub(crate) mod condition;
+pub(crate) mod decision;
+pub(crate) mod document;
+pub(crate) mod eval;
+pub(crate) mod wildcard;
 
 pub use condition::Context;
 pub use decision::{Decision, Outcome, StatementId, Traced, decide, decide_traced};

@@ -15,14 +15,25 @@ pub struct WireRequest {
     pub body: Vec<u8>,
 }
 
-/// The input with a fresh token for every top-level idempotency-token member it leaves
-/// out, as the AWS SDKs do (`serialize` itself stays deterministic).
-pub fn with_idempotency_tokens(service: &ServiceModel, operation: &str, input: &Value) -> Value {
+/// The input with a fresh token (from `token`, the caller's: the core reads no clock) for
+/// every top-level idempotency-token member it leaves out, as the AWS SDKs do (`serialize`
+/// itself stays deterministic).
+pub fn with_idempotency_tokens(
+    service: &ServiceModel,
+    operation: &str,
+    input: &Value,
+    token: &mut dyn FnMut() -> String,
+) -> Value {
     let shape = service.operations.get(operation).and_then(|op| op.input.as_deref());
-    fill_idempotency_tokens(service, shape, input).unwrap_or_else(|| input.clone())
+    fill_idempotency_tokens(service, shape, input, token).unwrap_or_else(|| input.clone())
 }
 
-fn fill_idempotency_tokens(service: &ServiceModel, input_shape: Option<&str>, input: &Value) -> Option<Value> {
+fn fill_idempotency_tokens(
+    service: &ServiceModel,
+    input_shape: Option<&str>,
+    input: &Value,
+    token: &mut dyn FnMut() -> String,
+) -> Option<Value> {
     let shape = service.shape(input_shape?);
     let obj = input.as_object();
     let missing: Vec<&String> = shape
@@ -39,21 +50,6 @@ fn fill_idempotency_tokens(service: &ServiceModel, input_shape: Option<&str>, in
         out.insert(name.clone(), Value::String(token()));
     }
     Some(Value::Object(out))
-}
-
-/// A version-4-shaped UUID from the clock and a counter: unique per process, which is
-/// all an idempotency token needs here.
-fn token() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut h: u128 = nanos ^ (u128::from(n) << 64) ^ u128::from(std::process::id());
-    // Mix (splitmix-style) so consecutive tokens differ in every digit.
-    h = h.wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835);
-    h ^= h >> 67;
-    let hex = format!("{h:032x}");
-    format!("{}-{}-4{}-a{}-{}", &hex[0..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..32])
 }
 
 /// Serializes `input` (API member names, see the module docs) for `operation` of `service`.

@@ -730,18 +730,22 @@ fn every_scenario_input_round_trips() {
 #[test]
 fn idempotency_tokens_are_filled_when_missing_only() {
     let sm = crate::wire::models().service("secretsmanager").unwrap();
-    let filled = crate::wire::with_idempotency_tokens(sm, "CreateSecret", &serde_json::json!({"Name": "a"}));
-    let token = filled["ClientRequestToken"].as_str().expect("a token was added");
-    assert_eq!(token.len(), 36);
-    let again = crate::wire::with_idempotency_tokens(sm, "CreateSecret", &serde_json::json!({"Name": "a"}));
-    assert_ne!(again["ClientRequestToken"], filled["ClientRequestToken"], "each call gets its own token");
+    let mut n = 0;
+    let mut token = || {
+        n += 1;
+        format!("token-{n}")
+    };
+    let filled =
+        crate::wire::with_idempotency_tokens(sm, "CreateSecret", &serde_json::json!({"Name": "a"}), &mut token);
+    assert_eq!(filled["ClientRequestToken"], "token-1", "a token was added");
     let kept = crate::wire::with_idempotency_tokens(
         sm,
         "CreateSecret",
         &serde_json::json!({"Name": "a", "ClientRequestToken": "mine"}),
+        &mut token,
     );
     assert_eq!(kept["ClientRequestToken"], "mine");
     let ec2 = crate::wire::models().service("ec2").unwrap();
-    let vpcs = crate::wire::with_idempotency_tokens(ec2, "DescribeVpcs", &serde_json::json!({}));
+    let vpcs = crate::wire::with_idempotency_tokens(ec2, "DescribeVpcs", &serde_json::json!({}), &mut token);
     assert_eq!(vpcs, serde_json::json!({}), "operations without a token are untouched");
 }
