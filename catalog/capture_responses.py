@@ -270,6 +270,10 @@ def capture(r: Recorder) -> None:
     instance = r.call(ec2, "RunInstances", ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro",
                       SubnetId=subnet, SecurityGroupIds=[nodes],
                       TagSpecifications=spec("instance"))["Instances"][0]["InstanceId"]
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[nodes],
+                                       TagSpecifications=spec("network-interface"))
+    r.call(ec2, "DescribeNetworkInterfaces", note="one, by id",
+           NetworkInterfaceIds=[eni["NetworkInterface"]["NetworkInterfaceId"]])
     tagged = [{"Name": "tag-key", "Values": ["iam-conformance:run-id"]}]
     for op in ["DescribeInstances", "DescribeAddresses", "DescribeRouteTables", "DescribeInternetGateways",
                "DescribeSubnets", "DescribeSecurityGroups", "DescribeVpcs", "DescribeLaunchTemplates",
@@ -302,7 +306,7 @@ def capture(r: Recorder) -> None:
     r.call(sm, "ListSecrets", Filters=[{"Key": "tag-key", "Values": ["iam-conformance:run-id"]}])
     r.call(sm, "ListSecrets", note="all, a page of one", MaxResults=1)
 
-    iam.create_role(RoleName="nodes", Path="/team-a/", AssumeRolePolicyDocument=TRUST, Tags=TAGS)
+    r.call(iam, "CreateRole", RoleName="nodes", Path="/team-a/", AssumeRolePolicyDocument=TRUST, Tags=TAGS)
     iam.create_role(RoleName="other", AssumeRolePolicyDocument=TRUST)
     r.call(iam, "GetRole", RoleName="nodes")
     policy = r.call(iam, "CreatePolicy", PolicyName="p", PolicyDocument=POLICY)["Policy"]["Arn"]

@@ -96,7 +96,7 @@ EXTRA_OPERATIONS = {
 # Operations whose answers are read (their output shapes, result wrappers and
 # paginators are kept), besides those with `produces` in the scenario files,
 # which are added by scenario_operations. Grep `wire::parse_response` /
-# `wire::output` (and, until they move, `xml::first` / `xml::texts`) for the
+# `wire::output` for the
 # readers.
 READ_OPERATIONS = {
     "cloudformation": ["DescribeStacks", "ListStackResources"],
@@ -113,6 +113,8 @@ READ_OPERATIONS = {
         "GetServiceLinkedRoleDeletionStatus",
         # What a run creates (created_named), the gate's directory, tests.
         "CreateServiceLinkedRole", "GetInstanceProfile", "CreatePolicy", "CreateAccessKey",
+        # The gate's record: a created role's ARN.
+        "CreateRole",
     ],
     "sts": ["AssumeRole", "GetCallerIdentity", "DecodeAuthorizationMessage"],
     "ec2": [
@@ -120,8 +122,9 @@ READ_OPERATIONS = {
         "DescribeInstances", "DescribeNatGateways", "DescribeAddresses", "DescribeRouteTables",
         "DescribeInternetGateways", "DescribeSubnets", "DescribeSecurityGroups", "DescribeVpcs",
         "DescribeLaunchTemplates", "DescribeKeyPairs", "DescribeVolumes",
-        # The gate's directory; the sweep test's key pair.
-        "DescribeLaunchTemplateVersions", "CreateKeyPair",
+        # The gate's directory (launch templates; a network interface's tags); the
+        # sweep test's key pair.
+        "DescribeLaunchTemplateVersions", "DescribeNetworkInterfaces", "CreateKeyPair",
     ],
     "autoscaling": ["DescribeAutoScalingGroups", "DescribeAutoScalingInstances"],
     "elasticloadbalancing": ["DescribeLoadBalancers", "DescribeTags"],

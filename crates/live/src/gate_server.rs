@@ -1206,42 +1206,52 @@ impl Directory for UpstreamDirectory {
 
     fn resource_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
         // EC2 resources, each by its own Describe call filtered to its id (the wire model
-        // has no DescribeTags): the answer's first `tagSet` is the resource's.
-        const DESCRIBE: &[(&str, &str, &str, &str)] = &[
-            ("instance", "DescribeInstances", "InstanceIds", "instanceId"),
-            ("vpc", "DescribeVpcs", "VpcIds", "vpcId"),
-            ("subnet", "DescribeSubnets", "SubnetIds", "subnetId"),
-            ("security-group", "DescribeSecurityGroups", "GroupIds", "groupId"),
-            ("internet-gateway", "DescribeInternetGateways", "InternetGatewayIds", "internetGatewayId"),
-            ("route-table", "DescribeRouteTables", "RouteTableIds", "routeTableId"),
-            ("natgateway", "DescribeNatGateways", "NatGatewayIds", "natGatewayId"),
-            ("elastic-ip", "DescribeAddresses", "AllocationIds", "allocationId"),
-            ("network-interface", "DescribeNetworkInterfaces", "NetworkInterfaceIds", "networkInterfaceId"),
-            ("launch-template", "DescribeLaunchTemplates", "LaunchTemplateIds", "launchTemplateId"),
-            ("volume", "DescribeVolumes", "VolumeIds", "volumeId"),
+        // has no DescribeTags), read by the model: the listed item with the id, and its tags.
+        const DESCRIBE: &[(&str, &str, &str, &[&str], &str)] = &[
+            ("instance", "DescribeInstances", "InstanceIds", &["Reservations", "Instances"], "InstanceId"),
+            ("vpc", "DescribeVpcs", "VpcIds", &["Vpcs"], "VpcId"),
+            ("subnet", "DescribeSubnets", "SubnetIds", &["Subnets"], "SubnetId"),
+            ("security-group", "DescribeSecurityGroups", "GroupIds", &["SecurityGroups"], "GroupId"),
+            (
+                "internet-gateway",
+                "DescribeInternetGateways",
+                "InternetGatewayIds",
+                &["InternetGateways"],
+                "InternetGatewayId",
+            ),
+            ("route-table", "DescribeRouteTables", "RouteTableIds", &["RouteTables"], "RouteTableId"),
+            ("natgateway", "DescribeNatGateways", "NatGatewayIds", &["NatGateways"], "NatGatewayId"),
+            ("elastic-ip", "DescribeAddresses", "AllocationIds", &["Addresses"], "AllocationId"),
+            (
+                "network-interface",
+                "DescribeNetworkInterfaces",
+                "NetworkInterfaceIds",
+                &["NetworkInterfaces"],
+                "NetworkInterfaceId",
+            ),
+            (
+                "launch-template",
+                "DescribeLaunchTemplates",
+                "LaunchTemplateIds",
+                &["LaunchTemplates"],
+                "LaunchTemplateId",
+            ),
+            ("volume", "DescribeVolumes", "VolumeIds", &["Volumes"], "VolumeId"),
         ];
         let parts: Vec<&str> = resource.splitn(6, ':').collect();
         if parts.len() < 6 || parts[2] != "ec2" {
             return None;
         }
         let (rtype, id) = parts[5].split_once('/')?;
-        let (_, operation, member, id_tag) = DESCRIBE.iter().find(|(t, ..)| *t == rtype)?;
-        let body = self.call("ec2", operation, serde_json::json!({*member: [id]}))?;
-        if iamc_core::xml::first(&body, id_tag).as_deref() != Some(id) {
-            return None;
+        let (_, operation, member, path, id_member) = DESCRIBE.iter().find(|(t, ..)| *t == rtype)?;
+        let output = self.read("ec2", operation, serde_json::json!({*member: [id]}))?;
+        let mut items: Vec<&Value> = vec![&output];
+        for step in *path {
+            items = items.into_iter().filter_map(|v| v.get(*step)?.as_array()).flatten().collect();
         }
-        let set = iamc_core::xml::section(&body, "tagSet");
-        Some(
-            set.map(|set| {
-                iamc_core::xml::sections(set, "item")
-                    .into_iter()
-                    .filter_map(|t| {
-                        Some((iamc_core::xml::first(t, "key")?, iamc_core::xml::first(t, "value").unwrap_or_default()))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
-        )
+        let item = items.into_iter().find(|v| text(v, id_member) == Some(id))?;
+        // A network interface's tags are its `TagSet` (botocore's member name), others' `Tags`.
+        Some(tag_pairs(item.get("Tags").or_else(|| item.get("TagSet"))))
     }
 
     fn role_tags(&self, role_name: &str) -> Option<Vec<(String, String)>> {

@@ -506,7 +506,11 @@ mod tests {
                 let (service, operation) = c.split_once(':').unwrap();
                 let body = match r.kind {
                     Kind::Secret => r#"{"ARN": "arn:aws:secretsmanager:us-east-1:1:secret:s-AbCdEf"}"#,
-                    _ => "<Arn>arn:aws:iam::1:role/aws-service-role/x.amazonaws.com/R</Arn>",
+                    _ => concat!(
+                        "<CreateServiceLinkedRoleResponse><CreateServiceLinkedRoleResult><Role>",
+                        "<Arn>arn:aws:iam::1:role/aws-service-role/x.amazonaws.com/R</Arn>",
+                        "</Role></CreateServiceLinkedRoleResult></CreateServiceLinkedRoleResponse>"
+                    ),
                 };
                 let made = super::super::created_named(service, operation, &input, body);
                 assert_eq!(made.iter().map(|(k, _)| *k).collect::<Vec<_>>(), [r.kind], "{c}");

@@ -41,6 +41,11 @@ pub fn created_named(
     body: &str,
 ) -> Vec<(sweep::Kind, String)> {
     let field = |name: &str| input.get(name).and_then(|v| v.as_str()).map(str::to_string);
+    // The answer as the wire model reads it (a successful call's), at a JSON pointer.
+    let answered = |body: &str, pointer: &str| {
+        let output = crate::wire::output(service, operation, 200, body).ok()?;
+        output.pointer(pointer).and_then(|v| v.as_str()).map(str::to_string)
+    };
     let made = match (service, operation) {
         ("elasticloadbalancing", "CreateLoadBalancer") => {
             field("LoadBalancerName").map(|n| (sweep::Kind::LoadBalancer, n))
@@ -48,14 +53,11 @@ pub fn created_named(
         ("autoscaling", "CreateAutoScalingGroup") => {
             field("AutoScalingGroupName").map(|n| (sweep::Kind::AutoScalingGroup, n))
         }
-        ("secretsmanager", "CreateSecret") => serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|v| v.get("ARN").and_then(|a| a.as_str()).map(str::to_string))
-            .map(|arn| (sweep::Kind::Secret, arn)),
+        ("secretsmanager", "CreateSecret") => answered(body, "/ARN").map(|arn| (sweep::Kind::Secret, arn)),
         ("iam", "CreateRole") => field("RoleName").map(|n| (sweep::Kind::Role, n)),
         ("iam", "CreateInstanceProfile") => field("InstanceProfileName").map(|n| (sweep::Kind::InstanceProfile, n)),
         ("iam", "CreateServiceLinkedRole") => {
-            crate::xml::first(body, "Arn").map(|arn| (sweep::Kind::ServiceLinkedRole, arn))
+            answered(body, "/Role/Arn").map(|arn| (sweep::Kind::ServiceLinkedRole, arn))
         }
         _ => None,
     };

@@ -262,7 +262,9 @@ impl Observed {
                 *self = Observed { epoch: self.epoch + 1, ..Observed::default() };
             }
             ("iam", "CreateRole") => {
-                if let (Some(name), Some(arn)) = (s("RoleName"), crate::xml::first(answer, "Arn"))
+                let output = crate::wire::output("iam", "CreateRole", 200, answer).ok();
+                let arn = output.as_ref().and_then(|o| o.pointer("/Role/Arn")).and_then(Value::as_str);
+                if let (Some(name), Some(arn)) = (s("RoleName"), arn.map(str::to_string))
                     && arn.contains(":role/")
                     && arn.ends_with(&format!("/{name}"))
                 {

@@ -123,7 +123,7 @@ mod tests {
         let count = |s: &str| {
             m.service(s).unwrap().read_operations().filter(|o| m.service(s).unwrap().paginator(o).is_some()).count()
         };
-        assert_eq!(count("ec2"), 11);
+        assert_eq!(count("ec2"), 12);
         assert_eq!(count("iam"), 11);
         assert_eq!(count("cloudformation"), 2);
         assert_eq!(count("sts"), 0);
