@@ -96,8 +96,7 @@ EXTRA_OPERATIONS = {
 # Operations whose answers are read (their output shapes, result wrappers and
 # paginators are kept), besides those with `produces` in the scenario files,
 # which are added by scenario_operations. Grep `wire::parse_response` /
-# `wire::output` for the
-# readers.
+# `wire::output` for the readers.
 READ_OPERATIONS = {
     "cloudformation": ["DescribeStacks", "ListStackResources"],
     "iam": [
