@@ -264,6 +264,8 @@ def capture(r: Recorder) -> None:
                                     "TagSpecifications": [{"ResourceType": "instance", "Tags": TAGS}]},
                 TagSpecifications=spec("launch-template"))["LaunchTemplate"]["LaunchTemplateId"]
     r.call(ec2, "DescribeLaunchTemplateVersions", LaunchTemplateId=lt, Versions=["$Latest"])
+    r.call(ec2, "CreateLaunchTemplateVersion", LaunchTemplateId=lt, SourceVersion="1",
+           LaunchTemplateData={"InstanceType": "t3.small"})
     r.call(ec2, "CreateKeyPair", KeyName="k", TagSpecifications=spec("key-pair"))
     r.call(ec2, "CreateVolume", AvailabilityZone="us-east-1a", Size=1, TagSpecifications=spec("volume"))
     image = r.call(ec2, "DescribeImages", note="one image", ImageIds=["ami-12c6146b"])["Images"][0]["ImageId"]
@@ -317,7 +319,7 @@ def capture(r: Recorder) -> None:
     r.call(iam, "GetPolicyVersion", PolicyArn=policy, VersionId="v1")
     r.call(iam, "ListRolePolicies", RoleName="nodes")
     r.call(iam, "GetRolePolicy", RoleName="nodes", PolicyName="inline & more")
-    iam.create_instance_profile(InstanceProfileName="p", Path="/team-a/", Tags=TAGS)
+    r.call(iam, "CreateInstanceProfile", InstanceProfileName="p", Path="/team-a/", Tags=TAGS)
     iam.add_role_to_instance_profile(InstanceProfileName="p", RoleName="nodes")
     iam.create_instance_profile(InstanceProfileName="empty")
     r.call(iam, "GetInstanceProfile", InstanceProfileName="p")

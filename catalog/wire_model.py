@@ -112,8 +112,8 @@ READ_OPERATIONS = {
         "GetServiceLinkedRoleDeletionStatus",
         # What a run creates (created_named), the gate's directory, tests.
         "CreateServiceLinkedRole", "GetInstanceProfile", "CreatePolicy", "CreateAccessKey",
-        # The gate's record: a created role's ARN.
-        "CreateRole",
+        # The gate's record: a created role's or instance profile's ARN.
+        "CreateRole", "CreateInstanceProfile",
     ],
     "sts": ["AssumeRole", "GetCallerIdentity", "DecodeAuthorizationMessage"],
     "ec2": [
@@ -124,6 +124,8 @@ READ_OPERATIONS = {
         # The gate's directory (launch templates; a network interface's tags); the
         # sweep test's key pair.
         "DescribeLaunchTemplateVersions", "DescribeNetworkInterfaces", "CreateKeyPair",
+        # The gate's record: a new launch template version's number.
+        "CreateLaunchTemplateVersion",
     ],
     "autoscaling": ["DescribeAutoScalingGroups", "DescribeAutoScalingInstances"],
     "elasticloadbalancing": ["DescribeLoadBalancers", "DescribeTags"],

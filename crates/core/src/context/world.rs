@@ -262,9 +262,7 @@ impl Observed {
                 *self = Observed { epoch: self.epoch + 1, ..Observed::default() };
             }
             ("iam", "CreateRole") => {
-                let output = crate::wire::output("iam", "CreateRole", 200, answer).ok();
-                let arn = output.as_ref().and_then(|o| o.pointer("/Role/Arn")).and_then(Value::as_str);
-                if let (Some(name), Some(arn)) = (s("RoleName"), arn.map(str::to_string))
+                if let (Some(name), Some(arn)) = (s("RoleName"), answered("iam", operation, answer, "/Role/Arn"))
                     && arn.contains(":role/")
                     && arn.ends_with(&format!("/{name}"))
                 {
@@ -278,13 +276,13 @@ impl Observed {
                 }
             }
             ("iam", "CreateServiceLinkedRole") => {
-                if let Some(name) = crate::xml::first(answer, "RoleName") {
+                if let Some(name) = answered("iam", operation, answer, "/Role/RoleName") {
                     self.links.forget_absent_service_linked(&name);
                     self.service_linked.insert(name);
                 }
             }
             ("iam", "CreateInstanceProfile") => {
-                let profile_arn = crate::xml::first(answer, "Arn").unwrap_or_default();
+                let profile_arn = answered("iam", operation, answer, "/InstanceProfile/Arn").unwrap_or_default();
                 // The emulator's lookup takes the first ARN with `:role/` in it: a profile
                 // whose own ARN has one would be read differently.
                 if let Some(name) = s("InstanceProfileName")
@@ -333,7 +331,8 @@ impl Observed {
                     self.forget_template(&id);
                 }
                 // The answer names the template too (ids and names are never reused for
-                // another template while one is recorded).
+                // another template while one is recorded). Searched as text: three calls'
+                // answers, and forgetting more than needed is safe.
                 if let Some(id) = crate::xml::first(answer, "launchTemplateId") {
                     self.forget_template(&id);
                 }
@@ -360,8 +359,9 @@ impl Observed {
     }
 
     fn create_launch_template(&mut self, input: &Value, answer: &str) {
+        let read = |pointer: &str| answered("ec2", "CreateLaunchTemplate", answer, pointer);
         let (Some(name), Some(id)) =
-            (input.get("LaunchTemplateName").and_then(Value::as_str), crate::xml::first(answer, "launchTemplateId"))
+            (input.get("LaunchTemplateName").and_then(Value::as_str), read("/LaunchTemplate/LaunchTemplateId"))
         else {
             return;
         };
@@ -373,8 +373,7 @@ impl Observed {
             .into_iter()
             .flatten()
             .all(|t| t.get("ResourceType").and_then(Value::as_str) == Some("launch-template"));
-        let numbers =
-            (crate::xml::first(answer, "defaultVersionNumber"), crate::xml::first(answer, "latestVersionNumber"));
+        let numbers = (read("/LaunchTemplate/DefaultVersionNumber"), read("/LaunchTemplate/LatestVersionNumber"));
         let first_version =
             numbers.0.as_deref().is_none_or(|n| n == "1") && numbers.1.as_deref().is_none_or(|n| n == "1");
         match template_info(&id, input.get("LaunchTemplateData")) {
@@ -387,8 +386,9 @@ impl Observed {
     }
 
     fn create_launch_template_version(&mut self, input: &Value, answer: &str) {
-        let Some(id) = crate::xml::first(answer, "launchTemplateId") else { return };
-        let number = crate::xml::first(answer, "versionNumber").and_then(|n| n.parse::<usize>().ok());
+        let read = |pointer: &str| answered("ec2", "CreateLaunchTemplateVersion", answer, pointer);
+        let Some(id) = read("/LaunchTemplateVersion/LaunchTemplateId") else { return };
+        let number = read("/LaunchTemplateVersion/VersionNumber").and_then(|n| n.parse::<usize>().ok());
         let Some(template) = self.templates.get_mut(&id) else { return };
         // AWS builds a version from `SourceVersion` plus the changes; the emulator may not:
         // the record does not guess.
@@ -646,6 +646,16 @@ pub fn ec2_type_of_id(id: &str) -> &'static str {
     }
 }
 
+/// A text or number at `pointer` in a successful call's answer, as the wire model reads it.
+fn answered(service: &str, operation: &str, answer: &str, pointer: &str) -> Option<String> {
+    let output = crate::wire::output(service, operation, 200, answer).ok()?;
+    match output.pointer(pointer)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod observed_tests {
     use serde_json::json;
@@ -811,7 +821,11 @@ mod observed_tests {
             "iam",
             "CreateServiceLinkedRole",
             &json!({"AWSServiceName": "autoscaling.amazonaws.com"}),
-            "<Role><RoleName>AWSServiceRoleForAutoScaling</RoleName></Role>",
+            concat!(
+                "<CreateServiceLinkedRoleResponse><CreateServiceLinkedRoleResult><Role>",
+                "<RoleName>AWSServiceRoleForAutoScaling</RoleName>",
+                "</Role></CreateServiceLinkedRoleResult></CreateServiceLinkedRoleResponse>"
+            ),
         );
         assert!(w.service_linked_role_exists("AWSServiceRoleForAutoScaling"));
         w.observe("iam", "DeleteServiceLinkedRole", &json!({"RoleName": "AWSServiceRoleForAutoScaling"}), "");
