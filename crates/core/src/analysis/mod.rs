@@ -53,10 +53,7 @@ impl StatementRef {
 
     /// `policy#Sid`, or `policy#index` without a Sid: how messages name a statement.
     pub fn label(&self) -> String {
-        match &self.sid {
-            Some(sid) => format!("{}#{sid}", self.policy),
-            None => format!("{}#{}", self.policy, self.index),
-        }
+        crate::policy::statement_label(&self.policy, self.index, self.sid.as_deref())
     }
 }
 

@@ -5,7 +5,7 @@
 //! through, forward an allowed call, answer a denied one with the service's denial, or
 //! refuse what cannot be evaluated. The live gate server only moves bytes around this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -805,54 +805,18 @@ pub fn decide(
     };
     let mut undecided = Vec::new();
     for check in &derivation.checks {
-        let mut ctx = Context::new();
-        for (k, v) in &check.context {
-            ctx.insert(k, v.clone());
+        let (decision, depends_on) = decide_check(check, policies, request, input, derived.facts.as_ref(), &needed);
+        if let Some(keys) = &depends_on {
+            undecided.push(format!(
+                "whether `{}` on `{}` is allowed depends on {keys}, which the gate's request-context model does not provide",
+                check.action, check.resource
+            ));
         }
-        let request_of = |ctx| Request { action: &check.action, resource: &check.resource, context: ctx };
-        let (d, read, decided) = match &derived.facts {
-            Some(facts) => {
-                // The request's own parameters give the keys AWS takes from them.
-                let at = crate::context::At {
-                    service: &request.service,
-                    action: &check.action,
-                    resource: &check.resource,
-                    input: Some(input),
-                };
-                facts.model.complete(&mut ctx, at, &needed, crate::catalog::Catalog::embedded(), &facts.resource_tags);
-                let t = decide_traced(policies, &request_of(&ctx));
-                if !t.undecided.is_empty() {
-                    undecided.push(format!(
-                        "whether `{}` on `{}` is allowed depends on {}, which the gate's request-context model does not provide",
-                        check.action,
-                        check.resource,
-                        t.undecided.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-                    ));
-                }
-                let decided = t.undecided.is_empty();
-                (t.decision, t.read, decided)
-            }
-            None => (evaluate(policies, &request_of(&ctx)), Default::default(), true),
-        };
         // A decision that depends on a key the gate cannot know is not taken as a denial.
-        if !d.outcome.is_allowed() && decided && first_denied.is_none() {
-            first_denied = Some((check.clone(), d.outcome));
+        if !decision.outcome.is_allowed() && depends_on.is_none() && first_denied.is_none() {
+            first_denied = Some((check.clone(), decision.outcome));
         }
-        let mut check = check.clone();
-        check.keys_read = read.into_iter().collect();
-        let check = &check;
-        let because = d
-            .because
-            .iter()
-            .map(|id| {
-                let p = &policies[id.policy];
-                match &p.statements[id.statement].sid {
-                    Some(sid) => format!("{}#{sid}", p.name),
-                    None => format!("{}#{}", p.name, id.statement),
-                }
-            })
-            .collect();
-        checks.push(CheckDecision { check: check.clone(), outcome: d.outcome, because });
+        checks.push(decision);
     }
     if let Some((check, outcome)) = first_denied {
         let denial = deny_answer(request, &subject.role_arn, &check.action, &check.resource, outcome);
@@ -873,6 +837,52 @@ pub fn decide(
         return refuse(request, kind, reason);
     }
     GateDecision::Forward { checks }
+}
+
+/// One derived check decided against `policies`, in the request context the model
+/// completes (with `facts`): the decision, and the keys it depends on that the model does
+/// not provide (`None` when decided).
+fn decide_check(
+    check: &Derived,
+    policies: &[Policy],
+    request: &ParsedRequest,
+    input: &Value,
+    facts: Option<&RequestFacts>,
+    needed: &BTreeSet<String>,
+) -> (CheckDecision, Option<String>) {
+    let mut ctx = Context::new();
+    for (k, v) in &check.context {
+        ctx.insert(k, v.clone());
+    }
+    let request_of = |ctx| Request { action: &check.action, resource: &check.resource, context: ctx };
+    let (d, read, depends_on) = match facts {
+        Some(facts) => {
+            // The request's own parameters give the keys AWS takes from them.
+            let at = crate::context::At {
+                service: &request.service,
+                action: &check.action,
+                resource: &check.resource,
+                input: Some(input),
+            };
+            facts.model.complete(&mut ctx, at, needed, crate::catalog::Catalog::embedded(), &facts.resource_tags);
+            let t = decide_traced(policies, &request_of(&ctx));
+            let depends_on = (!t.undecided.is_empty())
+                .then(|| t.undecided.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", "));
+            (t.decision, t.read, depends_on)
+        }
+        None => (evaluate(policies, &request_of(&ctx)), Default::default(), None),
+    };
+    let because = d
+        .because
+        .iter()
+        .map(|id| {
+            let p = &policies[id.policy];
+            crate::policy::statement_label(&p.name, id.statement, p.statements[id.statement].sid.as_deref())
+        })
+        .collect();
+    let mut check = check.clone();
+    check.keys_read = read.into_iter().collect();
+    (CheckDecision { check, outcome: d.outcome, because }, depends_on)
 }
 
 #[cfg(test)]

@@ -118,6 +118,15 @@ impl Policy {
     }
 }
 
+/// `policy#Sid`, or `policy#index` without a Sid: how reports and the gate's records name
+/// a statement.
+pub fn statement_label(policy: &str, index: usize, sid: Option<&str>) -> String {
+    match sid {
+        Some(sid) => format!("{policy}#{sid}"),
+        None => format!("{policy}#{index}"),
+    }
+}
+
 /// A policy element that is not what AWS accepts. Always located.
 #[derive(Debug, thiserror::Error)]
 #[error("{loc}: {message}")]

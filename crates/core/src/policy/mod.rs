@@ -9,5 +9,5 @@ pub(crate) mod wildcard;
 
 pub use condition::Context;
 pub use decision::{Decision, Outcome, StatementId, Traced, decide, decide_traced};
-pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, parse_policy};
+pub use document::{Effect, Policy, PolicyError, PolicyKind, Statement, parse_policy, statement_label};
 pub use eval::Request;
