@@ -1084,6 +1084,29 @@ fn tag_pairs(v: Option<&Value>) -> Vec<(String, String)> {
     tags.filter_map(|t| Some((text(t, "Key")?.to_string(), text(t, "Value").unwrap_or_default().to_string()))).collect()
 }
 
+impl UpstreamDirectory {
+    /// A classic load balancer's tags (`loadbalancer/<name>`), by DescribeTags.
+    fn load_balancer_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
+        let name = resource.strip_prefix("loadbalancer/").filter(|n| !n.contains('/'))?;
+        let output =
+            self.read("elasticloadbalancing", "DescribeTags", serde_json::json!({"LoadBalancerNames": [name]}))?;
+        let listed = output.get("TagDescriptions").and_then(Value::as_array).into_iter().flatten();
+        let found = listed.into_iter().find(|d| text(d, "LoadBalancerName") == Some(name))?;
+        Some(tag_pairs(found.get("Tags")))
+    }
+
+    /// An Auto Scaling group's tags (`autoScalingGroup:<id>:autoScalingGroupName/<name>`),
+    /// by DescribeAutoScalingGroups.
+    fn group_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
+        let (_, name) = resource.strip_prefix("autoScalingGroup:")?.split_once(":autoScalingGroupName/")?;
+        let input = serde_json::json!({"AutoScalingGroupNames": [name]});
+        let output = self.read("autoscaling", "DescribeAutoScalingGroups", input)?;
+        let listed = output.get("AutoScalingGroups").and_then(Value::as_array).into_iter().flatten();
+        let found = listed.into_iter().find(|g| text(g, "AutoScalingGroupName") == Some(name))?;
+        Some(tag_pairs(found.get("Tags")))
+    }
+}
+
 impl Directory for UpstreamDirectory {
     fn instance_profile_role(&self, profile: &str) -> Option<String> {
         // From the record of the profile's creation and Add/RemoveRoleFromInstanceProfile.
@@ -1239,8 +1262,14 @@ impl Directory for UpstreamDirectory {
             ("volume", "DescribeVolumes", "VolumeIds", &["Volumes"], "VolumeId"),
         ];
         let parts: Vec<&str> = resource.splitn(6, ':').collect();
-        if parts.len() < 6 || parts[2] != "ec2" {
+        if parts.len() < 6 {
             return None;
+        }
+        match parts[2] {
+            "ec2" => {}
+            "elasticloadbalancing" => return self.load_balancer_tags(parts[5]),
+            "autoscaling" => return self.group_tags(parts[5]),
+            _ => return None,
         }
         let (rtype, id) = parts[5].split_once('/')?;
         let (_, operation, member, path, id_member) = DESCRIBE.iter().find(|(t, ..)| *t == rtype)?;

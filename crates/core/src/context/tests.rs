@@ -205,3 +205,67 @@ fn keys_of_the_requests_own_parameters_come_from_its_input() {
     let volume = at("ec2:RunInstances", "arn:aws:ec2:us-west-2:000000000000:volume/*");
     assert_eq!(got("ec2:InstanceType", &volume).value, Value::NotModelled);
 }
+
+/// A classic load balancer's and an Auto Scaling group's tags, by name in their ARNs, as
+/// their create and tagging calls leave them (world.rs `apply_named`).
+#[test]
+fn load_balancer_and_group_tags_follow_their_calls() {
+    let m = model();
+    let mut world = world::Snapshot::default();
+    let none = Default::default();
+    let tags = serde_json::json!([{"Key": "owner", "Value": "capa"}]);
+    world.apply(
+        "elasticloadbalancing",
+        "CreateLoadBalancer",
+        &serde_json::json!({"LoadBalancerName": "lb", "Tags": tags}),
+        &none,
+    );
+    world.apply(
+        "autoscaling",
+        "CreateAutoScalingGroup",
+        &serde_json::json!({"AutoScalingGroupName": "g", "Tags": [{"ResourceId": "g", "Key": "owner", "Value": "capa"}]}),
+        &none,
+    );
+    let declared = Context::new();
+    let get = |w: &world::Snapshot, service: &'static str, action: &'static str, resource: &'static str| {
+        let site = Site { service, action, resource, declared: &declared, input: None };
+        m.resolve("aws:ResourceTag/owner", &site, Catalog::embedded(), w).value
+    };
+    let lb = "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/lb";
+    let group = "arn:aws:autoscaling:us-west-2:000000000000:autoScalingGroup:1-2:autoScalingGroupName/g";
+    let delete_lb = ("elasticloadbalancing", "elasticloadbalancing:DeleteLoadBalancer");
+    let delete_group = ("autoscaling", "autoscaling:DeleteAutoScalingGroup");
+    assert_eq!(get(&world, delete_lb.0, delete_lb.1, lb), provided(&["capa"]));
+    assert_eq!(get(&world, delete_group.0, delete_group.1, group), provided(&["capa"]));
+    // Another balancer, and ELBv2's ARN shape, are not known.
+    let other = "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/other";
+    assert_eq!(get(&world, delete_lb.0, delete_lb.1, other), Value::NotModelled);
+    let v2 = "arn:aws:elasticloadbalancing:us-west-2:000000000000:loadbalancer/app/lb/1";
+    assert_eq!(get(&world, delete_lb.0, delete_lb.1, v2), Value::NotModelled);
+    // Tags changed and removed, then the resources deleted.
+    world.apply(
+        "elasticloadbalancing",
+        "AddTags",
+        &serde_json::json!({"LoadBalancerNames": ["lb"], "Tags": [{"Key": "owner", "Value": "other"}]}),
+        &none,
+    );
+    assert_eq!(get(&world, delete_lb.0, delete_lb.1, lb), provided(&["other"]));
+    world.apply(
+        "elasticloadbalancing",
+        "RemoveTags",
+        &serde_json::json!({"LoadBalancerNames": ["lb"], "Tags": [{"Key": "owner"}]}),
+        &none,
+    );
+    assert_eq!(get(&world, delete_lb.0, delete_lb.1, lb), Value::Absent);
+    world.apply(
+        "autoscaling",
+        "DeleteTags",
+        &serde_json::json!({"Tags": [{"ResourceId": "g", "Key": "owner"}]}),
+        &none,
+    );
+    assert_eq!(get(&world, delete_group.0, delete_group.1, group), Value::Absent);
+    world.apply("elasticloadbalancing", "DeleteLoadBalancer", &serde_json::json!({"LoadBalancerName": "lb"}), &none);
+    world.apply("autoscaling", "DeleteAutoScalingGroup", &serde_json::json!({"AutoScalingGroupName": "g"}), &none);
+    assert_eq!(get(&world, delete_lb.0, delete_lb.1, lb), Value::NotModelled);
+    assert_eq!(get(&world, delete_group.0, delete_group.1, group), Value::NotModelled);
+}

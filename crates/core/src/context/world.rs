@@ -18,16 +18,18 @@ use serde_json::Value;
 use super::ResourceTags;
 use crate::scenario::{Fixture, Profile, Scenario};
 
-/// The tags of the EC2 resources known, by id.
+/// The tags of the resources known: EC2's by id; classic load balancers and Auto Scaling
+/// groups by name (their ARNs name them), as [`named_key`] writes them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     tags: BTreeMap<String, Vec<(String, String)>>,
+    named: BTreeMap<String, Vec<(String, String)>>,
 }
 
 impl Snapshot {
     /// Whether nothing is known.
     pub fn is_empty(&self) -> bool {
-        self.tags.is_empty()
+        self.tags.is_empty() && self.named.is_empty()
     }
 
     /// The tags of the resource with EC2 id `id`, when it is known.
@@ -40,6 +42,7 @@ impl Snapshot {
     /// change on known resources.
     pub fn apply(&mut self, service: &str, operation: &str, input: &Value, produces: &BTreeMap<String, String>) {
         if service != "ec2" {
+            self.apply_named(service, operation, input);
             return;
         }
         match operation {
@@ -100,6 +103,81 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// A classic load balancer's or an Auto Scaling group's tags, as its create call and the
+    /// tagging calls give them (Elastic Load Balancing API Reference 2012-06-01:
+    /// CreateLoadBalancer `Tags`, AddTags, RemoveTags; Amazon EC2 Auto Scaling API
+    /// Reference: CreateAutoScalingGroup `Tags`, CreateOrUpdateTags, DeleteTags, whose `Tag`
+    /// names its group by `ResourceId`).
+    fn apply_named(&mut self, service: &str, operation: &str, input: &Value) {
+        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        match (service, operation) {
+            ("elasticloadbalancing", "CreateLoadBalancer") => {
+                if let Some(name) = text(input, "LoadBalancerName") {
+                    self.named.insert(format!("elb/{name}"), pairs(input.get("Tags")));
+                }
+            }
+            ("elasticloadbalancing", "AddTags" | "RemoveTags") => {
+                for name in strings(input.get("LoadBalancerNames")) {
+                    let Some(known) = self.named.get_mut(&format!("elb/{name}")) else { continue };
+                    for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
+                        let Some(key) = text(tag, "Key") else { continue };
+                        known.retain(|(k, _)| *k != key);
+                        if operation == "AddTags" {
+                            known.push((key, text(tag, "Value").unwrap_or_default()));
+                        }
+                    }
+                }
+            }
+            ("elasticloadbalancing", "DeleteLoadBalancer") => {
+                if let Some(name) = text(input, "LoadBalancerName") {
+                    self.named.remove(&format!("elb/{name}"));
+                }
+            }
+            ("autoscaling", "CreateAutoScalingGroup") => {
+                if let Some(name) = text(input, "AutoScalingGroupName") {
+                    self.named.insert(format!("asg/{name}"), pairs(input.get("Tags")));
+                }
+            }
+            ("autoscaling", "CreateOrUpdateTags" | "DeleteTags") => {
+                for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
+                    let (Some(group), Some(key)) = (text(tag, "ResourceId"), text(tag, "Key")) else { continue };
+                    let Some(known) = self.named.get_mut(&format!("asg/{group}")) else { continue };
+                    known.retain(|(k, _)| *k != key);
+                    if operation == "CreateOrUpdateTags" {
+                        known.push((key, text(tag, "Value").unwrap_or_default()));
+                    }
+                }
+            }
+            ("autoscaling", "DeleteAutoScalingGroup") => {
+                if let Some(name) = text(input, "AutoScalingGroupName") {
+                    self.named.remove(&format!("asg/{name}"));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// How [`Snapshot`] knows a resource named in its ARN: `elb/<name>` for a classic load
+/// balancer (`loadbalancer/<name>`; ELBv2's `loadbalancer/app/…` is another kind),
+/// `asg/<name>` for an Auto Scaling group (`autoScalingGroup:<id>:autoScalingGroupName/<name>`).
+/// The ARN formats: Service Authorization Reference, Elastic Load Balancing and Amazon EC2
+/// Auto Scaling, "Resource types".
+fn named_key(service: &str, resource: &str) -> Option<String> {
+    match service {
+        "elasticloadbalancing" => {
+            let name = resource.strip_prefix("loadbalancer/")?;
+            (!name.contains('/')).then(|| format!("elb/{name}"))
+        }
+        "autoscaling" => {
+            let (_, name) = resource.strip_prefix("autoScalingGroup:")?.split_once(":autoScalingGroupName/")?;
+            Some(format!("asg/{name}"))
+        }
+        _ => None,
+    }
+}
+
 fn is_create(operation: &str) -> bool {
     ["Create", "Run", "Allocate", "Import", "Copy"].iter().any(|p| operation.starts_with(p))
 }
@@ -107,8 +185,11 @@ fn is_create(operation: &str) -> bool {
 impl ResourceTags for Snapshot {
     fn tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
         let parts: Vec<&str> = resource.splitn(6, ':').collect();
-        if parts.len() < 6 || parts[2] != "ec2" {
+        if parts.len() < 6 {
             return None;
+        }
+        if parts[2] != "ec2" {
+            return self.named.get(&named_key(parts[2], parts[5])?).cloned();
         }
         let id = parts[5].rsplit('/').next()?;
         self.tags.get(id).cloned()
