@@ -274,40 +274,41 @@ fn a_request_parameter_key_is_provided_from_the_input() {
     assert_eq!(dropped["witness"]["action"], "ec2:RunInstances", "{dropped}");
 }
 
-/// Resource tags beyond EC2: a Deny of deleting a classic load balancer or an Auto Scaling
-/// group the cluster does not own is conformant, statically (the world model replays the
-/// create and tagging calls) and on moto (the gate reads the tags with ELB's DescribeTags
-/// and DescribeAutoScalingGroups); each delete's decision read the tag as provided.
+/// Resource tags beyond EC2: a Deny of deleting a classic load balancer, an Auto Scaling
+/// group or a secret the cluster does not own is conformant, statically (the world model
+/// replays the create and tagging calls) and on moto (the gate reads the tags with ELB's
+/// DescribeTags, DescribeAutoScalingGroups and ListSecrets); each delete's decision read
+/// the tag as provided.
 #[test]
-fn deny_delete_unowned_balancers_and_groups_is_conformant_statically_and_on_moto() {
+fn deny_delete_unowned_balancers_groups_secrets_is_conformant_statically_and_on_moto() {
+    let template = "deny-delete-unowned-balancers-groups-secrets.yaml";
     let tmp = tempfile::tempdir().unwrap();
-    let (code, text, report) = run("check", "deny-delete-unowned-balancers-and-groups.yaml", tmp.path());
+    let (code, text, report) = run("check", template, tmp.path());
     judged_as_aws(&report, &text);
     assert_eq!(code, 0, "{text}");
     let key = "aws:resourcetag/sigs.k8s.io/cluster-api-provider-aws/cluster/dkp-demo".to_string();
     for (id, action) in [
         ("elb.delete-load-balancer", "elasticloadbalancing:DeleteLoadBalancer"),
         ("autoscaling.delete-auto-scaling-group", "autoscaling:DeleteAutoScalingGroup"),
+        ("secretsmanager.delete-secret", "secretsmanager:DeleteSecret"),
     ] {
         let read = keys_read(row(&report, id), action);
         assert!(read.contains(&(key.clone(), "provided".to_string())), "{id}: {read:?}");
     }
 
     let live = tempfile::tempdir().unwrap();
-    let (code, text, report) = run("run", "deny-delete-unowned-balancers-and-groups.yaml", live.path());
+    let (code, text, report) = run("run", template, live.path());
     judged_as_aws(&report, &text);
     assert_eq!(code, 0, "{text}");
-    let delete = row(&report, "elb.delete-load-balancer");
-    assert_eq!(
-        (delete["observed"].as_str(), delete["decided_by"].as_str()),
-        (Some("allowed"), Some("gate")),
-        "{delete}"
-    );
-    let check = delete["gate_checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["action"] == "elasticloadbalancing:DeleteLoadBalancer")
-        .unwrap();
-    assert_eq!(check["keys_read"], serde_json::json!([key]), "{check}");
+    for (id, action) in [
+        ("elb.delete-load-balancer", "elasticloadbalancing:DeleteLoadBalancer"),
+        ("secretsmanager.delete-secret", "secretsmanager:DeleteSecret"),
+    ] {
+        let delete = row(&report, id);
+        let observed = (delete["observed"].as_str(), delete["decided_by"].as_str());
+        assert_eq!(observed, (Some("allowed"), Some("gate")), "{delete}");
+        let checks = delete["gate_checks"].as_array().unwrap();
+        let check = checks.iter().find(|c| c["action"] == action).unwrap();
+        assert_eq!(check["keys_read"], serde_json::json!([key]), "{check}");
+    }
 }

@@ -1095,6 +1095,17 @@ impl UpstreamDirectory {
         Some(tag_pairs(found.get("Tags")))
     }
 
+    /// A secret's tags (`secret:<name>-<six characters>`; the gate derives the characters,
+    /// so the secret is found by its name), by ListSecrets filtered to the name.
+    fn secret_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
+        let name = iamc_core::context::world::secret_name(resource.strip_prefix("secret:")?)?;
+        let input = serde_json::json!({"Filters": [{"Key": "name", "Values": [name]}]});
+        let output = self.read("secretsmanager", "ListSecrets", input)?;
+        let listed = output.get("SecretList").and_then(Value::as_array).into_iter().flatten();
+        let found = listed.into_iter().find(|s| text(s, "Name") == Some(name))?;
+        Some(tag_pairs(found.get("Tags")))
+    }
+
     /// An Auto Scaling group's tags (`autoScalingGroup:<id>:autoScalingGroupName/<name>`),
     /// by DescribeAutoScalingGroups.
     fn group_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
@@ -1269,6 +1280,7 @@ impl Directory for UpstreamDirectory {
             "ec2" => {}
             "elasticloadbalancing" => return self.load_balancer_tags(parts[5]),
             "autoscaling" => return self.group_tags(parts[5]),
+            "secretsmanager" => return self.secret_tags(parts[5]),
             _ => return None,
         }
         let (rtype, id) = parts[5].split_once('/')?;

@@ -540,7 +540,9 @@ fn listed(catalog: &Catalog, action: &str, key: &str) -> bool {
     let Some(a) = catalog.action(action) else { return true };
     let matches = |listed: &String| {
         let l = listed.to_ascii_lowercase();
-        match l.find("${") {
+        // The Service Authorization Reference writes most tag keys `…/${TagKey}`, Secrets
+        // Manager's `secretsmanager:ResourceTag/tag-key`: both stand for any tag.
+        match l.find("${").or_else(|| l.strip_suffix("/tag-key").map(|p| p.len() + 1)) {
             Some(at) => key.starts_with(&l[..at]),
             None => l == key,
         }

@@ -268,4 +268,37 @@ fn load_balancer_and_group_tags_follow_their_calls() {
     world.apply("autoscaling", "DeleteAutoScalingGroup", &serde_json::json!({"AutoScalingGroupName": "g"}), &none);
     assert_eq!(get(&world, delete_lb.0, delete_lb.1, lb), Value::NotModelled);
     assert_eq!(get(&world, delete_group.0, delete_group.1, group), Value::NotModelled);
+
+    // A secret, by the name before its ARN's six random characters; named by name or ARN.
+    let secret = "arn:aws:secretsmanager:us-west-2:000000000000:secret:a/b-AbCdEf";
+    let delete_secret = ("secretsmanager", "secretsmanager:DeleteSecret");
+    world.apply("secretsmanager", "CreateSecret", &serde_json::json!({"Name": "a/b", "Tags": tags}), &none);
+    assert_eq!(get(&world, delete_secret.0, delete_secret.1, secret), provided(&["capa"]));
+    let site = Site {
+        service: "secretsmanager",
+        action: "secretsmanager:DeleteSecret",
+        resource: secret,
+        declared: &declared,
+        input: None,
+    };
+    let service_key = m.resolve("secretsmanager:ResourceTag/owner", &site, Catalog::embedded(), &world).value;
+    assert_eq!(service_key, provided(&["capa"]), "the SAR spells this one `secretsmanager:ResourceTag/tag-key`");
+    world.apply(
+        "secretsmanager",
+        "UntagResource",
+        &serde_json::json!({"SecretId": secret, "TagKeys": ["owner"]}),
+        &none,
+    );
+    assert_eq!(get(&world, delete_secret.0, delete_secret.1, secret), Value::Absent);
+    world.apply(
+        "secretsmanager",
+        "TagResource",
+        &serde_json::json!({"SecretId": "a/b", "Tags": [{"Key": "owner", "Value": "x"}]}),
+        &none,
+    );
+    assert_eq!(get(&world, delete_secret.0, delete_secret.1, secret), provided(&["x"]));
+    world.apply("secretsmanager", "DeleteSecret", &serde_json::json!({"SecretId": "a/b"}), &none);
+    assert_eq!(get(&world, delete_secret.0, delete_secret.1, secret), Value::NotModelled);
+    assert_eq!(world::secret_name("a/b-AbCdEf"), Some("a/b"));
+    assert_eq!(world::secret_name("short"), None);
 }

@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::ResourceTags;
 use crate::scenario::{Fixture, Profile, Scenario};
 
-/// The tags of the resources known: EC2's by id; classic load balancers and Auto Scaling
-/// groups by name (their ARNs name them), as [`named_key`] writes them.
+/// The tags of the resources known: EC2's by id; classic load balancers, Auto Scaling
+/// groups and secrets by name (their ARNs name them), as [`named_key`] writes them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     tags: BTreeMap<String, Vec<(String, String)>>,
@@ -108,10 +108,35 @@ impl Snapshot {
     /// tagging calls give them (Elastic Load Balancing API Reference 2012-06-01:
     /// CreateLoadBalancer `Tags`, AddTags, RemoveTags; Amazon EC2 Auto Scaling API
     /// Reference: CreateAutoScalingGroup `Tags`, CreateOrUpdateTags, DeleteTags, whose `Tag`
-    /// names its group by `ResourceId`).
+    /// names its group by `ResourceId`; AWS Secrets Manager API Reference: CreateSecret
+    /// `Tags`, TagResource, UntagResource `TagKeys`, each naming its secret by `SecretId`,
+    /// a name or an ARN).
     fn apply_named(&mut self, service: &str, operation: &str, input: &Value) {
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let secret = |input: &Value| text(input, "SecretId").and_then(|id| secret_key(&id));
         match (service, operation) {
+            ("secretsmanager", "CreateSecret") => {
+                if let Some(name) = text(input, "Name") {
+                    self.named.insert(format!("secret/{name}"), pairs(input.get("Tags")));
+                }
+            }
+            ("secretsmanager", "TagResource") => {
+                let Some(known) = secret(input).and_then(|k| self.named.get_mut(&k)) else { return };
+                for (key, value) in pairs(input.get("Tags")) {
+                    known.retain(|(k, _)| *k != key);
+                    known.push((key, value));
+                }
+            }
+            ("secretsmanager", "UntagResource") => {
+                let Some(known) = secret(input).and_then(|k| self.named.get_mut(&k)) else { return };
+                let removed = strings(input.get("TagKeys"));
+                known.retain(|(k, _)| !removed.contains(k));
+            }
+            ("secretsmanager", "DeleteSecret") => {
+                if let Some(key) = secret(input) {
+                    self.named.remove(&key);
+                }
+            }
             ("elasticloadbalancing", "CreateLoadBalancer") => {
                 if let Some(name) = text(input, "LoadBalancerName") {
                     self.named.insert(format!("elb/{name}"), pairs(input.get("Tags")));
@@ -174,7 +199,26 @@ fn named_key(service: &str, resource: &str) -> Option<String> {
             let (_, name) = resource.strip_prefix("autoScalingGroup:")?.split_once(":autoScalingGroupName/")?;
             Some(format!("asg/{name}"))
         }
+        "secretsmanager" => Some(format!("secret/{}", secret_name(resource.strip_prefix("secret:")?)?)),
         _ => None,
+    }
+}
+
+/// A secret's name from the resource part of its ARN after `secret:`: the name, a hyphen
+/// and six random characters (AWS Secrets Manager API Reference, CreateSecret: "The ARN
+/// includes the name of the secret followed by six random characters").
+pub fn secret_name(with_suffix: &str) -> Option<&str> {
+    let cut = with_suffix.len().checked_sub(7)?;
+    let (name, suffix) = with_suffix.split_at_checked(cut)?;
+    (suffix.starts_with('-') && suffix[1..].bytes().all(|b| b.is_ascii_alphanumeric()) && !name.is_empty())
+        .then_some(name)
+}
+
+/// [`Snapshot`]'s key of a secret named by a `SecretId` (a name, or an ARN).
+fn secret_key(id: &str) -> Option<String> {
+    match id.strip_prefix("arn:") {
+        Some(_) => named_key("secretsmanager", id.splitn(6, ':').nth(5)?),
+        None => Some(format!("secret/{id}")),
     }
 }
 
