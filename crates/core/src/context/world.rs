@@ -123,8 +123,7 @@ impl Snapshot {
             ("secretsmanager", "TagResource") => {
                 let Some(known) = secret(input).and_then(|k| self.named.get_mut(&k)) else { return };
                 for (key, value) in pairs(input.get("Tags")) {
-                    known.retain(|(k, _)| *k != key);
-                    known.push((key, value));
+                    set_tag(known, key, Some(value));
                 }
             }
             ("secretsmanager", "UntagResource") => {
@@ -147,10 +146,8 @@ impl Snapshot {
                     let Some(known) = self.named.get_mut(&format!("elb/{name}")) else { continue };
                     for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
                         let Some(key) = text(tag, "Key") else { continue };
-                        known.retain(|(k, _)| *k != key);
-                        if operation == "AddTags" {
-                            known.push((key, text(tag, "Value").unwrap_or_default()));
-                        }
+                        let value = (operation == "AddTags").then(|| text(tag, "Value").unwrap_or_default());
+                        set_tag(known, key, value);
                     }
                 }
             }
@@ -168,10 +165,8 @@ impl Snapshot {
                 for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
                     let (Some(group), Some(key)) = (text(tag, "ResourceId"), text(tag, "Key")) else { continue };
                     let Some(known) = self.named.get_mut(&format!("asg/{group}")) else { continue };
-                    known.retain(|(k, _)| *k != key);
-                    if operation == "CreateOrUpdateTags" {
-                        known.push((key, text(tag, "Value").unwrap_or_default()));
-                    }
+                    let value = (operation == "CreateOrUpdateTags").then(|| text(tag, "Value").unwrap_or_default());
+                    set_tag(known, key, value);
                 }
             }
             ("autoscaling", "DeleteAutoScalingGroup") => {
@@ -181,6 +176,14 @@ impl Snapshot {
             }
             _ => {}
         }
+    }
+}
+
+/// Sets tag `key` to `value`, or removes it (`None`).
+fn set_tag(tags: &mut Vec<(String, String)>, key: String, value: Option<String>) {
+    tags.retain(|(k, _)| *k != key);
+    if let Some(value) = value {
+        tags.push((key, value));
     }
 }
 
