@@ -1281,6 +1281,7 @@ impl Directory for UpstreamDirectory {
             "elasticloadbalancing" => return self.load_balancer_tags(parts[5]),
             "autoscaling" => return self.group_tags(parts[5]),
             "secretsmanager" => return self.secret_tags(parts[5]),
+            "iam" => return self.role_tags(parts[5].strip_prefix("role/")?.rsplit('/').next()?),
             _ => return None,
         }
         let (rtype, id) = parts[5].split_once('/')?;

@@ -301,4 +301,26 @@ fn load_balancer_and_group_tags_follow_their_calls() {
     assert_eq!(get(&world, delete_secret.0, delete_secret.1, secret), Value::NotModelled);
     assert_eq!(world::secret_name("a/b-AbCdEf"), Some("a/b"));
     assert_eq!(world::secret_name("short"), None);
+
+    // An IAM role, by its name whatever its path (a PassRole's resource).
+    let role = "arn:aws:iam::000000000000:role/team-a/nodes";
+    let pass = ("ec2", "iam:PassRole");
+    world.apply(
+        "iam",
+        "CreateRole",
+        &serde_json::json!({"RoleName": "nodes", "Path": "/team-a/", "Tags": tags}),
+        &none,
+    );
+    assert_eq!(get(&world, pass.0, pass.1, role), provided(&["capa"]));
+    world.apply("iam", "UntagRole", &serde_json::json!({"RoleName": "nodes", "TagKeys": ["owner"]}), &none);
+    assert_eq!(get(&world, pass.0, pass.1, role), Value::Absent);
+    world.apply(
+        "iam",
+        "TagRole",
+        &serde_json::json!({"RoleName": "nodes", "Tags": [{"Key": "owner", "Value": "y"}]}),
+        &none,
+    );
+    assert_eq!(get(&world, pass.0, pass.1, role), provided(&["y"]));
+    world.apply("iam", "DeleteRole", &serde_json::json!({"RoleName": "nodes"}), &none);
+    assert_eq!(get(&world, pass.0, pass.1, role), Value::NotModelled);
 }

@@ -19,7 +19,7 @@ use super::ResourceTags;
 use crate::scenario::{Fixture, Profile, Scenario};
 
 /// The tags of the resources known: EC2's by id; classic load balancers, Auto Scaling
-/// groups and secrets by name (their ARNs name them), as [`named_key`] writes them.
+/// groups, secrets and IAM roles by name (their ARNs name them), as [`named_key`] writes them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     tags: BTreeMap<String, Vec<(String, String)>>,
@@ -110,11 +110,31 @@ impl Snapshot {
     /// Reference: CreateAutoScalingGroup `Tags`, CreateOrUpdateTags, DeleteTags, whose `Tag`
     /// names its group by `ResourceId`; AWS Secrets Manager API Reference: CreateSecret
     /// `Tags`, TagResource, UntagResource `TagKeys`, each naming its secret by `SecretId`,
-    /// a name or an ARN).
+    /// a name or an ARN; IAM API Reference: CreateRole `Tags`, TagRole, UntagRole `TagKeys`,
+    /// DeleteRole).
     fn apply_named(&mut self, service: &str, operation: &str, input: &Value) {
         let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         let secret = |input: &Value| text(input, "SecretId").and_then(|id| secret_key(&id));
+        let role = |input: &Value| text(input, "RoleName").map(|n| format!("role/{n}"));
         match (service, operation) {
+            ("iam", "CreateRole") => {
+                if let Some(key) = role(input) {
+                    self.named.insert(key, pairs(input.get("Tags")));
+                }
+            }
+            ("iam", "TagRole" | "UntagRole") => {
+                let Some(known) = role(input).and_then(|k| self.named.get_mut(&k)) else { return };
+                if operation == "TagRole" {
+                    pairs(input.get("Tags")).into_iter().for_each(|(k, v)| set_tag(known, k, Some(v)));
+                } else {
+                    strings(input.get("TagKeys")).into_iter().for_each(|k| set_tag(known, k, None));
+                }
+            }
+            ("iam", "DeleteRole") => {
+                if let Some(key) = role(input) {
+                    self.named.remove(&key);
+                }
+            }
             ("secretsmanager", "CreateSecret") => {
                 if let Some(name) = text(input, "Name") {
                     self.named.insert(format!("secret/{name}"), pairs(input.get("Tags")));
@@ -203,6 +223,8 @@ fn named_key(service: &str, resource: &str) -> Option<String> {
             Some(format!("asg/{name}"))
         }
         "secretsmanager" => Some(format!("secret/{}", secret_name(resource.strip_prefix("secret:")?)?)),
+        // `role/<path><name>`: role names are unique in an account whatever their path.
+        "iam" => Some(format!("role/{}", resource.strip_prefix("role/")?.rsplit('/').next()?)),
         _ => None,
     }
 }
