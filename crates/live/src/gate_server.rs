@@ -1085,35 +1085,21 @@ fn tag_pairs(v: Option<&Value>) -> Vec<(String, String)> {
 }
 
 impl UpstreamDirectory {
-    /// A classic load balancer's tags (`loadbalancer/<name>`), by DescribeTags.
-    fn load_balancer_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
-        let name = resource.strip_prefix("loadbalancer/").filter(|n| !n.contains('/'))?;
-        let output =
-            self.read("elasticloadbalancing", "DescribeTags", serde_json::json!({"LoadBalancerNames": [name]}))?;
-        let listed = output.get("TagDescriptions").and_then(Value::as_array).into_iter().flatten();
-        let found = listed.into_iter().find(|d| text(d, "LoadBalancerName") == Some(name))?;
-        Some(tag_pairs(found.get("Tags")))
-    }
-
-    /// A secret's tags (`secret:<name>-<six characters>`; the gate derives the characters,
-    /// so the secret is found by its name), by ListSecrets filtered to the name.
-    fn secret_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
-        let name = iamc_core::context::world::secret_name(resource.strip_prefix("secret:")?)?;
-        let input = serde_json::json!({"Filters": [{"Key": "name", "Values": [name]}]});
-        let output = self.read("secretsmanager", "ListSecrets", input)?;
-        let listed = output.get("SecretList").and_then(Value::as_array).into_iter().flatten();
-        let found = listed.into_iter().find(|s| text(s, "Name") == Some(name))?;
-        Some(tag_pairs(found.get("Tags")))
-    }
-
-    /// An Auto Scaling group's tags (`autoScalingGroup:<id>:autoScalingGroupName/<name>`),
-    /// by DescribeAutoScalingGroups.
-    fn group_tags(&self, resource: &str) -> Option<Vec<(String, String)>> {
-        let (_, name) = resource.strip_prefix("autoScalingGroup:")?.split_once(":autoScalingGroupName/")?;
-        let input = serde_json::json!({"AutoScalingGroupNames": [name]});
-        let output = self.read("autoscaling", "DescribeAutoScalingGroups", input)?;
-        let listed = output.get("AutoScalingGroups").and_then(Value::as_array).into_iter().flatten();
-        let found = listed.into_iter().find(|g| text(g, "AutoScalingGroupName") == Some(name))?;
+    /// The tags of the item of a listing's `list` whose `name_member` is `name` (a classic
+    /// load balancer's by DescribeTags, a group's by DescribeAutoScalingGroups, a secret's
+    /// by ListSecrets).
+    fn listed_tags(
+        &self,
+        service: &str,
+        operation: &str,
+        input: Value,
+        list: &str,
+        name_member: &str,
+        name: &str,
+    ) -> Option<Vec<(String, String)>> {
+        let output = self.read(service, operation, input)?;
+        let listed = output.get(list).and_then(Value::as_array).into_iter().flatten();
+        let found = listed.into_iter().find(|item| text(item, name_member) == Some(name))?;
         Some(tag_pairs(found.get("Tags")))
     }
 }
@@ -1272,17 +1258,42 @@ impl Directory for UpstreamDirectory {
             ),
             ("volume", "DescribeVolumes", "VolumeIds", &["Volumes"], "VolumeId"),
         ];
-        let parts: Vec<&str> = resource.splitn(6, ':').collect();
-        if parts.len() < 6 {
-            return None;
+        use iamc_core::context::world::NamedResource;
+        use serde_json::json;
+        match NamedResource::of_arn(resource) {
+            Some(NamedResource::LoadBalancer(n)) => {
+                let input = json!({"LoadBalancerNames": [n]});
+                return self.listed_tags(
+                    "elasticloadbalancing",
+                    "DescribeTags",
+                    input,
+                    "TagDescriptions",
+                    "LoadBalancerName",
+                    &n,
+                );
+            }
+            Some(NamedResource::Group(n)) => {
+                let input = json!({"AutoScalingGroupNames": [n]});
+                return self.listed_tags(
+                    "autoscaling",
+                    "DescribeAutoScalingGroups",
+                    input,
+                    "AutoScalingGroups",
+                    "AutoScalingGroupName",
+                    &n,
+                );
+            }
+            // The gate derives a secret's ARN with placeholder random characters: the name finds it.
+            Some(NamedResource::Secret(n)) => {
+                let input = json!({"Filters": [{"Key": "name", "Values": [n]}]});
+                return self.listed_tags("secretsmanager", "ListSecrets", input, "SecretList", "Name", &n);
+            }
+            Some(NamedResource::Role(n)) => return self.role_tags(&n),
+            None => {}
         }
-        match parts[2] {
-            "ec2" => {}
-            "elasticloadbalancing" => return self.load_balancer_tags(parts[5]),
-            "autoscaling" => return self.group_tags(parts[5]),
-            "secretsmanager" => return self.secret_tags(parts[5]),
-            "iam" => return self.role_tags(parts[5].strip_prefix("role/")?.rsplit('/').next()?),
-            _ => return None,
+        let parts: Vec<&str> = resource.splitn(6, ':').collect();
+        if parts.len() < 6 || parts[2] != "ec2" {
+            return None;
         }
         let (rtype, id) = parts[5].split_once('/')?;
         let (_, operation, member, path, id_member) = DESCRIBE.iter().find(|(t, ..)| *t == rtype)?;

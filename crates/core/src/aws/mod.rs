@@ -41,11 +41,7 @@ pub fn created_named(
     body: &str,
 ) -> Vec<(sweep::Kind, String)> {
     let field = |name: &str| input.get(name).and_then(|v| v.as_str()).map(str::to_string);
-    // The answer as the wire model reads it (a successful call's), at a JSON pointer.
-    let answered = |body: &str, pointer: &str| {
-        let output = crate::wire::output(service, operation, 200, body).ok()?;
-        output.pointer(pointer).and_then(|v| v.as_str()).map(str::to_string)
-    };
+    let answered = |body: &str, pointer: &str| crate::wire::answer_text(service, operation, body, pointer);
     let made = match (service, operation) {
         ("elasticloadbalancing", "CreateLoadBalancer") => {
             field("LoadBalancerName").map(|n| (sweep::Kind::LoadBalancer, n))

@@ -299,8 +299,9 @@ fn load_balancer_and_group_tags_follow_their_calls() {
     assert_eq!(get(&world, delete_secret.0, delete_secret.1, secret), provided(&["x"]));
     world.apply("secretsmanager", "DeleteSecret", &serde_json::json!({"SecretId": "a/b"}), &none);
     assert_eq!(get(&world, delete_secret.0, delete_secret.1, secret), Value::NotModelled);
-    assert_eq!(world::secret_name("a/b-AbCdEf"), Some("a/b"));
-    assert_eq!(world::secret_name("short"), None);
+    let named = |arn: &str| world::NamedResource::of_arn(arn);
+    assert_eq!(named(secret), Some(world::NamedResource::Secret("a/b".into())));
+    assert_eq!(named("arn:aws:secretsmanager:us-west-2:000000000000:secret:short"), None);
 
     // An IAM role, by its name whatever its path (a PassRole's resource).
     let role = "arn:aws:iam::000000000000:role/team-a/nodes";

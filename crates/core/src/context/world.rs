@@ -19,11 +19,11 @@ use super::ResourceTags;
 use crate::scenario::{Fixture, Profile, Scenario};
 
 /// The tags of the resources known: EC2's by id; classic load balancers, Auto Scaling
-/// groups, secrets and IAM roles by name (their ARNs name them), as [`named_key`] writes them.
+/// groups, secrets and IAM roles by name ([`NamedResource`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     tags: BTreeMap<String, Vec<(String, String)>>,
-    named: BTreeMap<String, Vec<(String, String)>>,
+    named: BTreeMap<NamedResource, Vec<(String, String)>>,
 }
 
 impl Snapshot {
@@ -104,146 +104,138 @@ impl Snapshot {
 }
 
 impl Snapshot {
-    /// A classic load balancer's or an Auto Scaling group's tags, as its create call and the
-    /// tagging calls give them (Elastic Load Balancing API Reference 2012-06-01:
-    /// CreateLoadBalancer `Tags`, AddTags, RemoveTags; Amazon EC2 Auto Scaling API
-    /// Reference: CreateAutoScalingGroup `Tags`, CreateOrUpdateTags, DeleteTags, whose `Tag`
-    /// names its group by `ResourceId`; AWS Secrets Manager API Reference: CreateSecret
-    /// `Tags`, TagResource, UntagResource `TagKeys`, each naming its secret by `SecretId`,
-    /// a name or an ARN; IAM API Reference: CreateRole `Tags`, TagRole, UntagRole `TagKeys`,
-    /// DeleteRole).
+    /// Applies what a call does to the tags of the [`NamedResource`]s it names.
     fn apply_named(&mut self, service: &str, operation: &str, input: &Value) {
-        let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        let secret = |input: &Value| text(input, "SecretId").and_then(|id| secret_key(&id));
-        let role = |input: &Value| text(input, "RoleName").map(|n| format!("role/{n}"));
-        match (service, operation) {
-            ("iam", "CreateRole") => {
-                if let Some(key) = role(input) {
-                    self.named.insert(key, pairs(input.get("Tags")));
+        for (resource, change) in named_changes(service, operation, input) {
+            match change {
+                TagChange::Create(tags) => {
+                    self.named.insert(resource, tags);
                 }
-            }
-            ("iam", "TagRole" | "UntagRole") => {
-                let Some(known) = role(input).and_then(|k| self.named.get_mut(&k)) else { return };
-                if operation == "TagRole" {
-                    pairs(input.get("Tags")).into_iter().for_each(|(k, v)| set_tag(known, k, Some(v)));
-                } else {
-                    strings(input.get("TagKeys")).into_iter().for_each(|k| set_tag(known, k, None));
+                TagChange::Delete => {
+                    self.named.remove(&resource);
                 }
-            }
-            ("iam", "DeleteRole") => {
-                if let Some(key) = role(input) {
-                    self.named.remove(&key);
-                }
-            }
-            ("secretsmanager", "CreateSecret") => {
-                if let Some(name) = text(input, "Name") {
-                    self.named.insert(format!("secret/{name}"), pairs(input.get("Tags")));
-                }
-            }
-            ("secretsmanager", "TagResource") => {
-                let Some(known) = secret(input).and_then(|k| self.named.get_mut(&k)) else { return };
-                for (key, value) in pairs(input.get("Tags")) {
-                    set_tag(known, key, Some(value));
-                }
-            }
-            ("secretsmanager", "UntagResource") => {
-                let Some(known) = secret(input).and_then(|k| self.named.get_mut(&k)) else { return };
-                let removed = strings(input.get("TagKeys"));
-                known.retain(|(k, _)| !removed.contains(k));
-            }
-            ("secretsmanager", "DeleteSecret") => {
-                if let Some(key) = secret(input) {
-                    self.named.remove(&key);
-                }
-            }
-            ("elasticloadbalancing", "CreateLoadBalancer") => {
-                if let Some(name) = text(input, "LoadBalancerName") {
-                    self.named.insert(format!("elb/{name}"), pairs(input.get("Tags")));
-                }
-            }
-            ("elasticloadbalancing", "AddTags" | "RemoveTags") => {
-                for name in strings(input.get("LoadBalancerNames")) {
-                    let Some(known) = self.named.get_mut(&format!("elb/{name}")) else { continue };
-                    for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
-                        let Some(key) = text(tag, "Key") else { continue };
-                        let value = (operation == "AddTags").then(|| text(tag, "Value").unwrap_or_default());
-                        set_tag(known, key, value);
+                TagChange::Set(set) => {
+                    let Some(known) = self.named.get_mut(&resource) else { continue };
+                    for (key, value) in set {
+                        known.retain(|(k, _)| *k != key);
+                        known.extend(value.map(|v| (key, v)));
                     }
                 }
             }
-            ("elasticloadbalancing", "DeleteLoadBalancer") => {
-                if let Some(name) = text(input, "LoadBalancerName") {
-                    self.named.remove(&format!("elb/{name}"));
-                }
-            }
-            ("autoscaling", "CreateAutoScalingGroup") => {
-                if let Some(name) = text(input, "AutoScalingGroupName") {
-                    self.named.insert(format!("asg/{name}"), pairs(input.get("Tags")));
-                }
-            }
-            ("autoscaling", "CreateOrUpdateTags" | "DeleteTags") => {
-                for tag in input.get("Tags").and_then(Value::as_array).into_iter().flatten() {
-                    let (Some(group), Some(key)) = (text(tag, "ResourceId"), text(tag, "Key")) else { continue };
-                    let Some(known) = self.named.get_mut(&format!("asg/{group}")) else { continue };
-                    let value = (operation == "CreateOrUpdateTags").then(|| text(tag, "Value").unwrap_or_default());
-                    set_tag(known, key, value);
-                }
-            }
-            ("autoscaling", "DeleteAutoScalingGroup") => {
-                if let Some(name) = text(input, "AutoScalingGroupName") {
-                    self.named.remove(&format!("asg/{name}"));
-                }
-            }
-            _ => {}
         }
     }
 }
 
-/// Sets tag `key` to `value`, or removes it (`None`).
-fn set_tag(tags: &mut Vec<(String, String)>, key: String, value: Option<String>) {
-    tags.retain(|(k, _)| *k != key);
-    if let Some(value) = value {
-        tags.push((key, value));
+/// A resource that its ARN names rather than an EC2 id, by its name. The ARN formats:
+/// Service Authorization Reference, "Resource types" of Elastic Load Balancing, Amazon EC2
+/// Auto Scaling, AWS Secrets Manager and IAM.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NamedResource {
+    /// A classic load balancer: `loadbalancer/<name>` (ELBv2's `loadbalancer/app/…` is not).
+    LoadBalancer(String),
+    /// An Auto Scaling group: `autoScalingGroup:<id>:autoScalingGroupName/<name>`.
+    Group(String),
+    /// A secret: `secret:<name>-<six characters>` (AWS Secrets Manager API Reference,
+    /// CreateSecret: "The ARN includes the name of the secret followed by six random
+    /// characters").
+    Secret(String),
+    /// An IAM role: `role/<path><name>`; names are unique in an account whatever the path.
+    Role(String),
+}
+
+impl NamedResource {
+    /// The resource `arn` names, when it is one of these.
+    pub fn of_arn(arn: &str) -> Option<NamedResource> {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let (service, resource) = (*parts.get(2)?, *parts.get(5)?);
+        let named = match service {
+            "elasticloadbalancing" => {
+                NamedResource::LoadBalancer(resource.strip_prefix("loadbalancer/").filter(|n| !n.contains('/'))?.into())
+            }
+            "autoscaling" => {
+                let (_, name) = resource.strip_prefix("autoScalingGroup:")?.split_once(":autoScalingGroupName/")?;
+                NamedResource::Group(name.into())
+            }
+            "secretsmanager" => {
+                let with_suffix = resource.strip_prefix("secret:")?;
+                let (name, suffix) = with_suffix.split_at_checked(with_suffix.len().checked_sub(7)?)?;
+                let random = suffix.strip_prefix('-').filter(|r| r.bytes().all(|b| b.is_ascii_alphanumeric()));
+                (random.is_some() && !name.is_empty()).then(|| NamedResource::Secret(name.into()))?
+            }
+            "iam" => NamedResource::Role(resource.strip_prefix("role/")?.rsplit('/').next()?.into()),
+            _ => return None,
+        };
+        Some(named)
     }
 }
 
-/// How [`Snapshot`] knows a resource named in its ARN: `elb/<name>` for a classic load
-/// balancer (`loadbalancer/<name>`; ELBv2's `loadbalancer/app/…` is another kind),
-/// `asg/<name>` for an Auto Scaling group (`autoScalingGroup:<id>:autoScalingGroupName/<name>`).
-/// The ARN formats: Service Authorization Reference, Elastic Load Balancing and Amazon EC2
-/// Auto Scaling, "Resource types".
-fn named_key(service: &str, resource: &str) -> Option<String> {
-    match service {
-        "elasticloadbalancing" => {
-            let name = resource.strip_prefix("loadbalancer/")?;
-            (!name.contains('/')).then(|| format!("elb/{name}"))
-        }
-        "autoscaling" => {
-            let (_, name) = resource.strip_prefix("autoScalingGroup:")?.split_once(":autoScalingGroupName/")?;
-            Some(format!("asg/{name}"))
-        }
-        "secretsmanager" => Some(format!("secret/{}", secret_name(resource.strip_prefix("secret:")?)?)),
-        // `role/<path><name>`: role names are unique in an account whatever their path.
-        "iam" => Some(format!("role/{}", resource.strip_prefix("role/")?.rsplit('/').next()?)),
-        _ => None,
-    }
+/// What a call does to a named resource's tags.
+enum TagChange {
+    /// Made, with these tags.
+    Create(Vec<(String, String)>),
+    /// Each key set to its value, or removed (`None`).
+    Set(Vec<(String, Option<String>)>),
+    /// Deleted.
+    Delete,
 }
 
-/// A secret's name from the resource part of its ARN after `secret:`: the name, a hyphen
-/// and six random characters (AWS Secrets Manager API Reference, CreateSecret: "The ARN
-/// includes the name of the secret followed by six random characters").
-pub fn secret_name(with_suffix: &str) -> Option<&str> {
-    let cut = with_suffix.len().checked_sub(7)?;
-    let (name, suffix) = with_suffix.split_at_checked(cut)?;
-    (suffix.starts_with('-') && suffix[1..].bytes().all(|b| b.is_ascii_alphanumeric()) && !name.is_empty())
-        .then_some(name)
-}
-
-/// [`Snapshot`]'s key of a secret named by a `SecretId` (a name, or an ARN).
-fn secret_key(id: &str) -> Option<String> {
-    match id.strip_prefix("arn:") {
-        Some(_) => named_key("secretsmanager", id.splitn(6, ':').nth(5)?),
-        None => Some(format!("secret/{id}")),
+/// The tag changes of one call (Elastic Load Balancing API Reference 2012-06-01:
+/// CreateLoadBalancer `Tags`, AddTags, RemoveTags, DeleteLoadBalancer; Amazon EC2 Auto
+/// Scaling API Reference: CreateAutoScalingGroup `Tags`, CreateOrUpdateTags, DeleteTags,
+/// whose `Tag` names its group by `ResourceId`, DeleteAutoScalingGroup; AWS Secrets Manager
+/// API Reference: CreateSecret `Tags`, TagResource, UntagResource `TagKeys`, DeleteSecret,
+/// each naming its secret by `SecretId`, a name or an ARN; IAM API Reference: CreateRole
+/// `Tags`, TagRole, UntagRole `TagKeys`, DeleteRole).
+fn named_changes(service: &str, operation: &str, input: &Value) -> Vec<(NamedResource, TagChange)> {
+    use NamedResource::{Group, LoadBalancer, Role, Secret};
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let name = |k: &str| text(input, k);
+    let secret = || {
+        let id = name("SecretId")?;
+        if id.starts_with("arn:") {
+            NamedResource::of_arn(&id).filter(|r| matches!(r, Secret(_)))
+        } else {
+            Some(Secret(id))
+        }
+    };
+    let created = || TagChange::Create(pairs(input.get("Tags")));
+    let tagged = || TagChange::Set(pairs(input.get("Tags")).into_iter().map(|(k, v)| (k, Some(v))).collect());
+    let untagged = || TagChange::Set(strings(input.get("TagKeys")).into_iter().map(|k| (k, None)).collect());
+    // Tag entries with their key, and their value when the call sets them.
+    let entries = |sets: bool| {
+        input
+            .get("Tags")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(move |t| Some((t, text(t, "Key")?, sets.then(|| text(t, "Value").unwrap_or_default()))))
+    };
+    let one =
+        |resource: Option<NamedResource>, change: TagChange| resource.map(|r| vec![(r, change)]).unwrap_or_default();
+    match (service, operation) {
+        ("iam", "CreateRole") => one(name("RoleName").map(Role), created()),
+        ("iam", "TagRole") => one(name("RoleName").map(Role), tagged()),
+        ("iam", "UntagRole") => one(name("RoleName").map(Role), untagged()),
+        ("iam", "DeleteRole") => one(name("RoleName").map(Role), TagChange::Delete),
+        ("secretsmanager", "CreateSecret") => one(name("Name").map(Secret), created()),
+        ("secretsmanager", "TagResource") => one(secret(), tagged()),
+        ("secretsmanager", "UntagResource") => one(secret(), untagged()),
+        ("secretsmanager", "DeleteSecret") => one(secret(), TagChange::Delete),
+        ("elasticloadbalancing", "CreateLoadBalancer") => one(name("LoadBalancerName").map(LoadBalancer), created()),
+        ("elasticloadbalancing", "AddTags" | "RemoveTags") => {
+            let set: Vec<(String, Option<String>)> = entries(operation == "AddTags").map(|(_, k, v)| (k, v)).collect();
+            let names = strings(input.get("LoadBalancerNames"));
+            names.into_iter().map(|n| (LoadBalancer(n), TagChange::Set(set.clone()))).collect()
+        }
+        ("elasticloadbalancing", "DeleteLoadBalancer") => {
+            one(name("LoadBalancerName").map(LoadBalancer), TagChange::Delete)
+        }
+        ("autoscaling", "CreateAutoScalingGroup") => one(name("AutoScalingGroupName").map(Group), created()),
+        ("autoscaling", "CreateOrUpdateTags" | "DeleteTags") => entries(operation == "CreateOrUpdateTags")
+            .filter_map(|(t, k, v)| Some((Group(text(t, "ResourceId")?), TagChange::Set(vec![(k, v)]))))
+            .collect(),
+        ("autoscaling", "DeleteAutoScalingGroup") => one(name("AutoScalingGroupName").map(Group), TagChange::Delete),
+        _ => Vec::new(),
     }
 }
 
@@ -258,7 +250,7 @@ impl ResourceTags for Snapshot {
             return None;
         }
         if parts[2] != "ec2" {
-            return self.named.get(&named_key(parts[2], parts[5])?).cloned();
+            return self.named.get(&NamedResource::of_arn(resource)?).cloned();
         }
         let id = parts[5].rsplit('/').next()?;
         self.tags.get(id).cloned()
@@ -412,7 +404,8 @@ impl Observed {
                 *self = Observed { epoch: self.epoch + 1, ..Observed::default() };
             }
             ("iam", "CreateRole") => {
-                if let (Some(name), Some(arn)) = (s("RoleName"), answered("iam", operation, answer, "/Role/Arn"))
+                if let (Some(name), Some(arn)) =
+                    (s("RoleName"), crate::wire::answer_text("iam", operation, answer, "/Role/Arn"))
                     && arn.contains(":role/")
                     && arn.ends_with(&format!("/{name}"))
                 {
@@ -426,13 +419,14 @@ impl Observed {
                 }
             }
             ("iam", "CreateServiceLinkedRole") => {
-                if let Some(name) = answered("iam", operation, answer, "/Role/RoleName") {
+                if let Some(name) = crate::wire::answer_text("iam", operation, answer, "/Role/RoleName") {
                     self.links.forget_absent_service_linked(&name);
                     self.service_linked.insert(name);
                 }
             }
             ("iam", "CreateInstanceProfile") => {
-                let profile_arn = answered("iam", operation, answer, "/InstanceProfile/Arn").unwrap_or_default();
+                let profile_arn =
+                    crate::wire::answer_text("iam", operation, answer, "/InstanceProfile/Arn").unwrap_or_default();
                 // The emulator's lookup takes the first ARN with `:role/` in it: a profile
                 // whose own ARN has one would be read differently.
                 if let Some(name) = s("InstanceProfileName")
@@ -509,7 +503,7 @@ impl Observed {
     }
 
     fn create_launch_template(&mut self, input: &Value, answer: &str) {
-        let read = |pointer: &str| answered("ec2", "CreateLaunchTemplate", answer, pointer);
+        let read = |pointer: &str| crate::wire::answer_text("ec2", "CreateLaunchTemplate", answer, pointer);
         let (Some(name), Some(id)) =
             (input.get("LaunchTemplateName").and_then(Value::as_str), read("/LaunchTemplate/LaunchTemplateId"))
         else {
@@ -536,7 +530,7 @@ impl Observed {
     }
 
     fn create_launch_template_version(&mut self, input: &Value, answer: &str) {
-        let read = |pointer: &str| answered("ec2", "CreateLaunchTemplateVersion", answer, pointer);
+        let read = |pointer: &str| crate::wire::answer_text("ec2", "CreateLaunchTemplateVersion", answer, pointer);
         let Some(id) = read("/LaunchTemplateVersion/LaunchTemplateId") else { return };
         let number = read("/LaunchTemplateVersion/VersionNumber").and_then(|n| n.parse::<usize>().ok());
         let Some(template) = self.templates.get_mut(&id) else { return };
@@ -793,16 +787,6 @@ pub fn ec2_type_of_id(id: &str) -> &'static str {
         "snap" => "snapshot",
         "key" => "key-pair",
         _ => "*",
-    }
-}
-
-/// A text or number at `pointer` in a successful call's answer, as the wire model reads it.
-fn answered(service: &str, operation: &str, answer: &str, pointer: &str) -> Option<String> {
-    let output = crate::wire::output(service, operation, 200, answer).ok()?;
-    match output.pointer(pointer)? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 

@@ -50,7 +50,7 @@ pub use model::{
 };
 pub use paginate::next_input;
 pub use parse::parse_request;
-pub use response::{output, parse_response};
+pub use response::{answer_text, output, parse_response};
 pub use search::{Expression, search};
 pub use serialize::{WireRequest, serialize, with_idempotency_tokens};
 pub use waiter::{WaitState, waiter_state};

@@ -72,6 +72,16 @@ pub fn output(service: &str, operation: &str, status: u16, body: &str) -> Result
     parse_response(model, operation, status, body.as_bytes())
 }
 
+/// The text (a string, or a number as written) at `pointer` in a successful (200) answer
+/// of `operation`, as [`output`] reads it; `None` when unreadable or absent.
+pub fn answer_text(service: &str, operation: &str, body: &str, pointer: &str) -> Option<String> {
+    match output(service, operation, 200, body).ok()?.pointer(pointer)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 fn bad(path: &str, reason: impl Into<String>) -> WireError {
     WireError::Response { path: show_path(path), reason: reason.into() }
 }
